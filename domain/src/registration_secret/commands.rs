@@ -1,0 +1,28 @@
+use chrono::{DateTime, Utc};
+
+use crate::values::Name;
+
+/// What can be asked of a RegistrationSecret.
+#[derive(Debug, Clone)]
+pub enum RegistrationSecretCommand {
+    /// Create a secret; the command service generated it and hands in only its hash.
+    CreateSecret {
+        /// Display name.
+        name: Name,
+        /// Hash of the secret.
+        secret_hash: String,
+        /// First characters of the secret, so a person can tell secrets apart.
+        prefix: String,
+        /// Optional expiry.
+        expires_at: Option<DateTime<Utc>>,
+        /// Optional cap on registrations.
+        max_registrations: Option<u32>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Delete the secret.
+    DeleteSecret {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}

@@ -1,0 +1,46 @@
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::values::Name;
+
+/// What happened to a RegistrationSecret. Variant names and `event_type` strings are frozen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RegistrationSecretEvent {
+    /// A secret was created.
+    RegistrationSecretCreated {
+        /// Display name.
+        name: Name,
+        /// Hash of the secret (never the secret).
+        secret_hash: String,
+        /// First characters of the secret.
+        prefix: String,
+        /// Optional expiry.
+        expires_at: Option<DateTime<Utc>>,
+        /// Optional cap on registrations.
+        max_registrations: Option<u32>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A secret was deleted.
+    RegistrationSecretDeleted {
+        /// Name at deletion, for the audit log.
+        name: Name,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for RegistrationSecretEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::RegistrationSecretCreated { .. } => "RegistrationSecretCreated",
+            Self::RegistrationSecretDeleted { .. } => "RegistrationSecretDeleted",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
