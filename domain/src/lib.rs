@@ -10,11 +10,13 @@
 //!   aggregate, each with `commands.rs`, `events.rs` and `aggregate.rs`.
 //! - [`envelope`]: the wire form of a stored event as the relay publishes it to JetStream and
 //!   the projectors read it back.
+//! - [`bus`]: subject, stream and consumer names derived from the deployment prefix.
 //! - [`values`]: small parsed value types shared by several aggregates.
 //!
 //! Event type names and versions are frozen strings: stored events outlive the code that wrote
 //! them, so renaming a Rust variant must never change what `event_type()` returns.
 
+pub mod bus;
 pub mod collector;
 pub mod envelope;
 pub mod managed_instance;

@@ -1,0 +1,265 @@
+//! The relay: event store → JetStream, in commit order, never losing an event.
+//!
+//! cqrs-es has no outbox: its queries run after the commit, in the process that committed, and a
+//! crash in between loses them. So the relay does not depend on them. It scans the `events`
+//! table itself from a checkpoint kept in PostgreSQL.
+//!
+//! The scan is ordered by `(transaction_id, position)` and only reads rows whose transaction is
+//! older than the oldest transaction still running (`pg_snapshot_xmin`). A transaction that took
+//! position 7 and commits after position 8 is visible therefore has not been passed over: the
+//! relay does not move beyond it until it has finished. This is the outbox "late commit" trap
+//! closed for good, not healed by re-reading a window.
+//!
+//! Each event is published with `Nats-Msg-Id = <aggregate_type>:<aggregate_id>:<sequence>`, and
+//! the checkpoint moves only after JetStream acknowledged. A crash between the two re-publishes
+//! on restart, which JetStream drops as a duplicate; beyond the duplicate window the projectors'
+//! per-aggregate positions still apply it once.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage, stream};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use domain::bus::BusNames;
+use domain::StoredEvent;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row};
+use tokio_util::sync::CancellationToken;
+
+/// How long JetStream remembers a `Nats-Msg-Id` on the events stream.
+pub const EVENTS_DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// Why a relay pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// PostgreSQL failed.
+    #[error("event store: {0}")]
+    Store(#[from] sqlx::Error),
+    /// JetStream failed or did not acknowledge.
+    #[error("jetstream: {0}")]
+    Bus(String),
+}
+
+/// Publishes stored events to the events stream.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    names: BusNames,
+    name: String,
+    batch_size: i64,
+}
+
+/// Creates the events stream if missing (file storage, kept as long as the event store).
+///
+/// # Errors
+/// [`RelayError::Bus`] when JetStream is unreachable or refuses the configuration.
+pub async fn ensure_events_stream(
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+) -> Result<(), RelayError> {
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name: names.events_stream(),
+            subjects: vec![names.events_wildcard()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            duplicate_window: EVENTS_DUPLICATE_WINDOW,
+            description: Some("pgAnalytics domain events, relayed from the event store".into()),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| RelayError::Bus(e.to_string()))
+}
+
+impl Relay {
+    /// A relay named `events` (its checkpoint row).
+    pub fn new(pool: PgPool, jetstream: jetstream::Context, names: BusNames) -> Self {
+        Self {
+            pool,
+            jetstream,
+            names,
+            name: "events".to_owned(),
+            batch_size: 500,
+        }
+    }
+
+    /// Publishes every committed event past the checkpoint, batch after batch, until none is
+    /// left. Returns how many it published (duplicates included).
+    ///
+    /// # Errors
+    /// [`RelayError`]; the checkpoint then stands after the last acknowledged event.
+    pub async fn publish_pending(&self) -> Result<usize, RelayError> {
+        ensure_events_stream(&self.jetstream, &self.names).await?;
+        let mut total = 0;
+        loop {
+            let batch = self.read_batch().await?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            total += self.publish_batch(&batch).await?;
+        }
+    }
+
+    /// Events committed but not yet published (those the relay may already read, plus those
+    /// waiting behind a transaction that is still open).
+    ///
+    /// # Errors
+    /// [`RelayError::Store`].
+    pub async fn pending(&self) -> Result<i64, RelayError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events e
+              WHERE (e.transaction_id, e.position) >
+                    (SELECT last_xid, last_position FROM relay_checkpoints WHERE relay = $1)
+                 OR NOT EXISTS (SELECT 1 FROM relay_checkpoints WHERE relay = $1)",
+        )
+        .bind(&self.name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    async fn read_batch(&self) -> Result<Vec<(String, StoredEvent)>, RelayError> {
+        let rows = sqlx::query(
+            "WITH cp AS (
+                 SELECT coalesce((SELECT last_xid FROM relay_checkpoints WHERE relay = $1), '0'::xid8) AS xid,
+                        coalesce((SELECT last_position FROM relay_checkpoints WHERE relay = $1), 0) AS pos)
+             SELECT e.position, e.transaction_id::text AS xid, e.aggregate_type, e.aggregate_id,
+                    e.sequence, e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at
+               FROM events e, cp
+              WHERE (e.transaction_id, e.position) > (cp.xid, cp.pos)
+                AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY e.transaction_id, e.position
+              LIMIT $2",
+        )
+        .bind(&self.name)
+        .bind(self.batch_size)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let event = StoredEvent {
+                    position: row.try_get("position")?,
+                    aggregate_type: row.try_get("aggregate_type")?,
+                    aggregate_id: row.try_get("aggregate_id")?,
+                    sequence: row.try_get("sequence")?,
+                    event_type: row.try_get("event_type")?,
+                    event_version: row.try_get("event_version")?,
+                    payload: row.try_get("payload")?,
+                    metadata: row.try_get("metadata")?,
+                    recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+                };
+                Ok((row.try_get::<String, _>("xid")?, event))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(RelayError::Store)
+    }
+
+    async fn publish_batch(&self, batch: &[(String, StoredEvent)]) -> Result<usize, RelayError> {
+        let bus = |e: &dyn std::fmt::Display| RelayError::Bus(e.to_string());
+        // Send the whole batch, then await the acks in order: one round trip per batch, and
+        // the checkpoint never passes an event JetStream has not acknowledged.
+        let mut acks = Vec::with_capacity(batch.len());
+        for (_, event) in batch {
+            let payload = serde_json::to_vec(event).map_err(|e| bus(&e))?;
+            let message = PublishMessage::build()
+                .payload(Bytes::from(payload))
+                .message_id(event.message_id());
+            let subject = self.names.subject(&event.subject_suffix());
+            let ack = self.jetstream.send_publish(subject, message).await;
+            acks.push(ack.map_err(|e| bus(&e))?);
+        }
+        let mut done: Option<&(String, StoredEvent)> = None;
+        let mut result = Ok(());
+        for (ack, item) in acks.into_iter().zip(batch) {
+            match ack.await {
+                Ok(_) => done = Some(item),
+                Err(e) => {
+                    result = Err(bus(&e));
+                    break;
+                }
+            }
+        }
+        let published = match done {
+            Some((xid, event)) => {
+                self.save_checkpoint(xid, event.position).await?;
+                batch
+                    .iter()
+                    .position(|(_, e)| e.position == event.position)
+                    .map_or(0, |i| i + 1)
+            }
+            None => 0,
+        };
+        result.map(|()| published)
+    }
+
+    async fn save_checkpoint(&self, xid: &str, position: i64) -> Result<(), RelayError> {
+        // Guarded so that two relays racing (two processes) can never move it backwards.
+        sqlx::query(
+            "INSERT INTO relay_checkpoints (relay, last_xid, last_position)
+             VALUES ($1, $2::text::xid8, $3)
+             ON CONFLICT (relay) DO UPDATE
+                SET last_xid = excluded.last_xid, last_position = excluded.last_position,
+                    updated_at = now()
+              WHERE (relay_checkpoints.last_xid, relay_checkpoints.last_position)
+                  < (excluded.last_xid, excluded.last_position)",
+        )
+        .bind(&self.name)
+        .bind(xid)
+        .bind(position)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Runs until `shutdown`: wakes on every commit (LISTEN `pga_events`) and at least every
+    /// `poll`, publishes what is pending, and backs off while PostgreSQL or NATS is down.
+    pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
+        let mut listener: Option<PgListener> = None;
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if listener.is_none() {
+                listener = match PgListener::connect_with(&self.pool).await {
+                    Ok(mut l) => match l.listen("pga_events").await {
+                        Ok(()) => Some(l),
+                        Err(_) => None,
+                    },
+                    Err(_) => None,
+                };
+            }
+            match self.publish_pending().await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(published = n, "relay published events");
+                    }
+                    backoff = Duration::from_millis(200);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "relay pass failed; will retry");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+            let wait = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if l.recv().await.is_err() {
+                            tokio::time::sleep(poll).await;
+                        }
+                    }
+                    None => tokio::time::sleep(poll).await,
+                }
+            };
+            tokio::select! {
+                () = wait => {}
+                () = tokio::time::sleep(poll) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Running commands through the aggregates.
+
+use std::collections::HashMap;
+
+use cqrs_es::{Aggregate, AggregateError};
+use domain::collector::Collector;
+use domain::managed_instance::ManagedInstance;
+use domain::registration_secret::RegistrationSecret;
+use domain::user::User;
+use domain::values::Actor;
+use domain::AggregateKind;
+use postgres_es::{postgres_cqrs, PostgresCqrs};
+use sqlx::PgPool;
+
+/// What a successful command left in the event store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// Which aggregate.
+    pub kind: AggregateKind,
+    /// Its id.
+    pub aggregate_id: String,
+    /// The aggregate's sequence after the command (at least that of its last new event).
+    pub sequence: i64,
+}
+
+/// Why a command did not produce events.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The aggregate refused it (a domain rule).
+    #[error(transparent)]
+    Rejected(E),
+    /// Another command changed the same aggregate at the same time; retrying may succeed.
+    #[error("the {0} was changed concurrently; try again")]
+    Conflict(&'static str),
+    /// The event store could not be reached or failed.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The four cqrs-es frameworks over the one PostgreSQL event store.
+pub struct CommandService {
+    pool: PgPool,
+    users: PostgresCqrs<User>,
+    instances: PostgresCqrs<ManagedInstance>,
+    collectors: PostgresCqrs<Collector>,
+    secrets: PostgresCqrs<RegistrationSecret>,
+}
+
+impl CommandService {
+    /// Builds the frameworks on a pool whose database has been migrated.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            users: postgres_cqrs(pool.clone(), vec![], ()),
+            instances: postgres_cqrs(pool.clone(), vec![], ()),
+            collectors: postgres_cqrs(pool.clone(), vec![], ()),
+            secrets: postgres_cqrs(pool.clone(), vec![], ()),
+            pool,
+        }
+    }
+
+    /// The event-store pool, for services that check uniqueness or read the clock of the store.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs a command on a User.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn user(
+        &self,
+        id: &str,
+        command: <User as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<User as Aggregate>::Error>> {
+        self.run(&self.users, AggregateKind::User, id, command, actor)
+            .await
+    }
+
+    /// Runs a command on a ManagedInstance.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn managed_instance(
+        &self,
+        id: &str,
+        command: <ManagedInstance as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<ManagedInstance as Aggregate>::Error>> {
+        let kind = AggregateKind::ManagedInstance;
+        self.run(&self.instances, kind, id, command, actor).await
+    }
+
+    /// Runs a command on a Collector.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn collector(
+        &self,
+        id: &str,
+        command: <Collector as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<Collector as Aggregate>::Error>> {
+        let kind = AggregateKind::Collector;
+        self.run(&self.collectors, kind, id, command, actor).await
+    }
+
+    /// Runs a command on a RegistrationSecret.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn registration_secret(
+        &self,
+        id: &str,
+        command: <RegistrationSecret as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<RegistrationSecret as Aggregate>::Error>> {
+        let kind = AggregateKind::RegistrationSecret;
+        self.run(&self.secrets, kind, id, command, actor).await
+    }
+
+    async fn run<A: Aggregate>(
+        &self,
+        framework: &PostgresCqrs<A>,
+        kind: AggregateKind,
+        id: &str,
+        command: A::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<A::Error>> {
+        let metadata: HashMap<String, String> = actor.to_metadata();
+        framework
+            .execute_with_metadata(id, command, metadata)
+            .await
+            .map_err(|e| match e {
+                AggregateError::UserError(e) => CommandError::Rejected(e),
+                AggregateError::AggregateConflict => CommandError::Conflict(kind.type_name()),
+                other => CommandError::Unavailable(other.to_string()),
+            })?;
+        // cqrs-es does not return the sequence it wrote; read it back. A concurrent command
+        // can only make it higher, which is still a correct point to wait for.
+        let sequence: Option<i64> = sqlx::query_scalar(
+            "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(kind.type_name())
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| CommandError::Unavailable(e.to_string()))?;
+        Ok(Committed {
+            kind,
+            aggregate_id: id.to_owned(),
+            sequence: sequence.unwrap_or(0),
+        })
+    }
+}
