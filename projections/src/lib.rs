@@ -1,1 +1,22 @@
-//! projections
+//! The read side of pgAnalytics: where an event becomes a row.
+//!
+//! - [`runtime`]: a projector is a durable JetStream pull consumer with explicit acks. Each
+//!   batch is applied and its checkpoint (the last stream sequence applied) stored in one
+//!   PostgreSQL transaction, so a redelivered message changes nothing.
+//! - [`projectors`]: one projector per read model (`rm_*` tables).
+//! - [`replay`]: rebuilds a projection from history into fresh tables and switches over while
+//!   the live service keeps answering.
+//! - [`freshness`]: lets a command endpoint wait until its events are visible (read-your-writes).
+//! - [`status`]: checkpoint and lag per projection, for the health endpoint.
+//!
+//! Projectors never load an aggregate or read the event store: what they know arrives on the
+//! stream. The query API reads the tables written here and nothing else.
+
+pub mod db;
+pub mod freshness;
+pub mod projectors;
+pub mod replay;
+pub mod runtime;
+pub mod status;
+
+pub use runtime::{ApplyError, Delivered, Projector, Runner};

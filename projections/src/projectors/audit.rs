@@ -1,0 +1,89 @@
+use async_trait::async_trait;
+use domain::collector::CollectorEvent;
+use domain::managed_instance::ManagedInstanceEvent;
+use domain::registration_secret::RegistrationSecretEvent;
+use domain::user::UserEvent;
+use domain::{AggregateKind, StoredEvent};
+use tokio_postgres::Transaction;
+
+use super::{decode, EventProjector};
+use crate::runtime::ApplyError;
+
+/// `rm_audit_log`: one readable row per domain event, with who did it.
+pub struct AuditLog;
+
+#[async_trait]
+impl EventProjector for AuditLog {
+    const NAME: &'static str = "audit_log";
+    const TABLES: &'static [&'static str] = &["rm_audit_log"];
+
+    async fn apply_event(
+        &self,
+        tx: &Transaction<'_>,
+        event: &StoredEvent,
+    ) -> Result<(), ApplyError> {
+        let summary = summarize(event)?;
+        tx.execute(
+            "INSERT INTO rm_audit_log
+                (aggregate_type, aggregate_id, sequence, event_type, summary,
+                 actor_kind, actor_id, actor_name, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT DO NOTHING",
+            &[
+                &event.aggregate_type,
+                &event.aggregate_id,
+                &event.sequence,
+                &event.event_type,
+                &summary,
+                &event.meta("actor_kind"),
+                &event.meta("actor_id"),
+                &event.meta("actor_name"),
+                &event.recorded_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// A sentence a person reads in the audit page. Never includes a hash or a ciphertext.
+fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
+    let kind = event
+        .kind()
+        .ok_or_else(|| ApplyError::Reject(format!("unknown aggregate type {:?}", event.aggregate_type)))?;
+    Ok(match kind {
+        AggregateKind::User => match decode::<UserEvent>(event)? {
+            UserEvent::UserCreated { username, role, .. } => {
+                format!("created user {} with role {}", username.as_str(), role.as_str())
+            }
+            UserEvent::UserDeleted { username, .. } => {
+                format!("deleted user {}", username.as_str())
+            }
+        },
+        AggregateKind::ManagedInstance => match decode::<ManagedInstanceEvent>(event)? {
+            ManagedInstanceEvent::InstanceRegistered {
+                name, connection, ..
+            } => format!(
+                "registered instance {name} ({}:{}/{})",
+                connection.host, connection.port, connection.database
+            ),
+            ManagedInstanceEvent::InstanceRemoved { name, .. } => {
+                format!("removed instance {name}")
+            }
+        },
+        AggregateKind::Collector => match decode::<CollectorEvent>(event)? {
+            CollectorEvent::CollectorRegistered { name, hostname, .. } => {
+                format!("collector {name} registered from {hostname}")
+            }
+            CollectorEvent::CollectorDeleted { name, .. } => format!("deleted collector {name}"),
+        },
+        AggregateKind::RegistrationSecret => match decode::<RegistrationSecretEvent>(event)? {
+            RegistrationSecretEvent::RegistrationSecretCreated { name, prefix, .. } => {
+                format!("created registration secret {name} ({prefix}…)")
+            }
+            RegistrationSecretEvent::RegistrationSecretDeleted { name, .. } => {
+                format!("deleted registration secret {name}")
+            }
+        },
+    })
+}

@@ -1,0 +1,49 @@
+use async_trait::async_trait;
+use domain::collector::CollectorEvent;
+use domain::{AggregateKind, StoredEvent};
+use tokio_postgres::Transaction;
+
+use super::{decode, uuid_of, EventProjector};
+use crate::runtime::ApplyError;
+
+/// `rm_collectors`: registration facts; activity is added by the metrics side.
+pub struct Collectors;
+
+#[async_trait]
+impl EventProjector for Collectors {
+    const NAME: &'static str = "collectors";
+    const TABLES: &'static [&'static str] = &["rm_collectors"];
+
+    async fn apply_event(
+        &self,
+        tx: &Transaction<'_>,
+        event: &StoredEvent,
+    ) -> Result<(), ApplyError> {
+        if event.kind() != Some(AggregateKind::Collector) {
+            return Ok(());
+        }
+        let id = uuid_of(event)?;
+        match decode::<CollectorEvent>(event)? {
+            CollectorEvent::CollectorRegistered {
+                name,
+                hostname,
+                version,
+                at,
+                ..
+            } => {
+                tx.execute(
+                    "INSERT INTO rm_collectors
+                        (id, name, hostname, version, status, registered_at, last_sequence)
+                     VALUES ($1, $2, $3, $4, 'registered', $5, $6)",
+                    &[&id, &name.as_str(), &hostname, &version, &at, &event.sequence],
+                )
+                .await?;
+            }
+            CollectorEvent::CollectorDeleted { .. } => {
+                tx.execute("DELETE FROM rm_collectors WHERE id = $1", &[&id])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

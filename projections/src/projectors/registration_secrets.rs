@@ -1,0 +1,52 @@
+use async_trait::async_trait;
+use domain::registration_secret::RegistrationSecretEvent;
+use domain::{AggregateKind, StoredEvent};
+use tokio_postgres::Transaction;
+
+use super::{decode, uuid_of, EventProjector};
+use crate::runtime::ApplyError;
+
+/// `rm_registration_secrets`: name, prefix, state and use; never the secret or its hash.
+pub struct RegistrationSecrets;
+
+#[async_trait]
+impl EventProjector for RegistrationSecrets {
+    const NAME: &'static str = "registration_secrets";
+    const TABLES: &'static [&'static str] = &["rm_registration_secrets"];
+
+    async fn apply_event(
+        &self,
+        tx: &Transaction<'_>,
+        event: &StoredEvent,
+    ) -> Result<(), ApplyError> {
+        if event.kind() != Some(AggregateKind::RegistrationSecret) {
+            return Ok(());
+        }
+        let id = uuid_of(event)?;
+        match decode::<RegistrationSecretEvent>(event)? {
+            RegistrationSecretEvent::RegistrationSecretCreated {
+                name,
+                prefix,
+                expires_at,
+                max_registrations,
+                at,
+                ..
+            } => {
+                let max = max_registrations.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+                tx.execute(
+                    "INSERT INTO rm_registration_secrets
+                        (id, name, prefix, active, expires_at, max_registrations, created_at,
+                         last_sequence)
+                     VALUES ($1, $2, $3, true, $4, $5, $6, $7)",
+                    &[&id, &name.as_str(), &prefix, &expires_at, &max, &at, &event.sequence],
+                )
+                .await?;
+            }
+            RegistrationSecretEvent::RegistrationSecretDeleted { .. } => {
+                tx.execute("DELETE FROM rm_registration_secrets WHERE id = $1", &[&id])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

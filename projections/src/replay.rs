@@ -1,0 +1,179 @@
+//! Rebuilding a projection from history, while the live one keeps answering.
+//!
+//! 1. Fresh tables are made in a schema of their own (`pga_replay_<name>`), shaped like the
+//!    live ones (`LIKE … INCLUDING ALL`), with their own checkpoint and positions.
+//! 2. The projector's own code runs over the whole stream into them (`search_path` points at the
+//!    schema), with progress reported after each batch.
+//! 3. Switch-over, in one transaction: lock the live checkpoint row and tables (the live runner
+//!    waits on the same row lock), apply what arrived since, swap the tables, copy the checkpoint
+//!    and positions. Readers pause for that one short transaction only. The live runner then
+//!    finds a checkpoint ahead of it and skips what the rebuild already applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use deadpool_postgres::Pool;
+use domain::bus::BusNames;
+
+use crate::runtime::{to_delivered, Projector, RunError, Runner};
+
+/// The runtime's own per-projection tables, rebuilt alongside the read model.
+const RUNTIME_TABLES: [&str; 3] = [
+    "projection_checkpoints",
+    "projection_positions",
+    "projection_rejected",
+];
+
+/// Progress of a replay, reported after every batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayProgress {
+    /// Projection name.
+    pub projection: &'static str,
+    /// Stream sequence applied so far.
+    pub applied: u64,
+    /// Stream head when the replay started.
+    pub target: u64,
+}
+
+/// What a finished replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Projection name.
+    pub projection: &'static str,
+    /// Checkpoint of the rebuilt (now live) tables.
+    pub checkpoint: u64,
+}
+
+/// Rebuilds one projection from its stream and switches the live tables over.
+///
+/// # Errors
+/// [`RunError`] when PostgreSQL or JetStream fails; the live tables are then untouched and the
+/// half-built schema is left for the next replay to drop.
+pub async fn replay(
+    pool: &Pool,
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+    projector: Arc<dyn Projector>,
+    progress: &(dyn Fn(&ReplayProgress) + Send + Sync),
+) -> Result<ReplayReport, RunError> {
+    let name = projector.name();
+    let schema = format!("pga_replay_{name}");
+    let mut runner = Runner::new(pool.clone(), jetstream.clone(), names.clone(), projector);
+    runner.consumer_name = names.consumer(&format!("replay_{name}"));
+    runner.schema = Some(schema.clone());
+
+    prepare_schema(pool, &schema, runner.projector.tables()).await?;
+    let target = runner
+        .stream()
+        .await?
+        .info()
+        .await
+        .map_err(|e| RunError::Bus(e.to_string()))?
+        .state
+        .last_sequence;
+    let consumer = runner.open_consumer().await?;
+    progress(&ReplayProgress {
+        projection: name,
+        applied: 0,
+        target,
+    });
+
+    // Bulk: batch transactions until the stream head seen at start.
+    let mut applied = 0;
+    while applied < target {
+        let messages = runner.fetch(&consumer, Duration::from_millis(300)).await?;
+        if messages.is_empty() {
+            break; // the rest of the range was deleted from the stream
+        }
+        runner.apply_and_ack(messages).await?;
+        applied = runner.checkpoint().await?;
+        progress(&ReplayProgress {
+            projection: name,
+            applied,
+            target,
+        });
+    }
+
+    // Switch-over: one transaction.
+    let mut client = pool.get().await?;
+    let mut tx = client.transaction().await?;
+    tx.execute(
+        "INSERT INTO public.projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&name],
+    )
+    .await?;
+    tx.execute(
+        "SELECT 1 FROM public.projection_checkpoints WHERE projection = $1 FOR UPDATE",
+        &[&name],
+    )
+    .await?;
+    for table in runner.projector.tables() {
+        tx.batch_execute(&format!("LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"))
+            .await?;
+    }
+    let mut tail = Vec::new();
+    let mut checkpoint = runner.checkpoint().await?;
+    loop {
+        let messages = runner.fetch(&consumer, Duration::from_millis(200)).await?;
+        if messages.is_empty() {
+            break;
+        }
+        let delivered = messages
+            .iter()
+            .map(to_delivered)
+            .collect::<Result<Vec<_>, _>>()?;
+        checkpoint = runner.apply_batch(&mut tx, &delivered).await?;
+        tail.extend(messages);
+    }
+    for table in runner.projector.tables() {
+        tx.batch_execute(&format!(
+            "DROP TABLE public.{table}; ALTER TABLE {schema}.{table} SET SCHEMA public;"
+        ))
+        .await?;
+    }
+    for table in RUNTIME_TABLES {
+        tx.execute(
+            &format!("DELETE FROM public.{table} WHERE projection = $1"),
+            &[&name],
+        )
+        .await?;
+        tx.execute(
+            &format!(
+                "INSERT INTO public.{table} SELECT * FROM {schema}.{table} WHERE projection = $1"
+            ),
+            &[&name],
+        )
+        .await?;
+    }
+    tx.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await?;
+    tx.commit().await?;
+    for message in &tail {
+        let _ = message.ack().await;
+    }
+    if let Ok(stream) = runner.stream().await {
+        let _ = stream.delete_consumer(&runner.consumer_name).await;
+    }
+    progress(&ReplayProgress {
+        projection: name,
+        applied: checkpoint,
+        target,
+    });
+    Ok(ReplayReport {
+        projection: name,
+        checkpoint,
+    })
+}
+
+async fn prepare_schema(pool: &Pool, schema: &str, tables: &[&str]) -> Result<(), RunError> {
+    let client = pool.get().await?;
+    let mut sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
+    for table in tables.iter().chain(RUNTIME_TABLES.iter()) {
+        sql.push_str(&format!(
+            "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL);"
+        ));
+    }
+    client.batch_execute(&sql).await?;
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! The projector runtime: consume, apply, checkpoint.
+//!
+//! PostgreSQL, not the consumer, holds the truth of how far a projection got. The runner
+//! (re)creates its durable pull consumer to deliver from `checkpoint + 1` whenever it starts
+//! or recovers from a failure, so a batch that failed half-way is never skipped and order on
+//! the stream is kept. Messages are acknowledged only after their transaction committed; a
+//! redelivery at or below the checkpoint is acknowledged and ignored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, consumer::pull, stream::Stream};
+use async_trait::async_trait;
+use bytes::Bytes;
+use deadpool_postgres::Pool;
+use domain::bus::BusNames;
+use futures::StreamExt;
+use tokio_postgres::Transaction;
+use tokio_util::sync::CancellationToken;
+
+/// Which stream a projector reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `PGA_EVENTS`: domain events relayed from the event store.
+    Events,
+    /// `PGA_METRICS`: metric batches.
+    Metrics,
+}
+
+impl Source {
+    /// The stream name under a deployment prefix.
+    pub fn stream_name(self, names: &BusNames) -> String {
+        match self {
+            Self::Events => names.events_stream(),
+            Self::Metrics => names.metrics_stream(),
+        }
+    }
+}
+
+/// One message as a projector sees it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Its sequence in the stream.
+    pub stream_sequence: u64,
+    /// Its subject.
+    pub subject: String,
+    /// Its headers, if any.
+    pub headers: Option<async_nats::HeaderMap>,
+    /// Its body.
+    pub payload: Bytes,
+}
+
+/// Why a projector did not apply a message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The message can never be applied (malformed, unknown, failed verification): it is
+    /// recorded in `projection_rejected` with this reason and acknowledged.
+    #[error("rejected: {0}")]
+    Reject(String),
+    /// The database failed. A data error (SQLSTATE class 22 or 23) rejects the message; any
+    /// other error stops the batch, which is retried.
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+}
+
+/// A projection: a read model and how messages change it.
+#[async_trait]
+pub trait Projector: Send + Sync + 'static {
+    /// Stable name: checkpoint key, consumer name and `pganalytics replay` argument.
+    fn name(&self) -> &'static str;
+    /// The stream it reads.
+    fn source(&self) -> Source;
+    /// The tables it owns; `replay` rebuilds exactly these.
+    fn tables(&self) -> &'static [&'static str];
+    /// Applies one message inside the batch transaction. Unqualified table names only: replay
+    /// runs the same code with `search_path` pointing at fresh tables.
+    async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError>;
+}
+
+/// Why a runner pass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// PostgreSQL failed.
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// No connection from the pool.
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// JetStream failed.
+    #[error("jetstream: {0}")]
+    Bus(String),
+}
+
+fn bus(e: impl std::fmt::Display) -> RunError {
+    RunError::Bus(e.to_string())
+}
+
+/// Drives one projector.
+#[derive(Clone)]
+pub struct Runner {
+    pub(crate) pool: Pool,
+    pub(crate) jetstream: jetstream::Context,
+    pub(crate) names: BusNames,
+    pub(crate) projector: Arc<dyn Projector>,
+    /// `Some(schema)` while replaying into fresh tables.
+    pub(crate) schema: Option<String>,
+    pub(crate) consumer_name: String,
+    pub(crate) batch_size: usize,
+}
+
+impl Runner {
+    /// A runner for the live tables.
+    pub fn new(
+        pool: Pool,
+        jetstream: jetstream::Context,
+        names: BusNames,
+        projector: Arc<dyn Projector>,
+    ) -> Self {
+        let consumer_name = names.consumer(projector.name());
+        Self {
+            pool,
+            jetstream,
+            names,
+            projector,
+            schema: None,
+            consumer_name,
+            batch_size: 500,
+        }
+    }
+
+    /// The projector's name.
+    pub fn name(&self) -> &'static str {
+        self.projector.name()
+    }
+
+    /// Runs until `shutdown`, recovering from every failure by backing off and resuming from
+    /// the checkpoint. PostgreSQL down: nothing is acknowledged, nothing is lost.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.consume(&shutdown).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(projection = self.name(), error = %e, retry_in = ?backoff,
+                        "projector paused; will resume from its checkpoint");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken) -> Result<(), RunError> {
+        let consumer = self.open_consumer().await?;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let messages = tokio::select! {
+                m = self.fetch(&consumer, Duration::from_millis(500)) => m?,
+                () = shutdown.cancelled() => return Ok(()),
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            self.apply_and_ack(messages).await?;
+        }
+    }
+
+    pub(crate) async fn stream(&self) -> Result<Stream, RunError> {
+        let name = self.projector.source().stream_name(&self.names);
+        self.jetstream.get_stream(&name).await.map_err(bus)
+    }
+
+    /// (Re)creates the durable consumer so that it delivers from `checkpoint + 1`.
+    pub(crate) async fn open_consumer(
+        &self,
+    ) -> Result<consumer::Consumer<pull::Config>, RunError> {
+        let checkpoint = self.checkpoint().await?;
+        let stream = self.stream().await?;
+        // Not found is the normal case on first start; any other failure shows up on create.
+        let _ = stream.delete_consumer(&self.consumer_name).await;
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some(self.consumer_name.clone()),
+                description: Some(format!("pgAnalytics projection {}", self.name())),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: checkpoint + 1,
+                },
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(60),
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(bus)
+    }
+
+    pub(crate) async fn fetch(
+        &self,
+        consumer: &consumer::Consumer<pull::Config>,
+        expires: Duration,
+    ) -> Result<Vec<jetstream::Message>, RunError> {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(self.batch_size)
+            .expires(expires)
+            .messages()
+            .await
+            .map_err(bus)?;
+        let mut out = Vec::new();
+        while let Some(message) = batch.next().await {
+            out.push(message.map_err(bus)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn apply_and_ack(&self, messages: Vec<jetstream::Message>) -> Result<(), RunError> {
+        let delivered = messages
+            .iter()
+            .map(to_delivered)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut client = self.pool.get().await?;
+        let mut tx = client.transaction().await?;
+        self.apply_batch(&mut tx, &delivered).await?;
+        tx.commit().await?;
+        for message in &messages {
+            // A lost ack only causes a redelivery, which the checkpoint absorbs.
+            if let Err(e) = message.ack().await {
+                tracing::debug!(projection = self.name(), error = %e, "ack failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies messages in an open transaction and moves the checkpoint; returns the new
+    /// checkpoint. Used by live runs and by replay's final catch-up.
+    pub(crate) async fn apply_batch(
+        &self,
+        tx: &mut Transaction<'_>,
+        messages: &[Delivered],
+    ) -> Result<u64, RunError> {
+        if let Some(schema) = &self.schema {
+            tx.batch_execute(&format!("SET LOCAL search_path TO {schema}, public"))
+                .await?;
+        }
+        let name = self.name();
+        // Row lock: serializes with a replay switching this projection over.
+        tx.execute(
+            "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&name],
+        )
+        .await?;
+        let row = tx
+            .query_one(
+                "SELECT stream_sequence FROM projection_checkpoints WHERE projection = $1 FOR UPDATE",
+                &[&name],
+            )
+            .await?;
+        let mut checkpoint = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        for message in messages {
+            if message.stream_sequence <= checkpoint {
+                continue;
+            }
+            let savepoint = tx.savepoint("pga_message").await?;
+            match self.projector.apply(&savepoint, message).await {
+                Ok(()) => savepoint.commit().await?,
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    let reason = match error {
+                        ApplyError::Reject(reason) => reason,
+                        ApplyError::Db(e) if is_data_error(&e) => format!("database refused: {e}"),
+                        ApplyError::Db(e) => return Err(RunError::Db(e)),
+                    };
+                    tracing::warn!(projection = name, seq = message.stream_sequence, %reason,
+                        "message rejected");
+                    record_rejection(tx, name, message, &reason).await?;
+                }
+            }
+            checkpoint = message.stream_sequence;
+        }
+        let seq = i64::try_from(checkpoint).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE projection_checkpoints SET stream_sequence = $2, updated_at = now()
+              WHERE projection = $1",
+            &[&name, &seq],
+        )
+        .await?;
+        Ok(checkpoint)
+    }
+
+    /// The checkpoint of this runner's tables.
+    pub(crate) async fn checkpoint(&self) -> Result<u64, RunError> {
+        let client = self.pool.get().await?;
+        let table = match &self.schema {
+            Some(schema) => format!("{schema}.projection_checkpoints"),
+            None => "public.projection_checkpoints".to_owned(),
+        };
+        let row = client
+            .query_opt(
+                &format!("SELECT stream_sequence FROM {table} WHERE projection = $1"),
+                &[&self.name()],
+            )
+            .await?;
+        Ok(row
+            .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+            .unwrap_or(0))
+    }
+}
+
+pub(crate) fn to_delivered(message: &jetstream::Message) -> Result<Delivered, RunError> {
+    let info = message.info().map_err(bus)?;
+    Ok(Delivered {
+        stream_sequence: info.stream_sequence,
+        subject: message.subject.to_string(),
+        headers: message.headers.clone(),
+        payload: message.payload.clone(),
+    })
+}
+
+fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    e.code()
+        .map(|c| c.code().starts_with("22") || c.code().starts_with("23"))
+        .unwrap_or(false)
+}
+
+async fn record_rejection(
+    tx: &Transaction<'_>,
+    projection: &str,
+    message: &Delivered,
+    reason: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let seq = i64::try_from(message.stream_sequence).unwrap_or(i64::MAX);
+    // Kept for a person to read; a huge payload is cut rather than refused.
+    let mut payload = String::from_utf8_lossy(&message.payload).into_owned();
+    if payload.len() > 64 * 1024 {
+        let mut cut = 64 * 1024;
+        while !payload.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        payload.truncate(cut);
+    }
+    tx.execute(
+        "INSERT INTO projection_rejected (projection, stream_sequence, subject, reason, payload)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        &[&projection, &seq, &message.subject, &reason, &payload],
+    )
+    .await?;
+    Ok(())
+}
