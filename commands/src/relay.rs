@@ -73,6 +73,23 @@ pub async fn ensure_events_stream(
         .map_err(|e| RelayError::Bus(e.to_string()))
 }
 
+/// Events committed but not yet published by the `events` relay (those it may already read,
+/// plus those waiting behind a transaction that is still open).
+///
+/// # Errors
+/// [`RelayError::Store`].
+pub async fn pending_events(pool: &PgPool) -> Result<i64, RelayError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events e
+          WHERE NOT EXISTS (SELECT 1 FROM relay_checkpoints c WHERE c.relay = 'events')
+             OR (e.transaction_id, e.position) >
+                (SELECT last_xid, last_position FROM relay_checkpoints WHERE relay = 'events')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
+}
+
 impl Relay {
     /// A relay named `events` (its checkpoint row).
     pub fn new(pool: PgPool, jetstream: jetstream::Context, names: BusNames) -> Self {
@@ -100,24 +117,6 @@ impl Relay {
             }
             total += self.publish_batch(&batch).await?;
         }
-    }
-
-    /// Events committed but not yet published (those the relay may already read, plus those
-    /// waiting behind a transaction that is still open).
-    ///
-    /// # Errors
-    /// [`RelayError::Store`].
-    pub async fn pending(&self) -> Result<i64, RelayError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events e
-              WHERE (e.transaction_id, e.position) >
-                    (SELECT last_xid, last_position FROM relay_checkpoints WHERE relay = $1)
-                 OR NOT EXISTS (SELECT 1 FROM relay_checkpoints WHERE relay = $1)",
-        )
-        .bind(&self.name)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n)
     }
 
     async fn read_batch(&self) -> Result<Vec<(String, StoredEvent)>, RelayError> {

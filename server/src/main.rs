@@ -1,1 +1,141 @@
-fn main() {}
+//! `pganalytics`: every server role of pgAnalytics in one binary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pganalytics::app::{self, Roles};
+use pganalytics::config::Config;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "pganalytics", version, about = "Self-hosted PostgreSQL monitoring")]
+struct Cli {
+    /// Optional TOML configuration file (PGA_* variables override it).
+    #[arg(long, env = "PGA_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every server role in one process (migrates first).
+    Serve,
+    /// The HTTP API only.
+    Api,
+    /// The HTTP metrics bridge only.
+    Ingest,
+    /// The relay and the projectors only.
+    Project,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Rebuild projections from history into fresh tables and switch over.
+    Replay {
+        /// Projection to rebuild (see `--list`).
+        projection: Option<String>,
+        /// Rebuild every projection.
+        #[arg(long)]
+        all: bool,
+        /// List projection names.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,async_nats=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    let roles = match cli.command {
+        Command::Serve => Roles::ALL,
+        Command::Api => Roles { api: true, ingest: false, project: false, migrate: false },
+        Command::Ingest => Roles { api: false, ingest: true, project: false, migrate: false },
+        Command::Project => Roles { api: false, ingest: false, project: true, migrate: false },
+        Command::Migrate => {
+            let pool = app::connect_store(&config, Duration::from_secs(30)).await?;
+            commands::store::migrate(&pool).await.context("applying migrations")?;
+            println!("migrations applied");
+            return Ok(());
+        }
+        Command::Replay { projection, all, list } => {
+            return replay(&config, projection, all, list).await;
+        }
+    };
+    if roles.api || roles.ingest {
+        config.require_jwt_secret()?;
+    }
+    let shutdown = CancellationToken::new();
+    let running = app::start(&config, roles, shutdown.clone()).await?;
+    if let Some(addr) = running.addr {
+        tracing::info!(%addr, "pgAnalytics listening: http://{addr}/api/v1/health");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    running.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn replay(config: &Config, projection: Option<String>, all: bool, list: bool) -> anyhow::Result<()> {
+    let projectors = projections::projectors::event_projectors();
+    if list {
+        for p in &projectors {
+            println!("{}", p.name());
+        }
+        return Ok(());
+    }
+    let chosen: Vec<_> = match (projection, all) {
+        (_, true) => projectors,
+        (Some(name), false) => {
+            let found: Vec<_> = projectors.into_iter().filter(|p| p.name() == name).collect();
+            if found.is_empty() {
+                anyhow::bail!("no projection named {name:?}; `pganalytics replay --list` shows them");
+            }
+            found
+        }
+        (None, false) => anyhow::bail!("name a projection or pass --all (`--list` shows names)"),
+    };
+    let read_pool = projections::db::pool(&config.database_url, 4)?;
+    let nats = async_nats::connect(config.nats_url.as_str())
+        .await
+        .context("replay needs NATS (PGA_NATS_URL)")?;
+    let jetstream = async_nats::jetstream::new(nats);
+    for projector in chosen {
+        let report = projections::replay::replay(&read_pool, &jetstream, &config.names, projector, &|p| {
+            println!("replay {}: {}/{} messages", p.projection, p.applied, p.target);
+        })
+        .await?;
+        println!("replay {}: switched over at stream sequence {}", report.projection, report.checkpoint);
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! `GET /health` and `GET /version` (public).
+
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream::context::GetStreamErrorKind;
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use projections::status::{projection_status, ProjectionStatus};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/version", get(version))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    postgres: Dependency,
+    nats: Dependency,
+    /// Events committed to the event store and not yet on the stream.
+    relay_pending: Option<i64>,
+    projections: Vec<ProjectionStatus>,
+}
+
+#[derive(Serialize)]
+struct Dependency {
+    up: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Dependency {
+    fn from<E: std::fmt::Display>(r: Result<(), E>) -> Self {
+        match r {
+            Ok(()) => Self {
+                up: true,
+                error: None,
+            },
+            Err(e) => Self {
+                up: false,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// 200 when PostgreSQL and NATS answer, 503 otherwise; always with per-projection lag.
+async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode, Json<Health>) {
+    let timeout = Duration::from_secs(2);
+    let postgres = Dependency::from(
+        match tokio::time::timeout(timeout, async {
+            let client = state.read_pool.get().await.map_err(|e| e.to_string())?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err("timed out".to_owned()),
+        },
+    );
+    let nats = Dependency::from(if state.nats.connection_state() == State::Connected {
+        // Any answer from the JetStream API, "stream not found" included, means it is up.
+        let stream = state.names.events_stream();
+        match tokio::time::timeout(timeout, state.jetstream.get_stream(&stream)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => match e.kind() {
+                GetStreamErrorKind::JetStream(_) => Ok(()),
+                _ => Err(format!("jetstream: {e}")),
+            },
+            Err(_) => Err("jetstream timed out".to_owned()),
+        }
+    } else {
+        Err("not connected".to_owned())
+    });
+    let projections = if postgres.up {
+        tokio::time::timeout(
+            timeout,
+            projection_status(
+                &state.read_pool,
+                &state.jetstream,
+                &state.names,
+                &state.projectors,
+            ),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let relay_pending = if postgres.up {
+        commands::relay::pending_events(state.commands.pool())
+            .await
+        .ok()
+    } else {
+        None
+    };
+    let ready = postgres.up && nats.up;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Health {
+        status: if ready { "ok" } else { "unavailable" },
+        postgres,
+        nats,
+        relay_pending,
+        projections,
+    };
+    (status, Json(body))
+}
+
+#[derive(Serialize)]
+struct Version {
+    name: &'static str,
+    version: &'static str,
+}
+
+async fn version() -> Json<Version> {
+    Json(Version {
+        name: "pganalytics",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}

@@ -1,0 +1,177 @@
+//! Starting and stopping server roles in one process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream;
+use commands::relay::{ensure_events_stream, Relay};
+use commands::service::CommandService;
+use projections::{Projector, Runner};
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Which roles this process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The HTTP API (and the dashboard).
+    pub api: bool,
+    /// The HTTP metrics bridge.
+    pub ingest: bool,
+    /// Relay and projectors.
+    pub project: bool,
+    /// Apply migrations before starting.
+    pub migrate: bool,
+}
+
+impl Roles {
+    /// Everything: `pganalytics serve`.
+    pub const ALL: Roles = Roles {
+        api: true,
+        ingest: true,
+        project: true,
+        migrate: true,
+    };
+}
+
+/// A started server.
+pub struct Running {
+    /// Where HTTP listens, when a role serves HTTP.
+    pub addr: Option<SocketAddr>,
+    /// Connections the roles use (tests inspect them).
+    pub pool: PgPool,
+    /// The read-model pool.
+    pub read_pool: deadpool_postgres::Pool,
+    /// JetStream.
+    pub jetstream: jetstream::Context,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Asks every role to stop and waits for them (HTTP drains in-flight requests).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until the roles end (after `shutdown` was cancelled by a signal).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Connects to PostgreSQL, retrying for up to `patience` so that a server started together with
+/// its database waits for it instead of failing.
+///
+/// # Errors
+/// The last connection error, with the URL's host named.
+pub async fn connect_store(config: &Config, patience: Duration) -> anyhow::Result<PgPool> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match commands::store::connect(&config.database_url, 16).await {
+            Ok(pool) => return Ok(pool),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "PostgreSQL not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(e).context("could not connect to PostgreSQL (PGA_DATABASE_URL)")
+            }
+        }
+    }
+}
+
+/// Connects to NATS. Never fails because NATS is down: the client keeps retrying in the
+/// background, health reports it, and the relay catches up once it is back.
+///
+/// # Errors
+/// Only for an invalid URL.
+pub async fn connect_nats(config: &Config) -> anyhow::Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .name("pganalytics")
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(3))
+        .connect(config.nats_url.as_str())
+        .await
+        .context("invalid PGA_NATS_URL")
+}
+
+/// Starts the given roles; they run until `shutdown` is cancelled.
+///
+/// # Errors
+/// Start-up failures: PostgreSQL unreachable, a migration failing, the port taken, a missing
+/// secret for an HTTP role.
+pub async fn start(
+    config: &Config,
+    roles: Roles,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let pool = connect_store(config, Duration::from_secs(30)).await?;
+    if roles.migrate {
+        commands::store::migrate(&pool)
+            .await
+            .context("applying migrations")?;
+    }
+    let read_pool = projections::db::pool(&config.database_url, 16)?;
+    let nats = connect_nats(config).await?;
+    let jetstream = jetstream::new(nats.clone());
+    let projectors: Vec<Arc<dyn Projector>> = projections::projectors::event_projectors();
+    let mut tasks = JoinSet::new();
+
+    if roles.project {
+        if let Err(e) = ensure_events_stream(&jetstream, &config.names).await {
+            tracing::warn!(error = %e, "events stream not ready yet; the relay will retry");
+        }
+        let relay = Relay::new(pool.clone(), jetstream.clone(), config.names.clone());
+        tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
+        for projector in &projectors {
+            let runner = Runner::new(
+                read_pool.clone(),
+                jetstream.clone(),
+                config.names.clone(),
+                projector.clone(),
+            );
+            tasks.spawn(runner.run(shutdown.clone()));
+        }
+    }
+
+    let mut addr = None;
+    if roles.api || roles.ingest {
+        let state = api::AppState {
+            commands: Arc::new(CommandService::new(pool.clone())),
+            read_pool: read_pool.clone(),
+            nats: nats.clone(),
+            jetstream: jetstream.clone(),
+            names: config.names.clone(),
+            projectors: Arc::new(projectors.clone()),
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (PGA_LISTEN)", config.listen))?;
+        addr = Some(listener.local_addr()?);
+        let router = api::router(state);
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+    }
+
+    Ok(Running {
+        addr,
+        pool,
+        read_pool,
+        jetstream,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,264 @@
+//! Typed configuration: `PGA_*` environment variables over an optional TOML file, read once at
+//! start-up and validated with messages that say what to fix.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use domain::bus::BusNames;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A secret value: never printed, not even by `Debug`.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    database_url: Option<String>,
+    nats_url: String,
+    listen: String,
+    jwt_secret: Option<Secret>,
+    encryption_key: Option<Secret>,
+    nats_prefix: String,
+    bootstrap_admin_username: Option<String>,
+    bootstrap_admin_password: Option<Secret>,
+    metrics_max_age_days: u32,
+    retention_days: u32,
+    command_wait_ms: u64,
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            listen: "127.0.0.1:4000".into(),
+            jwt_secret: None,
+            encryption_key: None,
+            nats_prefix: "pga".into(),
+            bootstrap_admin_username: None,
+            bootstrap_admin_password: None,
+            metrics_max_age_days: 7,
+            retention_days: 14,
+            command_wait_ms: 2000,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL: event store and read models.
+    pub database_url: String,
+    /// NATS server with JetStream.
+    pub nats_url: String,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// HMAC key for access tokens (required by roles that serve HTTP).
+    pub jwt_secret: Option<Secret>,
+    /// 32-byte AES-256-GCM key for managed-instance passwords; none: credentials are refused.
+    pub encryption_key: Option<[u8; 32]>,
+    /// Subject, stream and consumer names.
+    pub names: BusNames,
+    /// First admin, created when no user exists.
+    pub bootstrap_admin: Option<(String, Secret)>,
+    /// `max_age` of the metrics stream.
+    pub metrics_max_age: Duration,
+    /// How long raw samples are kept.
+    pub retention_days: u32,
+    /// How long a command endpoint waits for its events to be visible.
+    pub command_wait: Duration,
+}
+
+/// A configuration problem, worded for the person starting the server.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads defaults, then `file` (if given), then `PGA_*` variables, and validates.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting and how to fix it.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Raw::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!("config file {} not found", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // PGA_COLLECTOR_* belongs to the collector agent, PGA_CONFIG names the file.
+        figment = figment.merge(
+            Env::prefixed("PGA_")
+                .filter(|k| !k.as_str().starts_with("collector_") && k.as_str() != "config"),
+        );
+        let raw: Raw = figment.extract().map_err(|e| {
+            ConfigError(format!(
+                "{e} (settings are PGA_* variables or keys of the TOML file; see README)"
+            ))
+        })?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: Raw) -> Result<Self, ConfigError> {
+        let database_url = raw.database_url.ok_or_else(|| {
+            ConfigError(
+                "PGA_DATABASE_URL is not set; e.g. postgres://postgres@127.0.0.1:5432/pganalytics"
+                    .into(),
+            )
+        })?;
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(ConfigError(
+                "PGA_DATABASE_URL must be a postgres:// URL".into(),
+            ));
+        }
+        let listen = raw.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "PGA_LISTEN {:?} is not an address like 127.0.0.1:4000",
+                raw.listen
+            ))
+        })?;
+        let names = BusNames::new(&raw.nats_prefix).map_err(|e| ConfigError(e.to_string()))?;
+        if let Some(secret) = &raw.jwt_secret {
+            if secret.expose().len() < 32 {
+                return Err(ConfigError(
+                    "PGA_JWT_SECRET must be at least 32 characters; generate one with: openssl rand -base64 48".into(),
+                ));
+            }
+        }
+        let encryption_key = raw
+            .encryption_key
+            .as_ref()
+            .map(|k| parse_key(k.expose()))
+            .transpose()?;
+        let bootstrap_admin = match (raw.bootstrap_admin_username, raw.bootstrap_admin_password) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "set both PGA_BOOTSTRAP_ADMIN_USERNAME and PGA_BOOTSTRAP_ADMIN_PASSWORD, or neither".into(),
+                ))
+            }
+        };
+        if raw.metrics_max_age_days == 0 || raw.retention_days == 0 {
+            return Err(ConfigError(
+                "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            database_url,
+            nats_url: raw.nats_url,
+            listen,
+            jwt_secret: raw.jwt_secret,
+            encryption_key,
+            names,
+            bootstrap_admin,
+            metrics_max_age: Duration::from_secs(u64::from(raw.metrics_max_age_days) * 86_400),
+            retention_days: raw.retention_days,
+            command_wait: Duration::from_millis(raw.command_wait_ms),
+        })
+    }
+
+    /// A configuration for tests and the demo: everything explicit, no environment read.
+    pub fn for_local(database_url: &str, nats_url: &str, prefix: &str) -> Result<Self, ConfigError> {
+        Self::validate(Raw {
+            database_url: Some(database_url.to_owned()),
+            nats_url: nats_url.to_owned(),
+            nats_prefix: prefix.to_owned(),
+            listen: "127.0.0.1:0".into(),
+            ..Raw::default()
+        })
+    }
+
+    /// The JWT secret, or the error that stops an HTTP role from starting.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when it is not set.
+    pub fn require_jwt_secret(&self) -> Result<&Secret, ConfigError> {
+        self.jwt_secret.as_ref().ok_or_else(|| {
+            ConfigError(
+                "PGA_JWT_SECRET is not set; generate one with: openssl rand -base64 48".into(),
+            )
+        })
+    }
+}
+
+fn parse_key(b64: &str) -> Result<[u8; 32], ConfigError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| ConfigError("PGA_ENCRYPTION_KEY is not base64; generate one with: openssl rand -base64 32".into()))?;
+    bytes.try_into().map_err(|_| {
+        ConfigError(
+            "PGA_ENCRYPTION_KEY must decode to exactly 32 bytes; generate one with: openssl rand -base64 32".into(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> Raw {
+        Raw {
+            database_url: Some("postgres://u@h/db".into()),
+            ..Raw::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_once_the_database_is_named() {
+        let c = Config::validate(raw()).expect("valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(c.names.events_stream(), "PGA_EVENTS");
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let cases: Vec<(Raw, &str)> = vec![
+            (Raw::default(), "PGA_DATABASE_URL"),
+            (Raw { listen: "nope".into(), ..raw() }, "PGA_LISTEN"),
+            (Raw { nats_prefix: "A.B".into(), ..raw() }, "PGA_NATS_PREFIX"),
+            (Raw { jwt_secret: Some(Secret::new("short")), ..raw() }, "PGA_JWT_SECRET"),
+            (Raw { encryption_key: Some(Secret::new("AAAA")), ..raw() }, "PGA_ENCRYPTION_KEY"),
+            (Raw { bootstrap_admin_username: Some("a".into()), ..raw() }, "PGA_BOOTSTRAP_ADMIN"),
+        ];
+        for (r, needle) in cases {
+            let err = Config::validate(r).expect_err(needle).to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::validate(Raw {
+            jwt_secret: Some(Secret::new("x".repeat(40))),
+            ..raw()
+        })
+        .expect("valid");
+        assert!(!format!("{c:?}").contains("xxxx"));
+    }
+}
