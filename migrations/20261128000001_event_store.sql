@@ -8,20 +8,31 @@ CREATE TABLE events
     event_version  text                         NOT NULL,
     payload        json                         NOT NULL,
     metadata       json                         NOT NULL,
-    -- Insertion order across all aggregates. Taken at insert time, so NOT commit order: a
-    -- transaction may hold position 7 uncommitted while 8 is already visible.
-    position       bigint GENERATED ALWAYS AS IDENTITY,
-    -- The inserting transaction. The relay only reads rows whose transaction is older than
-    -- the oldest one still running (pg_snapshot_xmin), and orders by (transaction_id,
-    -- position): no row can ever appear behind its checkpoint, so none is skipped.
-    transaction_id xid8                         NOT NULL DEFAULT pg_current_xact_id(),
+    -- Global order across all aggregates, which the relay follows. A position drawn at insert
+    -- time is normally NOT commit order (7 may commit after 8 is visible, and a relay reading
+    -- "position > last" would skip 7). Here it is: see events_serialize below.
+    position       bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     -- When the store accepted the event; carried to projections and the audit log.
     recorded_at    timestamptz                  NOT NULL DEFAULT now(),
     PRIMARY KEY (aggregate_type, aggregate_id, sequence)
 );
 
--- The relay's scan: (transaction_id, position) > checkpoint, in that order.
-CREATE INDEX events_relay_order ON events (transaction_id, position);
+-- Writers of events take one transaction-scoped advisory lock before their first row draws a
+-- position (a BEFORE STATEMENT trigger runs before the row's identity default is evaluated).
+-- The lock is released only after the commit is visible, so the next writer draws a higher
+-- position strictly after: positions become visible in order, gaps are only rollbacks, and
+-- "position > checkpoint" never skips. The cost is that event writes are serialized, which is
+-- fine for commands (a few per second); metrics never pass through the event store.
+-- (Ordering by xid8 under pg_snapshot_xmin was the alternative; it lets any long write
+-- transaction anywhere in the cluster stall the relay.)
+CREATE FUNCTION pga_events_serialize() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7362981450012);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER events_serialize BEFORE INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION pga_events_serialize();
 
 -- Snapshots, used by postgres-es when snapshotting is enabled for an aggregate.
 CREATE TABLE snapshots
@@ -38,7 +49,6 @@ CREATE TABLE snapshots
 CREATE TABLE relay_checkpoints
 (
     relay          text PRIMARY KEY,
-    last_xid       xid8   NOT NULL,
     last_position  bigint NOT NULL,
     updated_at     timestamptz NOT NULL DEFAULT now()
 );

@@ -4,11 +4,11 @@
 //! crash in between loses them. So the relay does not depend on them. It scans the `events`
 //! table itself from a checkpoint kept in PostgreSQL.
 //!
-//! The scan is ordered by `(transaction_id, position)` and only reads rows whose transaction is
-//! older than the oldest transaction still running (`pg_snapshot_xmin`). A transaction that took
-//! position 7 and commits after position 8 is visible therefore has not been passed over: the
-//! relay does not move beyond it until it has finished. This is the outbox "late commit" trap
-//! closed for good, not healed by re-reading a window.
+//! The scan is `position > checkpoint ORDER BY position`. That is safe only because writers of
+//! events serialize on an advisory lock taken before a position is drawn and released after the
+//! commit is visible (see the event-store migration): a position can never become visible
+//! behind one the relay has already passed. This closes the outbox "late commit" trap instead of
+//! healing it by re-reading a window.
 //!
 //! Each event is published with `Nats-Msg-Id = <aggregate_type>:<aggregate_id>:<sequence>`, and
 //! the checkpoint moves only after JetStream acknowledged. A crash between the two re-publishes
@@ -80,10 +80,9 @@ pub async fn ensure_events_stream(
 /// [`RelayError::Store`].
 pub async fn pending_events(pool: &PgPool) -> Result<i64, RelayError> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events e
-          WHERE NOT EXISTS (SELECT 1 FROM relay_checkpoints c WHERE c.relay = 'events')
-             OR (e.transaction_id, e.position) >
-                (SELECT last_xid, last_position FROM relay_checkpoints WHERE relay = 'events')",
+        "SELECT count(*) FROM events
+          WHERE position >
+                coalesce((SELECT last_position FROM relay_checkpoints WHERE relay = 'events'), 0)",
     )
     .fetch_one(pool)
     .await?;
@@ -119,17 +118,14 @@ impl Relay {
         }
     }
 
-    async fn read_batch(&self) -> Result<Vec<(String, StoredEvent)>, RelayError> {
+    async fn read_batch(&self) -> Result<Vec<StoredEvent>, RelayError> {
         let rows = sqlx::query(
-            "WITH cp AS (
-                 SELECT coalesce((SELECT last_xid FROM relay_checkpoints WHERE relay = $1), '0'::xid8) AS xid,
-                        coalesce((SELECT last_position FROM relay_checkpoints WHERE relay = $1), 0) AS pos)
-             SELECT e.position, e.transaction_id::text AS xid, e.aggregate_type, e.aggregate_id,
-                    e.sequence, e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at
-               FROM events e, cp
-              WHERE (e.transaction_id, e.position) > (cp.xid, cp.pos)
-                AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY e.transaction_id, e.position
+            "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                    payload, metadata, recorded_at
+               FROM events
+              WHERE position >
+                    coalesce((SELECT last_position FROM relay_checkpoints WHERE relay = $1), 0)
+              ORDER BY position
               LIMIT $2",
         )
         .bind(&self.name)
@@ -138,7 +134,7 @@ impl Relay {
         .await?;
         rows.into_iter()
             .map(|row| {
-                let event = StoredEvent {
+                Ok(StoredEvent {
                     position: row.try_get("position")?,
                     aggregate_type: row.try_get("aggregate_type")?,
                     aggregate_id: row.try_get("aggregate_id")?,
@@ -148,19 +144,18 @@ impl Relay {
                     payload: row.try_get("payload")?,
                     metadata: row.try_get("metadata")?,
                     recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
-                };
-                Ok((row.try_get::<String, _>("xid")?, event))
+                })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(RelayError::Store)
     }
 
-    async fn publish_batch(&self, batch: &[(String, StoredEvent)]) -> Result<usize, RelayError> {
+    async fn publish_batch(&self, batch: &[StoredEvent]) -> Result<usize, RelayError> {
         let bus = |e: &dyn std::fmt::Display| RelayError::Bus(e.to_string());
         // Send the whole batch, then await the acks in order: one round trip per batch, and
         // the checkpoint never passes an event JetStream has not acknowledged.
         let mut acks = Vec::with_capacity(batch.len());
-        for (_, event) in batch {
+        for event in batch {
             let payload = serde_json::to_vec(event).map_err(|e| bus(&e))?;
             let message = PublishMessage::build()
                 .payload(Bytes::from(payload))
@@ -169,7 +164,7 @@ impl Relay {
             let ack = self.jetstream.send_publish(subject, message).await;
             acks.push(ack.map_err(|e| bus(&e))?);
         }
-        let mut done: Option<&(String, StoredEvent)> = None;
+        let mut done: Option<&StoredEvent> = None;
         let mut result = Ok(());
         for (ack, item) in acks.into_iter().zip(batch) {
             match ack.await {
@@ -181,11 +176,11 @@ impl Relay {
             }
         }
         let published = match done {
-            Some((xid, event)) => {
-                self.save_checkpoint(xid, event.position).await?;
+            Some(event) => {
+                self.save_checkpoint(event.position).await?;
                 batch
                     .iter()
-                    .position(|(_, e)| e.position == event.position)
+                    .position(|e| e.position == event.position)
                     .map_or(0, |i| i + 1)
             }
             None => 0,
@@ -193,19 +188,15 @@ impl Relay {
         result.map(|()| published)
     }
 
-    async fn save_checkpoint(&self, xid: &str, position: i64) -> Result<(), RelayError> {
+    async fn save_checkpoint(&self, position: i64) -> Result<(), RelayError> {
         // Guarded so that two relays racing (two processes) can never move it backwards.
         sqlx::query(
-            "INSERT INTO relay_checkpoints (relay, last_xid, last_position)
-             VALUES ($1, $2::text::xid8, $3)
+            "INSERT INTO relay_checkpoints (relay, last_position) VALUES ($1, $2)
              ON CONFLICT (relay) DO UPDATE
-                SET last_xid = excluded.last_xid, last_position = excluded.last_position,
-                    updated_at = now()
-              WHERE (relay_checkpoints.last_xid, relay_checkpoints.last_position)
-                  < (excluded.last_xid, excluded.last_position)",
+                SET last_position = excluded.last_position, updated_at = now()
+              WHERE relay_checkpoints.last_position < excluded.last_position",
         )
         .bind(&self.name)
-        .bind(xid)
         .bind(position)
         .execute(&self.pool)
         .await?;

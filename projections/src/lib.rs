@@ -19,4 +19,4 @@ pub mod replay;
 pub mod runtime;
 pub mod status;
 
-pub use runtime::{ApplyError, Delivered, Projector, Runner};
+pub use runtime::{ApplyError, Delivered, Projector, RunError, Runner, Source};

@@ -109,8 +109,10 @@ pub async fn replay(
     )
     .await?;
     for table in runner.projector.tables() {
-        tx.batch_execute(&format!("LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"))
-            .await?;
+        tx.batch_execute(&format!(
+            "LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .await?;
     }
     let mut tail = Vec::new();
     let mut checkpoint = runner.checkpoint().await?;

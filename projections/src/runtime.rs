@@ -176,9 +176,7 @@ impl Runner {
     }
 
     /// (Re)creates the durable consumer so that it delivers from `checkpoint + 1`.
-    pub(crate) async fn open_consumer(
-        &self,
-    ) -> Result<consumer::Consumer<pull::Config>, RunError> {
+    pub(crate) async fn open_consumer(&self) -> Result<consumer::Consumer<pull::Config>, RunError> {
         let checkpoint = self.checkpoint().await?;
         let stream = self.stream().await?;
         // Not found is the normal case on first start; any other failure shows up on create.
@@ -218,7 +216,10 @@ impl Runner {
         Ok(out)
     }
 
-    pub(crate) async fn apply_and_ack(&self, messages: Vec<jetstream::Message>) -> Result<(), RunError> {
+    pub(crate) async fn apply_and_ack(
+        &self,
+        messages: Vec<jetstream::Message>,
+    ) -> Result<(), RunError> {
         let delivered = messages
             .iter()
             .map(to_delivered)
@@ -234,6 +235,20 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// Applies already-fetched messages in one transaction of their own and returns the new
+    /// checkpoint; messages at or below the checkpoint change nothing. (Tools and tests feed
+    /// messages this way; the live loop does the same with acknowledgements.)
+    ///
+    /// # Errors
+    /// [`RunError`] when PostgreSQL fails; nothing is then applied.
+    pub async fn apply_messages(&self, messages: &[Delivered]) -> Result<u64, RunError> {
+        let mut client = self.pool.get().await?;
+        let mut tx = client.transaction().await?;
+        let checkpoint = self.apply_batch(&mut tx, messages).await?;
+        tx.commit().await?;
+        Ok(checkpoint)
     }
 
     /// Applies messages in an open transaction and moves the checkpoint; returns the new

@@ -79,9 +79,7 @@ pub async fn connect_store(config: &Config, patience: Duration) -> anyhow::Resul
                 tracing::warn!(error = %e, "PostgreSQL not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) => {
-                return Err(e).context("could not connect to PostgreSQL (PGA_DATABASE_URL)")
-            }
+            Err(e) => return Err(e).context("could not connect to PostgreSQL (PGA_DATABASE_URL)"),
         }
     }
 }

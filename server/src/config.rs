@@ -107,7 +107,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Raw::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError(format!("config file {} not found", file.display())));
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -184,7 +187,11 @@ impl Config {
     }
 
     /// A configuration for tests and the demo: everything explicit, no environment read.
-    pub fn for_local(database_url: &str, nats_url: &str, prefix: &str) -> Result<Self, ConfigError> {
+    pub fn for_local(
+        database_url: &str,
+        nats_url: &str,
+        prefix: &str,
+    ) -> Result<Self, ConfigError> {
         Self::validate(Raw {
             database_url: Some(database_url.to_owned()),
             nats_url: nats_url.to_owned(),
@@ -210,7 +217,12 @@ impl Config {
 fn parse_key(b64: &str) -> Result<[u8; 32], ConfigError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|_| ConfigError("PGA_ENCRYPTION_KEY is not base64; generate one with: openssl rand -base64 32".into()))?;
+        .map_err(|_| {
+            ConfigError(
+                "PGA_ENCRYPTION_KEY is not base64; generate one with: openssl rand -base64 32"
+                    .into(),
+            )
+        })?;
     bytes.try_into().map_err(|_| {
         ConfigError(
             "PGA_ENCRYPTION_KEY must decode to exactly 32 bytes; generate one with: openssl rand -base64 32".into(),
@@ -240,11 +252,41 @@ mod tests {
     fn each_bad_setting_is_named() {
         let cases: Vec<(Raw, &str)> = vec![
             (Raw::default(), "PGA_DATABASE_URL"),
-            (Raw { listen: "nope".into(), ..raw() }, "PGA_LISTEN"),
-            (Raw { nats_prefix: "A.B".into(), ..raw() }, "PGA_NATS_PREFIX"),
-            (Raw { jwt_secret: Some(Secret::new("short")), ..raw() }, "PGA_JWT_SECRET"),
-            (Raw { encryption_key: Some(Secret::new("AAAA")), ..raw() }, "PGA_ENCRYPTION_KEY"),
-            (Raw { bootstrap_admin_username: Some("a".into()), ..raw() }, "PGA_BOOTSTRAP_ADMIN"),
+            (
+                Raw {
+                    listen: "nope".into(),
+                    ..raw()
+                },
+                "PGA_LISTEN",
+            ),
+            (
+                Raw {
+                    nats_prefix: "A.B".into(),
+                    ..raw()
+                },
+                "PGA_NATS_PREFIX",
+            ),
+            (
+                Raw {
+                    jwt_secret: Some(Secret::new("short")),
+                    ..raw()
+                },
+                "PGA_JWT_SECRET",
+            ),
+            (
+                Raw {
+                    encryption_key: Some(Secret::new("AAAA")),
+                    ..raw()
+                },
+                "PGA_ENCRYPTION_KEY",
+            ),
+            (
+                Raw {
+                    bootstrap_admin_username: Some("a".into()),
+                    ..raw()
+                },
+                "PGA_BOOTSTRAP_ADMIN",
+            ),
         ];
         for (r, needle) in cases {
             let err = Config::validate(r).expect_err(needle).to_string();

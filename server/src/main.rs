@@ -10,7 +10,11 @@ use pganalytics::config::Config;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "pganalytics", version, about = "Self-hosted PostgreSQL monitoring")]
+#[command(
+    name = "pganalytics",
+    version,
+    about = "Self-hosted PostgreSQL monitoring"
+)]
 struct Cli {
     /// Optional TOML configuration file (PGA_* variables override it).
     #[arg(long, env = "PGA_CONFIG", global = true)]
@@ -56,16 +60,37 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     let roles = match cli.command {
         Command::Serve => Roles::ALL,
-        Command::Api => Roles { api: true, ingest: false, project: false, migrate: false },
-        Command::Ingest => Roles { api: false, ingest: true, project: false, migrate: false },
-        Command::Project => Roles { api: false, ingest: false, project: true, migrate: false },
+        Command::Api => Roles {
+            api: true,
+            ingest: false,
+            project: false,
+            migrate: false,
+        },
+        Command::Ingest => Roles {
+            api: false,
+            ingest: true,
+            project: false,
+            migrate: false,
+        },
+        Command::Project => Roles {
+            api: false,
+            ingest: false,
+            project: true,
+            migrate: false,
+        },
         Command::Migrate => {
             let pool = app::connect_store(&config, Duration::from_secs(30)).await?;
-            commands::store::migrate(&pool).await.context("applying migrations")?;
+            commands::store::migrate(&pool)
+                .await
+                .context("applying migrations")?;
             println!("migrations applied");
             return Ok(());
         }
-        Command::Replay { projection, all, list } => {
+        Command::Replay {
+            projection,
+            all,
+            list,
+        } => {
             return replay(&config, projection, all, list).await;
         }
     };
@@ -88,13 +113,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -106,7 +132,12 @@ async fn wait_for_signal() {
     }
 }
 
-async fn replay(config: &Config, projection: Option<String>, all: bool, list: bool) -> anyhow::Result<()> {
+async fn replay(
+    config: &Config,
+    projection: Option<String>,
+    all: bool,
+    list: bool,
+) -> anyhow::Result<()> {
     let projectors = projections::projectors::event_projectors();
     if list {
         for p in &projectors {
@@ -117,9 +148,14 @@ async fn replay(config: &Config, projection: Option<String>, all: bool, list: bo
     let chosen: Vec<_> = match (projection, all) {
         (_, true) => projectors,
         (Some(name), false) => {
-            let found: Vec<_> = projectors.into_iter().filter(|p| p.name() == name).collect();
+            let found: Vec<_> = projectors
+                .into_iter()
+                .filter(|p| p.name() == name)
+                .collect();
             if found.is_empty() {
-                anyhow::bail!("no projection named {name:?}; `pganalytics replay --list` shows them");
+                anyhow::bail!(
+                    "no projection named {name:?}; `pganalytics replay --list` shows them"
+                );
             }
             found
         }
@@ -131,11 +167,18 @@ async fn replay(config: &Config, projection: Option<String>, all: bool, list: bo
         .context("replay needs NATS (PGA_NATS_URL)")?;
     let jetstream = async_nats::jetstream::new(nats);
     for projector in chosen {
-        let report = projections::replay::replay(&read_pool, &jetstream, &config.names, projector, &|p| {
-            println!("replay {}: {}/{} messages", p.projection, p.applied, p.target);
-        })
-        .await?;
-        println!("replay {}: switched over at stream sequence {}", report.projection, report.checkpoint);
+        let report =
+            projections::replay::replay(&read_pool, &jetstream, &config.names, projector, &|p| {
+                println!(
+                    "replay {}: {}/{} messages",
+                    p.projection, p.applied, p.target
+                );
+            })
+            .await?;
+        println!(
+            "replay {}: switched over at stream sequence {}",
+            report.projection, report.checkpoint
+        );
     }
     Ok(())
 }

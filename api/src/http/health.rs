@@ -103,7 +103,7 @@ async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode, Json<Heal
     let relay_pending = if postgres.up {
         commands::relay::pending_events(state.commands.pool())
             .await
-        .ok()
+            .ok()
     } else {
         None
     };

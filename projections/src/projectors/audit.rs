@@ -48,13 +48,17 @@ impl EventProjector for AuditLog {
 
 /// A sentence a person reads in the audit page. Never includes a hash or a ciphertext.
 fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
-    let kind = event
-        .kind()
-        .ok_or_else(|| ApplyError::Reject(format!("unknown aggregate type {:?}", event.aggregate_type)))?;
+    let kind = event.kind().ok_or_else(|| {
+        ApplyError::Reject(format!("unknown aggregate type {:?}", event.aggregate_type))
+    })?;
     Ok(match kind {
         AggregateKind::User => match decode::<UserEvent>(event)? {
             UserEvent::UserCreated { username, role, .. } => {
-                format!("created user {} with role {}", username.as_str(), role.as_str())
+                format!(
+                    "created user {} with role {}",
+                    username.as_str(),
+                    role.as_str()
+                )
             }
             UserEvent::UserDeleted { username, .. } => {
                 format!("deleted user {}", username.as_str())

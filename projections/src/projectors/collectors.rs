@@ -35,7 +35,14 @@ impl EventProjector for Collectors {
                     "INSERT INTO rm_collectors
                         (id, name, hostname, version, status, registered_at, last_sequence)
                      VALUES ($1, $2, $3, $4, 'registered', $5, $6)",
-                    &[&id, &name.as_str(), &hostname, &version, &at, &event.sequence],
+                    &[
+                        &id,
+                        &name.as_str(),
+                        &hostname,
+                        &version,
+                        &at,
+                        &event.sequence,
+                    ],
                 )
                 .await?;
             }

@@ -30,8 +30,11 @@ pub trait EventProjector: Send + Sync + 'static {
     /// See [`Projector::tables`].
     const TABLES: &'static [&'static str];
     /// Applies one event. Events of aggregates it does not care about return `Ok(())`.
-    async fn apply_event(&self, tx: &Transaction<'_>, event: &StoredEvent)
-        -> Result<(), ApplyError>;
+    async fn apply_event(
+        &self,
+        tx: &Transaction<'_>,
+        event: &StoredEvent,
+    ) -> Result<(), ApplyError>;
 }
 
 /// Adapts an [`EventProjector`] to the runtime: envelope parsing and per-aggregate positions.
@@ -124,6 +127,10 @@ pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Res
 
 /// Parses an aggregate id that read models keep as a UUID.
 pub(crate) fn uuid_of(event: &StoredEvent) -> Result<uuid::Uuid, ApplyError> {
-    uuid::Uuid::parse_str(&event.aggregate_id)
-        .map_err(|_| ApplyError::Reject(format!("aggregate id {:?} is not a UUID", event.aggregate_id)))
+    uuid::Uuid::parse_str(&event.aggregate_id).map_err(|_| {
+        ApplyError::Reject(format!(
+            "aggregate id {:?} is not a UUID",
+            event.aggregate_id
+        ))
+    })
 }

@@ -38,7 +38,15 @@ impl EventProjector for RegistrationSecrets {
                         (id, name, prefix, active, expires_at, max_registrations, created_at,
                          last_sequence)
                      VALUES ($1, $2, $3, true, $4, $5, $6, $7)",
-                    &[&id, &name.as_str(), &prefix, &expires_at, &max, &at, &event.sequence],
+                    &[
+                        &id,
+                        &name.as_str(),
+                        &prefix,
+                        &expires_at,
+                        &max,
+                        &at,
+                        &event.sequence,
+                    ],
                 )
                 .await?;
             }

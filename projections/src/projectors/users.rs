@@ -30,7 +30,13 @@ impl EventProjector for Users {
                 tx.execute(
                     "INSERT INTO rm_users (id, username, role, active, created_at, last_sequence)
                      VALUES ($1, $2, $3, true, $4, $5)",
-                    &[&id, &username.as_str(), &role.as_str(), &at, &event.sequence],
+                    &[
+                        &id,
+                        &username.as_str(),
+                        &role.as_str(),
+                        &at,
+                        &event.sequence,
+                    ],
                 )
                 .await?;
             }

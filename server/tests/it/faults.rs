@@ -1,0 +1,242 @@
+//! Health, and what happens when NATS or PostgreSQL goes away.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::user::{PasswordHash, Role, UserEvent, Username};
+use pganalytics::app::Roles;
+use serde_json::Value;
+
+use crate::support::*;
+
+async fn health(addr: std::net::SocketAddr) -> (u16, Value) {
+    let response = reqwest::get(format!("http://{addr}/api/v1/health"))
+        .await
+        .expect("health request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("health body"))
+}
+
+#[tokio::test]
+async fn health_is_ok_and_reports_lag_per_projection() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let commands = env.commands().await;
+    create_user(&commands, "lagging").await;
+
+    let body = eventually("all projections caught up", || async {
+        let (status, body) = health(addr).await;
+        assert_eq!(status, 200, "{body}");
+        let projections = body["projections"].as_array()?.clone();
+        let caught_up = projections.len() == 5
+            && projections
+                .iter()
+                .all(|p| p["checkpoint"] == 1 && p["lag"] == 0 && p["stream_head"] == 1);
+        caught_up.then_some(body)
+    })
+    .await;
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["postgres"]["up"], true);
+    assert_eq!(body["relay_pending"], 0);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+struct NatsServer {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl NatsServer {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH");
+        Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn wait_for_port(port: u16) {
+    eventually("nats-server listening", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_nats_down_commands_succeed_and_their_events_arrive_when_it_is_back() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("pga-nats-{}", uuid::Uuid::new_v4()));
+    let mut nats = NatsServer::start(port, &dir);
+    wait_for_port(port).await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let env = TestEnv::with_nats(&url).await;
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let commands = env.commands().await;
+    let sql = env.sql().await;
+
+    create_user(&commands, "before-outage").await;
+    eventually("projected before the outage", || async {
+        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
+    })
+    .await;
+
+    nats.stop();
+    let (status, body) = eventually("health notices NATS is gone", || async {
+        let (status, body) = health(addr).await;
+        (status == 503).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(body["nats"]["up"], false);
+    assert_eq!(body["postgres"]["up"], true);
+
+    // The event store is the truth: the command succeeds without NATS.
+    create_user(&commands, "during-outage").await;
+    assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 1);
+
+    let mut nats = NatsServer::start(nats.port, &nats.dir.clone());
+    wait_for_port(port).await;
+    eventually("the outage's event reached the read model", || async {
+        (count(
+            &sql,
+            "SELECT count(*) FROM rm_users WHERE username = 'during-outage'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let (status, _) = eventually("health recovers", || async {
+        let (status, body) = health(addr).await;
+        (status == 200).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 200);
+    running.stop().await;
+    nats.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn with_postgres_down_health_is_503_and_projectors_resume_without_loss() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let commands = env.commands().await;
+    let sql = env.sql().await;
+    create_user(&commands, "first").await;
+    eventually("projected", || async {
+        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
+    })
+    .await;
+    drop(commands);
+    drop(sql);
+
+    // Take the database away from the server: no new connections, existing ones killed.
+    let admin = connect(&admin_url("postgres")).await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';",
+            db = env.db
+        ))
+        .await
+        .expect("block database");
+    let (status, body) = eventually("health notices PostgreSQL is gone", || async {
+        let (status, body) = health(addr).await;
+        (status == 503).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(body["postgres"]["up"], false);
+
+    // An event arrives on the stream meanwhile; the projectors cannot apply it yet.
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = domain::StoredEvent {
+        position: 999,
+        aggregate_type: "user".into(),
+        aggregate_id: id.clone(),
+        sequence: 1,
+        event_type: "UserCreated".into(),
+        event_version: "1".into(),
+        payload: serde_json::to_value(UserEvent::UserCreated {
+            username: Username::parse("while-down").expect("valid"),
+            role: Role::Viewer,
+            password_hash: PasswordHash::from_phc("$argon2id$stub".into()),
+            at: Utc::now(),
+        })
+        .expect("json"),
+        metadata: serde_json::json!({}),
+        recorded_at: Utc::now(),
+    };
+    let js = env.jetstream().await;
+    js.publish(
+        env.config.names.subject(&event.subject_suffix()),
+        serde_json::to_vec(&event).expect("json").into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("ack");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    admin
+        .batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", env.db))
+        .await
+        .expect("unblock database");
+    let sql = env.sql().await;
+    eventually("the event applied after PostgreSQL came back", || async {
+        (count(
+            &sql,
+            "SELECT count(*) FROM rm_users WHERE username = 'while-down'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM projection_rejected").await,
+        0
+    );
+    let (status, _) = health(addr).await;
+    assert_eq!(status, 200);
+    running.stop().await;
+    env.cleanup().await;
+}

@@ -1,0 +1,8 @@
+//! Integration tests against the real PostgreSQL and NATS. One test binary, so the workspace
+//! links it once; each test makes its own database and stream prefix.
+
+mod support;
+
+mod core_pipeline;
+mod faults;
+mod replay;

@@ -1,0 +1,184 @@
+//! `TestEnv`: a fresh database and NATS prefix per test, and helpers to start the app.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use chrono::Utc;
+use commands::service::{CommandService, Committed};
+use domain::user::{PasswordHash, Role, UserCommand, Username};
+use domain::values::Actor;
+use futures::StreamExt;
+use pganalytics::app::{self, Roles, Running};
+use pganalytics::config::Config;
+use tokio_util::sync::CancellationToken;
+
+pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+pub fn admin_url(db: &str) -> String {
+    let base = std::env::var("PGA_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    format!("{base}/{db}")
+}
+
+pub struct TestEnv {
+    pub db: String,
+    pub prefix: String,
+    pub config: Config,
+}
+
+impl TestEnv {
+    /// A new database (migrated) and a new NATS prefix.
+    pub async fn new() -> Self {
+        Self::with_nats(NATS_URL).await
+    }
+
+    pub async fn with_nats(nats_url: &str) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db = format!("pga_t_{}", &id[..16]);
+        let prefix = format!("t{}", &id[..12]);
+        let admin = connect(&admin_url("postgres")).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .expect("create test database");
+        let config = Config::for_local(&admin_url(&db), nats_url, &prefix).expect("config");
+        let pool = app::connect_store(&config, Duration::from_secs(5))
+            .await
+            .expect("store");
+        commands::store::migrate(&pool).await.expect("migrate");
+        pool.close().await;
+        Self { db, prefix, config }
+    }
+
+    pub async fn start(&self, roles: Roles) -> Running {
+        app::start(&self.config, roles, CancellationToken::new())
+            .await
+            .expect("start app")
+    }
+
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        connect(&admin_url(&self.db)).await
+    }
+
+    pub async fn commands(&self) -> CommandService {
+        let pool = commands::store::connect(&self.config.database_url, 4)
+            .await
+            .expect("pool");
+        CommandService::new(pool)
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        let client = async_nats::connect(NATS_URL).await.expect("nats");
+        jetstream::new(client)
+    }
+
+    /// Drops the database and this prefix's streams.
+    pub async fn cleanup(self) {
+        if let Ok(client) = async_nats::connect(NATS_URL).await {
+            let js = jetstream::new(client);
+            let _ = js.delete_stream(self.config.names.events_stream()).await;
+            let _ = js.delete_stream(self.config.names.metrics_stream()).await;
+        }
+        let admin = connect(&admin_url("postgres")).await;
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .await;
+    }
+}
+
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect postgres");
+    tokio::spawn(conn);
+    client
+}
+
+/// Waits (up to 15 s) until `check` returns `Some`. A deadline for eventual consistency, not a
+/// speed assertion: on a slow machine it only waits longer.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn admin_actor() -> Actor {
+    Actor::user("00000000-0000-0000-0000-000000000001", "test-admin")
+}
+
+pub async fn create_user(commands: &CommandService, username: &str) -> (String, Committed) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let committed = commands
+        .user(
+            &id,
+            UserCommand::CreateUser {
+                username: Username::parse(username).expect("username"),
+                role: Role::Viewer,
+                password_hash: PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$stub".into()),
+                at: Utc::now(),
+            },
+            &admin_actor(),
+        )
+        .await
+        .expect("create user");
+    (id, committed)
+}
+
+/// Every message of a stream, in order (via an ephemeral consumer).
+pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<jetstream::Message> {
+    let Ok(stream) = js.get_stream(stream).await else {
+        return Vec::new();
+    };
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ack_policy: jetstream::consumer::AckPolicy::None,
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut out = Vec::new();
+    loop {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1000)
+            .expires(Duration::from_millis(300))
+            .messages()
+            .await
+            .expect("fetch");
+        let mut got = 0;
+        while let Some(m) = batch.next().await {
+            out.push(m.expect("message"));
+            got += 1;
+        }
+        if got == 0 {
+            return out;
+        }
+    }
+}
+
+pub async fn stream_len(js: &jetstream::Context, stream: &str) -> u64 {
+    match js.get_stream(stream).await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.expect(sql).get(0)
+}
