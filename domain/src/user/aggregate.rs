@@ -2,7 +2,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
-use super::{PasswordHash, Role, UserCommand, UserError, UserEvent, Username};
+use super::{Role, UserCommand, UserError, UserEvent, Username};
 use crate::envelope::AggregateKind;
 
 /// The state a User needs to decide.
@@ -16,7 +16,7 @@ pub struct User {
 struct Account {
     username: Username,
     role: Role,
-    password_hash: PasswordHash,
+    active: bool,
 }
 
 impl Aggregate for User {
@@ -35,50 +35,98 @@ impl Aggregate for User {
         if self.deleted {
             return Err(UserError::Deleted);
         }
-        match command {
-            UserCommand::CreateUser {
+        if let UserCommand::CreateUser {
+            username,
+            role,
+            password_hash,
+            at,
+        } = command
+        {
+            if self.account.is_some() {
+                return Err(UserError::AlreadyExists);
+            }
+            let event = UserEvent::UserCreated {
                 username,
                 role,
                 password_hash,
                 at,
-            } => {
-                if self.account.is_some() {
-                    return Err(UserError::AlreadyExists);
-                }
-                let event = UserEvent::UserCreated {
-                    username,
-                    role,
-                    password_hash,
-                    at,
-                };
-                sink.write(event, self).await;
-            }
-            UserCommand::DeleteUser { at } => {
-                let account = self.account.as_ref().ok_or(UserError::NotFound)?;
-                let event = UserEvent::UserDeleted {
-                    username: account.username.clone(),
-                    at,
-                };
-                sink.write(event, self).await;
-            }
+            };
+            sink.write(event, self).await;
+            return Ok(());
         }
+        let account = self.account.as_ref().ok_or(UserError::NotFound)?;
+        let event = match command {
+            UserCommand::CreateUser { .. } => unreachable!("handled above"),
+            UserCommand::ChangePassword { password_hash, at } => {
+                if !account.active {
+                    return Err(UserError::Inactive);
+                }
+                UserEvent::PasswordChanged {
+                    password_hash,
+                    reset: false,
+                    at,
+                }
+            }
+            UserCommand::ResetPassword { password_hash, at } => UserEvent::PasswordChanged {
+                password_hash,
+                reset: true,
+                at,
+            },
+            UserCommand::ChangeRole { role, at } => {
+                if role == account.role {
+                    return Ok(());
+                }
+                UserEvent::RoleChanged {
+                    from: account.role,
+                    to: role,
+                    at,
+                }
+            }
+            UserCommand::SetActive { active, at } => match (account.active, active) {
+                (true, false) => UserEvent::UserDeactivated { at },
+                (false, true) => UserEvent::UserReactivated { at },
+                _ => return Ok(()),
+            },
+            UserCommand::RecordLogin { at } => {
+                if !account.active {
+                    return Err(UserError::Inactive);
+                }
+                UserEvent::UserLoggedIn { at }
+            }
+            UserCommand::DeleteUser { at } => UserEvent::UserDeleted {
+                username: account.username.clone(),
+                at,
+            },
+        };
+        sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            UserEvent::UserCreated {
-                username,
-                role,
-                password_hash,
-                ..
-            } => {
+            UserEvent::UserCreated { username, role, .. } => {
                 self.account = Some(Account {
                     username,
                     role,
-                    password_hash,
+                    active: true,
                 });
             }
+            UserEvent::RoleChanged { to, .. } => {
+                if let Some(a) = self.account.as_mut() {
+                    a.role = to;
+                }
+            }
+            UserEvent::UserDeactivated { .. } => {
+                if let Some(a) = self.account.as_mut() {
+                    a.active = false;
+                }
+            }
+            UserEvent::UserReactivated { .. } => {
+                if let Some(a) = self.account.as_mut() {
+                    a.active = true;
+                }
+            }
+            UserEvent::PasswordChanged { .. } | UserEvent::UserLoggedIn { .. } => {}
             UserEvent::UserDeleted { .. } => self.deleted = true,
         }
     }
@@ -90,6 +138,7 @@ mod tests {
     use cqrs_es::test::TestFramework;
 
     use super::*;
+    use crate::user::PasswordHash;
 
     fn created() -> UserEvent {
         UserEvent::UserCreated {
@@ -152,5 +201,73 @@ mod tests {
             .given_no_previous_events()
             .when(UserCommand::DeleteUser { at })
             .then_expect_error(UserError::NotFound);
+    }
+
+    fn at() -> chrono::DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_010, 0).unwrap()
+    }
+
+    #[test]
+    fn a_role_change_records_both_roles_and_a_no_op_records_nothing() {
+        TestFramework::<User>::with(())
+            .given(vec![created()])
+            .when(UserCommand::ChangeRole {
+                role: Role::Admin,
+                at: at(),
+            })
+            .then_expect_events(vec![UserEvent::RoleChanged {
+                from: Role::Editor,
+                to: Role::Admin,
+                at: at(),
+            }]);
+        TestFramework::<User>::with(())
+            .given(vec![created()])
+            .when(UserCommand::ChangeRole {
+                role: Role::Editor,
+                at: at(),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_deactivated_user_cannot_log_in_or_change_their_password() {
+        let deactivated = UserEvent::UserDeactivated { at: at() };
+        TestFramework::<User>::with(())
+            .given(vec![created()])
+            .when(UserCommand::SetActive {
+                active: false,
+                at: at(),
+            })
+            .then_expect_events(vec![deactivated.clone()]);
+        TestFramework::<User>::with(())
+            .given(vec![created(), deactivated.clone()])
+            .when(UserCommand::RecordLogin { at: at() })
+            .then_expect_error(UserError::Inactive);
+        TestFramework::<User>::with(())
+            .given(vec![created(), deactivated.clone()])
+            .when(UserCommand::ChangePassword {
+                password_hash: PasswordHash::from_phc("new".into()),
+                at: at(),
+            })
+            .then_expect_error(UserError::Inactive);
+        // An admin may still reset it, and reactivate the account.
+        TestFramework::<User>::with(())
+            .given(vec![created(), deactivated.clone()])
+            .when(UserCommand::ResetPassword {
+                password_hash: PasswordHash::from_phc("new".into()),
+                at: at(),
+            })
+            .then_expect_events(vec![UserEvent::PasswordChanged {
+                password_hash: PasswordHash::from_phc("new".into()),
+                reset: true,
+                at: at(),
+            }]);
+        TestFramework::<User>::with(())
+            .given(vec![created(), deactivated])
+            .when(UserCommand::SetActive {
+                active: true,
+                at: at(),
+            })
+            .then_expect_events(vec![UserEvent::UserReactivated { at: at() }]);
     }
 }

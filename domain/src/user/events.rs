@@ -18,6 +18,39 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The password was changed by its owner or reset by an admin.
+    PasswordChanged {
+        /// argon2id hash of the new password.
+        password_hash: PasswordHash,
+        /// `true` when an admin reset it.
+        reset: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The role changed.
+    RoleChanged {
+        /// Role before.
+        from: Role,
+        /// Role after.
+        to: Role,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The account was deactivated: no login, every token refused.
+    UserDeactivated {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The account was reactivated.
+    UserReactivated {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The user logged in.
+    UserLoggedIn {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// An account was deleted.
     UserDeleted {
         /// Login name at deletion, so the audit log reads without a join.
@@ -31,6 +64,11 @@ impl DomainEvent for UserEvent {
     fn event_type(&self) -> String {
         match self {
             Self::UserCreated { .. } => "UserCreated",
+            Self::PasswordChanged { .. } => "PasswordChanged",
+            Self::RoleChanged { .. } => "RoleChanged",
+            Self::UserDeactivated { .. } => "UserDeactivated",
+            Self::UserReactivated { .. } => "UserReactivated",
+            Self::UserLoggedIn { .. } => "UserLoggedIn",
             Self::UserDeleted { .. } => "UserDeleted",
         }
         .to_owned()

@@ -173,6 +173,9 @@ pub enum UserError {
     /// Any command on a deleted user.
     #[error("user has been deleted")]
     Deleted,
+    /// Login or password change on a deactivated user.
+    #[error("user is deactivated")]
+    Inactive,
 }
 
 #[cfg(test)]

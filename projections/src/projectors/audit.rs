@@ -60,6 +60,14 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
                     role.as_str()
                 )
             }
+            UserEvent::PasswordChanged { reset: true, .. } => "reset the password".to_owned(),
+            UserEvent::PasswordChanged { reset: false, .. } => "changed their password".to_owned(),
+            UserEvent::RoleChanged { from, to, .. } => {
+                format!("changed role from {} to {}", from.as_str(), to.as_str())
+            }
+            UserEvent::UserDeactivated { .. } => "deactivated the user".to_owned(),
+            UserEvent::UserReactivated { .. } => "reactivated the user".to_owned(),
+            UserEvent::UserLoggedIn { .. } => "logged in".to_owned(),
             UserEvent::UserDeleted { username, .. } => {
                 format!("deleted user {}", username.as_str())
             }

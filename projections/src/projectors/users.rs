@@ -6,7 +6,7 @@ use tokio_postgres::Transaction;
 use super::{decode, uuid_of, EventProjector};
 use crate::runtime::ApplyError;
 
-/// `rm_users`: username, role, active, last login.
+/// `rm_users`: username, role, active, last login, and the password hash login verifies.
 pub struct Users;
 
 #[async_trait]
@@ -23,22 +23,45 @@ impl EventProjector for Users {
             return Ok(());
         }
         let id = uuid_of(event)?;
+        let seq = event.sequence;
         match decode::<UserEvent>(event)? {
             UserEvent::UserCreated {
-                username, role, at, ..
+                username,
+                role,
+                password_hash,
+                at,
             } => {
                 tx.execute(
-                    "INSERT INTO rm_users (id, username, role, active, created_at, last_sequence)
-                     VALUES ($1, $2, $3, true, $4, $5)",
+                    "INSERT INTO rm_users
+                        (id, username, role, active, created_at, password_hash, last_sequence)
+                     VALUES ($1, $2, $3, true, $4, $5, $6)",
                     &[
                         &id,
                         &username.as_str(),
                         &role.as_str(),
                         &at,
-                        &event.sequence,
+                        &password_hash.as_phc(),
+                        &seq,
                     ],
                 )
                 .await?;
+            }
+            UserEvent::PasswordChanged { password_hash, .. } => {
+                let sql = "UPDATE rm_users SET password_hash = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &password_hash.as_phc(), &seq]).await?;
+            }
+            UserEvent::RoleChanged { to, .. } => {
+                let sql = "UPDATE rm_users SET role = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &to.as_str(), &seq]).await?;
+            }
+            e @ (UserEvent::UserDeactivated { .. } | UserEvent::UserReactivated { .. }) => {
+                let active = matches!(e, UserEvent::UserReactivated { .. });
+                let sql = "UPDATE rm_users SET active = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &active, &seq]).await?;
+            }
+            UserEvent::UserLoggedIn { at } => {
+                let sql = "UPDATE rm_users SET last_login_at = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &at, &seq]).await?;
             }
             UserEvent::UserDeleted { .. } => {
                 tx.execute("DELETE FROM rm_users WHERE id = $1", &[&id])
