@@ -3,13 +3,17 @@
 //! - [`error`]: the one [`error::ApiError`] every handler returns, rendered as
 //!   `{"error": {"code", "message"}}`.
 //! - [`state`]: what handlers share: the command service, the read-model pool, NATS.
-//! - [`http`]: one router per resource.
+//! - [`auth`]: tokens, sessions, login limits, and the one guard every route passes.
+//! - [`json`]: the JSON body extractor whose rejections name the field.
+//! - [`http`]: one router per resource, and the route table declaring each route's role.
 //!
 //! Commands go to `commands`; queries read the projections' tables and nothing else — no
 //! handler loads an aggregate or reads the event store or a stream.
 
+pub mod auth;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod state;
 
 pub use http::router;

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use async_nats::jetstream;
-use commands::service::CommandService;
+use commands::service::{CommandService, Committed};
 use deadpool_postgres::Pool;
 use domain::bus::BusNames;
 use projections::Projector;
+
+use crate::auth::AuthState;
 
 /// Shared handler state; cheap to clone.
 #[derive(Clone)]
@@ -23,4 +25,28 @@ pub struct AppState {
     pub names: BusNames,
     /// Every projection served, for health and read-your-writes.
     pub projectors: Arc<Vec<Arc<dyn Projector>>>,
+    /// Tokens, sessions, login limits.
+    pub auth: Arc<AuthState>,
+}
+
+impl AppState {
+    /// Read-your-writes: waits (bounded by `PGA_COMMAND_WAIT_MS`) until every domain projection
+    /// applied what a command committed. A command that succeeded stays a success if the wait
+    /// runs out; the lag is logged and shows in `/health`.
+    pub async fn wait_visible(&self, committed: &Committed) {
+        let names = projections::projectors::event_projection_names();
+        let applied = projections::freshness::wait_applied(
+            &self.read_pool,
+            &names,
+            committed.kind,
+            &committed.aggregate_id,
+            committed.sequence,
+            self.auth.command_wait,
+        )
+        .await;
+        if !applied {
+            tracing::warn!(aggregate = committed.kind.type_name(), id = %committed.aggregate_id,
+                "projections did not show the command's events within the wait");
+        }
+    }
 }

@@ -3,13 +3,18 @@
 //! - [`store`]: the PostgreSQL event store (postgres-es) and the migrations.
 //! - [`service`]: [`service::CommandService`] runs a command through its cqrs-es aggregate and
 //!   tells the caller which event sequence it produced, so the caller can wait for projections.
+//! - [`passwords`]: argon2id hashing and verification.
 //! - [`relay`]: publishes every stored event to JetStream in commit order, exactly once on the
 //!   stream, healing on restart whatever was committed but not yet published.
+//!
+//! - [`users`]: user commands that span aggregates (unique usernames, the first admin).
 //!
 //! This crate never answers queries: reading state for a user is the projections' job. It never
 //! writes a read model, and it never puts a secret (a password, a token) into an event: what
 //! reaches an event is a hash or a ciphertext.
 
+pub mod passwords;
 pub mod relay;
 pub mod service;
 pub mod store;
+pub mod users;

@@ -5,15 +5,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use api::auth::limiter::FailureLimiter;
+use api::auth::sessions::Sessions;
+use api::auth::tokens::TokenKeys;
+use api::auth::AuthState;
 use async_nats::jetstream;
 use commands::relay::{ensure_events_stream, Relay};
 use commands::service::CommandService;
+use domain::user::{NewPassword, Username};
 use projections::{Projector, Runner};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+
+/// Creates the configured first admin when the event store has no user yet.
+async fn bootstrap_admin(
+    commands: &CommandService,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let username = Username::parse(username)
+        .map_err(|e| anyhow::anyhow!("PGA_BOOTSTRAP_ADMIN_USERNAME {e}"))?;
+    let password = NewPassword::parse(password)
+        .map_err(|e| anyhow::anyhow!("PGA_BOOTSTRAP_ADMIN_PASSWORD {e}"))?;
+    if commands::users::bootstrap_admin(commands, &username, &password).await? {
+        tracing::info!(username = username.as_str(), "created the first admin");
+    }
+    Ok(())
+}
 
 /// Which roles this process plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,21 +159,36 @@ pub async fn start(
         }
     }
 
+    let commands = Arc::new(CommandService::new(pool.clone()));
+    if let Some((username, password)) = &config.bootstrap_admin {
+        bootstrap_admin(&commands, username, password.expose()).await?;
+    }
+
     let mut addr = None;
     if roles.api || roles.ingest {
+        let secret = config.require_jwt_secret()?;
+        let auth = AuthState {
+            tokens: TokenKeys::new(secret.expose().as_bytes(), config.access_token_ttl)?,
+            sessions: Sessions::new(pool.clone(), config.refresh_token_ttl),
+            by_username: FailureLimiter::new(5, Duration::from_secs(15 * 60)),
+            by_address: FailureLimiter::new(30, Duration::from_secs(15 * 60)),
+            decoy_hash: commands::passwords::decoy().await?,
+            command_wait: config.command_wait,
+        };
         let state = api::AppState {
-            commands: Arc::new(CommandService::new(pool.clone())),
+            commands: commands.clone(),
             read_pool: read_pool.clone(),
             nats: nats.clone(),
             jetstream: jetstream.clone(),
             names: config.names.clone(),
             projectors: Arc::new(projectors.clone()),
+            auth: Arc::new(auth),
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (PGA_LISTEN)", config.listen))?;
         addr = Some(listener.local_addr()?);
-        let router = api::router(state);
+        let router = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, router)

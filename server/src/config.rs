@@ -48,6 +48,8 @@ struct Raw {
     metrics_max_age_days: u32,
     retention_days: u32,
     command_wait_ms: u64,
+    access_token_ttl_s: u64,
+    refresh_token_ttl_days: u64,
 }
 
 impl Default for Raw {
@@ -64,6 +66,8 @@ impl Default for Raw {
             metrics_max_age_days: 7,
             retention_days: 14,
             command_wait_ms: 2000,
+            access_token_ttl_s: 900,
+            refresh_token_ttl_days: 30,
         }
     }
 }
@@ -91,6 +95,10 @@ pub struct Config {
     pub retention_days: u32,
     /// How long a command endpoint waits for its events to be visible.
     pub command_wait: Duration,
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token.
+    pub refresh_token_ttl: Duration,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -167,6 +175,12 @@ impl Config {
                 ))
             }
         };
+        if !(10..=86_400).contains(&raw.access_token_ttl_s) || raw.refresh_token_ttl_days == 0 {
+            return Err(ConfigError(
+                "PGA_ACCESS_TOKEN_TTL_S must be 10-86400 and PGA_REFRESH_TOKEN_TTL_DAYS at least 1"
+                    .into(),
+            ));
+        }
         if raw.metrics_max_age_days == 0 || raw.retention_days == 0 {
             return Err(ConfigError(
                 "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
@@ -183,20 +197,29 @@ impl Config {
             metrics_max_age: Duration::from_secs(u64::from(raw.metrics_max_age_days) * 86_400),
             retention_days: raw.retention_days,
             command_wait: Duration::from_millis(raw.command_wait_ms),
+            access_token_ttl: Duration::from_secs(raw.access_token_ttl_s),
+            refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 86_400),
         })
     }
 
-    /// A configuration for tests and the demo: everything explicit, no environment read.
+    /// A configuration for tests: everything explicit, no environment read, port 0, and a
+    /// random JWT secret and encryption key of its own.
     pub fn for_local(
         database_url: &str,
         nats_url: &str,
         prefix: &str,
     ) -> Result<Self, ConfigError> {
+        let random = |n: usize| {
+            let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        };
         Self::validate(Raw {
             database_url: Some(database_url.to_owned()),
             nats_url: nats_url.to_owned(),
             nats_prefix: prefix.to_owned(),
             listen: "127.0.0.1:0".into(),
+            jwt_secret: Some(Secret::new(random(48))),
+            encryption_key: Some(Secret::new(random(32))),
             ..Raw::default()
         })
     }

@@ -94,9 +94,6 @@ async fn main() -> anyhow::Result<()> {
             return replay(&config, projection, all, list).await;
         }
     };
-    if roles.api || roles.ingest {
-        config.require_jwt_secret()?;
-    }
     let shutdown = CancellationToken::new();
     let running = app::start(&config, roles, shutdown.clone()).await?;
     if let Some(addr) = running.addr {

@@ -6,21 +6,14 @@ use async_nats::connection::State;
 use async_nats::jetstream::context::GetStreamErrorKind;
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use projections::status::{projection_status, ProjectionStatus};
 use serde::Serialize;
 
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/version", get(version))
-}
-
 #[derive(Serialize)]
-struct Health {
+pub(crate) struct Health {
     status: &'static str,
     postgres: Dependency,
     nats: Dependency,
@@ -30,7 +23,7 @@ struct Health {
 }
 
 #[derive(Serialize)]
-struct Dependency {
+pub(crate) struct Dependency {
     up: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -52,7 +45,7 @@ impl Dependency {
 }
 
 /// 200 when PostgreSQL and NATS answer, 503 otherwise; always with per-projection lag.
-async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode, Json<Health>) {
+pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode, Json<Health>) {
     let timeout = Duration::from_secs(2);
     let postgres = Dependency::from(
         match tokio::time::timeout(timeout, async {
@@ -124,12 +117,12 @@ async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode, Json<Heal
 }
 
 #[derive(Serialize)]
-struct Version {
+pub(crate) struct Version {
     name: &'static str,
     version: &'static str,
 }
 
-async fn version() -> Json<Version> {
+pub(crate) async fn version() -> Json<Version> {
     Json(Version {
         name: "pganalytics",
         version: env!("CARGO_PKG_VERSION"),

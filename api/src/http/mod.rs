@@ -1,18 +1,104 @@
-//! Routers, one per resource, merged under `/api/v1`.
+//! The route table and the routers, one module per resource.
+//!
+//! Every route is declared once, in [`table`], with the [`Access`] it requires; the router is
+//! built from that table, so a route cannot exist without a declared role, and
+//! [`route_table`] gives tests the same list to walk.
 
+mod auth;
 mod health;
+mod users;
 
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
+use domain::user::Role::{Admin, Viewer};
 
+use crate::auth::access::{authorize, Access};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// One route: method, path under `/api/v1`, and who may call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path below `/api/v1`, with `{param}` placeholders.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+type Entry = (Method, &'static str, Access, MethodRouter<AppState>);
+
+/// Every route of the API and its access rule: the one place roles are declared.
+fn table() -> Vec<Entry> {
+    use Access::{Public, Role};
+    vec![
+        (Method::GET, "/health", Public, get(health::health)),
+        (Method::GET, "/version", Public, get(health::version)),
+        (Method::POST, "/auth/login", Public, post(auth::login)),
+        (Method::POST, "/auth/refresh", Public, post(auth::refresh)),
+        (
+            Method::POST,
+            "/auth/logout",
+            Role(Viewer),
+            post(auth::logout),
+        ),
+        (
+            Method::POST,
+            "/auth/change-password",
+            Role(Viewer),
+            post(auth::change_password),
+        ),
+        (Method::GET, "/users", Role(Admin), get(users::list)),
+        (Method::POST, "/users", Role(Admin), post(users::create)),
+        (Method::PUT, "/users/{id}", Role(Admin), put(users::update)),
+        (
+            Method::DELETE,
+            "/users/{id}",
+            Role(Admin),
+            delete(users::remove),
+        ),
+        (
+            Method::POST,
+            "/users/{id}/reset-password",
+            Role(Admin),
+            post(users::reset_password),
+        ),
+    ]
+}
+
+/// The declared routes, for tests and documentation.
+pub fn route_table() -> Vec<RouteSpec> {
+    table()
+        .into_iter()
+        .map(|(method, path, access, _)| RouteSpec {
+            method,
+            path,
+            access,
+        })
+        .collect()
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new().merge(health::router());
+    let mut v1 = Router::new();
+    for (_, path, access, handler) in table() {
+        let guard = from_fn_with_state((state.clone(), access), authorize);
+        v1 = v1.route(path, handler.layer(guard));
+    }
     Router::new()
         .nest("/api/v1", v1)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this route does not accept that method".into())
+        })
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Parses a path id; anything that is not a UUID cannot name an entity, so it is a 404.
+pub(crate) fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("{what} not found")))
 }

@@ -47,8 +47,10 @@ impl EventProjector for Users {
                 .await?;
             }
             UserEvent::PasswordChanged { password_hash, .. } => {
-                let sql = "UPDATE rm_users SET password_hash = $2, last_sequence = $3 WHERE id = $1";
-                tx.execute(sql, &[&id, &password_hash.as_phc(), &seq]).await?;
+                let sql =
+                    "UPDATE rm_users SET password_hash = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &password_hash.as_phc(), &seq])
+                    .await?;
             }
             UserEvent::RoleChanged { to, .. } => {
                 let sql = "UPDATE rm_users SET role = $2, last_sequence = $3 WHERE id = $1";
@@ -60,7 +62,8 @@ impl EventProjector for Users {
                 tx.execute(sql, &[&id, &active, &seq]).await?;
             }
             UserEvent::UserLoggedIn { at } => {
-                let sql = "UPDATE rm_users SET last_login_at = $2, last_sequence = $3 WHERE id = $1";
+                let sql =
+                    "UPDATE rm_users SET last_login_at = $2, last_sequence = $3 WHERE id = $1";
                 tx.execute(sql, &[&id, &at, &seq]).await?;
             }
             UserEvent::UserDeleted { .. } => {

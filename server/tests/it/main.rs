@@ -3,6 +3,8 @@
 
 mod support;
 
+mod auth;
+mod authz;
 mod core_pipeline;
 mod faults;
 mod replay;

@@ -16,6 +16,8 @@ use pganalytics::config::Config;
 use tokio_util::sync::CancellationToken;
 
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+pub const ADMIN_USER: &str = "root-admin";
+pub const ADMIN_PASSWORD: &str = "first admin password";
 
 pub fn admin_url(db: &str) -> String {
     let base = std::env::var("PGA_TEST_PG")
@@ -51,6 +53,15 @@ impl TestEnv {
         commands::store::migrate(&pool).await.expect("migrate");
         pool.close().await;
         Self { db, prefix, config }
+    }
+
+    /// Sets the first admin, created at start-up.
+    pub fn with_bootstrap_admin(mut self) -> Self {
+        self.config.bootstrap_admin = Some((
+            ADMIN_USER.to_owned(),
+            pganalytics::config::Secret::new(ADMIN_PASSWORD),
+        ));
+        self
     }
 
     pub async fn start(&self, roles: Roles) -> Running {
@@ -181,4 +192,104 @@ pub async fn stream_len(js: &jetstream::Context, stream: &str) -> u64 {
 
 pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
+}
+
+/// A small HTTP client for the API under test.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Api {
+    pub fn new(addr: std::net::SocketAddr) -> Self {
+        Self {
+            base: format!("http://{addr}/api/v1"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> Reply {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.post(
+            "/auth/login",
+            None,
+            serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs in and returns the access token, panicking on failure.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let reply = self.login(username, password).await;
+        assert_eq!(reply.status, 200, "login {username}: {}", reply.body);
+        reply.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Creates a user as `admin` and returns its id.
+    pub async fn create_user(
+        &self,
+        admin: &str,
+        username: &str,
+        password: &str,
+        role: &str,
+    ) -> String {
+        let reply = self
+            .post(
+                "/users",
+                Some(admin),
+                serde_json::json!({"username": username, "password": password, "role": role}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "create {username}: {}", reply.body);
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
 }

@@ -1,0 +1,134 @@
+//! The one guard: every route declares an [`Access`] in the route table and passes through
+//! [`authorize`] with it. Missing or malformed token → 401, expired → 401 `token_expired`,
+//! role too low → 403. The user's role and active flag are read fresh on every request.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use domain::user::Role;
+use domain::values::Actor;
+use uuid::Uuid;
+
+use super::tokens::TokenError;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, no token.
+    Public,
+    /// A logged-in user with at least this role.
+    Role(Role),
+}
+
+/// The authenticated user, put in the request by [`authorize`].
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// User id.
+    pub id: Uuid,
+    /// Username.
+    pub username: String,
+    /// Role, as of this request.
+    pub role: Role,
+}
+
+impl CurrentUser {
+    /// The actor recorded in events this user causes.
+    pub fn actor(&self) -> Actor {
+        Actor::user(&self.id.to_string(), &self.username)
+    }
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::Unauthorized {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// Middleware: enforces `access` for one route.
+///
+/// # Errors
+/// 401 / 403 [`ApiError`]s as described above; 503 when the users read model is unreachable.
+pub async fn authorize(
+    State((state, access)): State<(AppState, Access)>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let required = match access {
+        Access::Public => return Ok(next.run(request).await),
+        Access::Role(role) => role,
+    };
+    let header = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing_token", "log in: this route needs a bearer token"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            unauthorized(
+                "invalid_token",
+                "the Authorization header must be 'Bearer <token>'",
+            )
+        })?;
+    let claims = state.auth.tokens.verify(token).map_err(|e| match e {
+        TokenError::Expired => unauthorized("token_expired", &e.to_string()),
+        TokenError::Invalid => unauthorized("invalid_token", &e.to_string()),
+    })?;
+    let id = Uuid::parse_str(&claims.sub)
+        .map_err(|_| unauthorized("invalid_token", "the access token is invalid"))?;
+    let client = state
+        .read_pool
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let row = client
+        .query_opt(
+            "SELECT username, role, active FROM rm_users WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let Some(row) = row else {
+        return Err(unauthorized("invalid_token", "this user no longer exists"));
+    };
+    if !row.get::<_, bool>(2) {
+        return Err(unauthorized(
+            "user_inactive",
+            "this user has been deactivated",
+        ));
+    }
+    let role = Role::parse(row.get::<_, &str>(1))
+        .ok_or_else(|| ApiError::Internal("unknown role in rm_users".into()))?;
+    if !role.allows(required) {
+        return Err(ApiError::Forbidden(format!(
+            "this needs the {} role; you are {}",
+            required.as_str(),
+            role.as_str()
+        )));
+    }
+    request.extensions_mut().insert(CurrentUser {
+        id,
+        username: row.get::<_, String>(0),
+        role,
+    });
+    Ok(next.run(request).await)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("CurrentUser on a route without a role".into()))
+    }
+}

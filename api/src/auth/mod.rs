@@ -1,0 +1,31 @@
+//! Authentication and authorization: who is calling, and may they.
+//!
+//! - [`tokens`]: short-lived JWT access tokens (HS256).
+//! - [`sessions`]: rotating, revocable refresh tokens, stored as SHA-256 only.
+//! - [`limiter`]: failed-login rate limits per username and per client address.
+//! - [`access`]: the one guard every route passes through, with the role the route declared.
+
+pub mod access;
+pub mod limiter;
+pub mod sessions;
+pub mod tokens;
+
+use std::time::Duration;
+
+use domain::user::PasswordHash;
+
+/// What the auth routes and the guard share.
+pub struct AuthState {
+    /// Signs and checks access tokens.
+    pub tokens: tokens::TokenKeys,
+    /// Refresh tokens.
+    pub sessions: sessions::Sessions,
+    /// Failed logins per username.
+    pub by_username: limiter::FailureLimiter,
+    /// Failed logins per client address.
+    pub by_address: limiter::FailureLimiter,
+    /// Verified against when a username is unknown, so both failures take the same time.
+    pub decoy_hash: PasswordHash,
+    /// How long a command endpoint waits for its events to be visible.
+    pub command_wait: Duration,
+}

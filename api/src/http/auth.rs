@@ -1,0 +1,303 @@
+//! `/auth/*`: login, refresh, logout, change-password.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use domain::user::{NewPassword, Role, UserCommand};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::access::CurrentUser;
+use crate::auth::sessions::RefreshError;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    user: UserRef,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UserRef {
+    id: Uuid,
+    username: String,
+    role: Role,
+}
+
+fn bad_login() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_credentials",
+        message: "invalid username or password".into(),
+    }
+}
+
+fn limited(retry: std::time::Duration) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after_s: retry.as_secs().max(1),
+    }
+}
+
+struct LoginRow {
+    id: Uuid,
+    username: String,
+    role: Role,
+    active: bool,
+    hash: String,
+}
+
+async fn find_user(state: &AppState, username: &str) -> Result<Option<LoginRow>, ApiError> {
+    let client = state
+        .read_pool
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let row = client
+        .query_opt(
+            "SELECT id, username, role, active, password_hash FROM rm_users WHERE username = $1",
+            &[&username],
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(row.map(|r| LoginRow {
+        id: r.get(0),
+        username: r.get(1),
+        role: Role::parse(r.get::<_, &str>(2)).unwrap_or(Role::Viewer),
+        active: r.get(3),
+        hash: r.get(4),
+    }))
+}
+
+async fn issue(
+    state: &AppState,
+    id: Uuid,
+    username: String,
+    role: Role,
+    refresh_token: String,
+) -> Result<TokenPair, ApiError> {
+    let (access_token, expires_in) = state
+        .auth
+        .tokens
+        .issue(id, role)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in,
+        user: UserRef { id, username, role },
+    })
+}
+
+/// `POST /auth/login`. Unknown user and wrong password answer alike and cost one argon2
+/// verification each; failures are limited per username and per client address.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let user_key = format!("user:{}", body.username.to_lowercase());
+    let addr_key = format!("addr:{}", peer.ip());
+    state.auth.by_username.check(&user_key).map_err(limited)?;
+    state.auth.by_address.check(&addr_key).map_err(limited)?;
+
+    let found = find_user(&state, &body.username).await?;
+    let hash = found
+        .as_ref()
+        .map_or(state.auth.decoy_hash.as_phc(), |u| u.hash.as_str());
+    let verified = commands::passwords::verify(&body.password, hash).await;
+    let user = match found {
+        Some(user) if verified && user.active => user,
+        _ => {
+            state.auth.by_username.fail(&user_key);
+            state.auth.by_address.fail(&addr_key);
+            return Err(bad_login());
+        }
+    };
+    state.auth.by_username.clear(&user_key);
+
+    let actor = domain::values::Actor::user(&user.id.to_string(), &user.username);
+    state
+        .commands
+        .user(
+            &user.id.to_string(),
+            UserCommand::RecordLogin { at: Utc::now() },
+            &actor,
+        )
+        .await
+        .map_err(|e| match e {
+            commands::service::CommandError::Rejected(_) => bad_login(),
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
+    let refresh = state
+        .auth
+        .sessions
+        .open(user.id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(
+        issue(&state, user.id, user.username, user.role, refresh).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /auth/refresh`: a new pair; the presented refresh token stops working.
+pub(crate) async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let (user_id, fresh) = state
+        .auth
+        .sessions
+        .rotate(&body.refresh_token)
+        .await
+        .map_err(|e| match e {
+            RefreshError::Store(e) => ApiError::Unavailable(e.to_string()),
+            RefreshError::Expired => ApiError::Unauthorized {
+                code: "refresh_token_expired",
+                message: e.to_string(),
+            },
+            RefreshError::Revoked => ApiError::Unauthorized {
+                code: "refresh_token_revoked",
+                message: e.to_string(),
+            },
+            RefreshError::Invalid => ApiError::Unauthorized {
+                code: "invalid_refresh_token",
+                message: e.to_string(),
+            },
+        })?;
+    let client = state
+        .read_pool
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let row = client
+        .query_opt(
+            "SELECT username, role, active FROM rm_users WHERE id = $1",
+            &[&user_id],
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    match row {
+        Some(r) if r.get::<_, bool>(2) => {
+            let role = Role::parse(r.get::<_, &str>(1)).unwrap_or(Role::Viewer);
+            Ok(Json(issue(&state, user_id, r.get(0), role, fresh).await?))
+        }
+        _ => {
+            let _ = state
+                .auth
+                .sessions
+                .revoke_all(user_id, "user inactive")
+                .await;
+            Err(ApiError::Unauthorized {
+                code: "user_inactive",
+                message: "this user has been deactivated or deleted".into(),
+            })
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogoutBody {
+    refresh_token: Option<String>,
+}
+
+/// `POST /auth/logout`: revokes the given refresh token, or every session of the caller when
+/// the body names none.
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: bytes::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let body: LogoutBody = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutBody::default()
+    } else {
+        crate::json::parse(&body)?
+    };
+    let result = match body.refresh_token {
+        Some(token) => state
+            .auth
+            .sessions
+            .revoke(user.id, &token)
+            .await
+            .map(|_| ()),
+        None => state
+            .auth
+            .sessions
+            .revoke_all(user.id, "logout")
+            .await
+            .map(|_| ()),
+    };
+    result.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangePasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /auth/change-password`: every refresh token of the caller is revoked afterwards.
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let new = NewPassword::parse(&body.new_password).map_err(|e| ApiError::Invalid {
+        field: "new_password".into(),
+        message: e.to_string(),
+    })?;
+    let row = find_user(&state, &user.username)
+        .await?
+        .ok_or_else(bad_login)?;
+    if !commands::passwords::verify(&body.current_password, &row.hash).await {
+        return Err(ApiError::Forbidden(
+            "current_password is not your password".into(),
+        ));
+    }
+    let password_hash = commands::passwords::hash(&new)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let committed = state
+        .commands
+        .user(
+            &user.id.to_string(),
+            UserCommand::ChangePassword {
+                password_hash,
+                at: Utc::now(),
+            },
+            &user.actor(),
+        )
+        .await
+        .map_err(super::users::command_error)?;
+    state.wait_visible(&committed).await;
+    state
+        .auth
+        .sessions
+        .revoke_all(user.id, "password changed")
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,319 @@
+//! `/users` (admin): list, create, change role or active, delete, reset password.
+
+use std::future::Future;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use commands::service::CommandError;
+use commands::users::CreateUserError;
+use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::auth::access::CurrentUser;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+/// Held while a change could remove the last admin, so two admins cannot demote each other at
+/// the same moment and leave nobody in charge.
+const ADMIN_LOCK: i64 = 7_362_981_450_013;
+
+#[derive(Serialize)]
+pub(crate) struct UserView {
+    id: Uuid,
+    username: String,
+    role: String,
+    active: bool,
+    created_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+pub(crate) fn command_error(e: CommandError<UserError>) -> ApiError {
+    match e {
+        CommandError::Rejected(UserError::NotFound | UserError::Deleted) => {
+            ApiError::NotFound("user not found".into())
+        }
+        CommandError::Rejected(e @ (UserError::AlreadyExists | UserError::Inactive)) => {
+            ApiError::Conflict(e.to_string())
+        }
+        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
+        CommandError::Unavailable(e) => ApiError::Unavailable(e),
+    }
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<Option<UserView>, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let row = client
+        .query_opt(
+            "SELECT id, username, role, active, created_at, last_login_at FROM rm_users WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(row.map(|r| UserView {
+        id: r.get(0),
+        username: r.get(1),
+        role: r.get(2),
+        active: r.get(3),
+        created_at: r.get(4),
+        last_login_at: r.get(5),
+    }))
+}
+
+async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError> {
+    load(state, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("user not found".into()))
+}
+
+/// `GET /users`
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let rows = client
+        .query(
+            "SELECT id, username, role, active, created_at, last_login_at FROM rm_users ORDER BY username",
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(
+        rows.iter()
+            .map(|r| UserView {
+                id: r.get(0),
+                username: r.get(1),
+                role: r.get(2),
+                active: r.get(3),
+                created_at: r.get(4),
+                last_login_at: r.get(5),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    username: String,
+    password: String,
+    role: Role,
+}
+
+/// `POST /users` → 201 with the user.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let username = Username::parse(&body.username).map_err(|e| ApiError::Invalid {
+        field: "username".into(),
+        message: e.to_string(),
+    })?;
+    let password = NewPassword::parse(&body.password).map_err(|e| ApiError::Invalid {
+        field: "password".into(),
+        message: e.to_string(),
+    })?;
+    let (id, committed) = commands::users::create_user(
+        &state.commands,
+        &username,
+        &password,
+        body.role,
+        &admin.actor(),
+    )
+    .await
+    .map_err(|e| match e {
+        CreateUserError::UsernameTaken(_) => ApiError::Conflict(e.to_string()),
+        CreateUserError::Command(e) => command_error(e),
+        CreateUserError::Store(e) => unavailable(e),
+        CreateUserError::Hash(e) => ApiError::Internal(e.to_string()),
+    })?;
+    state.wait_visible(&committed).await;
+    Ok((StatusCode::CREATED, Json(load_existing(&state, id).await?)))
+}
+
+/// Runs `work` while holding the admin lock.
+async fn with_admin_lock<T>(
+    state: &AppState,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let mut conn = state.commands.pool().acquire().await.map_err(unavailable)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(ADMIN_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(unavailable)?;
+    let result = work.await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(ADMIN_LOCK)
+        .execute(&mut *conn)
+        .await;
+    result
+}
+
+/// 409 when `target` is the last active admin.
+async fn refuse_last_admin(
+    state: &AppState,
+    target: &UserView,
+    what: &str,
+) -> Result<(), ApiError> {
+    if target.role != "admin" || !target.active {
+        return Ok(());
+    }
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let others: i64 = client
+        .query_one(
+            "SELECT count(*) FROM rm_users WHERE role = 'admin' AND active AND id <> $1",
+            &[&target.id],
+        )
+        .await
+        .map_err(unavailable)?
+        .get(0);
+    if others == 0 {
+        return Err(ApiError::Conflict(format!(
+            "cannot {what} the last active admin; make another user admin first"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateBody {
+    role: Option<Role>,
+    active: Option<bool>,
+}
+
+/// `PUT /users/{id}`: `{role?, active?}` → the user.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let id = parse_id(&id, "user")?;
+    if body.role.is_none() && body.active.is_none() {
+        return Err(ApiError::Invalid {
+            field: "role".into(),
+            message: "give role, active, or both".into(),
+        });
+    }
+    with_admin_lock(&state, async {
+        let target = load_existing(&state, id).await?;
+        if body.role.is_some_and(|r| r != Role::Admin) {
+            refuse_last_admin(&state, &target, "demote").await?;
+        }
+        if body.active == Some(false) {
+            refuse_last_admin(&state, &target, "deactivate").await?;
+        }
+        let aggregate = id.to_string();
+        let now = Utc::now();
+        if let Some(role) = body.role {
+            let command = UserCommand::ChangeRole { role, at: now };
+            let c = state
+                .commands
+                .user(&aggregate, command, &admin.actor())
+                .await;
+            state.wait_visible(&c.map_err(command_error)?).await;
+        }
+        if let Some(active) = body.active {
+            let command = UserCommand::SetActive { active, at: now };
+            let c = state
+                .commands
+                .user(&aggregate, command, &admin.actor())
+                .await;
+            state.wait_visible(&c.map_err(command_error)?).await;
+            if !active {
+                state
+                    .auth
+                    .sessions
+                    .revoke_all(id, "deactivated")
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        Ok(Json(load_existing(&state, id).await?))
+    })
+    .await
+}
+
+/// `DELETE /users/{id}` → 204. Not yourself, not the last admin.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "user")?;
+    if id == admin.id {
+        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+    }
+    with_admin_lock(&state, async {
+        let target = load_existing(&state, id).await?;
+        refuse_last_admin(&state, &target, "delete").await?;
+        let command = UserCommand::DeleteUser { at: Utc::now() };
+        let committed = state
+            .commands
+            .user(&id.to_string(), command, &admin.actor())
+            .await
+            .map_err(command_error)?;
+        state
+            .auth
+            .sessions
+            .revoke_all(id, "deleted")
+            .await
+            .map_err(unavailable)?;
+        commands::users::release_username(&state.commands, id)
+            .await
+            .map_err(unavailable)?;
+        state.wait_visible(&committed).await;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetBody {
+    password: String,
+}
+
+/// `POST /users/{id}/reset-password` → 204; the user's refresh tokens are revoked.
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "user")?;
+    let password = NewPassword::parse(&body.password).map_err(|e| ApiError::Invalid {
+        field: "password".into(),
+        message: e.to_string(),
+    })?;
+    load_existing(&state, id).await?;
+    let password_hash = commands::passwords::hash(&password)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let command = UserCommand::ResetPassword {
+        password_hash,
+        at: Utc::now(),
+    };
+    let committed = state
+        .commands
+        .user(&id.to_string(), command, &admin.actor())
+        .await
+        .map_err(command_error)?;
+    state.wait_visible(&committed).await;
+    state
+        .auth
+        .sessions
+        .revoke_all(id, "password reset")
+        .await
+        .map_err(unavailable)?;
+    Ok(StatusCode::NO_CONTENT)
+}

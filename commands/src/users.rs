@@ -1,0 +1,114 @@
+//! User commands that need more than one aggregate can see: unique usernames, the first admin.
+
+use chrono::Utc;
+use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
+use domain::values::Actor;
+use uuid::Uuid;
+
+use crate::passwords;
+use crate::service::{CommandError, CommandService, Committed};
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// Another user has that name.
+    #[error("username {0:?} is already taken")]
+    UsernameTaken(String),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] passwords::HashError),
+    /// The aggregate refused, or the store failed.
+    #[error(transparent)]
+    Command(#[from] CommandError<UserError>),
+    /// The claim table failed.
+    #[error("event store unavailable: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// Claims the username, hashes the password and creates the user. On failure the claim is
+/// released, so nothing is half-applied.
+///
+/// # Errors
+/// [`CreateUserError`].
+pub async fn create_user(
+    service: &CommandService,
+    username: &Username,
+    password: &NewPassword,
+    role: Role,
+    actor: &Actor,
+) -> Result<(Uuid, Committed), CreateUserError> {
+    let id = Uuid::new_v4();
+    let claimed = sqlx::query(
+        "INSERT INTO user_name_claims (username, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(username.as_str())
+    .bind(id)
+    .execute(service.pool())
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return Err(CreateUserError::UsernameTaken(username.as_str().to_owned()));
+    }
+    let result = async {
+        let password_hash = passwords::hash(password).await?;
+        let command = UserCommand::CreateUser {
+            username: username.clone(),
+            role,
+            password_hash,
+            at: Utc::now(),
+        };
+        Ok::<_, CreateUserError>(service.user(&id.to_string(), command, actor).await?)
+    }
+    .await;
+    match result {
+        Ok(committed) => Ok((id, committed)),
+        Err(e) => {
+            release_username(service, id).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Frees a deleted user's name for reuse.
+///
+/// # Errors
+/// The sqlx error.
+pub async fn release_username(service: &CommandService, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM user_name_claims WHERE user_id = $1")
+        .bind(user_id)
+        .execute(service.pool())
+        .await?;
+    Ok(())
+}
+
+/// Creates the first admin when the event store holds no user at all. Returns whether it did.
+///
+/// # Errors
+/// [`CreateUserError`].
+pub async fn bootstrap_admin(
+    service: &CommandService,
+    username: &Username,
+    password: &NewPassword,
+) -> Result<bool, CreateUserError> {
+    let any: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'user')")
+            .fetch_one(service.pool())
+            .await?;
+    if any {
+        return Ok(false);
+    }
+    match create_user(
+        service,
+        username,
+        password,
+        Role::Admin,
+        &Actor::system("bootstrap"),
+    )
+    .await
+    {
+        Ok(_) => Ok(true),
+        // Another process starting at the same moment created it.
+        Err(CreateUserError::UsernameTaken(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

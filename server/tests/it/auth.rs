@@ -1,0 +1,446 @@
+//! Login, tokens, refresh rotation, revocation, rate limits, user administration.
+
+use chrono::Utc;
+use jsonwebtoken::{encode, EncodingKey, Header};
+use pganalytics::app::Roles;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::*;
+
+async fn started() -> (TestEnv, pganalytics::app::Running, Api) {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    (env, running, api)
+}
+
+#[tokio::test]
+async fn the_bootstrap_admin_is_created_once_and_can_log_in() {
+    let (env, running, api) = started().await;
+    let reply = api.login(ADMIN_USER, ADMIN_PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["user"]["role"], "admin");
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 900);
+    assert!(reply.body["refresh_token"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("pgr_")));
+    running.stop().await;
+
+    // A restart with the same settings does not create a second admin.
+    let running = env.start(Roles::ALL).await;
+    let sql = env.sql().await;
+    assert_eq!(
+        count(
+            &sql,
+            "SELECT count(*) FROM events WHERE event_type = 'UserCreated'"
+        )
+        .await,
+        1
+    );
+    // The login was recorded, with who did it.
+    eventually("login in the audit log", || async {
+        (count(&sql, "SELECT count(*) FROM rm_audit_log WHERE summary = 'logged in' AND actor_name = 'root-admin'").await == 1)
+            .then_some(())
+    })
+    .await;
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn missing_malformed_and_expired_tokens_get_401_with_a_code() {
+    let (env, running, api) = started().await;
+    let missing = api.call(Method::GET, "/users", None, None).await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["code"].clone()),
+        (401, json!("missing_token"))
+    );
+    let garbage = api.get("/users", "not.a.jwt").await;
+    assert_eq!(
+        (garbage.status, garbage.body["error"]["code"].clone()),
+        (401, json!("invalid_token"))
+    );
+
+    let token = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    assert_eq!(api.get("/users", &token).await.status, 200);
+    let sub = api.login(ADMIN_USER, ADMIN_PASSWORD).await.body["user"]["id"].clone();
+    let secret = env
+        .config
+        .jwt_secret
+        .as_ref()
+        .expect("secret")
+        .expose()
+        .to_owned();
+    let now = Utc::now().timestamp();
+    let claims =
+        json!({"sub": sub, "role": "admin", "iat": now - 1000, "exp": now - 10, "typ": "access"});
+    let key = EncodingKey::from_secret(secret.as_bytes()).expect("key");
+    let expired = encode(&Header::default(), &claims, &key).expect("encode");
+    let reply = api.get("/users", &expired).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body["error"]["code"], "token_expired");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_an_old_refresh_token_is_refused() {
+    let (env, running, api) = started().await;
+    let first = api.login(ADMIN_USER, ADMIN_PASSWORD).await.body;
+    let r1 = first["refresh_token"].as_str().expect("refresh").to_owned();
+    let second = api
+        .post("/auth/refresh", None, json!({"refresh_token": r1}))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let r2 = second.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        api.get(
+            "/users",
+            second.body["access_token"].as_str().expect("access")
+        )
+        .await
+        .status,
+        200
+    );
+
+    let reused = api
+        .post("/auth/refresh", None, json!({"refresh_token": r1}))
+        .await;
+    assert_eq!(reused.status, 401);
+    assert_eq!(reused.body["error"]["code"], "refresh_token_revoked");
+    // Reuse of a rotated token ends the whole family, the newer token included.
+    let after = api
+        .post("/auth/refresh", None, json!({"refresh_token": r2}))
+        .await;
+    assert_eq!(after.status, 401);
+    let unknown = api
+        .post("/auth/refresh", None, json!({"refresh_token": "pgr_nope"}))
+        .await;
+    assert_eq!(unknown.body["error"]["code"], "invalid_refresh_token");
+
+    // Logout revokes the named token.
+    let third = api.login(ADMIN_USER, ADMIN_PASSWORD).await.body;
+    let (access, r3) = (
+        third["access_token"].as_str().expect("a"),
+        third["refresh_token"].as_str().expect("r"),
+    );
+    assert_eq!(
+        api.post("/auth/logout", Some(access), json!({"refresh_token": r3}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        api.post("/auth/refresh", None, json!({"refresh_token": r3}))
+            .await
+            .status,
+        401
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn deactivating_or_deleting_a_user_makes_its_tokens_fail_at_once() {
+    let (env, running, api) = started().await;
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let id = api
+        .create_user(&admin, "temp-editor", "editor password 1", "editor")
+        .await;
+    let login = api.login("temp-editor", "editor password 1").await.body;
+    let access = login["access_token"].as_str().expect("access").to_owned();
+    let refresh = login["refresh_token"].as_str().expect("refresh").to_owned();
+    // Authorized (422 = the body was looked at).
+    assert_eq!(
+        api.post("/auth/change-password", Some(&access), json!({}))
+            .await
+            .status,
+        422
+    );
+
+    let reply = api
+        .call(
+            Method::PUT,
+            &format!("/users/{id}"),
+            Some(&admin),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["active"], false);
+    let refused = api
+        .post("/auth/change-password", Some(&access), json!({}))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].clone()),
+        (401, json!("user_inactive"))
+    );
+    assert_eq!(
+        api.post("/auth/refresh", None, json!({"refresh_token": refresh}))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        api.login("temp-editor", "editor password 1").await.status,
+        401
+    );
+
+    // Reactivated, logged in again, then deleted: the token dies with the user.
+    api.call(
+        Method::PUT,
+        &format!("/users/{id}"),
+        Some(&admin),
+        Some(json!({"active": true})),
+    )
+    .await;
+    let access = api.token("temp-editor", "editor password 1").await;
+    let deleted = api
+        .call(Method::DELETE, &format!("/users/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        api.post("/auth/change-password", Some(&access), json!({}))
+            .await
+            .status,
+        401
+    );
+    // The name is free again.
+    api.create_user(&admin, "temp-editor", "editor password 2", "viewer")
+        .await;
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_and_unknown_users_answer_like_wrong_passwords() {
+    let (env, running, api) = started().await;
+    let unknown = api.login("nobody-here", "whatever password").await;
+    let wrong = api.login(ADMIN_USER, "wrong password!!").await;
+    assert_eq!((unknown.status, wrong.status), (401, 401));
+    assert_eq!(
+        unknown.body, wrong.body,
+        "same answer for unknown user and wrong password"
+    );
+
+    for _ in 0..4 {
+        assert_eq!(api.login(ADMIN_USER, "wrong password!!").await.status, 401);
+    }
+    let limited = api.login(ADMIN_USER, ADMIN_PASSWORD).await;
+    assert_eq!(
+        limited.status, 429,
+        "even the right password waits: {}",
+        limited.body
+    );
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("seconds");
+    assert!(retry > 0 && retry <= 900);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn user_administration_refuses_bad_input_with_clear_errors() {
+    let (env, running, api) = started().await;
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let admin_id = api.login(ADMIN_USER, ADMIN_PASSWORD).await.body["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let cases = [
+        (
+            json!({"username": "weak", "password": "short", "role": "viewer"}),
+            422,
+            "password",
+        ),
+        (
+            json!({"username": "x", "password": "long enough pw", "role": "viewer"}),
+            422,
+            "username",
+        ),
+        (
+            json!({"username": "ok-name", "password": "long enough pw", "role": "root"}),
+            422,
+            "role",
+        ),
+        (
+            json!({"username": "ok-name", "password": "long enough pw", "role": "viewer", "is_admin": true}),
+            422,
+            "is_admin",
+        ),
+        (
+            json!({"username": "ok-name", "password": 12345678901234_u64, "role": "viewer"}),
+            422,
+            "password",
+        ),
+        (
+            json!({"username": "ok-name", "role": "viewer"}),
+            422,
+            "password",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let reply = api.post("/users", Some(&admin), body.clone()).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
+        assert_eq!(
+            reply.body["error"]["field"], field,
+            "{body}: {}",
+            reply.body
+        );
+    }
+    let not_json = api
+        .http
+        .post(format!("{}/users", api.base))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body("{broken")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(not_json.status().as_u16(), 400);
+
+    api.create_user(&admin, "dup-name", "long enough pw", "viewer")
+        .await;
+    let dup = api
+        .post(
+            "/users",
+            Some(&admin),
+            json!({"username": "dup-name", "password": "long enough pw", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+
+    let me = format!("/users/{admin_id}");
+    let self_delete = api.call(Method::DELETE, &me, Some(&admin), None).await;
+    assert_eq!(self_delete.status, 409);
+    let demote = api
+        .call(
+            Method::PUT,
+            &me,
+            Some(&admin),
+            Some(json!({"role": "editor"})),
+        )
+        .await;
+    assert_eq!(demote.status, 409, "{}", demote.body);
+    assert!(demote.body["error"]["message"]
+        .as_str()
+        .expect("msg")
+        .contains("last active admin"));
+
+    // With a second admin, the first may step down; the second is then the last.
+    let second = api
+        .create_user(&admin, "second-admin", "second admin pw", "admin")
+        .await;
+    let second_token = api.token("second-admin", "second admin pw").await;
+    let stepped_down = api
+        .call(
+            Method::PUT,
+            &me,
+            Some(&admin),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(stepped_down.status, 200, "{}", stepped_down.body);
+    assert_eq!(
+        api.get("/users", &admin).await.status,
+        403,
+        "demotion takes effect at once"
+    );
+    let last = api
+        .call(
+            Method::PUT,
+            &format!("/users/{second}"),
+            Some(&second_token),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(last.status, 409);
+    assert_eq!(
+        api.call(
+            Method::DELETE,
+            "/users/not-a-uuid",
+            Some(&second_token),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    // No event, read model or response carries a password in clear.
+    let sql = env.sql().await;
+    for secret in [ADMIN_PASSWORD, "long enough pw", "second admin pw"] {
+        let leaks = sql
+            .query_one(
+                "SELECT (SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%')
+                      + (SELECT count(*) FROM rm_audit_log WHERE summary LIKE '%' || $1 || '%')",
+                &[&secret],
+            )
+            .await
+            .expect("search")
+            .get::<_, i64>(0);
+        assert_eq!(leaks, 0, "{secret} leaked");
+    }
+    let listed = api.get("/users", &second_token).await.body.to_string();
+    assert!(!listed.contains("argon2") && !listed.contains("password"));
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn changing_a_password_needs_the_current_one_and_ends_other_sessions() {
+    let (env, running, api) = started().await;
+    let login = api.login(ADMIN_USER, ADMIN_PASSWORD).await.body;
+    let access = login["access_token"].as_str().expect("a").to_owned();
+    let refresh = login["refresh_token"].as_str().expect("r").to_owned();
+    let wrong = api
+        .post(
+            "/auth/change-password",
+            Some(&access),
+            json!({"current_password": "nope nope nope", "new_password": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let weak = api
+        .post(
+            "/auth/change-password",
+            Some(&access),
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (weak.status, weak.body["error"]["field"].clone()),
+        (422, json!("new_password"))
+    );
+    let ok = api
+        .post(
+            "/auth/change-password",
+            Some(&access),
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(ok.status, 204, "{}", ok.body);
+    assert_eq!(api.login(ADMIN_USER, ADMIN_PASSWORD).await.status, 401);
+    assert_eq!(
+        api.login(ADMIN_USER, "a brand new password").await.status,
+        200
+    );
+    assert_eq!(
+        api.post("/auth/refresh", None, json!({"refresh_token": refresh}))
+            .await
+            .status,
+        401
+    );
+    running.stop().await;
+    env.cleanup().await;
+}

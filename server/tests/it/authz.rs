@@ -1,0 +1,119 @@
+//! The authorization matrix: every route, with no token, a viewer, an editor and an admin.
+
+use std::collections::BTreeSet;
+
+use api::auth::access::Access;
+use api::http::route_table;
+use domain::user::Role;
+use pganalytics::app::Roles;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::*;
+
+/// Who may call what, transcribed from shared/API.md for the routes that exist so far. A route
+/// added to the router without being added here, or declared with another role, fails
+/// `the_route_table_matches_the_api_contract`.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("GET", "/health", "public"),
+    ("GET", "/version", "public"),
+    ("POST", "/auth/login", "public"),
+    ("POST", "/auth/refresh", "public"),
+    ("POST", "/auth/logout", "viewer"),
+    ("POST", "/auth/change-password", "viewer"),
+    ("GET", "/users", "admin"),
+    ("POST", "/users", "admin"),
+    ("PUT", "/users/{id}", "admin"),
+    ("DELETE", "/users/{id}", "admin"),
+    ("POST", "/users/{id}/reset-password", "admin"),
+];
+
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Public => "public",
+        Access::Role(role) => role.as_str(),
+    }
+}
+
+#[test]
+fn the_route_table_matches_the_api_contract() {
+    let declared: BTreeSet<(String, String, String)> = route_table()
+        .into_iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_owned(),
+                access_name(r.access).to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p, a)| ((*m).to_owned(), (*p).to_owned(), (*a).to_owned()))
+        .collect();
+    let undeclared: Vec<_> = declared.difference(&expected).collect();
+    let missing: Vec<_> = expected.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty() && missing.is_empty(),
+        "routes not in the matrix (add them with their API.md role): {undeclared:?}; \
+         matrix rows with no route: {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_declared() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    api.create_user(&admin, "matrix-viewer", "viewer password 1", "viewer")
+        .await;
+    api.create_user(&admin, "matrix-editor", "editor password 1", "editor")
+        .await;
+    let viewer = api.token("matrix-viewer", "viewer password 1").await;
+    let editor = api.token("matrix-editor", "editor password 1").await;
+    let callers: [(&str, Option<&str>, Option<Role>); 4] = [
+        ("no token", None, None),
+        ("viewer", Some(&viewer), Some(Role::Viewer)),
+        ("editor", Some(&editor), Some(Role::Editor)),
+        ("admin", Some(&admin), Some(Role::Admin)),
+    ];
+
+    let mut checked = 0;
+    for route in route_table() {
+        // An id that names nothing: allowed callers get 404/422, never a side effect.
+        let path = route
+            .path
+            .replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let method = Method::from_bytes(route.method.as_str().as_bytes()).expect("method");
+        for (who, token, role) in &callers {
+            let body = (method != Method::GET).then(|| json!({}));
+            let reply = api.call(method.clone(), &path, *token, body).await;
+            let allowed = match route.access {
+                Access::Public => true,
+                Access::Role(required) => role.is_some_and(|r| r.allows(required)),
+            };
+            let context = format!(
+                "{} {} as {who}: {} {}",
+                route.method, route.path, reply.status, reply.body
+            );
+            if allowed {
+                assert!(
+                    ![401, 403].contains(&reply.status),
+                    "should be allowed: {context}"
+                );
+            } else if token.is_none() {
+                assert_eq!(reply.status, 401, "{context}");
+                assert_eq!(reply.body["error"]["code"], "missing_token", "{context}");
+            } else {
+                assert_eq!(reply.status, 403, "{context}");
+                assert_eq!(reply.body["error"]["code"], "forbidden", "{context}");
+            }
+            assert!(reply.status < 500, "never a 5xx: {context}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, EXPECTED.len() * 4);
+    running.stop().await;
+    env.cleanup().await;
+}
