@@ -3,6 +3,9 @@
 //! - [`store`]: the PostgreSQL event store (postgres-es) and the migrations.
 //! - [`service`]: [`service::CommandService`] runs a command through its cqrs-es aggregate and
 //!   tells the caller which event sequence it produced, so the caller can wait for projections.
+//! - [`credentials`]: AES-256-GCM sealing of instance passwords, with key ids for rotation.
+//! - [`tester`]: real connection tests (sslmode honoured, bounded, classified).
+//! - [`instances`]: instance commands that span aggregates (unique names).
 //! - [`passwords`]: argon2id hashing and verification.
 //! - [`relay`]: publishes every stored event to JetStream in commit order, exactly once on the
 //!   stream, healing on restart whatever was committed but not yet published.
@@ -13,8 +16,11 @@
 //! writes a read model, and it never puts a secret (a password, a token) into an event: what
 //! reaches an event is a hash or a ciphertext.
 
+pub mod credentials;
+pub mod instances;
 pub mod passwords;
 pub mod relay;
 pub mod service;
 pub mod store;
+pub mod tester;
 pub mod users;

@@ -1,16 +1,19 @@
 //! Running commands through the aggregates.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cqrs_es::{Aggregate, AggregateError};
 use domain::collector::Collector;
-use domain::managed_instance::ManagedInstance;
+use domain::managed_instance::{ManagedInstance, SharedInstanceServices};
 use domain::registration_secret::RegistrationSecret;
 use domain::user::User;
 use domain::values::Actor;
 use domain::AggregateKind;
 use postgres_es::{postgres_cqrs, PostgresCqrs};
 use sqlx::PgPool;
+
+use crate::tester::ConnectionTester;
 
 /// What a successful command left in the event store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,18 +47,27 @@ pub struct CommandService {
     instances: PostgresCqrs<ManagedInstance>,
     collectors: PostgresCqrs<Collector>,
     secrets: PostgresCqrs<RegistrationSecret>,
+    tester: ConnectionTester,
 }
 
 impl CommandService {
-    /// Builds the frameworks on a pool whose database has been migrated.
-    pub fn new(pool: PgPool) -> Self {
+    /// Builds the frameworks on a pool whose database has been migrated. `tester` tests
+    /// connections and opens sealed credentials for the ManagedInstance aggregate.
+    pub fn new(pool: PgPool, tester: ConnectionTester) -> Self {
+        let instance_services: SharedInstanceServices = Arc::new(tester.clone());
         Self {
             users: postgres_cqrs(pool.clone(), vec![], ()),
-            instances: postgres_cqrs(pool.clone(), vec![], ()),
+            instances: postgres_cqrs(pool.clone(), vec![], instance_services),
             collectors: postgres_cqrs(pool.clone(), vec![], ()),
             secrets: postgres_cqrs(pool.clone(), vec![], ()),
             pool,
+            tester,
         }
+    }
+
+    /// The connection tester (and credential cipher) this service was built with.
+    pub fn tester(&self) -> &ConnectionTester {
+        &self.tester
     }
 
     /// The event-store pool, for services that check uniqueness or read the clock of the store.

@@ -10,8 +10,10 @@ use api::auth::sessions::Sessions;
 use api::auth::tokens::TokenKeys;
 use api::auth::AuthState;
 use async_nats::jetstream;
+use commands::credentials::CredentialCipher;
 use commands::relay::{ensure_events_stream, Relay};
 use commands::service::CommandService;
+use commands::tester::ConnectionTester;
 use domain::user::{NewPassword, Username};
 use projections::{Projector, Runner};
 use sqlx::PgPool;
@@ -19,6 +21,39 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+
+/// The connection tester, with the credential cipher when a key is configured.
+pub fn tester(config: &Config) -> ConnectionTester {
+    let cipher = config
+        .encryption_key
+        .as_ref()
+        .map(|key| CredentialCipher::new(key, &config.previous_encryption_keys));
+    ConnectionTester::new(cipher)
+}
+
+/// Re-tests every instance each `interval`, so the status stays true without anyone clicking.
+async fn background_checks(
+    commands: Arc<CommandService>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            r = commands::instances::check_all(&commands, 4) => {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "background checks skipped: event store unavailable");
+                }
+            }
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
 
 /// Creates the configured first admin when the event store has no user yet.
 async fn bootstrap_admin(
@@ -159,9 +194,17 @@ pub async fn start(
         }
     }
 
-    let commands = Arc::new(CommandService::new(pool.clone()));
+    let commands = Arc::new(CommandService::new(pool.clone(), tester(config)));
     if let Some((username, password)) = &config.bootstrap_admin {
         bootstrap_admin(&commands, username, password.expose()).await?;
+    }
+
+    if roles.project && !config.check_interval.is_zero() {
+        tasks.spawn(background_checks(
+            commands.clone(),
+            config.check_interval,
+            shutdown.clone(),
+        ));
     }
 
     let mut addr = None;

@@ -50,6 +50,8 @@ struct Raw {
     command_wait_ms: u64,
     access_token_ttl_s: u64,
     refresh_token_ttl_days: u64,
+    previous_encryption_keys: Option<Secret>,
+    check_interval_s: u64,
 }
 
 impl Default for Raw {
@@ -68,6 +70,8 @@ impl Default for Raw {
             command_wait_ms: 2000,
             access_token_ttl_s: 900,
             refresh_token_ttl_days: 30,
+            previous_encryption_keys: None,
+            check_interval_s: 60,
         }
     }
 }
@@ -99,6 +103,10 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token.
     pub refresh_token_ttl: Duration,
+    /// Keys that still open credentials sealed before a rotation.
+    pub previous_encryption_keys: Vec<[u8; 32]>,
+    /// Interval of the background connection checks; zero turns them off.
+    pub check_interval: Duration,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -166,6 +174,23 @@ impl Config {
             .as_ref()
             .map(|k| parse_key(k.expose()))
             .transpose()?;
+        let previous_encryption_keys = raw
+            .previous_encryption_keys
+            .as_ref()
+            .map(|keys| {
+                keys.expose()
+                    .split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(parse_key)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        if !previous_encryption_keys.is_empty() && encryption_key.is_none() {
+            return Err(ConfigError(
+                "PGA_PREVIOUS_ENCRYPTION_KEYS needs PGA_ENCRYPTION_KEY (the new key)".into(),
+            ));
+        }
         let bootstrap_admin = match (raw.bootstrap_admin_username, raw.bootstrap_admin_password) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
@@ -199,6 +224,8 @@ impl Config {
             command_wait: Duration::from_millis(raw.command_wait_ms),
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_s),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 86_400),
+            previous_encryption_keys,
+            check_interval: Duration::from_secs(raw.check_interval_s),
         })
     }
 

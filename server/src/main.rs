@@ -35,6 +35,9 @@ enum Command {
     Project,
     /// Apply database migrations and exit.
     Migrate,
+    /// Re-seal every stored instance password under PGA_ENCRYPTION_KEY (old keys in
+    /// PGA_PREVIOUS_ENCRYPTION_KEYS), then drop the old key from the configuration.
+    RotateKey,
     /// Rebuild projections from history into fresh tables and switch over.
     Replay {
         /// Projection to rebuild (see `--list`).
@@ -84,6 +87,20 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("applying migrations")?;
             println!("migrations applied");
+            return Ok(());
+        }
+        Command::RotateKey => {
+            let pool = app::connect_store(&config, Duration::from_secs(30)).await?;
+            commands::store::migrate(&pool)
+                .await
+                .context("applying migrations")?;
+            if config.encryption_key.is_none() {
+                anyhow::bail!("set PGA_ENCRYPTION_KEY to the new key and PGA_PREVIOUS_ENCRYPTION_KEYS to the old ones");
+            }
+            let service = commands::service::CommandService::new(pool, app::tester(&config));
+            let actor = domain::values::Actor::system("rotate-key");
+            let n = commands::instances::reseal_all(&service, &actor).await?;
+            println!("re-sealed {n} stored password(s) under the current key; the relay publishes the events when the server runs");
             return Ok(());
         }
         Command::Replay {

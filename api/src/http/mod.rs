@@ -6,13 +6,14 @@
 
 mod auth;
 mod health;
+mod instances;
 mod users;
 
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
-use domain::user::Role::{Admin, Viewer};
+use domain::user::Role::{Admin, Editor, Viewer};
 
 use crate::auth::access::{authorize, Access};
 use crate::error::ApiError;
@@ -65,6 +66,48 @@ fn table() -> Vec<Entry> {
             "/users/{id}/reset-password",
             Role(Admin),
             post(users::reset_password),
+        ),
+        (
+            Method::GET,
+            "/managed-instances",
+            Role(Viewer),
+            get(instances::list),
+        ),
+        (
+            Method::POST,
+            "/managed-instances",
+            Role(Editor),
+            post(instances::create),
+        ),
+        (
+            Method::GET,
+            "/managed-instances/{id}",
+            Role(Viewer),
+            get(instances::read),
+        ),
+        (
+            Method::PUT,
+            "/managed-instances/{id}",
+            Role(Editor),
+            put(instances::update),
+        ),
+        (
+            Method::DELETE,
+            "/managed-instances/{id}",
+            Role(Editor),
+            delete(instances::remove),
+        ),
+        (
+            Method::POST,
+            "/managed-instances/{id}/test-connection",
+            Role(Editor),
+            post(instances::test_connection),
+        ),
+        (
+            Method::POST,
+            "/managed-instances/test-connection-direct",
+            Role(Admin),
+            post(instances::test_connection_direct),
         ),
     ]
 }

@@ -1,16 +1,33 @@
+use chrono::{DateTime, Duration, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
-use super::{ManagedInstanceCommand, ManagedInstanceError, ManagedInstanceEvent};
+use super::{
+    ConnectionSpec, ConnectionStatus, ManagedInstanceCommand, ManagedInstanceError,
+    ManagedInstanceEvent, SealedCredential, SharedInstanceServices, TestTrigger,
+};
 use crate::envelope::AggregateKind;
 use crate::values::Name;
+
+/// An unchanged background result is still recorded this often, so the list's "last
+/// heartbeat" stays meaningful without an event per check.
+pub const BACKGROUND_HEARTBEAT: Duration = Duration::minutes(15);
 
 /// The state a ManagedInstance needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ManagedInstance {
-    name: Option<Name>,
+    registered: Option<Registered>,
     removed: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Registered {
+    name: Name,
+    connection: ConnectionSpec,
+    credential: Option<SealedCredential>,
+    last_status: Option<ConnectionStatus>,
+    last_recorded: Option<DateTime<Utc>>,
 }
 
 impl Aggregate for ManagedInstance {
@@ -18,49 +35,143 @@ impl Aggregate for ManagedInstance {
     type Command = ManagedInstanceCommand;
     type Event = ManagedInstanceEvent;
     type Error = ManagedInstanceError;
-    type Services = ();
+    type Services = SharedInstanceServices;
 
     async fn handle(
         &mut self,
         command: Self::Command,
-        _services: &Self::Services,
+        services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         if self.removed {
             return Err(ManagedInstanceError::AlreadyRemoved);
         }
-        match command {
-            ManagedInstanceCommand::RegisterInstance {
+        if let ManagedInstanceCommand::RegisterInstance {
+            name,
+            connection,
+            credential,
+            tags,
+            at,
+        } = command
+        {
+            if self.registered.is_some() {
+                return Err(ManagedInstanceError::AlreadyRegistered);
+            }
+            let event = ManagedInstanceEvent::InstanceRegistered {
                 name,
                 connection,
                 credential,
                 tags,
                 at,
-            } => {
-                if self.name.is_some() {
-                    return Err(ManagedInstanceError::AlreadyRegistered);
-                }
-                let event = ManagedInstanceEvent::InstanceRegistered {
-                    name,
-                    connection,
+            };
+            sink.write(event, self).await;
+            return Ok(());
+        }
+        let current = self
+            .registered
+            .as_ref()
+            .ok_or(ManagedInstanceError::NotFound)?;
+        let event = match command {
+            ManagedInstanceCommand::RegisterInstance { .. } => unreachable!("handled above"),
+            ManagedInstanceCommand::UpdateInstance {
+                name,
+                connection,
+                tags,
+                at,
+            } => ManagedInstanceEvent::InstanceUpdated {
+                name,
+                connection,
+                tags,
+                at,
+            },
+            ManagedInstanceCommand::RotateCredentials { credential, at } => {
+                ManagedInstanceEvent::CredentialsRotated {
                     credential,
-                    tags,
+                    key_rotation: false,
                     at,
+                }
+            }
+            ManagedInstanceCommand::ResealCredential { at } => {
+                let Some(sealed) = current.credential.as_ref() else {
+                    return Ok(());
                 };
-                sink.write(event, self).await;
+                match services.reseal(sealed) {
+                    Ok(Some(credential)) => ManagedInstanceEvent::CredentialsRotated {
+                        credential: Some(credential),
+                        key_rotation: true,
+                        at,
+                    },
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(ManagedInstanceError::CredentialUnreadable(e)),
+                }
+            }
+            ManagedInstanceCommand::TestConnection { trigger, at } => {
+                let outcome = services
+                    .test_connection(&current.connection, current.credential.as_ref())
+                    .await;
+                let changed = current.last_status != Some(outcome.status);
+                let heartbeat_due = current
+                    .last_recorded
+                    .is_none_or(|last| at - last >= BACKGROUND_HEARTBEAT);
+                if trigger == TestTrigger::Background && !changed && !heartbeat_due {
+                    return Ok(());
+                }
+                ManagedInstanceEvent::ConnectionTested {
+                    success: outcome.status == ConnectionStatus::Connected,
+                    status: outcome.status,
+                    latency_ms: outcome.latency_ms,
+                    server_version: outcome.server_version,
+                    error: outcome.error,
+                    trigger,
+                    at,
+                }
             }
             ManagedInstanceCommand::RemoveInstance { at } => {
-                let name = self.name.clone().ok_or(ManagedInstanceError::NotFound)?;
-                sink.write(ManagedInstanceEvent::InstanceRemoved { name, at }, self)
-                    .await;
+                ManagedInstanceEvent::InstanceRemoved {
+                    name: current.name.clone(),
+                    at,
+                }
             }
-        }
+        };
+        sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            ManagedInstanceEvent::InstanceRegistered { name, .. } => self.name = Some(name),
+            ManagedInstanceEvent::InstanceRegistered {
+                name,
+                connection,
+                credential,
+                ..
+            } => {
+                self.registered = Some(Registered {
+                    name,
+                    connection,
+                    credential,
+                    last_status: None,
+                    last_recorded: None,
+                });
+            }
+            ManagedInstanceEvent::InstanceUpdated {
+                name, connection, ..
+            } => {
+                if let Some(r) = self.registered.as_mut() {
+                    r.name = name;
+                    r.connection = connection;
+                }
+            }
+            ManagedInstanceEvent::CredentialsRotated { credential, .. } => {
+                if let Some(r) = self.registered.as_mut() {
+                    r.credential = credential;
+                }
+            }
+            ManagedInstanceEvent::ConnectionTested { status, at, .. } => {
+                if let Some(r) = self.registered.as_mut() {
+                    r.last_status = Some(status);
+                    r.last_recorded = Some(at);
+                }
+            }
             ManagedInstanceEvent::InstanceRemoved { .. } => self.removed = true,
         }
     }
@@ -68,69 +179,179 @@ impl Aggregate for ManagedInstance {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
+    use std::sync::{Arc, Mutex};
+
+    use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
 
     use super::*;
-    use crate::managed_instance::ConnectionSpec;
+    use crate::managed_instance::{ConnectionOutcome, InstanceServices};
+
+    /// Answers every test with the next queued outcome.
+    struct FakeServices(Mutex<Vec<ConnectionOutcome>>);
+
+    #[async_trait::async_trait]
+    impl InstanceServices for FakeServices {
+        async fn test_connection(
+            &self,
+            _: &ConnectionSpec,
+            _: Option<&SealedCredential>,
+        ) -> ConnectionOutcome {
+            self.0.lock().expect("lock").remove(0)
+        }
+
+        fn reseal(&self, c: &SealedCredential) -> Result<Option<SealedCredential>, String> {
+            if c.key_id == "new" {
+                return Ok(None);
+            }
+            Ok(Some(SealedCredential {
+                key_id: "new".into(),
+                ..c.clone()
+            }))
+        }
+    }
+
+    fn services(outcomes: Vec<ConnectionOutcome>) -> SharedInstanceServices {
+        Arc::new(FakeServices(Mutex::new(outcomes)))
+    }
+
+    fn outcome(status: ConnectionStatus) -> ConnectionOutcome {
+        ConnectionOutcome {
+            status,
+            latency_ms: 3.5,
+            server_version: (status == ConnectionStatus::Connected).then(|| "16.4".into()),
+            error: (status != ConnectionStatus::Connected).then(|| "refused".into()),
+        }
+    }
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap() + Duration::minutes(minutes)
+    }
 
     fn registered() -> ManagedInstanceEvent {
         ManagedInstanceEvent::InstanceRegistered {
             name: Name::parse("prod").expect("valid"),
             connection: ConnectionSpec::parse("db", 5432, "app", "u", "require", 5).expect("valid"),
-            credential: None,
+            credential: Some(SealedCredential {
+                key_id: "old".into(),
+                nonce: "n".into(),
+                ciphertext: "c".into(),
+            }),
             tags: vec!["eu".into()],
-            at: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            at: t(0),
+        }
+    }
+
+    fn tested(
+        status: ConnectionStatus,
+        trigger: TestTrigger,
+        at: DateTime<Utc>,
+    ) -> ManagedInstanceEvent {
+        let o = outcome(status);
+        ManagedInstanceEvent::ConnectionTested {
+            success: status == ConnectionStatus::Connected,
+            status,
+            latency_ms: o.latency_ms,
+            server_version: o.server_version,
+            error: o.error,
+            trigger,
+            at,
         }
     }
 
     #[test]
     fn registering_twice_is_refused() {
-        let ManagedInstanceEvent::InstanceRegistered {
-            name,
-            connection,
-            credential,
-            tags,
-            at,
-        } = registered()
-        else {
-            unreachable!()
-        };
-        let command = ManagedInstanceCommand::RegisterInstance {
-            name,
-            connection,
-            credential,
-            tags,
-            at,
-        };
-        TestFramework::<ManagedInstance>::with(())
-            .given_no_previous_events()
-            .when(command.clone())
-            .then_expect_events(vec![registered()]);
-        TestFramework::<ManagedInstance>::with(())
+        TestFramework::<ManagedInstance>::with(services(vec![]))
             .given(vec![registered()])
-            .when(command)
+            .when(ManagedInstanceCommand::RegisterInstance {
+                name: Name::parse("again").expect("valid"),
+                connection: ConnectionSpec::parse("db", 5432, "app", "u", "require", 5)
+                    .expect("valid"),
+                credential: None,
+                tags: vec![],
+                at: t(1),
+            })
             .then_expect_error(ManagedInstanceError::AlreadyRegistered);
     }
 
     #[test]
-    fn removal_is_recorded_once() {
-        let at = Utc.timestamp_opt(1_700_000_100, 0).unwrap();
-        let removed = ManagedInstanceEvent::InstanceRemoved {
-            name: Name::parse("prod").expect("valid"),
+    fn a_manual_test_is_always_recorded() {
+        let ok = ConnectionStatus::Connected;
+        TestFramework::<ManagedInstance>::with(services(vec![outcome(ok)]))
+            .given(vec![registered(), tested(ok, TestTrigger::Manual, t(1))])
+            .when(ManagedInstanceCommand::TestConnection {
+                trigger: TestTrigger::Manual,
+                at: t(2),
+            })
+            .then_expect_events(vec![tested(ok, TestTrigger::Manual, t(2))]);
+    }
+
+    #[test]
+    fn a_background_check_records_changes_and_a_sparse_heartbeat_only() {
+        let ok = ConnectionStatus::Connected;
+        let down = ConnectionStatus::Error;
+        let background = |at| ManagedInstanceCommand::TestConnection {
+            trigger: TestTrigger::Background,
             at,
         };
-        TestFramework::<ManagedInstance>::with(())
+        // Unchanged, recent: nothing recorded.
+        TestFramework::<ManagedInstance>::with(services(vec![outcome(ok)]))
+            .given(vec![registered(), tested(ok, TestTrigger::Manual, t(1))])
+            .when(background(t(2)))
+            .then_expect_events(vec![]);
+        // Changed: recorded.
+        TestFramework::<ManagedInstance>::with(services(vec![outcome(down)]))
+            .given(vec![registered(), tested(ok, TestTrigger::Manual, t(1))])
+            .when(background(t(2)))
+            .then_expect_events(vec![tested(down, TestTrigger::Background, t(2))]);
+        // Unchanged but the heartbeat is due: recorded.
+        TestFramework::<ManagedInstance>::with(services(vec![outcome(ok)]))
+            .given(vec![registered(), tested(ok, TestTrigger::Manual, t(1))])
+            .when(background(t(16)))
+            .then_expect_events(vec![tested(ok, TestTrigger::Background, t(16))]);
+    }
+
+    #[test]
+    fn resealing_changes_the_key_once() {
+        let resealed = ManagedInstanceEvent::CredentialsRotated {
+            credential: Some(SealedCredential {
+                key_id: "new".into(),
+                nonce: "n".into(),
+                ciphertext: "c".into(),
+            }),
+            key_rotation: true,
+            at: t(3),
+        };
+        TestFramework::<ManagedInstance>::with(services(vec![]))
             .given(vec![registered()])
-            .when(ManagedInstanceCommand::RemoveInstance { at })
+            .when(ManagedInstanceCommand::ResealCredential { at: t(3) })
+            .then_expect_events(vec![resealed.clone()]);
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered(), resealed])
+            .when(ManagedInstanceCommand::ResealCredential { at: t(4) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_removed_instance_refuses_tests_and_removal() {
+        let removed = ManagedInstanceEvent::InstanceRemoved {
+            name: Name::parse("prod").expect("valid"),
+            at: t(5),
+        };
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered()])
+            .when(ManagedInstanceCommand::RemoveInstance { at: t(5) })
             .then_expect_events(vec![removed.clone()]);
-        TestFramework::<ManagedInstance>::with(())
+        TestFramework::<ManagedInstance>::with(services(vec![]))
             .given(vec![registered(), removed])
-            .when(ManagedInstanceCommand::RemoveInstance { at })
+            .when(ManagedInstanceCommand::TestConnection {
+                trigger: TestTrigger::Manual,
+                at: t(6),
+            })
             .then_expect_error(ManagedInstanceError::AlreadyRemoved);
-        TestFramework::<ManagedInstance>::with(())
+        TestFramework::<ManagedInstance>::with(services(vec![]))
             .given_no_previous_events()
-            .when(ManagedInstanceCommand::RemoveInstance { at })
+            .when(ManagedInstanceCommand::RemoveInstance { at: t(6) })
             .then_expect_error(ManagedInstanceError::NotFound);
     }
 }

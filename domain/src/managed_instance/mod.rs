@@ -4,12 +4,70 @@ mod aggregate;
 mod commands;
 mod events;
 
-pub use aggregate::ManagedInstance;
-pub use commands::ManagedInstanceCommand;
+pub use aggregate::{ManagedInstance, BACKGROUND_HEARTBEAT};
+pub use commands::{ManagedInstanceCommand, TestTrigger};
 pub use events::ManagedInstanceEvent;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+/// The result of `last_connection_status` after a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Logged in and ran a query.
+    Connected,
+    /// Could not connect: refused, DNS, timeout, TLS, server error.
+    Error,
+    /// The server refused the credentials.
+    InvalidCredentials,
+}
+
+impl ConnectionStatus {
+    /// The read-model and API name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::Error => "error",
+            Self::InvalidCredentials => "invalid_credentials",
+        }
+    }
+}
+
+/// What one connection test found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionOutcome {
+    /// Classified result.
+    pub status: ConnectionStatus,
+    /// Time to connect and query, in milliseconds.
+    pub latency_ms: f64,
+    /// `server_version` when connected.
+    pub server_version: Option<String>,
+    /// A message a person understands when not connected (never contains the password).
+    pub error: Option<String>,
+}
+
+/// What the ManagedInstance aggregate needs from the outside world.
+#[async_trait::async_trait]
+pub trait InstanceServices: Send + Sync {
+    /// Connects with the stored spec and sealed credential and classifies the result.
+    async fn test_connection(
+        &self,
+        spec: &ConnectionSpec,
+        credential: Option<&SealedCredential>,
+    ) -> ConnectionOutcome;
+
+    /// Re-seals a credential under the current key; `Ok(None)` when it already is.
+    ///
+    /// # Errors
+    /// A message when the credential cannot be opened with any configured key.
+    fn reseal(&self, credential: &SealedCredential) -> Result<Option<SealedCredential>, String>;
+}
+
+/// The services handle the aggregate is built with.
+pub type SharedInstanceServices = Arc<dyn InstanceServices>;
 
 /// libpq's `sslmode` values that pgAnalytics honours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +238,9 @@ pub enum ManagedInstanceError {
     /// Any command on a removed instance.
     #[error("instance has been removed")]
     AlreadyRemoved,
+    /// Re-sealing failed: no configured key opens the stored credential.
+    #[error("stored credential cannot be opened: {0}")]
+    CredentialUnreadable(String),
 }
 
 #[cfg(test)]

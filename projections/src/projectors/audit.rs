@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use domain::collector::CollectorEvent;
-use domain::managed_instance::ManagedInstanceEvent;
+use domain::managed_instance::{ManagedInstanceEvent, TestTrigger};
 use domain::registration_secret::RegistrationSecretEvent;
 use domain::user::UserEvent;
 use domain::{AggregateKind, StoredEvent};
@@ -79,6 +79,39 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
                 "registered instance {name} ({}:{}/{})",
                 connection.host, connection.port, connection.database
             ),
+            ManagedInstanceEvent::InstanceUpdated {
+                name, connection, ..
+            } => format!(
+                "updated instance {name} ({}:{}/{}, sslmode {})",
+                connection.host,
+                connection.port,
+                connection.database,
+                connection.sslmode.as_str()
+            ),
+            ManagedInstanceEvent::CredentialsRotated {
+                credential,
+                key_rotation,
+                ..
+            } => match (credential, key_rotation) {
+                (_, true) => "re-sealed the stored password under the current key".to_owned(),
+                (Some(_), false) => "replaced the stored password".to_owned(),
+                (None, false) => "removed the stored password".to_owned(),
+            },
+            ManagedInstanceEvent::ConnectionTested {
+                status,
+                trigger,
+                error,
+                ..
+            } => {
+                let by = match trigger {
+                    TestTrigger::Manual => "connection test",
+                    TestTrigger::Background => "background check",
+                };
+                match error {
+                    Some(e) => format!("{by}: {} ({e})", status.as_str()),
+                    None => format!("{by}: {}", status.as_str()),
+                }
+            }
             ManagedInstanceEvent::InstanceRemoved { name, .. } => {
                 format!("removed instance {name}")
             }

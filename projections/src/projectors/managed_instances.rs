@@ -53,6 +53,75 @@ impl EventProjector for ManagedInstances {
                 )
                 .await?;
             }
+            ManagedInstanceEvent::InstanceUpdated {
+                name,
+                connection: c,
+                tags,
+                at,
+            } => {
+                tx.execute(
+                    "UPDATE rm_managed_instances
+                        SET name = $2, host = $3, port = $4, database = $5, username = $6,
+                            sslmode = $7, connect_timeout_s = $8, tags = $9, updated_at = $10,
+                            last_sequence = $11
+                      WHERE id = $1",
+                    &[
+                        &id,
+                        &name.as_str(),
+                        &c.host,
+                        &i32::from(c.port),
+                        &c.database,
+                        &c.username,
+                        &c.sslmode.as_str(),
+                        &i32::try_from(c.connect_timeout_s).unwrap_or(i32::MAX),
+                        &tags,
+                        &at,
+                        &event.sequence,
+                    ],
+                )
+                .await?;
+            }
+            ManagedInstanceEvent::CredentialsRotated { credential, at, .. } => {
+                tx.execute(
+                    "UPDATE rm_managed_instances
+                        SET has_credential = $2, updated_at = $3, last_sequence = $4
+                      WHERE id = $1",
+                    &[&id, &credential.is_some(), &at, &event.sequence],
+                )
+                .await?;
+            }
+            ManagedInstanceEvent::ConnectionTested {
+                success,
+                status,
+                latency_ms,
+                server_version,
+                error,
+                at,
+                ..
+            } => {
+                // A failed test keeps the last known server version; the heartbeat is the last
+                // time the instance answered.
+                tx.execute(
+                    "UPDATE rm_managed_instances
+                        SET last_connection_status = $2, last_error = $3, last_tested_at = $4,
+                            latency_ms = $5,
+                            server_version = coalesce($6, server_version),
+                            last_heartbeat = CASE WHEN $7 THEN $4 ELSE last_heartbeat END,
+                            last_sequence = $8
+                      WHERE id = $1",
+                    &[
+                        &id,
+                        &status.as_str(),
+                        &error,
+                        &at,
+                        &latency_ms,
+                        &server_version,
+                        &success,
+                        &event.sequence,
+                    ],
+                )
+                .await?;
+            }
             ManagedInstanceEvent::InstanceRemoved { .. } => {
                 tx.execute("DELETE FROM rm_managed_instances WHERE id = $1", &[&id])
                     .await?;

@@ -26,6 +26,13 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("PUT", "/users/{id}", "admin"),
     ("DELETE", "/users/{id}", "admin"),
     ("POST", "/users/{id}/reset-password", "admin"),
+    ("GET", "/managed-instances", "viewer"),
+    ("POST", "/managed-instances", "editor"),
+    ("GET", "/managed-instances/{id}", "viewer"),
+    ("PUT", "/managed-instances/{id}", "editor"),
+    ("DELETE", "/managed-instances/{id}", "editor"),
+    ("POST", "/managed-instances/{id}/test-connection", "editor"),
+    ("POST", "/managed-instances/test-connection-direct", "admin"),
 ];
 
 fn access_name(access: Access) -> &'static str {

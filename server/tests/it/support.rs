@@ -78,7 +78,7 @@ impl TestEnv {
         let pool = commands::store::connect(&self.config.database_url, 4)
             .await
             .expect("pool");
-        CommandService::new(pool)
+        CommandService::new(pool, pganalytics::app::tester(&self.config))
     }
 
     pub async fn jetstream(&self) -> jetstream::Context {

@@ -1,0 +1,394 @@
+//! `/managed-instances`: the PostgreSQL servers a team watches, and their connection tests.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use commands::instances::{self, InstanceCommandError};
+use commands::service::CommandError;
+use domain::managed_instance::{
+    ConnectionOutcome, ConnectionSpec, ManagedInstanceCommand, ManagedInstanceError, TestTrigger,
+};
+use domain::values::Name;
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::auth::access::CurrentUser;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+const COLUMNS: &str = "id, name, host, port, database, username, sslmode, connect_timeout_s, tags,
+    has_credential, last_connection_status, last_error, last_tested_at, latency_ms, server_version,
+    last_heartbeat, created_at, updated_at";
+
+/// An instance as the list and detail show it. Never a password, not even sealed.
+#[derive(Serialize)]
+pub(crate) struct InstanceView {
+    id: Uuid,
+    name: String,
+    host: String,
+    port: i32,
+    database: String,
+    username: String,
+    sslmode: String,
+    connect_timeout_s: i32,
+    tags: Vec<String>,
+    has_password: bool,
+    last_connection_status: String,
+    last_error: Option<String>,
+    last_tested_at: Option<DateTime<Utc>>,
+    latency_ms: Option<f64>,
+    server_version: Option<String>,
+    last_heartbeat: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn view(r: &tokio_postgres::Row) -> InstanceView {
+    InstanceView {
+        id: r.get(0),
+        name: r.get(1),
+        host: r.get(2),
+        port: r.get(3),
+        database: r.get(4),
+        username: r.get(5),
+        sslmode: r.get(6),
+        connect_timeout_s: r.get(7),
+        tags: r.get(8),
+        has_password: r.get(9),
+        last_connection_status: r.get(10),
+        last_error: r.get(11),
+        last_tested_at: r.get(12),
+        latency_ms: r.get(13),
+        server_version: r.get(14),
+        last_heartbeat: r.get(15),
+        created_at: r.get(16),
+        updated_at: r.get(17),
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("managed instance not found".into())
+}
+
+fn command_error(e: InstanceCommandError) -> ApiError {
+    match e {
+        InstanceCommandError::NameTaken(_) => ApiError::Conflict(e.to_string()),
+        InstanceCommandError::NoEncryptionKey => ApiError::Invalid {
+            field: "password".into(),
+            message: e.to_string(),
+        },
+        InstanceCommandError::Command(e) => aggregate_error(e),
+        InstanceCommandError::Store(e) => unavailable(e),
+    }
+}
+
+fn aggregate_error(e: CommandError<ManagedInstanceError>) -> ApiError {
+    match e {
+        CommandError::Rejected(
+            ManagedInstanceError::NotFound | ManagedInstanceError::AlreadyRemoved,
+        ) => not_found(),
+        CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
+        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
+        CommandError::Unavailable(e) => unavailable(e),
+    }
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM rm_managed_instances WHERE id = $1"),
+            &[&id],
+        )
+        .await
+        .map_err(unavailable)?;
+    row.as_ref().map(view).ok_or_else(not_found)
+}
+
+fn default_sslmode() -> String {
+    "prefer".into()
+}
+
+fn default_timeout() -> i64 {
+    5
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    name: String,
+    host: String,
+    port: i64,
+    database: String,
+    username: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default = "default_sslmode")]
+    sslmode: String,
+    #[serde(default = "default_timeout")]
+    connect_timeout_s: i64,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+fn parse_name(raw: &str) -> Result<Name, ApiError> {
+    Name::parse(raw).map_err(|e| ApiError::Invalid {
+        field: "name".into(),
+        message: e.to_string(),
+    })
+}
+
+fn parse_spec(
+    host: &str,
+    port: i64,
+    database: &str,
+    username: &str,
+    sslmode: &str,
+    timeout: i64,
+) -> Result<ConnectionSpec, ApiError> {
+    ConnectionSpec::parse(host, port, database, username, sslmode, timeout).map_err(|e| {
+        ApiError::Invalid {
+            field: e.field().into(),
+            message: e.to_string(),
+        }
+    })
+}
+
+fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let tags: Vec<String> = tags
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tags.len() > 32 || tags.iter().any(|t| t.len() > 64) {
+        return Err(ApiError::Invalid {
+            field: "tags".into(),
+            message: "at most 32 tags of at most 64 characters".into(),
+        });
+    }
+    Ok(tags)
+}
+
+/// `GET /managed-instances`
+pub(crate) async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<InstanceView>>, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM rm_managed_instances ORDER BY name"),
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(rows.iter().map(view).collect()))
+}
+
+/// `GET /managed-instances/{id}`
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<InstanceView>, ApiError> {
+    Ok(Json(
+        load(&state, parse_id(&id, "managed instance")?).await?,
+    ))
+}
+
+/// `POST /managed-instances` → 201.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<InstanceView>), ApiError> {
+    let name = parse_name(&body.name)?;
+    let spec = parse_spec(
+        &body.host,
+        body.port,
+        &body.database,
+        &body.username,
+        &body.sslmode,
+        body.connect_timeout_s,
+    )?;
+    let tags = clean_tags(body.tags)?;
+    let (id, committed) = instances::register(
+        &state.commands,
+        &name,
+        spec,
+        body.password.as_deref(),
+        tags,
+        &user.actor(),
+    )
+    .await
+    .map_err(command_error)?;
+    state.wait_visible(&committed).await;
+    Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateBody {
+    name: Option<String>,
+    host: Option<String>,
+    port: Option<i64>,
+    database: Option<String>,
+    username: Option<String>,
+    /// Absent: keep; a string: replace; `null`: remove the stored password.
+    #[serde(default, deserialize_with = "present")]
+    password: Option<Option<String>>,
+    sslmode: Option<String>,
+    connect_timeout_s: Option<i64>,
+    tags: Option<Vec<String>>,
+}
+
+/// `PUT /managed-instances/{id}`: any subset of the fields; returns the instance.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<InstanceView>, ApiError> {
+    let id = parse_id(&id, "managed instance")?;
+    let current = load(&state, id).await?;
+    let name = parse_name(body.name.as_deref().unwrap_or(&current.name))?;
+    let spec = parse_spec(
+        body.host.as_deref().unwrap_or(&current.host),
+        body.port.unwrap_or(i64::from(current.port)),
+        body.database.as_deref().unwrap_or(&current.database),
+        body.username.as_deref().unwrap_or(&current.username),
+        body.sslmode.as_deref().unwrap_or(&current.sslmode),
+        body.connect_timeout_s
+            .unwrap_or(i64::from(current.connect_timeout_s)),
+    )?;
+    let tags = clean_tags(body.tags.unwrap_or(current.tags))?;
+    let password = body.password.as_ref().map(|p| p.as_deref());
+    let committed = instances::update(
+        &state.commands,
+        id,
+        &name,
+        spec,
+        tags,
+        password,
+        &user.actor(),
+    )
+    .await
+    .map_err(command_error)?;
+    state.wait_visible(&committed).await;
+    Ok(Json(load(&state, id).await?))
+}
+
+/// `DELETE /managed-instances/{id}` → 204.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "managed instance")?;
+    let committed = instances::remove(&state.commands, id, &user.actor())
+        .await
+        .map_err(command_error)?;
+    state.wait_visible(&committed).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A connection test's answer.
+#[derive(Serialize)]
+pub(crate) struct TestResult {
+    success: bool,
+    status: String,
+    latency_ms: Option<f64>,
+    server_version: Option<String>,
+    error: Option<String>,
+    tested_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /managed-instances/{id}/test-connection`: tests now, records the result as an event,
+/// and answers once the instance list shows it (read-your-writes).
+pub(crate) async fn test_connection(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<TestResult>, ApiError> {
+    let id = parse_id(&id, "managed instance")?;
+    let command = ManagedInstanceCommand::TestConnection {
+        trigger: TestTrigger::Manual,
+        at: Utc::now(),
+    };
+    let committed = state
+        .commands
+        .managed_instance(&id.to_string(), command, &user.actor())
+        .await
+        .map_err(aggregate_error)?;
+    state.wait_visible(&committed).await;
+    let row = load(&state, id).await?;
+    Ok(Json(TestResult {
+        success: row.last_connection_status == "connected",
+        status: row.last_connection_status,
+        latency_ms: row.latency_ms,
+        server_version: row.server_version,
+        error: row.last_error,
+        tested_at: row.last_tested_at,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DirectBody {
+    /// Accepted (a form may send it) and ignored: nothing is stored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    host: String,
+    port: i64,
+    database: String,
+    username: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default = "default_sslmode")]
+    sslmode: String,
+    #[serde(default = "default_timeout")]
+    connect_timeout_s: i64,
+    #[serde(default)]
+    #[allow(dead_code)]
+    tags: Vec<String>,
+}
+
+/// `POST /managed-instances/test-connection-direct` (admin: it can point the server at any
+/// host): tests details before they are registered; nothing is stored.
+pub(crate) async fn test_connection_direct(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DirectBody>,
+) -> Result<Json<TestResult>, ApiError> {
+    let spec = parse_spec(
+        &body.host,
+        body.port,
+        &body.database,
+        &body.username,
+        &body.sslmode,
+        body.connect_timeout_s,
+    )?;
+    let outcome: ConnectionOutcome = state
+        .commands
+        .tester()
+        .test_plain(&spec, body.password.as_deref())
+        .await;
+    Ok(Json(TestResult {
+        success: outcome.status == domain::managed_instance::ConnectionStatus::Connected,
+        status: outcome.status.as_str().to_owned(),
+        latency_ms: Some(outcome.latency_ms),
+        server_version: outcome.server_version,
+        error: outcome.error,
+        tested_at: Some(Utc::now()),
+    }))
+}

@@ -1,0 +1,264 @@
+//! Managed-instance commands that need more than the aggregate: unique names and sealing the
+//! password before it reaches the command.
+
+use chrono::Utc;
+use domain::managed_instance::{ConnectionSpec, ManagedInstanceCommand, ManagedInstanceError};
+use domain::values::{Actor, Name};
+use uuid::Uuid;
+
+use crate::service::{CommandError, CommandService, Committed};
+
+const KIND: &str = "managed_instance";
+
+/// Why an instance command did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceCommandError {
+    /// Another instance has that name.
+    #[error("an instance named {0:?} already exists")]
+    NameTaken(String),
+    /// A password was given but no key is configured.
+    #[error("this server has no PGA_ENCRYPTION_KEY, so it refuses to store passwords; set one (openssl rand -base64 32) and restart")]
+    NoEncryptionKey,
+    /// The aggregate refused, or the store failed.
+    #[error(transparent)]
+    Command(#[from] CommandError<ManagedInstanceError>),
+    /// The claim table failed.
+    #[error("event store unavailable: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// Claims `name` for `owner`; returns whether this call made the claim (false: already held).
+async fn claim(
+    service: &CommandService,
+    name: &Name,
+    owner: Uuid,
+) -> Result<bool, InstanceCommandError> {
+    let inserted = sqlx::query(
+        "INSERT INTO name_claims (kind, name, owner_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(KIND)
+    .bind(name.as_str())
+    .bind(owner)
+    .execute(service.pool())
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let holder: Option<Uuid> =
+        sqlx::query_scalar("SELECT owner_id FROM name_claims WHERE kind = $1 AND name = $2")
+            .bind(KIND)
+            .bind(name.as_str())
+            .fetch_optional(service.pool())
+            .await?;
+    match holder {
+        Some(h) if h == owner => Ok(false),
+        _ => Err(InstanceCommandError::NameTaken(name.as_str().to_owned())),
+    }
+}
+
+async fn unclaim(service: &CommandService, name: &Name, owner: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM name_claims WHERE kind = $1 AND name = $2 AND owner_id = $3")
+        .bind(KIND)
+        .bind(name.as_str())
+        .bind(owner)
+        .execute(service.pool())
+        .await?;
+    Ok(())
+}
+
+/// Releases every name `owner` holds except `keep`.
+async fn release_except(
+    service: &CommandService,
+    owner: Uuid,
+    keep: Option<&Name>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM name_claims WHERE kind = $1 AND owner_id = $2 AND name IS DISTINCT FROM $3",
+    )
+    .bind(KIND)
+    .bind(owner)
+    .bind(keep.map(Name::as_str))
+    .execute(service.pool())
+    .await?;
+    Ok(())
+}
+
+fn seal(
+    service: &CommandService,
+    password: Option<&str>,
+) -> Result<Option<domain::managed_instance::SealedCredential>, InstanceCommandError> {
+    match password {
+        None => Ok(None),
+        Some(p) => service
+            .tester()
+            .cipher()
+            .map(|c| Some(c.seal(p)))
+            .ok_or(InstanceCommandError::NoEncryptionKey),
+    }
+}
+
+/// Registers an instance under a unique name, its password sealed.
+///
+/// # Errors
+/// [`InstanceCommandError`]; nothing is stored then.
+pub async fn register(
+    service: &CommandService,
+    name: &Name,
+    connection: ConnectionSpec,
+    password: Option<&str>,
+    tags: Vec<String>,
+    actor: &Actor,
+) -> Result<(Uuid, Committed), InstanceCommandError> {
+    let credential = seal(service, password)?;
+    let id = Uuid::new_v4();
+    claim(service, name, id).await?;
+    let command = ManagedInstanceCommand::RegisterInstance {
+        name: name.clone(),
+        connection,
+        credential,
+        tags,
+        at: Utc::now(),
+    };
+    match service
+        .managed_instance(&id.to_string(), command, actor)
+        .await
+    {
+        Ok(committed) => Ok((id, committed)),
+        Err(e) => {
+            release_except(service, id, None).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Changes name, connection settings and tags; with `password: Some(..)` also replaces the
+/// stored password (`Some(None)` clears it). Returns the last commit.
+///
+/// # Errors
+/// [`InstanceCommandError`].
+pub async fn update(
+    service: &CommandService,
+    id: Uuid,
+    name: &Name,
+    connection: ConnectionSpec,
+    tags: Vec<String>,
+    password: Option<Option<&str>>,
+    actor: &Actor,
+) -> Result<Committed, InstanceCommandError> {
+    let credential = password.map(|p| seal(service, p)).transpose()?;
+    let new_claim = claim(service, name, id).await?;
+    let command = ManagedInstanceCommand::UpdateInstance {
+        name: name.clone(),
+        connection,
+        tags,
+        at: Utc::now(),
+    };
+    let aggregate = id.to_string();
+    let mut committed = match service.managed_instance(&aggregate, command, actor).await {
+        Ok(c) => c,
+        Err(e) => {
+            if new_claim {
+                unclaim(service, name, id).await?;
+            }
+            return Err(e.into());
+        }
+    };
+    release_except(service, id, Some(name)).await?;
+    if let Some(credential) = credential {
+        let command = ManagedInstanceCommand::RotateCredentials {
+            credential,
+            at: Utc::now(),
+        };
+        committed = service.managed_instance(&aggregate, command, actor).await?;
+    }
+    Ok(committed)
+}
+
+/// Removes an instance and frees its name.
+///
+/// # Errors
+/// [`InstanceCommandError`].
+pub async fn remove(
+    service: &CommandService,
+    id: Uuid,
+    actor: &Actor,
+) -> Result<Committed, InstanceCommandError> {
+    let command = ManagedInstanceCommand::RemoveInstance { at: Utc::now() };
+    let committed = service
+        .managed_instance(&id.to_string(), command, actor)
+        .await?;
+    release_except(service, id, None).await?;
+    Ok(committed)
+}
+
+/// Re-seals every stored password under the current key (`pganalytics rotate-key`). Returns
+/// how many instances were re-sealed.
+///
+/// # Errors
+/// The first failure; instances done before it stay done (re-running is safe).
+pub async fn reseal_all(
+    service: &CommandService,
+    actor: &Actor,
+) -> Result<usize, InstanceCommandError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1 ORDER BY 1",
+    )
+    .bind(KIND)
+    .fetch_all(service.pool())
+    .await?;
+    let mut resealed = 0;
+    for id in ids {
+        let before: Option<i64> = sqlx::query_scalar(
+            "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(KIND)
+        .bind(&id)
+        .fetch_one(service.pool())
+        .await?;
+        let command = ManagedInstanceCommand::ResealCredential { at: Utc::now() };
+        match service.managed_instance(&id, command, actor).await {
+            Ok(c) if Some(c.sequence) != before => resealed += 1,
+            Ok(_) | Err(CommandError::Rejected(ManagedInstanceError::AlreadyRemoved)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(resealed)
+}
+
+/// Runs a background connection check on every registered instance, `concurrency` at a time.
+/// The aggregate records only changes of status (and a sparse heartbeat). Returns how many
+/// instances were checked.
+///
+/// # Errors
+/// The event store's error when the instance list cannot be read; a failed check of one
+/// instance is logged and does not stop the others.
+pub async fn check_all(service: &CommandService, concurrency: usize) -> Result<usize, sqlx::Error> {
+    use futures::StreamExt;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT aggregate_id FROM events WHERE aggregate_type = $1
+          GROUP BY aggregate_id HAVING bool_and(event_type <> 'InstanceRemoved')",
+    )
+    .bind(KIND)
+    .fetch_all(service.pool())
+    .await?;
+    let actor = Actor::system("background-check");
+    let checked = ids.len();
+    futures::stream::iter(ids)
+        .for_each_concurrent(concurrency.max(1), |id| {
+            let actor = actor.clone();
+            async move {
+                let command = ManagedInstanceCommand::TestConnection {
+                    trigger: domain::managed_instance::TestTrigger::Background,
+                    at: Utc::now(),
+                };
+                match service.managed_instance(&id, command, &actor).await {
+                    // Removed meanwhile, or a person tested it at the same moment: fine.
+                    Ok(_) | Err(CommandError::Rejected(_) | CommandError::Conflict(_)) => {}
+                    Err(e) => tracing::warn!(instance = %id, error = %e, "background check failed"),
+                }
+            }
+        })
+        .await;
+    Ok(checked)
+}
