@@ -118,21 +118,30 @@ impl ConnectionTester {
                 tokio::spawn(conn);
                 client
             };
-            let row = client.query_one("SHOW server_version", &[]).await?;
-            Ok::<_, tokio_postgres::Error>(Ok(row.get::<_, String>(0)))
+            let row = client
+                .query_one(
+                    "SELECT current_setting('server_version'),
+                            (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
+                    &[],
+                )
+                .await?;
+            Ok::<_, tokio_postgres::Error>(Ok((
+                row.get::<_, String>(0),
+                row.get::<_, Option<bool>>(1),
+            )))
         };
         let result = tokio::time::timeout(timeout, attempt).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (status, server_version, error) = match result {
-            Ok(Ok(Ok(version))) => (ConnectionStatus::Connected, Some(version), None),
-            Ok(Ok(Err(message))) => (ConnectionStatus::Error, None, Some(message)),
+        let (status, (server_version, tls), error) = match result {
+            Ok(Ok(Ok((version, tls)))) => (ConnectionStatus::Connected, (Some(version), tls), None),
+            Ok(Ok(Err(message))) => (ConnectionStatus::Error, (None, None), Some(message)),
             Ok(Err(e)) => {
                 let (status, message) = classify(&e, spec);
-                (status, None, Some(message))
+                (status, (None, None), Some(message))
             }
             Err(_) => (
                 ConnectionStatus::Error,
-                None,
+                (None, None),
                 Some(format!(
                     "no answer from {}:{} within {} s (connect_timeout_s)",
                     spec.host, spec.port, spec.connect_timeout_s
@@ -145,6 +154,7 @@ impl ConnectionTester {
             latency_ms,
             server_version,
             error,
+            tls,
         }
     }
 }
@@ -249,6 +259,7 @@ fn unreadable(message: String) -> ConnectionOutcome {
         latency_ms: 0.0,
         server_version: None,
         error: Some(message),
+        tls: None,
     }
 }
 

@@ -81,7 +81,8 @@ pub async fn release_username(service: &CommandService, user_id: Uuid) -> Result
     Ok(())
 }
 
-/// Creates the first admin when the event store holds no user at all. Returns whether it did.
+/// Creates the first admin when the event store holds no user at all. Returns what it
+/// committed, if it did.
 ///
 /// # Errors
 /// [`CreateUserError`].
@@ -89,13 +90,13 @@ pub async fn bootstrap_admin(
     service: &CommandService,
     username: &Username,
     password: &NewPassword,
-) -> Result<bool, CreateUserError> {
+) -> Result<Option<Committed>, CreateUserError> {
     let any: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'user')")
             .fetch_one(service.pool())
             .await?;
     if any {
-        return Ok(false);
+        return Ok(None);
     }
     match create_user(
         service,
@@ -106,9 +107,9 @@ pub async fn bootstrap_admin(
     )
     .await
     {
-        Ok(_) => Ok(true),
+        Ok((_, committed)) => Ok(Some(committed)),
         // Another process starting at the same moment created it.
-        Err(CreateUserError::UsernameTaken(_)) => Ok(false),
+        Err(CreateUserError::UsernameTaken(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -60,15 +60,16 @@ async fn bootstrap_admin(
     commands: &CommandService,
     username: &str,
     password: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<commands::service::Committed>> {
     let username = Username::parse(username)
         .map_err(|e| anyhow::anyhow!("PGA_BOOTSTRAP_ADMIN_USERNAME {e}"))?;
     let password = NewPassword::parse(password)
         .map_err(|e| anyhow::anyhow!("PGA_BOOTSTRAP_ADMIN_PASSWORD {e}"))?;
-    if commands::users::bootstrap_admin(commands, &username, &password).await? {
+    let committed = commands::users::bootstrap_admin(commands, &username, &password).await?;
+    if committed.is_some() {
         tracing::info!(username = username.as_str(), "created the first admin");
     }
-    Ok(())
+    Ok(committed)
 }
 
 /// Which roles this process plays.
@@ -196,7 +197,14 @@ pub async fn start(
 
     let commands = Arc::new(CommandService::new(pool.clone(), tester(config)));
     if let Some((username, password)) = &config.bootstrap_admin {
-        bootstrap_admin(&commands, username, password.expose()).await?;
+        let created = bootstrap_admin(&commands, username, password.expose()).await?;
+        if let (Some(c), true) = (created, roles.project) {
+            // So that the admin can log in the moment the server says it is listening.
+            let names = projections::projectors::event_projection_names();
+            let (kind, id, seq) = (c.kind, &c.aggregate_id, c.sequence);
+            let wait = Duration::from_secs(10);
+            projections::freshness::wait_applied(&read_pool, &names, kind, id, seq, wait).await;
+        }
     }
 
     if roles.project && !config.check_interval.is_zero() {

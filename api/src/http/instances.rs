@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 const COLUMNS: &str = "id, name, host, port, database, username, sslmode, connect_timeout_s, tags,
     has_credential, last_connection_status, last_error, last_tested_at, latency_ms, server_version,
-    last_heartbeat, created_at, updated_at";
+    last_heartbeat, created_at, updated_at, last_tls";
 
 /// An instance as the list and detail show it. Never a password, not even sealed.
 #[derive(Serialize)]
@@ -42,6 +42,7 @@ pub(crate) struct InstanceView {
     latency_ms: Option<f64>,
     server_version: Option<String>,
     last_heartbeat: Option<DateTime<Utc>>,
+    last_tls: Option<bool>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -66,6 +67,7 @@ fn view(r: &tokio_postgres::Row) -> InstanceView {
         last_heartbeat: r.get(15),
         created_at: r.get(16),
         updated_at: r.get(17),
+        last_tls: r.get(18),
     }
 }
 
@@ -310,6 +312,7 @@ pub(crate) struct TestResult {
     latency_ms: Option<f64>,
     server_version: Option<String>,
     error: Option<String>,
+    tls: Option<bool>,
     tested_at: Option<DateTime<Utc>>,
 }
 
@@ -338,6 +341,7 @@ pub(crate) async fn test_connection(
         latency_ms: row.latency_ms,
         server_version: row.server_version,
         error: row.last_error,
+        tls: row.last_tls,
         tested_at: row.last_tested_at,
     }))
 }
@@ -389,6 +393,7 @@ pub(crate) async fn test_connection_direct(
         latency_ms: Some(outcome.latency_ms),
         server_version: outcome.server_version,
         error: outcome.error,
+        tls: outcome.tls,
         tested_at: Some(Utc::now()),
     }))
 }

@@ -122,6 +122,7 @@ impl Aggregate for ManagedInstance {
                     latency_ms: outcome.latency_ms,
                     server_version: outcome.server_version,
                     error: outcome.error,
+                    tls: outcome.tls,
                     trigger,
                     at,
                 }
@@ -221,6 +222,7 @@ mod tests {
             latency_ms: 3.5,
             server_version: (status == ConnectionStatus::Connected).then(|| "16.4".into()),
             error: (status != ConnectionStatus::Connected).then(|| "refused".into()),
+            tls: (status == ConnectionStatus::Connected).then_some(true),
         }
     }
 
@@ -254,6 +256,7 @@ mod tests {
             latency_ms: o.latency_ms,
             server_version: o.server_version,
             error: o.error,
+            tls: o.tls,
             trigger,
             at,
         }

@@ -53,6 +53,9 @@ pub enum ManagedInstanceEvent {
         server_version: Option<String>,
         /// What went wrong, worded for a person.
         error: Option<String>,
+        /// Whether the session was encrypted, when connected.
+        #[serde(default)]
+        tls: Option<bool>,
         /// Who asked.
         trigger: TestTrigger,
         /// When.

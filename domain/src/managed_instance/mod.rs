@@ -47,6 +47,9 @@ pub struct ConnectionOutcome {
     pub server_version: Option<String>,
     /// A message a person understands when not connected (never contains the password).
     pub error: Option<String>,
+    /// Whether the session was encrypted, when connected.
+    #[serde(default)]
+    pub tls: Option<bool>,
 }
 
 /// What the ManagedInstance aggregate needs from the outside world.

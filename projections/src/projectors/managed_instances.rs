@@ -96,6 +96,7 @@ impl EventProjector for ManagedInstances {
                 latency_ms,
                 server_version,
                 error,
+                tls,
                 at,
                 ..
             } => {
@@ -107,7 +108,7 @@ impl EventProjector for ManagedInstances {
                             latency_ms = $5,
                             server_version = coalesce($6, server_version),
                             last_heartbeat = CASE WHEN $7 THEN $4 ELSE last_heartbeat END,
-                            last_sequence = $8
+                            last_sequence = $8, last_tls = $9
                       WHERE id = $1",
                     &[
                         &id,
@@ -118,6 +119,7 @@ impl EventProjector for ManagedInstances {
                         &server_version,
                         &success,
                         &event.sequence,
+                        &tls,
                     ],
                 )
                 .await?;

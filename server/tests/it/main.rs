@@ -7,4 +7,6 @@ mod auth;
 mod authz;
 mod core_pipeline;
 mod faults;
+mod instances;
+mod pg_fixture;
 mod replay;

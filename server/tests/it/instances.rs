@@ -1,0 +1,592 @@
+//! Managed instances: sealed passwords, real connection tests, sslmode, background checks.
+
+use std::time::Duration;
+
+use commands::tester::ConnectionTester;
+use domain::managed_instance::{ConnectionSpec, ConnectionStatus};
+use pganalytics::app::Roles;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::pg_fixture::{PrivatePostgres, PASSWORD, ROLE};
+use crate::support::*;
+
+fn spec(port: u16, sslmode: &str) -> ConnectionSpec {
+    ConnectionSpec::parse("localhost", i64::from(port), "postgres", ROLE, sslmode, 5).expect("spec")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_is_honoured_and_failures_are_classified() {
+    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
+        .await
+        .expect("fixture");
+    let tester = ConnectionTester::new(None);
+    let test = |mode: &'static str, password: &'static str| {
+        let tester = tester.clone();
+        let spec = spec(pg.port, mode);
+        async move { tester.test_plain(&spec, Some(password)).await }
+    };
+
+    let disable = test("disable", PASSWORD).await;
+    assert_eq!(disable.status, ConnectionStatus::Connected, "{disable:?}");
+    assert_eq!(disable.tls, Some(false), "disable never uses TLS");
+    assert!(disable.server_version.is_some());
+    for mode in ["prefer", "require"] {
+        let o = test(mode, PASSWORD).await;
+        assert_eq!(
+            (o.status, o.tls),
+            (ConnectionStatus::Connected, Some(true)),
+            "{mode}: {o:?}"
+        );
+    }
+    for mode in ["verify-ca", "verify-full"] {
+        let o = test(mode, PASSWORD).await;
+        assert_eq!(
+            o.status,
+            ConnectionStatus::Error,
+            "{mode} must refuse a self-signed certificate"
+        );
+        let message = o.error.expect("message");
+        assert!(
+            message.contains("TLS") && message.contains(mode),
+            "{message}"
+        );
+    }
+    let wrong = test("require", "not the password").await;
+    assert_eq!(
+        wrong.status,
+        ConnectionStatus::InvalidCredentials,
+        "{wrong:?}"
+    );
+    assert!(!wrong.error.expect("message").contains("not the password"));
+
+    // The same server without TLS: require never falls back to plaintext.
+    let pg_ref = &pg;
+    tokio::task::block_in_place(|| pg_ref.disable_tls());
+    let require = test("require", PASSWORD).await;
+    assert_eq!(require.status, ConnectionStatus::Error);
+    assert!(require
+        .error
+        .expect("message")
+        .contains("does not offer TLS"));
+    let prefer = test("prefer", PASSWORD).await;
+    assert_eq!(
+        (prefer.status, prefer.tls),
+        (ConnectionStatus::Connected, Some(false))
+    );
+}
+
+#[tokio::test]
+async fn the_local_server_is_tested_as_its_tls_setup_allows() {
+    let sql = connect(&admin_url("postgres")).await;
+    let ssl: String = sql.query_one("SHOW ssl", &[]).await.expect("ssl").get(0);
+    let tester = ConnectionTester::new(None);
+    let local = |mode: &str| {
+        ConnectionSpec::parse("localhost", 5432, "postgres", "postgres", mode, 5).expect("spec")
+    };
+    let disable = tester.test_plain(&local("disable"), None).await;
+    assert_eq!(
+        (disable.status, disable.tls),
+        (ConnectionStatus::Connected, Some(false))
+    );
+    let require = tester.test_plain(&local("require"), None).await;
+    if ssl == "on" {
+        assert_eq!(
+            (require.status, require.tls),
+            (ConnectionStatus::Connected, Some(true))
+        );
+        // Whatever certificate the local server has, it is not one the system trusts for
+        // "localhost" unless an operator made it so; a self-signed one must be refused.
+        let full = tester.test_plain(&local("verify-full"), None).await;
+        if full.status == ConnectionStatus::Connected {
+            eprintln!("local certificate is trusted by the system; verify-full accepted it");
+        } else {
+            assert!(full.error.expect("message").contains("TLS"));
+        }
+    } else {
+        assert_eq!(require.status, ConnectionStatus::Error);
+    }
+}
+
+async fn setup(roles: Roles) -> (TestEnv, pganalytics::app::Running, Api, String) {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(roles).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    (env, running, api, admin)
+}
+
+fn instance_body(name: &str, port: u16, password: Option<&str>) -> Value {
+    json!({
+        "name": name, "host": "localhost", "port": port, "database": "postgres",
+        "username": ROLE, "password": password, "sslmode": "require", "connect_timeout_s": 2,
+        "tags": ["it"]
+    })
+}
+
+#[tokio::test]
+async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
+    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
+        .await
+        .expect("fixture");
+    let (env, running, api, admin) = setup(Roles::ALL).await;
+    api.create_user(&admin, "inst-editor", "editor password 1", "editor")
+        .await;
+    api.create_user(&admin, "inst-viewer", "viewer password 1", "viewer")
+        .await;
+    let editor = api.token("inst-editor", "editor password 1").await;
+    let viewer = api.token("inst-viewer", "viewer password 1").await;
+
+    let created = api
+        .post(
+            "/managed-instances",
+            Some(&editor),
+            instance_body("fixture", pg.port, Some(PASSWORD)),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["last_connection_status"], "unknown");
+    assert_eq!(created.body["has_password"], true);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+
+    let tested = api
+        .post(
+            &format!("/managed-instances/{id}/test-connection"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    assert_eq!(tested.body["success"], true, "{}", tested.body);
+    assert_eq!(tested.body["status"], "connected");
+    assert_eq!(tested.body["tls"], true);
+    assert!(tested.body["server_version"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
+    // Read straight after: the badge says Connected, no reload race.
+    let list = api.get("/managed-instances", &viewer).await;
+    let row = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("row")
+        .clone();
+    assert_eq!(row["last_connection_status"], "connected");
+    assert!(row["latency_ms"].as_f64().is_some());
+    assert!(row["last_heartbeat"].is_string());
+
+    // Wrong password: invalid_credentials, stored.
+    let wrong = api
+        .post(
+            "/managed-instances",
+            Some(&editor),
+            instance_body("wrong-pw", pg.port, Some("nope nope")),
+        )
+        .await;
+    let wrong_id = wrong.body["id"].as_str().expect("id").to_owned();
+    let r = api
+        .post(
+            &format!("/managed-instances/{wrong_id}/test-connection"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (r.body["success"].clone(), r.body["status"].clone()),
+        (json!(false), json!("invalid_credentials")),
+        "{}",
+        r.body
+    );
+
+    // Closed port: error, fast.
+    let closed_port = crate::faults::free_port();
+    let closed = api
+        .post(
+            "/managed-instances",
+            Some(&editor),
+            instance_body("closed", closed_port, None),
+        )
+        .await;
+    let closed_id = closed.body["id"].as_str().expect("id").to_owned();
+    let r = api
+        .post(
+            &format!("/managed-instances/{closed_id}/test-connection"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "error");
+    assert!(
+        r.body["error"].as_str().expect("error").contains("refused"),
+        "{}",
+        r.body
+    );
+
+    // A host that accepts TCP but never answers: an error within connect_timeout_s, not a hang.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let hang = api
+        .post(
+            "/managed-instances",
+            Some(&editor),
+            instance_body("silent", silent_port, None),
+        )
+        .await;
+    let hang_id = hang.body["id"].as_str().expect("id").to_owned();
+    let r = api
+        .post(
+            &format!("/managed-instances/{hang_id}/test-connection"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "error");
+    assert!(
+        r.body["error"]
+            .as_str()
+            .expect("error")
+            .contains("within 2 s"),
+        "{}",
+        r.body
+    );
+    drop(silent);
+
+    // Roles: a viewer may not test; an editor may not test arbitrary hosts.
+    assert_eq!(
+        api.post(
+            &format!("/managed-instances/{id}/test-connection"),
+            Some(&viewer),
+            json!({})
+        )
+        .await
+        .status,
+        403
+    );
+    let direct = instance_body("x", pg.port, Some(PASSWORD));
+    assert_eq!(
+        api.post(
+            "/managed-instances/test-connection-direct",
+            Some(&editor),
+            direct.clone()
+        )
+        .await
+        .status,
+        403
+    );
+    let before = api
+        .get("/managed-instances", &admin)
+        .await
+        .body
+        .as_array()
+        .expect("list")
+        .len();
+    let r = api
+        .post(
+            "/managed-instances/test-connection-direct",
+            Some(&admin),
+            direct,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].clone()),
+        (200, json!("connected")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        api.get("/managed-instances", &admin)
+            .await
+            .body
+            .as_array()
+            .expect("list")
+            .len(),
+        before,
+        "direct stores nothing"
+    );
+
+    // Removed: gone from the list, a test is a 404, the name is free again.
+    let del = api
+        .call(
+            Method::DELETE,
+            &format!("/managed-instances/{closed_id}"),
+            Some(&editor),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204);
+    let r = api
+        .post(
+            &format!("/managed-instances/{closed_id}/test-connection"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        api.post(
+            "/managed-instances",
+            Some(&editor),
+            instance_body("closed", closed_port, None)
+        )
+        .await
+        .status,
+        201
+    );
+
+    // The password is nowhere: events, read models, audit, responses.
+    let sql = env.sql().await;
+    let leaks: i64 = sql
+        .query_one(
+            "SELECT (SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%')
+                  + (SELECT count(*) FROM rm_managed_instances t WHERE row_to_json(t)::text LIKE '%' || $1 || '%')
+                  + (SELECT count(*) FROM rm_audit_log t WHERE row_to_json(t)::text LIKE '%' || $1 || '%')",
+            &[&"p w"],
+        )
+        .await
+        .expect("search")
+        .get(0);
+    assert_eq!(leaks, 0);
+    for body in [&created.body, &tested.body, &list.body] {
+        assert!(!body.to_string().contains("p w"), "{body}");
+        assert!(!body.to_string().contains("ciphertext"), "{body}");
+    }
+    let sealed: i64 = count(
+        &sql,
+        "SELECT count(*) FROM events WHERE payload::text LIKE '%ciphertext%'",
+    )
+    .await;
+    assert!(sealed >= 1, "the password is stored sealed");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_instance_input_names_the_field_and_stores_nothing() {
+    let (env, running, api, admin) = setup(Roles::ALL).await;
+    let cases = [
+        (json!({"port": 0}), 422, "port"),
+        (json!({"port": 70000}), 422, "port"),
+        (json!({"host": "  "}), 422, "host"),
+        (json!({"sslmode": "sometimes"}), 422, "sslmode"),
+        (json!({"connect_timeout_s": -1}), 422, "connect_timeout_s"),
+        (json!({"name": ""}), 422, "name"),
+        (json!({"colour": "red"}), 422, "colour"),
+    ];
+    for (patch, status, field) in cases {
+        let mut body = instance_body("bad", 5432, None);
+        for (k, v) in patch.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let r = api
+            .post("/managed-instances", Some(&admin), body.clone())
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].clone()),
+            (status, json!(field)),
+            "{body}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        count(
+            &env.sql().await,
+            "SELECT count(*) FROM events WHERE aggregate_type = 'managed_instance'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        api.post(
+            "/managed-instances",
+            Some(&admin),
+            instance_body("dup", 5432, None)
+        )
+        .await
+        .status,
+        201
+    );
+    let dup = api
+        .post(
+            "/managed-instances",
+            Some(&admin),
+            instance_body("dup", 5433, None),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_an_encryption_key_passwords_are_refused_not_stored() {
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    env.config.encryption_key = None;
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let r = api
+        .post(
+            "/managed-instances",
+            Some(&admin),
+            instance_body("needs-key", 5432, Some("secret pw")),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].clone()),
+        (422, json!("password"))
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("PGA_ENCRYPTION_KEY"));
+    assert_eq!(
+        count(
+            &env.sql().await,
+            "SELECT count(*) FROM events WHERE aggregate_type = 'managed_instance'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        api.post(
+            "/managed-instances",
+            Some(&admin),
+            instance_body("no-password", 5432, None)
+        )
+        .await
+        .status,
+        201
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_check_flips_the_status_when_the_target_stops() {
+    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
+        .await
+        .expect("fixture");
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    env.config.check_interval = Duration::from_secs(1);
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let created = api
+        .post(
+            "/managed-instances",
+            Some(&admin),
+            instance_body("watched", pg.port, Some(PASSWORD)),
+        )
+        .await;
+    let path = format!(
+        "/managed-instances/{}",
+        created.body["id"].as_str().expect("id")
+    );
+    let status = |api: Api, token: String, path: String| async move {
+        api.get(&path, &token).await.body["last_connection_status"].clone()
+    };
+
+    eventually("background check finds it connected", || {
+        let f = status(api.clone(), admin.clone(), path.clone());
+        async move { (f.await == "connected").then_some(()) }
+    })
+    .await;
+    let pg_ref = &pg;
+    tokio::task::block_in_place(|| pg_ref.stop());
+    eventually("background check notices it stopped", || {
+        let f = status(api.clone(), admin.clone(), path.clone());
+        async move { (f.await == "error").then_some(()) }
+    })
+    .await;
+    tokio::task::block_in_place(|| pg_ref.restart());
+    eventually("and that it came back", || {
+        let f = status(api.clone(), admin.clone(), path.clone());
+        async move { (f.await == "connected").then_some(()) }
+    })
+    .await;
+    // Only changes were recorded, not one event per check.
+    let tests = count(
+        &env.sql().await,
+        "SELECT count(*) FROM events WHERE event_type = 'ConnectionTested'",
+    )
+    .await;
+    assert_eq!(tests, 3, "connected, error, connected");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn rotate_key_reseals_stored_passwords_and_they_still_work() {
+    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
+        .await
+        .expect("fixture");
+    let (env, running, api, admin) = setup(Roles::ALL).await;
+    let created = api
+        .post(
+            "/managed-instances",
+            Some(&admin),
+            instance_body("rotating", pg.port, Some(PASSWORD)),
+        )
+        .await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    running.stop().await;
+
+    let old_key = env.config.encryption_key.expect("key");
+    let mut rotated = env.config.clone();
+    rotated.encryption_key = Some([42; 32]);
+    rotated.previous_encryption_keys = vec![old_key];
+    let pool = commands::store::connect(&rotated.database_url, 2)
+        .await
+        .expect("pool");
+    let service = commands::service::CommandService::new(pool, pganalytics::app::tester(&rotated));
+    let actor = domain::values::Actor::system("rotate-key");
+    assert_eq!(
+        commands::instances::reseal_all(&service, &actor)
+            .await
+            .expect("reseal"),
+        1
+    );
+    assert_eq!(
+        commands::instances::reseal_all(&service, &actor)
+            .await
+            .expect("reseal"),
+        0,
+        "idempotent"
+    );
+    let new_id = commands::credentials::key_id(&[42; 32]);
+    let sql = env.sql().await;
+    let row = sql
+        .query_one(
+            "SELECT payload::text FROM events WHERE event_type = 'CredentialsRotated'",
+            &[],
+        )
+        .await
+        .expect("event");
+    assert!(row.get::<_, String>(0).contains(&new_id));
+
+    // A server that knows only the new key reads the re-sealed password.
+    let mut only_new = rotated.clone();
+    only_new.previous_encryption_keys = vec![];
+    let env2 = TestEnv {
+        db: env.db.clone(),
+        prefix: env.prefix.clone(),
+        config: only_new,
+    };
+    let running = env2.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let r = api
+        .post(
+            &format!("/managed-instances/{id}/test-connection"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "connected", "{}", r.body);
+    running.stop().await;
+    env2.cleanup().await;
+}
