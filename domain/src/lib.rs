@@ -11,6 +11,7 @@
 //! - [`envelope`]: the wire form of a stored event as the relay publishes it to JetStream and
 //!   the projectors read it back.
 //! - [`bus`]: subject, stream and consumer names derived from the deployment prefix.
+//! - [`metrics`]: metric batches and the parsers of the native and v3 push formats.
 //! - [`values`]: small parsed value types shared by several aggregates.
 //!
 //! Event type names and versions are frozen strings: stored events outlive the code that wrote
@@ -20,6 +21,7 @@ pub mod bus;
 pub mod collector;
 pub mod envelope;
 pub mod managed_instance;
+pub mod metrics;
 pub mod registration_secret;
 pub mod user;
 pub mod values;
