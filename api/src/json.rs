@@ -25,9 +25,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "expected a JSON body with Content-Type: application/json".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(e.body_text())
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        })?;
         parse(&bytes).map(ApiJson)
     }
 }

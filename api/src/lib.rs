@@ -4,6 +4,7 @@
 //!   `{"error": {"code", "message"}}`.
 //! - [`state`]: what handlers share: the command service, the read-model pool, NATS.
 //! - [`auth`]: tokens, sessions, login limits, and the one guard every route passes.
+//! - [`live`]: change notifications fanned out to server-sent event streams.
 //! - [`json`]: the JSON body extractor whose rejections name the field.
 //! - [`http`]: one router per resource, and the route table declaring each route's role.
 //!
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod json;
+pub mod live;
 pub mod state;
 
 pub use http::router;

@@ -27,6 +27,10 @@ pub struct AppState {
     pub projectors: Arc<Vec<Arc<dyn Projector>>>,
     /// Tokens, sessions, login limits.
     pub auth: Arc<AuthState>,
+    /// The HTTP metrics bridge.
+    pub bridge: ingest::Bridge,
+    /// Live changes for `GET /events`.
+    pub changes: tokio::sync::broadcast::Sender<String>,
 }
 
 impl AppState {

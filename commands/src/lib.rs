@@ -3,6 +3,7 @@
 //! - [`store`]: the PostgreSQL event store (postgres-es) and the migrations.
 //! - [`service`]: [`service::CommandService`] runs a command through its cqrs-es aggregate and
 //!   tells the caller which event sequence it produced, so the caller can wait for projections.
+//! - [`collectors`]: registration secrets and collector registration.
 //! - [`credentials`]: AES-256-GCM sealing of instance passwords, with key ids for rotation.
 //! - [`tester`]: real connection tests (sslmode honoured, bounded, classified).
 //! - [`instances`]: instance commands that span aggregates (unique names).
@@ -16,6 +17,7 @@
 //! writes a read model, and it never puts a secret (a password, a token) into an event: what
 //! reaches an event is a hash or a ciphertext.
 
+pub mod collectors;
 pub mod credentials;
 pub mod instances;
 pub mod passwords;

@@ -1,1 +1,251 @@
-//! ingest
+//! Metric ingest: from a pushed payload to a batch acknowledged by JetStream.
+//!
+//! The HTTP bridge (`POST /api/v1/metrics/push`, in `api`) calls [`Bridge::accept`]: it
+//! decompresses (bounded), parses either format, checks every sample, and publishes the
+//! normalized batch on `<prefix>.metrics.<collector_id>` with `Nats-Msg-Id = batch_id` and the
+//! collector's token in a header. It answers only after JetStream acknowledged: an accepted
+//! batch is never lost. Collectors speaking NATS publish the same normalized batch themselves;
+//! the projectors verify both paths alike.
+//!
+//! This crate never writes a read model and never counts anything: counting is the
+//! projectors' job, once per batch id.
+
+use std::io::Read;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage, stream};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use chrono::Utc;
+use domain::bus::BusNames;
+use domain::metrics::{parse_payload, PayloadError, RejectedSample};
+use sha2::{Digest, Sha256};
+
+pub use domain::metrics::TOKEN_HEADER;
+
+/// Largest body accepted, compressed or not: 16 MiB.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// How long JetStream remembers a batch id: longer than any collector's retry loop.
+pub const METRICS_DUPLICATE_WINDOW: Duration = Duration::from_secs(30 * 60);
+
+/// Why a push was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Over [`MAX_BODY`] (decompressed), or over the bus's message size.
+    #[error("{0}")]
+    TooLarge(String),
+    /// `Content-Encoding: gzip` with a body that is not gzip.
+    #[error("the body is not valid gzip: {0}")]
+    BadGzip(String),
+    /// The payload as a whole is unusable.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// The batch names another collector than the token.
+    #[error("this token belongs to collector {token}, the batch names {batch}")]
+    WrongCollector {
+        /// From the token.
+        token: String,
+        /// From the batch.
+        batch: String,
+    },
+    /// JetStream did not acknowledge.
+    #[error("the message bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What an accepted push answers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Accepted {
+    /// Always `accepted`.
+    pub status: &'static str,
+    /// The batch's idempotency key.
+    pub batch_id: String,
+    /// Data points accepted.
+    pub metrics_accepted: usize,
+    /// Data points refused, with reasons.
+    pub metrics_rejected: usize,
+    /// The first refusals, for the collector's log.
+    pub rejected: Vec<RejectedSample>,
+    /// v3 families this server does not know.
+    pub skipped_families: Vec<String>,
+    /// JetStream had this batch id already (a retry): it counts once.
+    pub duplicate: bool,
+}
+
+/// Creates the metrics stream if missing.
+///
+/// # Errors
+/// [`IngestError::Unavailable`].
+pub async fn ensure_metrics_stream(
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+    max_age: Duration,
+) -> Result<(), IngestError> {
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name: names.metrics_stream(),
+            subjects: vec![names.metrics_wildcard()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            max_age,
+            duplicate_window: METRICS_DUPLICATE_WINDOW,
+            description: Some("pgAnalytics metric batches".into()),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| IngestError::Unavailable(e.to_string()))
+}
+
+/// Decompresses a gzip body, refusing more than [`MAX_BODY`] bytes of output.
+///
+/// # Errors
+/// [`IngestError::BadGzip`] or [`IngestError::TooLarge`].
+pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::BadGzip(e.to_string()))?;
+    if out.len() > MAX_BODY {
+        return Err(IngestError::TooLarge(format!(
+            "the decompressed body is over the {} MiB limit",
+            MAX_BODY / 1024 / 1024
+        )));
+    }
+    Ok(out)
+}
+
+/// The HTTP bridge's publishing side.
+#[derive(Clone)]
+pub struct Bridge {
+    jetstream: jetstream::Context,
+    client: async_nats::Client,
+    names: BusNames,
+    max_age: Duration,
+}
+
+impl Bridge {
+    /// A bridge on a NATS connection.
+    pub fn new(client: async_nats::Client, names: BusNames, max_age: Duration) -> Self {
+        Self {
+            jetstream: jetstream::new(client.clone()),
+            client,
+            names,
+            max_age,
+        }
+    }
+
+    /// Parses, checks and publishes one push from `collector_id` (already authenticated by
+    /// `token`), returning once JetStream acknowledged.
+    ///
+    /// # Errors
+    /// [`IngestError`]; nothing is published then.
+    pub async fn accept(
+        &self,
+        collector_id: &str,
+        token: &str,
+        body: &[u8],
+    ) -> Result<Accepted, IngestError> {
+        let content_id: String = Sha256::digest(body)
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let parsed = parse_payload(body, &content_id, Utc::now())?;
+        if parsed.batch.collector_id != collector_id {
+            return Err(IngestError::WrongCollector {
+                token: collector_id.to_owned(),
+                batch: parsed.batch.collector_id,
+            });
+        }
+        let payload = serde_json::to_vec(&parsed.batch)
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let max = self.client.server_info().max_payload;
+        if max > 0 && payload.len() + 1024 > max {
+            return Err(IngestError::TooLarge(format!(
+                "the batch is {} bytes once normalized; the message bus takes at most {max}: send fewer samples per push",
+                payload.len()
+            )));
+        }
+        let duplicate = self
+            .publish(collector_id, token, &parsed.batch.batch_id, payload.into())
+            .await?;
+        Ok(Accepted {
+            status: "accepted",
+            batch_id: parsed.batch.batch_id,
+            metrics_accepted: parsed.batch.samples.len(),
+            metrics_rejected: parsed.rejected.len(),
+            rejected: parsed.rejected.into_iter().take(20).collect(),
+            skipped_families: parsed.skipped_families,
+            duplicate,
+        })
+    }
+
+    async fn publish(
+        &self,
+        collector_id: &str,
+        token: &str,
+        batch_id: &str,
+        payload: Bytes,
+    ) -> Result<bool, IngestError> {
+        let subject = self.names.subject(&format!("metrics.{collector_id}"));
+        let mut headers = HeaderMap::new();
+        headers.insert(TOKEN_HEADER, token);
+        let message = || {
+            PublishMessage::build()
+                .payload(payload.clone())
+                .message_id(batch_id)
+                .headers(headers.clone())
+        };
+        let unavailable = |e: &dyn std::fmt::Display| IngestError::Unavailable(e.to_string());
+        let attempt = async {
+            let ack = self
+                .jetstream
+                .send_publish(subject.clone(), message())
+                .await;
+            let ack = match ack {
+                Ok(ack) => ack,
+                Err(_) => {
+                    // The stream may not exist yet (first push on a fresh server).
+                    ensure_metrics_stream(&self.jetstream, &self.names, self.max_age).await?;
+                    self.jetstream
+                        .send_publish(subject.clone(), message())
+                        .await
+                        .map_err(|e| unavailable(&e))?
+                }
+            };
+            ack.await.map(|a| a.duplicate).map_err(|e| unavailable(&e))
+        };
+        tokio::time::timeout(Duration::from_secs(5), attempt)
+            .await
+            .map_err(|_| {
+                IngestError::Unavailable("JetStream did not acknowledge within 5 s".into())
+            })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn gzip_is_bounded_and_checked() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"{\"a\":1}").expect("write");
+        let gz = enc.finish().expect("finish");
+        assert_eq!(gunzip(&gz).expect("gunzip"), b"{\"a\":1}");
+        assert!(matches!(
+            gunzip(b"plain text"),
+            Err(IngestError::BadGzip(_))
+        ));
+        let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        bomb.write_all(&vec![b' '; MAX_BODY + 10]).expect("write");
+        let bomb = bomb.finish().expect("finish");
+        assert!(bomb.len() < 1024 * 1024);
+        assert!(matches!(gunzip(&bomb), Err(IngestError::TooLarge(_))));
+    }
+}

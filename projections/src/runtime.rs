@@ -48,6 +48,8 @@ pub struct Delivered {
     pub headers: Option<async_nats::HeaderMap>,
     /// Its body.
     pub payload: Bytes,
+    /// When JetStream stored it.
+    pub published: chrono::DateTime<chrono::Utc>,
 }
 
 /// Why a projector did not apply a message.
@@ -333,6 +335,11 @@ pub(crate) fn to_delivered(message: &jetstream::Message) -> Result<Delivered, Ru
         subject: message.subject.to_string(),
         headers: message.headers.clone(),
         payload: message.payload.clone(),
+        published: chrono::DateTime::from_timestamp(
+            info.published.unix_timestamp(),
+            info.published.nanosecond(),
+        )
+        .unwrap_or_else(chrono::Utc::now),
     })
 }
 

@@ -175,12 +175,20 @@ pub async fn start(
     let read_pool = projections::db::pool(&config.database_url, 16)?;
     let nats = connect_nats(config).await?;
     let jetstream = jetstream::new(nats.clone());
-    let projectors: Vec<Arc<dyn Projector>> = projections::projectors::event_projectors();
+    let keys = Arc::new(TokenKeys::new(
+        config.require_jwt_secret()?.expose().as_bytes(),
+        config.access_token_ttl,
+    )?);
+    let projectors: Vec<Arc<dyn Projector>> = projections::projectors::all_projectors(keys.clone());
     let mut tasks = JoinSet::new();
 
     if roles.project {
         if let Err(e) = ensure_events_stream(&jetstream, &config.names).await {
             tracing::warn!(error = %e, "events stream not ready yet; the relay will retry");
+        }
+        let max_age = config.metrics_max_age;
+        if let Err(e) = ingest::ensure_metrics_stream(&jetstream, &config.names, max_age).await {
+            tracing::warn!(error = %e, "metrics stream not ready yet; projectors will retry");
         }
         let relay = Relay::new(pool.clone(), jetstream.clone(), config.names.clone());
         tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
@@ -217,9 +225,8 @@ pub async fn start(
 
     let mut addr = None;
     if roles.api || roles.ingest {
-        let secret = config.require_jwt_secret()?;
         let auth = AuthState {
-            tokens: TokenKeys::new(secret.expose().as_bytes(), config.access_token_ttl)?,
+            tokens: keys.clone(),
             sessions: Sessions::new(pool.clone(), config.refresh_token_ttl),
             by_username: FailureLimiter::new(5, Duration::from_secs(15 * 60)),
             by_address: FailureLimiter::new(30, Duration::from_secs(15 * 60)),
@@ -234,7 +241,14 @@ pub async fn start(
             names: config.names.clone(),
             projectors: Arc::new(projectors.clone()),
             auth: Arc::new(auth),
+            bridge: ingest::Bridge::new(nats.clone(), config.names.clone(), config.metrics_max_age),
+            changes: api::live::channel(),
         };
+        tasks.spawn(api::live::run(
+            pool.clone(),
+            state.changes.clone(),
+            shutdown.clone(),
+        ));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (PGA_LISTEN)", config.listen))?;

@@ -152,7 +152,11 @@ async fn replay(
     all: bool,
     list: bool,
 ) -> anyhow::Result<()> {
-    let projectors = projections::projectors::event_projectors();
+    let keys = api::auth::tokens::TokenKeys::new(
+        config.require_jwt_secret()?.expose().as_bytes(),
+        config.access_token_ttl,
+    )?;
+    let projectors = projections::projectors::all_projectors(std::sync::Arc::new(keys));
     if list {
         for p in &projectors {
             println!("{}", p.name());

@@ -21,6 +21,17 @@ pub enum Access {
     Public,
     /// A logged-in user with at least this role.
     Role(Role),
+    /// A registered collector, with its own token.
+    Collector,
+}
+
+/// The authenticated collector, put in the request by [`authorize`].
+#[derive(Debug, Clone)]
+pub struct CurrentCollector {
+    /// Collector id.
+    pub id: Uuid,
+    /// The token it presented (forwarded with its batches for the projectors to verify).
+    pub token: String,
 }
 
 /// The authenticated user, put in the request by [`authorize`].
@@ -59,25 +70,11 @@ pub async fn authorize(
 ) -> Result<Response, ApiError> {
     let required = match access {
         Access::Public => return Ok(next.run(request).await),
+        Access::Collector => return authorize_collector(&state, request, next).await,
         Access::Role(role) => role,
     };
-    let header = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing_token", "log in: this route needs a bearer token"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            unauthorized(
-                "invalid_token",
-                "the Authorization header must be 'Bearer <token>'",
-            )
-        })?;
-    let claims = state.auth.tokens.verify(token).map_err(|e| match e {
+    let token = bearer(&request)?;
+    let claims = state.auth.tokens.verify(&token).map_err(|e| match e {
         TokenError::Expired => unauthorized("token_expired", &e.to_string()),
         TokenError::Invalid => unauthorized("invalid_token", &e.to_string()),
     })?;
@@ -119,6 +116,92 @@ pub async fn authorize(
         role,
     });
     Ok(next.run(request).await)
+}
+
+/// The bearer token: the `Authorization` header, or for server-sent events (a browser's
+/// EventSource cannot set headers) an `access_token` query parameter.
+fn bearer(request: &Request) -> Result<String, ApiError> {
+    if let Some(header) = request.headers().get(axum::http::header::AUTHORIZATION) {
+        return header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                unauthorized(
+                    "invalid_token",
+                    "the Authorization header must be 'Bearer <token>'",
+                )
+            });
+    }
+    let from_query = request.uri().path().ends_with("/events").then(|| {
+        request.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("access_token="))
+                .map(str::to_owned)
+        })
+    });
+    from_query
+        .flatten()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("missing_token", "log in: this route needs a bearer token"))
+}
+
+async fn authorize_collector(
+    state: &AppState,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = bearer(&request)?;
+    let claims = state
+        .auth
+        .tokens
+        .verify_collector(&token, chrono::Utc::now())
+        .map_err(|e| match e {
+            TokenError::Expired => unauthorized(
+                "token_expired",
+                "the collector token has expired; refresh it",
+            ),
+            TokenError::Invalid => unauthorized("invalid_token", "the collector token is invalid"),
+        })?;
+    let id = Uuid::parse_str(&claims.sub)
+        .map_err(|_| unauthorized("invalid_token", "the collector token is invalid"))?;
+    let client = state
+        .read_pool
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let known = client
+        .query_opt("SELECT 1 FROM rm_collectors WHERE id = $1", &[&id])
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .is_some();
+    if !known {
+        return Err(unauthorized(
+            "collector_deleted",
+            "this collector has been deleted; register it again",
+        ));
+    }
+    request
+        .extensions_mut()
+        .insert(CurrentCollector { id, token });
+    Ok(next.run(request).await)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentCollector {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentCollector>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::Internal("CurrentCollector on a route without collector access".into())
+            })
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {

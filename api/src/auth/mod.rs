@@ -16,8 +16,8 @@ use domain::user::PasswordHash;
 
 /// What the auth routes and the guard share.
 pub struct AuthState {
-    /// Signs and checks access tokens.
-    pub tokens: tokens::TokenKeys,
+    /// Signs and checks access and collector tokens.
+    pub tokens: std::sync::Arc<tokens::TokenKeys>,
     /// Refresh tokens.
     pub sessions: sessions::Sessions,
     /// Failed logins per username.

@@ -37,12 +37,27 @@ pub enum TokenError {
     Invalid,
 }
 
-/// The signing key and lifetime.
+/// The signing key and lifetimes.
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     /// Lifetime of an access token.
     pub access_ttl: Duration,
+    /// Lifetime of a collector token.
+    pub collector_ttl: Duration,
+}
+
+/// The claims of a collector token: scoped to one collector.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CollectorClaims {
+    /// Collector id.
+    pub sub: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// Always `collector`.
+    pub typ: String,
 }
 
 impl TokenKeys {
@@ -55,7 +70,53 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret)?,
             decoding: DecodingKey::from_secret(secret)?,
             access_ttl,
+            collector_ttl: Duration::from_secs(3600),
         })
+    }
+
+    /// Issues a collector token; returns it and when it expires.
+    ///
+    /// # Errors
+    /// The signing error.
+    pub fn issue_collector(
+        &self,
+        collector: Uuid,
+    ) -> Result<(String, chrono::DateTime<Utc>), jsonwebtoken::errors::Error> {
+        let now = Utc::now();
+        let ttl =
+            chrono::Duration::from_std(self.collector_ttl).unwrap_or(chrono::Duration::hours(1));
+        let claims = CollectorClaims {
+            sub: collector.to_string(),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            typ: "collector".to_owned(),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, now + ttl))
+    }
+
+    /// Verifies a collector token as of `at` (now for HTTP; the time a batch reached JetStream
+    /// for the projectors, with a minute of leeway for clock skew).
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub fn verify_collector(
+        &self,
+        token: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<CollectorClaims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = decode::<CollectorClaims>(token, &self.decoding, &validation)
+            .map_err(|_| TokenError::Invalid)?;
+        if data.claims.typ != "collector" {
+            return Err(TokenError::Invalid);
+        }
+        if data.claims.exp < at.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims)
     }
 
     /// Issues an access token; returns it and its lifetime in seconds.
@@ -99,6 +160,21 @@ impl TokenKeys {
             return Err(TokenError::Invalid);
         }
         Ok(data.claims)
+    }
+}
+
+impl domain::collector::CollectorTokenVerifier for TokenKeys {
+    fn verify(&self, token: &str, at: chrono::DateTime<Utc>) -> Result<String, String> {
+        // Leeway: a batch published a few seconds before expiry may be stamped just after.
+        let at = at - chrono::Duration::seconds(60);
+        self.verify_collector(token, at)
+            .map(|c| c.sub)
+            .map_err(|e| match e {
+                TokenError::Expired => {
+                    "the collector token had expired when the batch arrived".to_owned()
+                }
+                TokenError::Invalid => "the collector token is not valid".to_owned(),
+            })
     }
 }
 

@@ -5,10 +5,15 @@
 //! [`route_table`] gives tests the same list to walk.
 
 mod auth;
+mod collectors;
+mod events;
 mod health;
 mod instances;
+mod metrics;
+mod secrets;
 mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post, put, MethodRouter};
@@ -109,6 +114,73 @@ fn table() -> Vec<Entry> {
             Role(Admin),
             post(instances::test_connection_direct),
         ),
+        (
+            Method::GET,
+            "/registration-secrets",
+            Role(Admin),
+            get(secrets::list),
+        ),
+        (
+            Method::POST,
+            "/registration-secrets",
+            Role(Admin),
+            post(secrets::create),
+        ),
+        (
+            Method::GET,
+            "/registration-secrets/{id}",
+            Role(Admin),
+            get(secrets::read),
+        ),
+        (
+            Method::PUT,
+            "/registration-secrets/{id}",
+            Role(Admin),
+            put(secrets::update),
+        ),
+        (
+            Method::DELETE,
+            "/registration-secrets/{id}",
+            Role(Admin),
+            delete(secrets::remove),
+        ),
+        (
+            Method::POST,
+            "/collectors/register",
+            Public,
+            post(collectors::register),
+        ),
+        (
+            Method::POST,
+            "/collectors/{id}/token",
+            Public,
+            post(collectors::token),
+        ),
+        (
+            Method::GET,
+            "/collectors",
+            Role(Viewer),
+            get(collectors::list),
+        ),
+        (
+            Method::GET,
+            "/collectors/{id}",
+            Role(Viewer),
+            get(collectors::read),
+        ),
+        (
+            Method::DELETE,
+            "/collectors/{id}",
+            Role(Admin),
+            delete(collectors::remove),
+        ),
+        (
+            Method::POST,
+            "/metrics/push",
+            Access::Collector,
+            post(metrics::push).layer(DefaultBodyLimit::disable()),
+        ),
+        (Method::GET, "/events", Role(Viewer), get(events::stream)),
     ]
 }
 

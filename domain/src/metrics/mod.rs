@@ -7,6 +7,9 @@
 
 mod v3;
 
+/// The header a collector's token travels in with every batch, on both ingest paths.
+pub const TOKEN_HEADER: &str = "Pga-Collector-Token";
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};

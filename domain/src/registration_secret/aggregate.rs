@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -9,8 +10,17 @@ use crate::values::Name;
 /// The state a RegistrationSecret needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct RegistrationSecret {
-    name: Option<Name>,
+    created: Option<Created>,
     deleted: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Created {
+    name: Name,
+    active: bool,
+    expires_at: Option<DateTime<Utc>>,
+    max_registrations: Option<u32>,
+    used: u32,
 }
 
 impl Aggregate for RegistrationSecret {
@@ -29,41 +39,108 @@ impl Aggregate for RegistrationSecret {
         if self.deleted {
             return Err(RegistrationSecretError::Deleted);
         }
-        match command {
-            RegistrationSecretCommand::CreateSecret {
+        if let RegistrationSecretCommand::CreateSecret {
+            name,
+            secret_hash,
+            prefix,
+            expires_at,
+            max_registrations,
+            at,
+        } = command
+        {
+            if self.created.is_some() {
+                return Err(RegistrationSecretError::AlreadyExists);
+            }
+            let event = RegistrationSecretEvent::RegistrationSecretCreated {
                 name,
                 secret_hash,
                 prefix,
                 expires_at,
                 max_registrations,
                 at,
-            } => {
-                if self.name.is_some() {
-                    return Err(RegistrationSecretError::AlreadyExists);
+            };
+            sink.write(event, self).await;
+            return Ok(());
+        }
+        let s = self
+            .created
+            .as_ref()
+            .ok_or(RegistrationSecretError::NotFound)?;
+        let event = match command {
+            RegistrationSecretCommand::CreateSecret { .. } => unreachable!("handled above"),
+            RegistrationSecretCommand::Rename { name, at } => {
+                if name == s.name {
+                    return Ok(());
                 }
-                let event = RegistrationSecretEvent::RegistrationSecretCreated {
-                    name,
-                    secret_hash,
-                    prefix,
-                    expires_at,
-                    max_registrations,
+                RegistrationSecretEvent::RegistrationSecretRenamed {
+                    from: s.name.clone(),
+                    to: name,
                     at,
-                };
-                sink.write(event, self).await;
+                }
+            }
+            RegistrationSecretCommand::SetActive { active, at } => match (s.active, active) {
+                (true, false) => RegistrationSecretEvent::RegistrationSecretDeactivated { at },
+                (false, true) => RegistrationSecretEvent::RegistrationSecretReactivated { at },
+                _ => return Ok(()),
+            },
+            RegistrationSecretCommand::UseForRegistration { collector_id, at } => {
+                if !s.active {
+                    return Err(RegistrationSecretError::Inactive);
+                }
+                if s.expires_at.is_some_and(|e| at >= e) {
+                    return Err(RegistrationSecretError::Expired);
+                }
+                if s.max_registrations.is_some_and(|m| s.used >= m) {
+                    return Err(RegistrationSecretError::Exhausted);
+                }
+                RegistrationSecretEvent::RegistrationSecretUsed { collector_id, at }
             }
             RegistrationSecretCommand::DeleteSecret { at } => {
-                let name = self.name.clone().ok_or(RegistrationSecretError::NotFound)?;
-                let event = RegistrationSecretEvent::RegistrationSecretDeleted { name, at };
-                sink.write(event, self).await;
+                RegistrationSecretEvent::RegistrationSecretDeleted {
+                    name: s.name.clone(),
+                    at,
+                }
             }
-        }
+        };
+        sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            RegistrationSecretEvent::RegistrationSecretCreated { name, .. } => {
-                self.name = Some(name);
+            RegistrationSecretEvent::RegistrationSecretCreated {
+                name,
+                expires_at,
+                max_registrations,
+                ..
+            } => {
+                self.created = Some(Created {
+                    name,
+                    active: true,
+                    expires_at,
+                    max_registrations,
+                    used: 0,
+                });
+            }
+            RegistrationSecretEvent::RegistrationSecretRenamed { to, .. } => {
+                if let Some(s) = self.created.as_mut() {
+                    s.name = to;
+                }
+            }
+            RegistrationSecretEvent::RegistrationSecretDeactivated { .. } => {
+                if let Some(s) = self.created.as_mut() {
+                    s.active = false;
+                }
+            }
+            RegistrationSecretEvent::RegistrationSecretReactivated { .. } => {
+                if let Some(s) = self.created.as_mut() {
+                    s.active = true;
+                }
+            }
+            RegistrationSecretEvent::RegistrationSecretUsed { .. } => {
+                if let Some(s) = self.created.as_mut() {
+                    s.used += 1;
+                }
             }
             RegistrationSecretEvent::RegistrationSecretDeleted { .. } => self.deleted = true,
         }
@@ -72,49 +149,85 @@ impl Aggregate for RegistrationSecret {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
+    use chrono::{Duration, TimeZone, Utc};
     use cqrs_es::test::TestFramework;
 
     use super::*;
 
+    fn t(m: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap() + Duration::minutes(m)
+    }
+
+    fn created(max: Option<u32>, expires_at: Option<DateTime<Utc>>) -> RegistrationSecretEvent {
+        RegistrationSecretEvent::RegistrationSecretCreated {
+            name: Name::parse("fleet").expect("valid"),
+            secret_hash: "h".into(),
+            prefix: "pgas_ab".into(),
+            expires_at,
+            max_registrations: max,
+            at: t(0),
+        }
+    }
+
+    fn used(c: &str, m: i64) -> RegistrationSecretEvent {
+        RegistrationSecretEvent::RegistrationSecretUsed {
+            collector_id: c.into(),
+            at: t(m),
+        }
+    }
+
+    fn register(c: &str, m: i64) -> RegistrationSecretCommand {
+        RegistrationSecretCommand::UseForRegistration {
+            collector_id: c.into(),
+            at: t(m),
+        }
+    }
+
     #[test]
     fn a_secret_is_created_once_and_deleted_once() {
-        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let command = RegistrationSecretCommand::CreateSecret {
-            name: Name::parse("fleet").expect("valid"),
-            secret_hash: "h".into(),
-            prefix: "pgas_ab".into(),
-            expires_at: None,
-            max_registrations: Some(3),
-            at,
-        };
-        let created = RegistrationSecretEvent::RegistrationSecretCreated {
-            name: Name::parse("fleet").expect("valid"),
-            secret_hash: "h".into(),
-            prefix: "pgas_ab".into(),
-            expires_at: None,
-            max_registrations: Some(3),
-            at,
-        };
-        TestFramework::<RegistrationSecret>::with(())
-            .given_no_previous_events()
-            .when(command.clone())
-            .then_expect_events(vec![created.clone()]);
-        TestFramework::<RegistrationSecret>::with(())
-            .given(vec![created.clone()])
-            .when(command)
-            .then_expect_error(RegistrationSecretError::AlreadyExists);
         let deleted = RegistrationSecretEvent::RegistrationSecretDeleted {
             name: Name::parse("fleet").expect("valid"),
-            at,
+            at: t(1),
         };
         TestFramework::<RegistrationSecret>::with(())
-            .given(vec![created.clone()])
-            .when(RegistrationSecretCommand::DeleteSecret { at })
+            .given(vec![created(None, None)])
+            .when(RegistrationSecretCommand::DeleteSecret { at: t(1) })
             .then_expect_events(vec![deleted.clone()]);
         TestFramework::<RegistrationSecret>::with(())
-            .given(vec![created, deleted])
-            .when(RegistrationSecretCommand::DeleteSecret { at })
+            .given(vec![created(None, None), deleted])
+            .when(register("c", 2))
             .then_expect_error(RegistrationSecretError::Deleted);
+    }
+
+    #[test]
+    fn registrations_stop_at_the_cap() {
+        TestFramework::<RegistrationSecret>::with(())
+            .given(vec![created(Some(2), None), used("a", 1)])
+            .when(register("b", 2))
+            .then_expect_events(vec![used("b", 2)]);
+        TestFramework::<RegistrationSecret>::with(())
+            .given(vec![created(Some(2), None), used("a", 1), used("b", 2)])
+            .when(register("c", 3))
+            .then_expect_error(RegistrationSecretError::Exhausted);
+    }
+
+    #[test]
+    fn expired_and_deactivated_secrets_register_nobody() {
+        TestFramework::<RegistrationSecret>::with(())
+            .given(vec![created(None, Some(t(10)))])
+            .when(register("a", 10))
+            .then_expect_error(RegistrationSecretError::Expired);
+        let off = RegistrationSecretEvent::RegistrationSecretDeactivated { at: t(1) };
+        TestFramework::<RegistrationSecret>::with(())
+            .given(vec![created(None, None)])
+            .when(RegistrationSecretCommand::SetActive {
+                active: false,
+                at: t(1),
+            })
+            .then_expect_events(vec![off.clone()]);
+        TestFramework::<RegistrationSecret>::with(())
+            .given(vec![created(None, None), off])
+            .when(register("a", 2))
+            .then_expect_error(RegistrationSecretError::Inactive);
     }
 }

@@ -20,6 +20,28 @@ pub enum RegistrationSecretCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Rename it.
+    Rename {
+        /// New name.
+        name: Name,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Deactivate (`false`) or reactivate (`true`).
+    SetActive {
+        /// Desired state.
+        active: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A collector presents the secret to register: allowed only while active, unexpired and
+    /// under its cap.
+    UseForRegistration {
+        /// The collector being registered.
+        collector_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Delete the secret.
     DeleteSecret {
         /// When.

@@ -22,6 +22,32 @@ pub enum RegistrationSecretEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Renamed.
+    RegistrationSecretRenamed {
+        /// Old name.
+        from: Name,
+        /// New name.
+        to: Name,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Deactivated: no more registrations.
+    RegistrationSecretDeactivated {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Reactivated.
+    RegistrationSecretReactivated {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A collector registered with it.
+    RegistrationSecretUsed {
+        /// The collector registered.
+        collector_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A secret was deleted.
     RegistrationSecretDeleted {
         /// Name at deletion, for the audit log.
@@ -35,6 +61,10 @@ impl DomainEvent for RegistrationSecretEvent {
     fn event_type(&self) -> String {
         match self {
             Self::RegistrationSecretCreated { .. } => "RegistrationSecretCreated",
+            Self::RegistrationSecretRenamed { .. } => "RegistrationSecretRenamed",
+            Self::RegistrationSecretDeactivated { .. } => "RegistrationSecretDeactivated",
+            Self::RegistrationSecretReactivated { .. } => "RegistrationSecretReactivated",
+            Self::RegistrationSecretUsed { .. } => "RegistrationSecretUsed",
             Self::RegistrationSecretDeleted { .. } => "RegistrationSecretDeleted",
         }
         .to_owned()

@@ -23,4 +23,13 @@ pub enum RegistrationSecretError {
     /// Any command on a deleted secret.
     #[error("registration secret has been deleted")]
     Deleted,
+    /// Registration with a deactivated secret.
+    #[error("registration secret is deactivated")]
+    Inactive,
+    /// Registration after `expires_at`.
+    #[error("registration secret has expired")]
+    Expired,
+    /// Registration beyond `max_registrations`.
+    #[error("registration secret has been used its maximum number of times")]
+    Exhausted,
 }

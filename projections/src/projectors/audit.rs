@@ -16,6 +16,7 @@ pub struct AuditLog;
 impl EventProjector for AuditLog {
     const NAME: &'static str = "audit_log";
     const TABLES: &'static [&'static str] = &["rm_audit_log"];
+    const NOTIFY: bool = false;
 
     async fn apply_event(
         &self,
@@ -125,6 +126,18 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
         AggregateKind::RegistrationSecret => match decode::<RegistrationSecretEvent>(event)? {
             RegistrationSecretEvent::RegistrationSecretCreated { name, prefix, .. } => {
                 format!("created registration secret {name} ({prefix}…)")
+            }
+            RegistrationSecretEvent::RegistrationSecretRenamed { from, to, .. } => {
+                format!("renamed registration secret {from} to {to}")
+            }
+            RegistrationSecretEvent::RegistrationSecretDeactivated { .. } => {
+                "deactivated the registration secret".to_owned()
+            }
+            RegistrationSecretEvent::RegistrationSecretReactivated { .. } => {
+                "reactivated the registration secret".to_owned()
+            }
+            RegistrationSecretEvent::RegistrationSecretUsed { collector_id, .. } => {
+                format!("collector {collector_id} registered with it")
             }
             RegistrationSecretEvent::RegistrationSecretDeleted { name, .. } => {
                 format!("deleted registration secret {name}")

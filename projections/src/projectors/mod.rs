@@ -3,6 +3,7 @@
 //! once, however often it is delivered.
 
 mod audit;
+mod collector_activity;
 mod collectors;
 mod managed_instances;
 mod registration_secrets;
@@ -15,6 +16,7 @@ use domain::StoredEvent;
 use tokio_postgres::Transaction;
 
 pub use audit::AuditLog;
+pub use collector_activity::{CollectorActivity, TOKEN_HEADER};
 pub use collectors::Collectors;
 pub use managed_instances::ManagedInstances;
 pub use registration_secrets::RegistrationSecrets;
@@ -29,6 +31,9 @@ pub trait EventProjector: Send + Sync + 'static {
     const NAME: &'static str;
     /// See [`Projector::tables`].
     const TABLES: &'static [&'static str];
+    /// Whether applying an event tells live dashboards (`NOTIFY pga_changes`, delivered on
+    /// commit) that this entity changed.
+    const NOTIFY: bool = true;
     /// Applies one event. Events of aggregates it does not care about return `Ok(())`.
     async fn apply_event(
         &self,
@@ -76,6 +81,15 @@ impl<P: EventProjector> Projector for EventProjection<P> {
             return Ok(());
         }
         self.0.apply_event(tx, &event).await?;
+        if P::NOTIFY {
+            let change =
+                serde_json::json!({"kind": event.aggregate_type, "id": event.aggregate_id});
+            tx.execute(
+                "SELECT pg_notify('pga_changes', $1)",
+                &[&change.to_string()],
+            )
+            .await?;
+        }
         tx.execute(
             "INSERT INTO projection_positions (projection, aggregate_type, aggregate_id, sequence)
              VALUES ($1, $2, $3, $4)
@@ -102,6 +116,16 @@ pub fn event_projectors() -> Vec<Arc<dyn Projector>> {
         Arc::new(EventProjection(RegistrationSecrets)),
         Arc::new(EventProjection(AuditLog)),
     ]
+}
+
+/// Every projection: the domain-event ones and those fed by metric batches, which verify each
+/// batch's collector token with `verifier`.
+pub fn all_projectors(
+    verifier: Arc<dyn domain::collector::CollectorTokenVerifier>,
+) -> Vec<Arc<dyn Projector>> {
+    let mut all = event_projectors();
+    all.push(Arc::new(CollectorActivity::new(verifier)));
+    all
 }
 
 /// Names of the projections a command must wait for (read-your-writes).

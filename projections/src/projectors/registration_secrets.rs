@@ -50,6 +50,27 @@ impl EventProjector for RegistrationSecrets {
                 )
                 .await?;
             }
+            RegistrationSecretEvent::RegistrationSecretRenamed { to, .. } => {
+                let sql = "UPDATE rm_registration_secrets SET name = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &to.as_str(), &event.sequence])
+                    .await?;
+            }
+            e @ (RegistrationSecretEvent::RegistrationSecretDeactivated { .. }
+            | RegistrationSecretEvent::RegistrationSecretReactivated { .. }) => {
+                let active = matches!(
+                    e,
+                    RegistrationSecretEvent::RegistrationSecretReactivated { .. }
+                );
+                let sql = "UPDATE rm_registration_secrets SET active = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &active, &event.sequence]).await?;
+            }
+            RegistrationSecretEvent::RegistrationSecretUsed { at, .. } => {
+                let sql = "UPDATE rm_registration_secrets
+                              SET registrations_used = registrations_used + 1, last_used_at = $2,
+                                  last_sequence = $3
+                            WHERE id = $1";
+                tx.execute(sql, &[&id, &at, &event.sequence]).await?;
+            }
             RegistrationSecretEvent::RegistrationSecretDeleted { .. } => {
                 tx.execute("DELETE FROM rm_registration_secrets WHERE id = $1", &[&id])
                     .await?;

@@ -33,12 +33,34 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/managed-instances/{id}", "editor"),
     ("POST", "/managed-instances/{id}/test-connection", "editor"),
     ("POST", "/managed-instances/test-connection-direct", "admin"),
+    ("GET", "/registration-secrets", "admin"),
+    ("POST", "/registration-secrets", "admin"),
+    ("GET", "/registration-secrets/{id}", "admin"),
+    ("PUT", "/registration-secrets/{id}", "admin"),
+    ("DELETE", "/registration-secrets/{id}", "admin"),
+    ("POST", "/collectors/register", "public"),
+    ("POST", "/collectors/{id}/token", "public"),
+    ("GET", "/collectors", "viewer"),
+    ("GET", "/collectors/{id}", "viewer"),
+    ("DELETE", "/collectors/{id}", "admin"),
+    ("POST", "/metrics/push", "collector"),
+    ("GET", "/events", "viewer"),
+];
+
+/// 401 codes only the guard gives: an allowed caller never sees them.
+const GUARD_CODES: [&str; 5] = [
+    "missing_token",
+    "invalid_token",
+    "token_expired",
+    "user_inactive",
+    "collector_deleted",
 ];
 
 fn access_name(access: Access) -> &'static str {
     match access {
         Access::Public => "public",
         Access::Role(role) => role.as_str(),
+        Access::Collector => "collector",
     }
 }
 
@@ -79,11 +101,15 @@ async fn every_route_answers_each_role_as_declared() {
         .await;
     let viewer = api.token("matrix-viewer", "viewer password 1").await;
     let editor = api.token("matrix-editor", "editor password 1").await;
-    let callers: [(&str, Option<&str>, Option<Role>); 4] = [
+    let collector = register_collector(&api, &admin, "matrix-collector")
+        .await
+        .token;
+    let callers: [(&str, Option<&str>, Option<Role>); 5] = [
         ("no token", None, None),
         ("viewer", Some(&viewer), Some(Role::Viewer)),
         ("editor", Some(&editor), Some(Role::Editor)),
         ("admin", Some(&admin), Some(Role::Admin)),
+        ("collector", Some(&collector), None),
     ];
 
     let mut checked = 0;
@@ -94,24 +120,48 @@ async fn every_route_answers_each_role_as_declared() {
             .replace("{id}", &uuid::Uuid::new_v4().to_string());
         let method = Method::from_bytes(route.method.as_str().as_bytes()).expect("method");
         for (who, token, role) in &callers {
+            if route.path == "/events" {
+                // A stream: only the status matters.
+                let mut request = api.http.get(format!("{}{}", api.base, path));
+                if let Some(t) = token {
+                    request = request.bearer_auth(t);
+                }
+                let status = request.send().await.expect("events").status().as_u16();
+                let expected = match (role, token) {
+                    (Some(_), _) => 200,
+                    (None, None) => 401,
+                    (None, Some(_)) => 401,
+                };
+                assert_eq!(status, expected, "GET /events as {who}");
+                checked += 1;
+                continue;
+            }
             let body = (method != Method::GET).then(|| json!({}));
             let reply = api.call(method.clone(), &path, *token, body).await;
+            let is_collector = *who == "collector";
             let allowed = match route.access {
                 Access::Public => true,
                 Access::Role(required) => role.is_some_and(|r| r.allows(required)),
+                Access::Collector => is_collector,
             };
             let context = format!(
                 "{} {} as {who}: {} {}",
                 route.method, route.path, reply.status, reply.body
             );
+            let guard_401 = reply.status == 401
+                && GUARD_CODES.contains(&reply.body["error"]["code"].as_str().unwrap_or_default());
             if allowed {
                 assert!(
-                    ![401, 403].contains(&reply.status),
+                    reply.status != 403 && !guard_401,
                     "should be allowed: {context}"
                 );
             } else if token.is_none() {
                 assert_eq!(reply.status, 401, "{context}");
                 assert_eq!(reply.body["error"]["code"], "missing_token", "{context}");
+            } else if is_collector || route.access == Access::Collector {
+                // A collector token is no user token, and a user token no collector token.
+                assert_eq!(reply.status, 401, "{context}");
+                assert_eq!(reply.body["error"]["code"], "invalid_token", "{context}");
             } else {
                 assert_eq!(reply.status, 403, "{context}");
                 assert_eq!(reply.body["error"]["code"], "forbidden", "{context}");
@@ -120,7 +170,7 @@ async fn every_route_answers_each_role_as_declared() {
             checked += 1;
         }
     }
-    assert_eq!(checked, EXPECTED.len() * 4);
+    assert_eq!(checked, EXPECTED.len() * 5);
     running.stop().await;
     env.cleanup().await;
 }

@@ -211,6 +211,7 @@ async fn a_message_delivered_twice_changes_the_read_model_once() {
             subject: m.subject.to_string(),
             headers: m.headers.clone(),
             payload: m.payload.clone(),
+            published: chrono::Utc::now(),
         })
         .collect();
     assert_eq!(runner.apply_messages(&delivered).await.expect("apply"), 2);

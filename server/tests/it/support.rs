@@ -293,3 +293,39 @@ impl Api {
         reply.body["id"].as_str().expect("id").to_owned()
     }
 }
+
+pub struct RegisteredCollector {
+    pub id: String,
+    pub token: String,
+    pub refresh_secret: String,
+    pub secret: String,
+}
+
+/// Creates a registration secret as `admin` and registers a collector with it.
+pub async fn register_collector(api: &Api, admin: &str, name: &str) -> RegisteredCollector {
+    let secret = api
+        .post(
+            "/registration-secrets",
+            Some(admin),
+            serde_json::json!({"name": format!("secret for {name}")}),
+        )
+        .await;
+    assert_eq!(secret.status, 201, "{}", secret.body);
+    let secret = secret.body["secret"].as_str().expect("secret").to_owned();
+    let reply = api
+        .http
+        .post(format!("{}/collectors/register", api.base))
+        .header("X-Registration-Secret", &secret)
+        .json(&serde_json::json!({"name": name, "hostname": "db-host-1", "version": "test"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(reply.status().as_u16(), 201);
+    let body: serde_json::Value = reply.json().await.expect("json");
+    RegisteredCollector {
+        id: body["collector_id"].as_str().expect("id").to_owned(),
+        token: body["token"].as_str().expect("token").to_owned(),
+        refresh_secret: body["refresh_secret"].as_str().expect("refresh").to_owned(),
+        secret,
+    }
+}

@@ -1,0 +1,289 @@
+//! `/collectors`: registration (public, with a registration secret), token refresh (public,
+//! with the collector's refresh secret), the list with live activity, and deletion (admin).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use commands::collectors::{self, CollectorCommandError};
+use commands::service::CommandError;
+use domain::collector::{CollectorCommand, CollectorError};
+use domain::registration_secret::RegistrationSecretError;
+use domain::values::Name;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::auth::access::CurrentUser;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+/// A collector counts as offline after this long without a batch (three standard intervals).
+const OFFLINE_AFTER_S: f64 = 180.0;
+
+const QUERY: &str = "
+SELECT c.id, c.name, c.hostname, c.version, c.registered_at, a.last_seen,
+       coalesce(a.metrics_count_total, 0), coalesce(a.batches_total, 0),
+       (SELECT coalesce(sum(m.samples), 0)::bigint FROM rm_collector_minutes m
+         WHERE m.collector_id = c.id AND m.minute > now() - interval '24 hours'),
+       (SELECT count(*) FROM projection_rejected r
+         WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text),
+       a.last_instance,
+       extract(epoch FROM now() - a.last_seen)::float8
+  FROM rm_collectors c LEFT JOIN rm_collector_activity a ON a.collector_id = c.id";
+
+#[derive(Serialize)]
+pub(crate) struct CollectorView {
+    id: Uuid,
+    name: String,
+    hostname: String,
+    version: String,
+    /// `registered` (never pushed), `active`, or `offline`.
+    status: &'static str,
+    registered_at: DateTime<Utc>,
+    last_seen: Option<DateTime<Utc>>,
+    metrics_count_total: i64,
+    /// Data points collected in the last 24 hours; goes down as time passes.
+    metrics_count_24h: i64,
+    batches_total: i64,
+    rejected_batches: i64,
+    last_instance: Option<String>,
+}
+
+fn view(r: &tokio_postgres::Row) -> CollectorView {
+    let age: Option<f64> = r.get(11);
+    CollectorView {
+        id: r.get(0),
+        name: r.get(1),
+        hostname: r.get(2),
+        version: r.get(3),
+        status: match age {
+            None => "registered",
+            Some(a) if a <= OFFLINE_AFTER_S => "active",
+            Some(_) => "offline",
+        },
+        registered_at: r.get(4),
+        last_seen: r.get(5),
+        metrics_count_total: r.get(6),
+        batches_total: r.get(7),
+        metrics_count_24h: r.get(8),
+        rejected_batches: r.get(9),
+        last_instance: r.get(10),
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("collector not found".into())
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let row = client
+        .query_opt(&format!("{QUERY} WHERE c.id = $1"), &[&id])
+        .await
+        .map_err(unavailable)?;
+    row.as_ref().map(view).ok_or_else(not_found)
+}
+
+/// `GET /collectors`
+pub(crate) async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<CollectorView>>, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let rows = client
+        .query(&format!("{QUERY} ORDER BY c.name"), &[])
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(rows.iter().map(view).collect()))
+}
+
+/// `GET /collectors/{id}`
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CollectorView>, ApiError> {
+    Ok(Json(load(&state, parse_id(&id, "collector")?).await?))
+}
+
+/// `DELETE /collectors/{id}` (admin) → 204; its token and refresh secret fail from then on.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "collector")?;
+    let command = CollectorCommand::DeleteCollector { at: Utc::now() };
+    let committed = state
+        .commands
+        .collector(&id.to_string(), command, &user.actor())
+        .await
+        .map_err(|e| match e {
+            CommandError::Rejected(CollectorError::NotFound | CollectorError::Deleted) => {
+                not_found()
+            }
+            CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
+            CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            CommandError::Unavailable(e) => unavailable(e),
+        })?;
+    // Token checks read the collectors projection: answer once it no longer lists it.
+    state.wait_visible(&committed).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterBody {
+    name: String,
+    hostname: String,
+    #[serde(default)]
+    version: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Registered {
+    collector_id: Uuid,
+    token: String,
+    token_expires_at: DateTime<Utc>,
+    refresh_secret: String,
+}
+
+fn secret_refused(code: &'static str, message: String) -> ApiError {
+    ApiError::Unauthorized { code, message }
+}
+
+/// `POST /collectors/register` with `X-Registration-Secret` → 201.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let secret = headers
+        .get("x-registration-secret")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            secret_refused(
+                "missing_registration_secret",
+                "send the registration secret in X-Registration-Secret".into(),
+            )
+        })?;
+    let name = Name::parse(&body.name).map_err(|e| ApiError::Invalid {
+        field: "name".into(),
+        message: e.to_string(),
+    })?;
+    if body.hostname.trim().is_empty() || body.hostname.len() > 255 {
+        return Err(ApiError::Invalid {
+            field: "hostname".into(),
+            message: "must be 1-255 characters".into(),
+        });
+    }
+    let registered = collectors::register_collector(
+        &state.commands,
+        secret,
+        name,
+        body.hostname.trim().to_owned(),
+        body.version,
+    )
+    .await
+    .map_err(|e| match e {
+        CollectorCommandError::UnknownSecret => secret_refused(
+            "invalid_registration_secret",
+            "the registration secret is not valid".into(),
+        ),
+        CollectorCommandError::Secret(CommandError::Rejected(r)) => match r {
+            RegistrationSecretError::NotFound | RegistrationSecretError::Deleted => secret_refused(
+                "invalid_registration_secret",
+                "the registration secret is not valid".into(),
+            ),
+            other => ApiError::Forbidden(other.to_string()),
+        },
+        CollectorCommandError::Secret(CommandError::Conflict(_)) => {
+            ApiError::Conflict("another collector registered at the same moment; try again".into())
+        }
+        other => unavailable(other),
+    })?;
+    state.wait_visible(&registered.committed).await;
+    let (token, token_expires_at) = state
+        .auth
+        .tokens
+        .issue_collector(registered.collector_id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered {
+            collector_id: registered.collector_id,
+            token,
+            token_expires_at,
+            refresh_secret: registered.refresh_secret,
+        }),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenBody {
+    refresh_secret: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FreshToken {
+    collector_id: Uuid,
+    token: String,
+    token_expires_at: DateTime<Utc>,
+}
+
+/// `POST /collectors/{id}/token` with the refresh secret (`X-Refresh-Secret` or
+/// `{"refresh_secret"}`) → a fresh token.
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Json<FreshToken>, ApiError> {
+    let refused = || {
+        secret_refused(
+            "invalid_refresh_secret",
+            "unknown collector or wrong refresh secret".into(),
+        )
+    };
+    let id = Uuid::parse_str(&id).map_err(|_| refused())?;
+    let from_body: TokenBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TokenBody::default()
+    } else {
+        crate::json::parse(&body)?
+    };
+    let secret = headers
+        .get("x-refresh-secret")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(from_body.refresh_secret)
+        .ok_or_else(refused)?;
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let stored: Option<String> = client
+        .query_opt(
+            "SELECT refresh_secret_hash FROM rm_collectors WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(unavailable)?
+        .map(|r| r.get(0));
+    let matches = stored.is_some_and(|h| !h.is_empty() && h == collectors::digest(&secret));
+    if !matches {
+        return Err(refused());
+    }
+    let (token, token_expires_at) = state
+        .auth
+        .tokens
+        .issue_collector(id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(FreshToken {
+        collector_id: id,
+        token,
+        token_expires_at,
+    }))
+}

@@ -1,0 +1,220 @@
+//! `/registration-secrets` (admin): the secret is shown once, at creation; lists show a prefix.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use commands::collectors::{self, CollectorCommandError};
+use commands::service::CommandError;
+use domain::registration_secret::{RegistrationSecretCommand, RegistrationSecretError};
+use domain::values::Name;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::auth::access::CurrentUser;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+const COLUMNS: &str = "id, name, prefix, active, expires_at, max_registrations, registrations_used, last_used_at, created_at";
+
+#[derive(Serialize)]
+pub(crate) struct SecretView {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    active: bool,
+    expires_at: Option<DateTime<Utc>>,
+    max_registrations: Option<i32>,
+    registrations_used: i32,
+    last_used_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    /// Present only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+fn view(r: &tokio_postgres::Row) -> SecretView {
+    SecretView {
+        id: r.get(0),
+        name: r.get(1),
+        prefix: r.get(2),
+        active: r.get(3),
+        expires_at: r.get(4),
+        max_registrations: r.get(5),
+        registrations_used: r.get(6),
+        last_used_at: r.get(7),
+        created_at: r.get(8),
+        secret: None,
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("registration secret not found".into())
+}
+
+pub(crate) fn secret_error(e: CommandError<RegistrationSecretError>) -> ApiError {
+    match e {
+        CommandError::Rejected(
+            RegistrationSecretError::NotFound | RegistrationSecretError::Deleted,
+        ) => not_found(),
+        CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
+        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
+        CommandError::Unavailable(e) => unavailable(e),
+    }
+}
+
+fn command_error(e: CollectorCommandError) -> ApiError {
+    match e {
+        CollectorCommandError::Secret(e) => secret_error(e),
+        other => unavailable(other),
+    }
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM rm_registration_secrets WHERE id = $1"),
+            &[&id],
+        )
+        .await
+        .map_err(unavailable)?;
+    row.as_ref().map(view).ok_or_else(not_found)
+}
+
+/// `GET /registration-secrets`
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<SecretView>>, ApiError> {
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM rm_registration_secrets ORDER BY created_at"),
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(rows.iter().map(view).collect()))
+}
+
+/// `GET /registration-secrets/{id}`
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SecretView>, ApiError> {
+    Ok(Json(
+        load(&state, parse_id(&id, "registration secret")?).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    name: String,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    max_registrations: Option<u32>,
+}
+
+/// `POST /registration-secrets` → 201 with the secret, this once.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<SecretView>), ApiError> {
+    let name = Name::parse(&body.name).map_err(|e| ApiError::Invalid {
+        field: "name".into(),
+        message: e.to_string(),
+    })?;
+    if body.expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(ApiError::Invalid {
+            field: "expires_at".into(),
+            message: "must be in the future".into(),
+        });
+    }
+    if body.max_registrations == Some(0) {
+        return Err(ApiError::Invalid {
+            field: "max_registrations".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    let created = collectors::create_secret(
+        &state.commands,
+        name,
+        body.expires_at,
+        body.max_registrations,
+        &user.actor(),
+    )
+    .await
+    .map_err(command_error)?;
+    state.wait_visible(&created.committed).await;
+    let mut view = load(&state, created.id).await?;
+    view.secret = Some(created.secret);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateBody {
+    name: Option<String>,
+    active: Option<bool>,
+}
+
+/// `PUT /registration-secrets/{id}`: rename and/or (de)activate.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<SecretView>, ApiError> {
+    let id = parse_id(&id, "registration secret")?;
+    let aggregate = id.to_string();
+    if let Some(name) = body.name {
+        let name = Name::parse(&name).map_err(|e| ApiError::Invalid {
+            field: "name".into(),
+            message: e.to_string(),
+        })?;
+        let command = RegistrationSecretCommand::Rename {
+            name,
+            at: Utc::now(),
+        };
+        let c = state
+            .commands
+            .registration_secret(&aggregate, command, &user.actor())
+            .await
+            .map_err(secret_error)?;
+        state.wait_visible(&c).await;
+    }
+    if let Some(active) = body.active {
+        let command = RegistrationSecretCommand::SetActive {
+            active,
+            at: Utc::now(),
+        };
+        let c = state
+            .commands
+            .registration_secret(&aggregate, command, &user.actor())
+            .await
+            .map_err(secret_error)?;
+        state.wait_visible(&c).await;
+    }
+    Ok(Json(load(&state, id).await?))
+}
+
+/// `DELETE /registration-secrets/{id}` → 204.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "registration secret")?;
+    let committed = collectors::delete_secret(&state.commands, id, &user.actor())
+        .await
+        .map_err(command_error)?;
+    state.wait_visible(&committed).await;
+    Ok(StatusCode::NO_CONTENT)
+}
