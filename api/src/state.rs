@@ -31,6 +31,8 @@ pub struct AppState {
     pub bridge: ingest::Bridge,
     /// Live changes for `GET /events`.
     pub changes: tokio::sync::broadcast::Sender<String>,
+    /// Cancelled at shutdown: long-lived responses (event streams) end so the server can drain.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {

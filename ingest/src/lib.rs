@@ -191,12 +191,14 @@ impl Bridge {
         payload: Bytes,
     ) -> Result<bool, IngestError> {
         let subject = self.names.subject(&format!("metrics.{collector_id}"));
+        // `Nats-Msg-Id` goes in the same map: `PublishMessage::headers` replaces the map that
+        // `message_id` writes into.
         let mut headers = HeaderMap::new();
         headers.insert(TOKEN_HEADER, token);
+        headers.insert("Nats-Msg-Id", batch_id);
         let message = || {
             PublishMessage::build()
                 .payload(payload.clone())
-                .message_id(batch_id)
                 .headers(headers.clone())
         };
         let unavailable = |e: &dyn std::fmt::Display| IngestError::Unavailable(e.to_string());

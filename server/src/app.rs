@@ -243,6 +243,7 @@ pub async fn start(
             auth: Arc::new(auth),
             bridge: ingest::Bridge::new(nats.clone(), config.names.clone(), config.metrics_max_age),
             changes: api::live::channel(),
+            shutdown: shutdown.clone(),
         };
         tasks.spawn(api::live::run(
             pool.clone(),

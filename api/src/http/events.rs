@@ -27,5 +27,8 @@ pub(crate) async fn stream(
         };
         Some((Ok(event), rx))
     });
-    Sse::new(ready.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // Ends at shutdown, or graceful shutdown would wait for every open dashboard forever.
+    let stop = state.shutdown.clone().cancelled_owned();
+    Sse::new(ready.chain(changes).take_until(stop))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

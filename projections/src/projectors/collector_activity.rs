@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::collector::CollectorTokenVerifier;
-use domain::metrics::{check_sample, MetricBatch};
+use domain::metrics::{check_sample, parse_payload, MetricBatch};
+use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
@@ -60,8 +61,16 @@ pub(crate) async fn verified_batch(
             "subject names collector {subject_id} but the token belongs to {token_id}"
         )));
     }
-    let batch: MetricBatch = serde_json::from_slice(&message.payload)
-        .map_err(|e| reject(format!("not a metric batch: {e}")))?;
+    // The bridge publishes the normalized batch; a collector on NATS may publish either wire
+    // format. Both parse the same way, with the same content id the bridge derives.
+    let content_id: String = Sha256::digest(&message.payload)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let batch = parse_payload(&message.payload, &content_id, message.published)
+        .map_err(|e| reject(format!("not a metric batch: {e}")))?
+        .batch;
     if batch.collector_id != subject_id {
         return Err(reject(format!(
             "batch says collector {} but was sent by {subject_id}",

@@ -28,19 +28,22 @@ impl EventProjector for Collectors {
                 name,
                 hostname,
                 version,
+                refresh_secret_hash,
                 at,
                 ..
             } => {
                 tx.execute(
                     "INSERT INTO rm_collectors
-                        (id, name, hostname, version, status, registered_at, last_sequence)
-                     VALUES ($1, $2, $3, $4, 'registered', $5, $6)",
+                        (id, name, hostname, version, status, registered_at, refresh_secret_hash,
+                         last_sequence)
+                     VALUES ($1, $2, $3, $4, 'registered', $5, $6, $7)",
                     &[
                         &id,
                         &name.as_str(),
                         &hostname,
                         &version,
                         &at,
+                        &refresh_secret_hash,
                         &event.sequence,
                     ],
                 )

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod authz;
+mod collectors;
 mod core_pipeline;
 mod faults;
 mod instances;
