@@ -4,12 +4,14 @@
 //! built from that table, so a route cannot exist without a declared role, and
 //! [`route_table`] gives tests the same list to walk.
 
+mod audit;
 mod auth;
 mod collectors;
 mod events;
 mod health;
 mod instances;
 mod metrics;
+mod openapi;
 mod secrets;
 mod users;
 
@@ -181,6 +183,8 @@ fn table() -> Vec<Entry> {
             post(metrics::push).layer(DefaultBodyLimit::disable()),
         ),
         (Method::GET, "/events", Role(Viewer), get(events::stream)),
+        (Method::GET, "/audit", Role(Admin), get(audit::list)),
+        (Method::GET, "/openapi.json", Public, get(openapi::document)),
     ]
 }
 

@@ -45,6 +45,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/collectors/{id}", "admin"),
     ("POST", "/metrics/push", "collector"),
     ("GET", "/events", "viewer"),
+    ("GET", "/audit", "admin"),
+    ("GET", "/openapi.json", "public"),
 ];
 
 /// 401 codes only the guard gives: an allowed caller never sees them.
@@ -171,6 +173,50 @@ async fn every_route_answers_each_role_as_declared() {
         }
     }
     assert_eq!(checked, EXPECTED.len() * 5);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_audit_log_follow_the_route_table() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let doc = api
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    for (method, path, access) in EXPECTED {
+        let op = &doc["paths"][format!("/api/v1{path}")][method.to_lowercase()];
+        assert_eq!(op["x-pga-access"], *access, "{method} {path}");
+    }
+
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    api.create_user(&admin, "audited", "audited password", "viewer")
+        .await;
+    let log = api
+        .get("/audit?actor=root-admin&aggregate_type=user", &admin)
+        .await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let summaries: Vec<&str> = log
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["summary"].as_str())
+        .collect();
+    assert!(
+        summaries.contains(&"created user audited with role viewer"),
+        "{summaries:?}"
+    );
+    assert!(summaries.contains(&"logged in"), "{summaries:?}");
+    let bad = api.get("/audit?limit=0", &admin).await;
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].clone()),
+        (422, json!("limit"))
+    );
+    let unknown = api.get("/audit?colour=red", &admin).await;
+    assert_eq!(unknown.status, 400);
     running.stop().await;
     env.cleanup().await;
 }
