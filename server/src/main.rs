@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,async_nats=warn".into()),
+                .unwrap_or_else(|_| "info,sqlx=warn,async_nats=warn,tokio_postgres=warn".into()),
         )
         .init();
     let cli = Cli::parse();
