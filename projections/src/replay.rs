@@ -63,7 +63,7 @@ pub async fn replay(
     runner.consumer_name = names.consumer(&format!("replay_{name}"));
     runner.schema = Some(schema.clone());
 
-    prepare_schema(pool, &schema, runner.projector.tables()).await?;
+    prepare_schema(pool, &schema, runner.projector.as_ref()).await?;
     let target = runner
         .stream()
         .await?
@@ -134,6 +134,19 @@ pub async fn replay(
         ))
         .await?;
     }
+    // Partitions follow their parent (their own names, so a SELECT finds them).
+    let partitions = tx
+        .query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relispartition",
+            &[&schema],
+        )
+        .await?;
+    for row in partitions {
+        let name: String = row.get(0);
+        tx.batch_execute(&format!("ALTER TABLE {schema}.{name} SET SCHEMA public"))
+            .await?;
+    }
     for table in RUNTIME_TABLES {
         tx.execute(
             &format!("DELETE FROM public.{table} WHERE projection = $1"),
@@ -168,10 +181,23 @@ pub async fn replay(
     })
 }
 
-async fn prepare_schema(pool: &Pool, schema: &str, tables: &[&str]) -> Result<(), RunError> {
+async fn prepare_schema(
+    pool: &Pool,
+    schema: &str,
+    projector: &dyn Projector,
+) -> Result<(), RunError> {
     let client = pool.get().await?;
     let mut sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
-    for table in tables.iter().chain(RUNTIME_TABLES.iter()) {
+    let own = projector.replay_ddl(schema);
+    let copied: &[&str] = if own.is_some() {
+        &[]
+    } else {
+        projector.tables()
+    };
+    if let Some(ddl) = own {
+        sql.push_str(&ddl);
+    }
+    for table in copied.iter().chain(RUNTIME_TABLES.iter()) {
         sql.push_str(&format!(
             "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL);"
         ));

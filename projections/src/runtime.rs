@@ -77,6 +77,15 @@ pub trait Projector: Send + Sync + 'static {
     /// Applies one message inside the batch transaction. Unqualified table names only: replay
     /// runs the same code with `search_path` pointing at fresh tables.
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError>;
+
+    /// DDL creating this projection's tables in `schema` for a replay, when
+    /// `CREATE TABLE … (LIKE … INCLUDING ALL)` is not enough (partitioned tables).
+    fn replay_ddl(&self, _schema: &str) -> Option<String> {
+        None
+    }
+
+    /// Called when work it did was rolled back, so in-memory caches can forget it.
+    fn rolled_back(&self) {}
 }
 
 /// Why a runner pass stopped.
@@ -228,8 +237,14 @@ impl Runner {
             .collect::<Result<Vec<_>, _>>()?;
         let mut client = self.pool.get().await?;
         let mut tx = client.transaction().await?;
-        self.apply_batch(&mut tx, &delivered).await?;
-        tx.commit().await?;
+        let applied = match self.apply_batch(&mut tx, &delivered).await {
+            Ok(_) => tx.commit().await.map_err(RunError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            self.projector.rolled_back();
+            return Err(e);
+        }
         for message in &messages {
             // A lost ack only causes a redelivery, which the checkpoint absorbs.
             if let Err(e) = message.ack().await {
@@ -287,6 +302,7 @@ impl Runner {
                 Ok(()) => savepoint.commit().await?,
                 Err(error) => {
                     savepoint.rollback().await?;
+                    self.projector.rolled_back();
                     let reason = match error {
                         ApplyError::Reject(reason) => reason,
                         ApplyError::Db(e) if is_data_error(&e) => format!("database refused: {e}"),

@@ -31,6 +31,33 @@ pub fn tester(config: &Config) -> ConnectionTester {
     ConnectionTester::new(cipher)
 }
 
+/// Hourly: partitions ahead, retention, dedup pruning (kept twice the stream's max age, so a
+/// batch JetStream still holds is never counted twice).
+async fn storage_upkeep(
+    pool: deadpool_postgres::Pool,
+    retention_days: u32,
+    stream_max_age: Duration,
+    shutdown: CancellationToken,
+) {
+    let keep = chrono::Duration::from_std(stream_max_age * 2).unwrap_or(chrono::Duration::days(14));
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match projections::maintenance::upkeep(&pool, chrono::Utc::now(), retention_days, keep)
+            .await
+        {
+            Ok(done) if !done.dropped.is_empty() => {
+                tracing::info!(dropped = ?done.dropped, "retention dropped old sample partitions");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "storage upkeep failed; will retry"),
+        }
+    }
+}
+
 /// Re-tests every instance each `interval`, so the status stays true without anyone clicking.
 async fn background_checks(
     commands: Arc<CommandService>,
@@ -179,7 +206,8 @@ pub async fn start(
         config.require_jwt_secret()?.expose().as_bytes(),
         config.access_token_ttl,
     )?);
-    let projectors: Vec<Arc<dyn Projector>> = projections::projectors::all_projectors(keys.clone());
+    let projectors: Vec<Arc<dyn Projector>> =
+        projections::projectors::all_projectors(keys.clone(), config.storage());
     let mut tasks = JoinSet::new();
 
     if roles.project {
@@ -215,6 +243,14 @@ pub async fn start(
         }
     }
 
+    if roles.project {
+        tasks.spawn(storage_upkeep(
+            read_pool.clone(),
+            config.retention_days,
+            config.metrics_max_age,
+            shutdown.clone(),
+        ));
+    }
     if roles.project && !config.check_interval.is_zero() {
         tasks.spawn(background_checks(
             commands.clone(),

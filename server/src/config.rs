@@ -52,6 +52,7 @@ struct Raw {
     refresh_token_ttl_days: u64,
     previous_encryption_keys: Option<Secret>,
     check_interval_s: u64,
+    max_series_per_collector: usize,
 }
 
 impl Default for Raw {
@@ -72,6 +73,7 @@ impl Default for Raw {
             refresh_token_ttl_days: 30,
             previous_encryption_keys: None,
             check_interval_s: 60,
+            max_series_per_collector: 10_000,
         }
     }
 }
@@ -107,6 +109,8 @@ pub struct Config {
     pub previous_encryption_keys: Vec<[u8; 32]>,
     /// Interval of the background connection checks; zero turns them off.
     pub check_interval: Duration,
+    /// Cardinality guard: series one collector may have.
+    pub max_series_per_collector: usize,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -226,6 +230,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 86_400),
             previous_encryption_keys,
             check_interval: Duration::from_secs(raw.check_interval_s),
+            max_series_per_collector: raw.max_series_per_collector,
         })
     }
 
@@ -249,6 +254,14 @@ impl Config {
             encryption_key: Some(Secret::new(random(32))),
             ..Raw::default()
         })
+    }
+
+    /// Limits of metric storage.
+    pub fn storage(&self) -> projections::projectors::StorageLimits {
+        projections::projectors::StorageLimits {
+            retention_days: self.retention_days,
+            max_series_per_collector: self.max_series_per_collector,
+        }
     }
 
     /// The JWT secret, or the error that stops an HTTP role from starting.

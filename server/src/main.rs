@@ -156,7 +156,8 @@ async fn replay(
         config.require_jwt_secret()?.expose().as_bytes(),
         config.access_token_ttl,
     )?;
-    let projectors = projections::projectors::all_projectors(std::sync::Arc::new(keys));
+    let projectors =
+        projections::projectors::all_projectors(std::sync::Arc::new(keys), config.storage());
     if list {
         for p in &projectors {
             println!("{}", p.name());

@@ -13,6 +13,7 @@ mod instances;
 mod metrics;
 mod openapi;
 mod secrets;
+mod series;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -184,6 +185,24 @@ fn table() -> Vec<Entry> {
         ),
         (Method::GET, "/events", Role(Viewer), get(events::stream)),
         (Method::GET, "/audit", Role(Admin), get(audit::list)),
+        (
+            Method::GET,
+            "/metrics/series",
+            Role(Viewer),
+            get(series::series),
+        ),
+        (
+            Method::GET,
+            "/collectors/{id}/queries/slow",
+            Role(Viewer),
+            get(series::slow),
+        ),
+        (
+            Method::GET,
+            "/collectors/{id}/queries/frequent",
+            Role(Viewer),
+            get(series::frequent),
+        ),
         (Method::GET, "/openapi.json", Public, get(openapi::document)),
     ]
 }

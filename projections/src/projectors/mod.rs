@@ -6,6 +6,7 @@ mod audit;
 mod collector_activity;
 mod collectors;
 mod managed_instances;
+mod metric_samples;
 mod registration_secrets;
 mod users;
 
@@ -19,6 +20,7 @@ pub use audit::AuditLog;
 pub use collector_activity::{CollectorActivity, TOKEN_HEADER};
 pub use collectors::Collectors;
 pub use managed_instances::ManagedInstances;
+pub use metric_samples::{partition_ddl, partition_name, series_id, MetricSamples};
 pub use registration_secrets::RegistrationSecrets;
 pub use users::Users;
 
@@ -122,10 +124,25 @@ pub fn event_projectors() -> Vec<Arc<dyn Projector>> {
 /// batch's collector token with `verifier`.
 pub fn all_projectors(
     verifier: Arc<dyn domain::collector::CollectorTokenVerifier>,
+    storage: StorageLimits,
 ) -> Vec<Arc<dyn Projector>> {
     let mut all = event_projectors();
-    all.push(Arc::new(CollectorActivity::new(verifier)));
+    all.push(Arc::new(CollectorActivity::new(verifier.clone())));
+    all.push(Arc::new(MetricSamples::new(
+        verifier,
+        storage.retention_days,
+        storage.max_series_per_collector,
+    )));
     all
+}
+
+/// Limits of metric storage.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageLimits {
+    /// Days of raw samples kept.
+    pub retention_days: u32,
+    /// Series one collector may have; new ones past it are refused and counted.
+    pub max_series_per_collector: usize,
 }
 
 /// Names of the projections a command must wait for (read-your-writes).

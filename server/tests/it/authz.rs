@@ -46,6 +46,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/metrics/push", "collector"),
     ("GET", "/events", "viewer"),
     ("GET", "/audit", "admin"),
+    ("GET", "/metrics/series", "viewer"),
+    ("GET", "/collectors/{id}/queries/slow", "viewer"),
+    ("GET", "/collectors/{id}/queries/frequent", "viewer"),
     ("GET", "/openapi.json", "public"),
 ];
 

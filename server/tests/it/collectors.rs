@@ -243,7 +243,7 @@ async fn a_deleted_collector_is_refused_on_both_paths_at_once() {
     eventually("the NATS batch is rejected", || async {
         let n = count(
             &sql,
-            "SELECT count(*) FROM projection_rejected WHERE reason LIKE '%deleted or unknown%'",
+            "SELECT count(*) FROM projection_rejected WHERE projection = 'collector_activity' AND reason LIKE '%deleted or unknown%'",
         )
         .await;
         (n == 1).then_some(())

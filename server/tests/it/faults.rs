@@ -30,8 +30,11 @@ async fn health_is_ok_and_reports_lag_per_projection() {
         let (status, body) = health(addr).await;
         assert_eq!(status, 200, "{body}");
         let projections = body["projections"].as_array()?.clone();
-        let events = |p: &&Value| p["name"] != "collector_activity";
-        let caught_up = projections.len() == 6
+        let events = |p: &&Value| {
+            !["collector_activity", "metric_samples"]
+                .contains(&p["name"].as_str().unwrap_or_default())
+        };
+        let caught_up = projections.len() == 7
             && projections.iter().filter(events).count() == 5
             && projections
                 .iter()

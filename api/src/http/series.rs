@@ -1,0 +1,436 @@
+//! `GET /metrics/series` (viewer): time series from the metric projections, at the resolution
+//! the step calls for (raw, 1-minute or 1-hour rollups), with reset-aware per-second rates for
+//! counters. And the top statements of a collector (`/collectors/{id}/queries/slow|frequent`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::parse_id;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Most points one answer may hold (series × buckets).
+const MAX_POINTS: i64 = 20_000;
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    q.get(key)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .or_else(|_| {
+                    v.parse::<i64>()
+                        .map_err(|_| ())
+                        .and_then(|s| DateTime::from_timestamp(s, 0).ok_or(()))
+                        .map_err(|_| ())
+                })
+                .map_err(|_| invalid(key, "must be RFC 3339 or Unix seconds"))
+        })
+        .transpose()
+}
+
+/// The time range of a request: `from`/`to` (default: the last hour).
+fn range(q: &HashMap<String, String>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = time_param(q, "to")?.unwrap_or_else(Utc::now);
+    let from = time_param(q, "from")?.unwrap_or(to - Duration::hours(1));
+    if from >= to {
+        return Err(invalid("from", "must be before to"));
+    }
+    Ok((from, to))
+}
+
+#[derive(Serialize)]
+pub(crate) struct SeriesOut {
+    labels: BTreeMap<String, String>,
+    counter: bool,
+    /// `[unix_ms, value]` pairs, one per step bucket that has data.
+    points: Vec<(i64, f64)>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SeriesAnswer {
+    metric: String,
+    function: &'static str,
+    resolution: &'static str,
+    step_s: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    series: Vec<SeriesOut>,
+}
+
+/// One point of a source: when, the bucket's average contribution (sum, count), and the last
+/// value (for counters).
+struct SourcePoint {
+    ts: DateTime<Utc>,
+    sum: f64,
+    count: i64,
+    last: f64,
+}
+
+/// `GET /metrics/series?collector_id=|instance_id=&metric=&from=&to=&step=&fn=raw|rate&label.<k>=<v>`
+pub(crate) async fn series(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<SeriesAnswer>, ApiError> {
+    let metric = q
+        .get("metric")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| invalid("metric", "required"))?
+        .clone();
+    let (from, to) = range(&q)?;
+    let span = (to - from).num_seconds().max(1);
+    let step = match q.get("step") {
+        Some(s) => s
+            .parse::<i64>()
+            .map_err(|_| invalid("step", "must be a whole number of seconds"))?,
+        None => (span / 300).max(1),
+    };
+    if step <= 0 {
+        return Err(invalid("step", "must be positive"));
+    }
+    let function = match q.get("fn").map(String::as_str) {
+        None | Some("raw") => "raw",
+        Some("rate") => "rate",
+        Some(_) => return Err(invalid("fn", "must be raw or rate")),
+    };
+    let mut labels = serde_json::Map::new();
+    for (k, v) in &q {
+        if let Some(name) = k.strip_prefix("label.") {
+            labels.insert(name.to_owned(), Value::String(v.clone()));
+        }
+    }
+    let labels = Value::Object(labels);
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let rows = match (q.get("collector_id"), q.get("instance_id")) {
+        (Some(c), _) => {
+            let Ok(c) = uuid::Uuid::parse_str(c) else {
+                return Err(invalid("collector_id", "must be a UUID"));
+            };
+            client
+                .query(
+                    "SELECT id, labels, counter FROM metric_series
+                      WHERE collector_id = $1 AND metric = $2 AND labels @> $3",
+                    &[&c, &metric, &labels],
+                )
+                .await
+        }
+        (None, Some(i)) => {
+            client
+                .query(
+                    "SELECT id, labels, counter FROM metric_series
+                      WHERE instance = $1 AND metric = $2 AND labels @> $3",
+                    &[i, &metric, &labels],
+                )
+                .await
+        }
+        (None, None) => return Err(invalid("collector_id", "give collector_id or instance_id")),
+    }
+    .map_err(unavailable)?;
+    let buckets = span / step + 1;
+    let n_series = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    if buckets.saturating_mul(n_series.max(1)) > MAX_POINTS {
+        return Err(invalid("step", &format!("this would return more than {MAX_POINTS} points; use a larger step or narrow the labels")));
+    }
+    let resolution = if step < 60 {
+        "raw"
+    } else if step < 3600 {
+        "1m"
+    } else {
+        "1h"
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.get(0);
+        let labels: BTreeMap<String, String> =
+            serde_json::from_value(row.get::<_, Value>(1)).unwrap_or_default();
+        let counter: bool = row.get(2);
+        // One point before `from`, so the first bucket's rate has a predecessor.
+        let from_q = if function == "rate" {
+            from - Duration::seconds(step.max(60) * 2)
+        } else {
+            from
+        };
+        let source = match resolution {
+            "raw" => client
+                .query(
+                    "SELECT ts, value, 1::int8, value FROM metric_samples
+                      WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
+                    &[&id, &from_q, &to],
+                )
+                .await,
+            r => {
+                let table = if r == "1m" { "metric_rollup_1m" } else { "metric_rollup_1h" };
+                client
+                    .query(
+                        &format!(
+                            "SELECT last_ts, sum, count, last FROM {table}
+                              WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket"
+                        ),
+                        &[&id, &from_q, &to],
+                    )
+                    .await
+            }
+        }
+        .map_err(unavailable)?;
+        let points: Vec<SourcePoint> = source
+            .iter()
+            .map(|r| SourcePoint {
+                ts: r.get(0),
+                sum: r.get(1),
+                count: r.get(2),
+                last: r.get(3),
+            })
+            .collect();
+        let bucketed = if function == "rate" {
+            rate(&points, from, step)
+        } else {
+            average(&points, from, step)
+        };
+        out.push(SeriesOut {
+            labels,
+            counter,
+            points: bucketed,
+        });
+    }
+    Ok(Json(SeriesAnswer {
+        metric,
+        function,
+        resolution,
+        step_s: step,
+        from,
+        to,
+        series: out,
+    }))
+}
+
+fn bucket_of(ts: DateTime<Utc>, from: DateTime<Utc>, step: i64) -> Option<i64> {
+    let offset = (ts - from).num_seconds();
+    (offset >= 0).then(|| from.timestamp() + (offset / step) * step)
+}
+
+/// Average per step bucket.
+fn average(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64)> {
+    let mut acc: BTreeMap<i64, (f64, i64)> = BTreeMap::new();
+    for p in points {
+        if let Some(b) = bucket_of(p.ts, from, step) {
+            let e = acc.entry(b).or_insert((0.0, 0));
+            e.0 += p.sum;
+            e.1 += p.count;
+        }
+    }
+    acc.into_iter()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(b, (s, n))| (b * 1000, s / n as f64))
+        .collect()
+}
+
+/// Per-second rate per step bucket, reset-aware: a value lower than its predecessor means the
+/// counter restarted, and the increase is the new value itself.
+fn rate(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64)> {
+    let mut acc: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+    for pair in points.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let dt = (b.ts - a.ts).num_milliseconds() as f64 / 1000.0;
+        if dt <= 0.0 {
+            continue;
+        }
+        let increase = if b.last >= a.last {
+            b.last - a.last
+        } else {
+            b.last
+        };
+        if let Some(bucket) = bucket_of(b.ts, from, step) {
+            let e = acc.entry(bucket).or_insert((0.0, 0.0));
+            e.0 += increase;
+            e.1 += dt;
+        }
+    }
+    acc.into_iter()
+        .filter(|(_, (_, secs))| *secs > 0.0)
+        .map(|(b, (inc, secs))| (b * 1000, inc / secs))
+        .collect()
+}
+
+#[derive(Serialize)]
+pub(crate) struct Statement {
+    queryid: String,
+    database: String,
+    query: Option<String>,
+    calls: f64,
+    total_time_ms: f64,
+    mean_time_ms: f64,
+}
+
+/// Increase of a cumulative counter over its points (reset-aware); one point: its value.
+fn increase(points: &[(DateTime<Utc>, f64)]) -> f64 {
+    match points {
+        [] => 0.0,
+        [only] => only.1,
+        many => many
+            .windows(2)
+            .map(|w| {
+                if w[1].1 >= w[0].1 {
+                    w[1].1 - w[0].1
+                } else {
+                    w[1].1
+                }
+            })
+            .sum(),
+    }
+}
+
+async fn statements(
+    state: &AppState,
+    id: &str,
+    q: &HashMap<String, String>,
+) -> Result<Vec<Statement>, ApiError> {
+    let collector = parse_id(id, "collector")?;
+    let (from, to) = range(q)?;
+    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let rows = client
+        .query(
+            "SELECT s.metric, s.labels->>'queryid', coalesce(s.labels->>'database', ''), m.ts, m.value
+               FROM metric_series s JOIN metric_samples m ON m.series_id = s.id
+              WHERE s.collector_id = $1
+                AND s.metric IN ('pg_statement_calls_total', 'pg_statement_exec_time_ms_total')
+                AND m.ts >= $2 AND m.ts <= $3
+              ORDER BY m.ts",
+            &[&collector, &from, &to],
+        )
+        .await
+        .map_err(unavailable)?;
+    let mut by_query: BTreeMap<
+        (String, String),
+        (Vec<(DateTime<Utc>, f64)>, Vec<(DateTime<Utc>, f64)>),
+    > = BTreeMap::new();
+    for r in rows {
+        let metric: String = r.get(0);
+        let key = (
+            r.get::<_, Option<String>>(1).unwrap_or_default(),
+            r.get::<_, String>(2),
+        );
+        let e = by_query.entry(key).or_default();
+        let point = (r.get::<_, DateTime<Utc>>(3), r.get::<_, f64>(4));
+        if metric == "pg_statement_calls_total" {
+            e.0.push(point);
+        } else {
+            e.1.push(point);
+        }
+    }
+    let texts: HashMap<String, String> = client
+        .query(
+            "SELECT queryid, query FROM metric_statements WHERE collector_id = $1",
+            &[&collector],
+        )
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(by_query
+        .into_iter()
+        .map(|((queryid, database), (calls, time))| {
+            let calls = increase(&calls);
+            let total = increase(&time);
+            Statement {
+                query: texts.get(&queryid).cloned(),
+                queryid,
+                database,
+                calls,
+                total_time_ms: total,
+                mean_time_ms: if calls > 0.0 { total / calls } else { 0.0 },
+            }
+        })
+        .filter(|s| s.calls > 0.0)
+        .collect())
+}
+
+fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        None => Ok(10),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| invalid("limit", "must be 1-100")),
+    }
+}
+
+/// `GET /collectors/{id}/queries/slow`: top statements by mean time over the range.
+pub(crate) async fn slow(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Statement>>, ApiError> {
+    let n = limit(&q)?;
+    let mut all = statements(&state, &id, &q).await?;
+    all.sort_by(|a, b| b.mean_time_ms.total_cmp(&a.mean_time_ms));
+    all.truncate(n);
+    Ok(Json(all))
+}
+
+/// `GET /collectors/{id}/queries/frequent`: top statements by calls over the range.
+pub(crate) async fn frequent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Statement>>, ApiError> {
+    let n = limit(&q)?;
+    let mut all = statements(&state, &id, &q).await?;
+    all.sort_by(|a, b| b.calls.total_cmp(&a.calls));
+    all.truncate(n);
+    Ok(Json(all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(secs: i64, last: f64) -> SourcePoint {
+        SourcePoint {
+            ts: DateTime::from_timestamp(secs, 0).expect("ts"),
+            sum: last,
+            count: 1,
+            last,
+        }
+    }
+
+    #[test]
+    fn rate_survives_a_counter_reset() {
+        let from = DateTime::from_timestamp(0, 0).expect("ts");
+        // +60 per minute, then the server restarts and the counter starts again at 30.
+        let pts = [
+            p(0, 100.0),
+            p(60, 160.0),
+            p(120, 220.0),
+            p(180, 30.0),
+            p(240, 90.0),
+        ];
+        let r = rate(&pts, from, 60);
+        assert_eq!(
+            r,
+            vec![
+                (60_000, 1.0),
+                (120_000, 1.0),
+                (180_000, 0.5),
+                (240_000, 1.0)
+            ]
+        );
+        assert_eq!(increase(&[(from, 5.0), (from, 9.0), (from, 2.0)]), 6.0);
+    }
+}

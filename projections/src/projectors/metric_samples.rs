@@ -1,0 +1,381 @@
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use domain::collector::CollectorTokenVerifier;
+use domain::metrics::check_sample;
+use futures::pin_mut;
+use sha2::{Digest, Sha256};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use tokio_postgres::Transaction;
+
+use super::collector_activity::verified_batch;
+use crate::runtime::{ApplyError, Delivered, Projector, Source};
+
+/// `metric_series`, `metric_samples` (daily partitions), `metric_rollup_1m`, `metric_rollup_1h`,
+/// `metric_statements`: every accepted data point, written with binary `COPY`, and its
+/// rollups kept current in the same transaction.
+pub struct MetricSamples {
+    verifier: Arc<dyn CollectorTokenVerifier>,
+    /// Series ids known to exist, per collector; forgotten on rollback.
+    known: Mutex<HashMap<uuid::Uuid, HashSet<i64>>>,
+    /// Days whose partition exists.
+    days: Mutex<HashSet<NaiveDate>>,
+    /// Raw samples older than this are not stored (their partitions are dropped anyway).
+    retention: Duration,
+    /// Most series one collector may have.
+    max_series: usize,
+}
+
+impl MetricSamples {
+    /// A samples projection keeping `retention_days` of raw data and at most
+    /// `max_series_per_collector` series per collector.
+    pub fn new(
+        verifier: Arc<dyn CollectorTokenVerifier>,
+        retention_days: u32,
+        max_series_per_collector: usize,
+    ) -> Self {
+        Self {
+            verifier,
+            known: Mutex::new(HashMap::new()),
+            days: Mutex::new(HashSet::new()),
+            retention: Duration::days(i64::from(retention_days)),
+            max_series: max_series_per_collector,
+        }
+    }
+}
+
+/// A series' id: 64 bits of SHA-256 over its identity.
+pub fn series_id(
+    collector: &str,
+    instance: &str,
+    metric: &str,
+    labels: &BTreeMap<String, String>,
+) -> i64 {
+    let mut h = Sha256::new();
+    for part in [collector, instance, metric] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for (k, v) in labels {
+        h.update(k.as_bytes());
+        h.update([1]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// The name of a day's partition.
+pub fn partition_name(day: NaiveDate) -> String {
+    format!("metric_samples_{}", day.format("%Y%m%d"))
+}
+
+/// DDL creating a day's partition (unqualified: lands in the first schema of `search_path`).
+pub fn partition_ddl(day: NaiveDate) -> String {
+    let next = day + Duration::days(1);
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} PARTITION OF metric_samples FOR VALUES FROM ('{day}') TO ('{next}')",
+        partition_name(day)
+    )
+}
+
+#[derive(Default)]
+struct Agg {
+    min: f64,
+    max: f64,
+    sum: f64,
+    count: i64,
+    last: f64,
+    last_ts: DateTime<Utc>,
+}
+
+impl Agg {
+    fn add(&mut self, v: f64, ts: DateTime<Utc>) {
+        if self.count == 0 {
+            self.min = v;
+            self.max = v;
+        }
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        self.count += 1;
+        if self.count == 1 || ts >= self.last_ts {
+            self.last = v;
+            self.last_ts = ts;
+        }
+    }
+}
+
+async fn upsert_rollup(
+    tx: &Transaction<'_>,
+    table: &str,
+    aggs: &HashMap<(i64, DateTime<Utc>), Agg>,
+) -> Result<(), tokio_postgres::Error> {
+    if aggs.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(aggs.len());
+    let mut buckets = Vec::with_capacity(aggs.len());
+    let (mut mins, mut maxs, mut sums, mut counts, mut lasts, mut last_ts) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for ((id, bucket), a) in aggs {
+        ids.push(*id);
+        buckets.push(*bucket);
+        mins.push(a.min);
+        maxs.push(a.max);
+        sums.push(a.sum);
+        counts.push(a.count);
+        lasts.push(a.last);
+        last_ts.push(a.last_ts);
+    }
+    let sql = format!(
+        "INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts)
+         SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[],
+                              $5::float8[], $6::int8[], $7::float8[], $8::timestamptz[])
+         ON CONFLICT (series_id, bucket) DO UPDATE SET
+            min = least({table}.min, excluded.min),
+            max = greatest({table}.max, excluded.max),
+            sum = {table}.sum + excluded.sum,
+            count = {table}.count + excluded.count,
+            last = CASE WHEN excluded.last_ts >= {table}.last_ts THEN excluded.last ELSE {table}.last END,
+            last_ts = greatest({table}.last_ts, excluded.last_ts)"
+    );
+    tx.execute(
+        &sql,
+        &[
+            &ids, &buckets, &mins, &maxs, &sums, &counts, &lasts, &last_ts,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Projector for MetricSamples {
+    fn name(&self) -> &'static str {
+        "metric_samples"
+    }
+
+    fn source(&self) -> Source {
+        Source::Metrics
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "metric_series",
+            "metric_samples",
+            "metric_rollup_1m",
+            "metric_rollup_1h",
+            "metric_statements",
+            "metric_applied_batches",
+            "metric_series_refused",
+        ]
+    }
+
+    fn replay_ddl(&self, schema: &str) -> Option<String> {
+        let mut ddl = String::new();
+        for table in self.tables() {
+            if *table == "metric_samples" {
+                ddl.push_str(&format!(
+                    "CREATE TABLE {schema}.metric_samples (LIKE public.metric_samples INCLUDING ALL) PARTITION BY RANGE (ts);"
+                ));
+            } else {
+                ddl.push_str(&format!(
+                    "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL);"
+                ));
+            }
+        }
+        Some(ddl)
+    }
+
+    fn rolled_back(&self) {
+        if let Ok(mut k) = self.known.lock() {
+            k.clear();
+        }
+        if let Ok(mut d) = self.days.lock() {
+            d.clear();
+        }
+    }
+
+    async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
+        let batch = verified_batch(self.verifier.as_ref(), tx, message).await?;
+        let fresh = tx
+            .execute(
+                "INSERT INTO metric_applied_batches (batch_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&batch.batch_id],
+            )
+            .await?;
+        if fresh == 0 {
+            return Ok(());
+        }
+        let collector = uuid::Uuid::parse_str(&batch.collector_id)
+            .map_err(|e| ApplyError::Reject(e.to_string()))?;
+        let instance = batch.instance.clone().unwrap_or_default();
+        let oldest = message.published - self.retention;
+
+        // Series: known ones from the cache, new ones inserted (within the cardinality cap).
+        let known_ids: HashSet<i64> = self
+            .known
+            .lock()
+            .map(|k| k.get(&collector).cloned().unwrap_or_default())
+            .unwrap_or_default();
+        let mut rows: Vec<(DateTime<Utc>, i64, f64)> = Vec::with_capacity(batch.samples.len());
+        let mut new_series: BTreeMap<i64, (&str, &BTreeMap<String, String>, bool)> =
+            BTreeMap::new();
+        for s in &batch.samples {
+            if check_sample(s, message.published).is_err() || s.ts < oldest {
+                continue;
+            }
+            let id = series_id(&batch.collector_id, &instance, &s.metric, &s.labels);
+            if !known_ids.contains(&id) {
+                new_series.insert(id, (&s.metric, &s.labels, s.counter));
+            }
+            rows.push((s.ts, id, s.value));
+        }
+        let mut known_now = known_ids;
+        if !new_series.is_empty() {
+            let existing: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM metric_series WHERE collector_id = $1",
+                    &[&collector],
+                )
+                .await?
+                .get(0);
+            let ids: Vec<i64> = new_series.keys().copied().collect();
+            let present: HashSet<i64> = tx
+                .query("SELECT id FROM metric_series WHERE id = ANY($1)", &[&ids])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let room = self
+                .max_series
+                .saturating_sub(usize::try_from(existing).unwrap_or(usize::MAX));
+            let mut refused: Vec<i64> = Vec::new();
+            let mut last_refused = String::new();
+            let mut added = 0usize;
+            for (id, (metric, labels, counter)) in &new_series {
+                if present.contains(id) {
+                    known_now.insert(*id);
+                    continue;
+                }
+                if added >= room {
+                    refused.push(*id);
+                    last_refused = (*metric).to_owned();
+                    continue;
+                }
+                let labels =
+                    serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                    &[id, &collector, &instance, metric, &labels, counter],
+                )
+                .await?;
+                known_now.insert(*id);
+                added += 1;
+            }
+            if !refused.is_empty() {
+                let refused_set: HashSet<i64> = refused.iter().copied().collect();
+                let before = rows.len();
+                rows.retain(|(_, id, _)| !refused_set.contains(id));
+                let n = i64::try_from(before - rows.len()).unwrap_or(i64::MAX);
+                tx.execute(
+                    "INSERT INTO metric_series_refused (collector_id, refused, last_metric, updated_at)
+                     VALUES ($1, $2, $3, now())
+                     ON CONFLICT (collector_id) DO UPDATE
+                        SET refused = metric_series_refused.refused + excluded.refused,
+                            last_metric = excluded.last_metric, updated_at = now()",
+                    &[&collector, &n, &last_refused],
+                )
+                .await?;
+            }
+        }
+
+        // Partitions for every day present.
+        let days: HashSet<NaiveDate> = rows.iter().map(|(ts, _, _)| ts.date_naive()).collect();
+        let missing: Vec<NaiveDate> = {
+            let known_days = self.days.lock().map(|d| d.clone()).unwrap_or_default();
+            days.into_iter()
+                .filter(|d| !known_days.contains(d))
+                .collect()
+        };
+        for day in &missing {
+            tx.batch_execute(&partition_ddl(*day)).await?;
+        }
+
+        // Samples: binary COPY.
+        if !rows.is_empty() {
+            let sink = tx
+                .copy_in("COPY metric_samples (ts, series_id, value) FROM STDIN BINARY")
+                .await?;
+            let writer =
+                BinaryCopyInWriter::new(sink, &[Type::TIMESTAMPTZ, Type::INT8, Type::FLOAT8]);
+            pin_mut!(writer);
+            for (ts, id, value) in &rows {
+                writer.as_mut().write(&[ts, id, value]).await?;
+            }
+            writer.finish().await?;
+        }
+
+        // Rollups.
+        let mut minute: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
+        let mut hour: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
+        for (ts, id, value) in &rows {
+            let m = ts.duration_trunc(Duration::minutes(1)).unwrap_or(*ts);
+            let h = ts.duration_trunc(Duration::hours(1)).unwrap_or(*ts);
+            minute.entry((*id, m)).or_default().add(*value, *ts);
+            hour.entry((*id, h)).or_default().add(*value, *ts);
+        }
+        upsert_rollup(tx, "metric_rollup_1m", &minute).await?;
+        upsert_rollup(tx, "metric_rollup_1h", &hour).await?;
+
+        for (queryid, text) in &batch.statements {
+            tx.execute(
+                "INSERT INTO metric_statements (collector_id, queryid, query, updated_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (collector_id, queryid) DO UPDATE SET query = excluded.query, updated_at = excluded.updated_at",
+                &[&collector, queryid, text, &batch.collected_at],
+            )
+            .await?;
+        }
+
+        // Only now (the statements above may still fail) remember what exists; a rollback
+        // of the batch clears these caches through `rolled_back`.
+        if let Ok(mut k) = self.known.lock() {
+            k.insert(collector, known_now);
+        }
+        if let Ok(mut d) = self.days.lock() {
+            d.extend(missing);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_ids_are_stable_and_distinguish_labels() {
+        let l1 = BTreeMap::from([("database".to_owned(), "app".to_owned())]);
+        let l2 = BTreeMap::from([("database".to_owned(), "other".to_owned())]);
+        assert_eq!(series_id("c", "i", "m", &l1), series_id("c", "i", "m", &l1));
+        assert_ne!(series_id("c", "i", "m", &l1), series_id("c", "i", "m", &l2));
+        assert_ne!(series_id("c", "i", "m", &l1), series_id("c", "", "m", &l1));
+        assert_eq!(
+            partition_ddl(NaiveDate::from_ymd_opt(2026, 2, 28).expect("date")),
+            "CREATE TABLE IF NOT EXISTS metric_samples_20260228 PARTITION OF metric_samples FOR VALUES FROM ('2026-02-28') TO ('2026-03-01')"
+        );
+    }
+}
