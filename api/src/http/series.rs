@@ -276,6 +276,9 @@ pub(crate) struct Statement {
     mean_time_ms: f64,
 }
 
+/// `(ts, value)` of one series, oldest first.
+type Points = Vec<(DateTime<Utc>, f64)>;
+
 /// Increase of a cumulative counter over its points (reset-aware); one point: its value.
 fn increase(points: &[(DateTime<Utc>, f64)]) -> f64 {
     match points {
@@ -314,10 +317,7 @@ async fn statements(
         )
         .await
         .map_err(unavailable)?;
-    let mut by_query: BTreeMap<
-        (String, String),
-        (Vec<(DateTime<Utc>, f64)>, Vec<(DateTime<Utc>, f64)>),
-    > = BTreeMap::new();
+    let mut by_query: BTreeMap<(String, String), (Points, Points)> = BTreeMap::new();
     for r in rows {
         let metric: String = r.get(0);
         let key = (
