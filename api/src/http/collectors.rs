@@ -30,8 +30,11 @@ SELECT c.id, c.name, c.hostname, c.version, c.registered_at, a.last_seen,
        (SELECT count(*) FROM projection_rejected r
          WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text),
        a.last_instance,
-       extract(epoch FROM now() - a.last_seen)::float8
-  FROM rm_collectors c LEFT JOIN rm_collector_activity a ON a.collector_id = c.id";
+       extract(epoch FROM now() - a.last_seen)::float8,
+       coalesce(r.refused, 0), r.last_metric
+  FROM rm_collectors c
+  LEFT JOIN rm_collector_activity a ON a.collector_id = c.id
+  LEFT JOIN metric_series_refused r ON r.collector_id = c.id";
 
 #[derive(Serialize)]
 pub(crate) struct CollectorView {
@@ -49,6 +52,9 @@ pub(crate) struct CollectorView {
     batches_total: i64,
     rejected_batches: i64,
     last_instance: Option<String>,
+    /// Data points refused by the cardinality guard (too many series), and the last metric.
+    series_refused: i64,
+    series_refused_last_metric: Option<String>,
 }
 
 fn view(r: &tokio_postgres::Row) -> CollectorView {
@@ -70,6 +76,8 @@ fn view(r: &tokio_postgres::Row) -> CollectorView {
         metrics_count_24h: r.get(8),
         rejected_batches: r.get(9),
         last_instance: r.get(10),
+        series_refused: r.get(12),
+        series_refused_last_metric: r.get(13),
     }
 }
 

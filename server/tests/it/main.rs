@@ -9,5 +9,6 @@ mod collectors;
 mod core_pipeline;
 mod faults;
 mod instances;
+mod metrics;
 mod pg_fixture;
 mod replay;

@@ -1,0 +1,493 @@
+//! Metric storage: every v3 family queryable, rates over resets, rollups, retention,
+//! statements ranking, cardinality guard, bad queries.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use pganalytics::app::Roles;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+async fn setup(
+    tweak: impl FnOnce(&mut pganalytics::config::Config),
+) -> (
+    TestEnv,
+    pganalytics::app::Running,
+    Api,
+    String,
+    RegisteredCollector,
+) {
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    tweak(&mut env.config);
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let c = register_collector(&api, &admin, "storage").await;
+    (env, running, api, admin, c)
+}
+
+async fn push(api: &Api, c: &RegisteredCollector, body: Value) {
+    let r = api.post("/metrics/push", Some(&c.token), body).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+}
+
+async fn stored(env: &TestEnv, batches: i64) {
+    let sql = env.sql().await;
+    eventually(&format!("{batches} batches stored"), || async {
+        (count(&sql, "SELECT count(*) FROM metric_applied_batches").await == batches).then_some(())
+    })
+    .await;
+}
+
+fn query(
+    c: &RegisteredCollector,
+    metric: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    extra: &str,
+) -> String {
+    format!(
+        "/metrics/series?collector_id={}&metric={metric}&from={}&to={}{extra}",
+        c.id,
+        from.timestamp(),
+        to.timestamp()
+    )
+}
+
+#[tokio::test]
+async fn every_family_of_the_v3_payload_is_queryable_after_a_push() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let now = Utc::now()
+        .duration_trunc(Duration::seconds(1))
+        .expect("trunc");
+    let v3 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../domain/fixtures/v3-push-example.json"
+    ))
+    .expect("fixture")
+    .replace("8d3f6a2e-4b1c-4f7e-9a55-2c1d0e9b7f10", &c.id)
+    .replace("2026-02-27T15:13:20Z", &now.to_rfc3339());
+    push(&api, &c, serde_json::from_str(&v3).expect("json")).await;
+    stored(&env, 1).await;
+    let cases = [
+        ("pg_database_size_bytes", "database", "app", 734_003_200.0),
+        (
+            "pg_database_xact_commit_total",
+            "database",
+            "app",
+            912_345.0,
+        ),
+        ("pg_table_dead_tuples", "table", "orders", 3400.0),
+        ("pg_index_size_bytes", "index", "orders_pkey", 2_695_168.0),
+        (
+            "pg_statement_calls_total",
+            "queryid",
+            "7712339900123456789",
+            2210.0,
+        ),
+        ("node_cpu_percent", "mode", "user", 12.5),
+        ("node_load1", "", "", 0.42),
+        (
+            "pg_replication_lag_bytes",
+            "application_name",
+            "replica-1",
+            16384.0,
+        ),
+        (
+            "pg_replication_slot_retained_wal_bytes",
+            "slot_name",
+            "replica_1_slot",
+            33_554_432.0,
+        ),
+    ];
+    for (metric, key, val, expected) in cases {
+        let filter = if key.is_empty() {
+            String::new()
+        } else {
+            format!("&label.{key}={val}")
+        };
+        let r = api
+            .get(
+                &query(
+                    &c,
+                    metric,
+                    now - Duration::minutes(5),
+                    now + Duration::minutes(1),
+                    &format!("{filter}&step=10"),
+                ),
+                &admin,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{metric}: {}", r.body);
+        let series = r.body["series"].as_array().expect("series");
+        assert_eq!(series.len(), 1, "{metric}: {}", r.body);
+        assert_eq!(
+            series[0]["points"][0][1].as_f64(),
+            Some(expected),
+            "{metric}: {}",
+            r.body
+        );
+        assert_eq!(r.body["resolution"], "raw");
+    }
+    // Statement texts came along for the query endpoints.
+    let slow = api
+        .get(&format!("/collectors/{}/queries/slow", c.id), &admin)
+        .await;
+    assert_eq!(
+        slow.body[0]["query"], "UPDATE orders SET status = $1 WHERE id = $2",
+        "{}",
+        slow.body
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+fn commit_batch(c: &RegisteredCollector, id: &str, at: DateTime<Utc>, value: f64) -> Value {
+    json!({"batch_id": id, "collector_id": c.id, "collected_at": at, "samples": [
+        {"metric": "pg_database_xact_commit_total", "labels": {"database": "app"}, "value": value, "counter": true}
+    ]})
+}
+
+#[tokio::test]
+async fn a_rate_over_a_counter_reset_is_right_at_every_resolution_and_rollups_match_raw() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let start = (Utc::now() - Duration::minutes(30))
+        .duration_trunc(Duration::minutes(1))
+        .expect("trunc");
+    // +60 per minute; the server restarts before the fourth sample.
+    for (i, v) in [100.0, 160.0, 220.0, 30.0, 90.0].iter().enumerate() {
+        let at = start + Duration::minutes(i as i64);
+        push(&api, &c, commit_batch(&c, &format!("b{i}"), at, *v)).await;
+    }
+    stored(&env, 5).await;
+    let (from, to) = (start, start + Duration::minutes(5));
+    for step in [30, 60] {
+        let r = api
+            .get(
+                &query(
+                    &c,
+                    "pg_database_xact_commit_total",
+                    from,
+                    to,
+                    &format!("&step={step}&fn=rate"),
+                ),
+                &admin,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let rates: Vec<f64> = r.body["series"][0]["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .map(|p| p[1].as_f64().expect("v"))
+            .collect();
+        assert_eq!(rates, vec![1.0, 1.0, 0.5, 1.0], "step {step}: {}", r.body);
+        assert_eq!(r.body["resolution"], if step == 30 { "raw" } else { "1m" });
+    }
+    // Rollups are the aggregates of the raw points, minute by minute and hour by hour.
+    let sql = env.sql().await;
+    for (table, unit) in [("metric_rollup_1m", "minute"), ("metric_rollup_1h", "hour")] {
+        let diff = count(
+            &sql,
+            &format!(
+                "SELECT count(*) FROM (
+                   SELECT series_id, date_trunc('{unit}', ts) AS bucket, min(value) AS min, max(value) AS max,
+                          sum(value) AS sum, count(*) AS count
+                     FROM metric_samples GROUP BY 1, 2
+                   EXCEPT
+                   SELECT series_id, bucket, min, max, sum, count FROM {table}) d"
+            ),
+        )
+        .await;
+        assert_eq!(diff, 0, "{table} differs from the raw points");
+    }
+    assert!(count(&sql, "SELECT count(*) FROM metric_rollup_1m").await >= 5);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn retention_drops_old_partitions_and_nothing_else() {
+    let (env, running, api, _admin, c) = setup(|config| config.retention_days = 30).await;
+    let now = Utc::now();
+    let old = now - Duration::days(20);
+    push(&api, &c, commit_batch(&c, "old", old, 1.0)).await;
+    push(&api, &c, commit_batch(&c, "new", now, 2.0)).await;
+    stored(&env, 2).await;
+    let sql = env.sql().await;
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 2);
+    let done = projections::maintenance::upkeep(&running.read_pool, now, 14, Duration::days(14))
+        .await
+        .expect("upkeep");
+    assert_eq!(
+        done.dropped,
+        vec![projections::projectors::partition_name(old.date_naive())]
+    );
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 1);
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM metric_samples WHERE value = 2").await,
+        1
+    );
+    // Series and rollups stay; partitions for today and tomorrow exist.
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_series").await, 1);
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM metric_rollup_1h").await,
+        2
+    );
+    let tomorrow = projections::projectors::partition_name((now + Duration::days(1)).date_naive());
+    assert_eq!(
+        count(
+            &sql,
+            &format!("SELECT count(*) FROM pg_class WHERE relname = '{tomorrow}'")
+        )
+        .await,
+        1
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+fn statements_batch(
+    c: &RegisteredCollector,
+    id: &str,
+    at: DateTime<Utc>,
+    stats: &[(&str, f64, f64)],
+) -> Value {
+    let mut samples = Vec::new();
+    let mut statements = serde_json::Map::new();
+    for (qid, calls, time) in stats {
+        let labels = json!({"database": "app", "queryid": qid});
+        samples.push(json!({"metric": "pg_statement_calls_total", "labels": labels, "value": calls, "counter": true}));
+        samples.push(json!({"metric": "pg_statement_exec_time_ms_total", "labels": labels, "value": time, "counter": true}));
+        statements.insert((*qid).to_owned(), json!(format!("SELECT {qid}")));
+    }
+    json!({"batch_id": id, "collector_id": c.id, "collected_at": at, "samples": samples, "statements": statements})
+}
+
+#[tokio::test]
+async fn slow_and_frequent_rank_statements_by_what_happened_in_the_range() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let t0 = Utc::now() - Duration::minutes(10);
+    // q1: many cheap calls; q2: few slow calls; q3: big totals from before the range, idle now.
+    push(
+        &api,
+        &c,
+        statements_batch(
+            &c,
+            "s0",
+            t0,
+            &[
+                ("q1", 1000.0, 100.0),
+                ("q2", 10.0, 500.0),
+                ("q3", 90000.0, 900000.0),
+            ],
+        ),
+    )
+    .await;
+    push(
+        &api,
+        &c,
+        statements_batch(
+            &c,
+            "s1",
+            t0 + Duration::minutes(5),
+            &[
+                ("q1", 6000.0, 600.0),
+                ("q2", 20.0, 5500.0),
+                ("q3", 90000.0, 900000.0),
+            ],
+        ),
+    )
+    .await;
+    stored(&env, 2).await;
+    let range = format!(
+        "?from={}&to={}",
+        (t0 - Duration::minutes(1)).timestamp(),
+        Utc::now().timestamp()
+    );
+    let slow = api
+        .get(&format!("/collectors/{}/queries/slow{range}", c.id), &admin)
+        .await;
+    assert_eq!(slow.status, 200, "{}", slow.body);
+    let ids: Vec<&str> = slow
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| s["queryid"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        ["q2", "q1"],
+        "q3 did nothing in the range: {}",
+        slow.body
+    );
+    assert_eq!(slow.body[0]["mean_time_ms"], 500.0);
+    assert_eq!(slow.body[0]["query"], "SELECT q2");
+    let frequent = api
+        .get(
+            &format!("/collectors/{}/queries/frequent{range}&limit=1", c.id),
+            &admin,
+        )
+        .await;
+    assert_eq!(frequent.body.as_array().expect("list").len(), 1);
+    assert_eq!(
+        (
+            frequent.body[0]["queryid"].clone(),
+            frequent.body[0]["calls"].clone()
+        ),
+        (json!("q1"), json!(5000.0))
+    );
+    let bad = api
+        .get(
+            &format!("/collectors/{}/queries/slow?limit=0", c.id),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].clone()),
+        (422, json!("limit"))
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_cardinality_guard_refuses_new_series_past_the_limit_and_says_so() {
+    let (env, running, api, admin, c) = setup(|config| config.max_series_per_collector = 5).await;
+    let samples: Vec<Value> = (0..8)
+        .map(|i| json!({"metric": "pg_many", "labels": {"n": i.to_string()}, "value": 1}))
+        .collect();
+    push(&api, &c, json!({"batch_id": "wide", "collector_id": c.id, "collected_at": Utc::now(), "samples": samples})).await;
+    stored(&env, 1).await;
+    let sql = env.sql().await;
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_series").await, 5);
+    let v = api.get(&format!("/collectors/{}", c.id), &admin).await.body;
+    assert_eq!(
+        (
+            v["series_refused"].clone(),
+            v["series_refused_last_metric"].clone()
+        ),
+        (json!(3), json!("pg_many"))
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_series_queries_name_the_parameter_and_unknowns_are_empty() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let now = Utc::now();
+    let cases = [
+        (query(&c, "m", now, now - Duration::hours(1), ""), "from"),
+        (
+            query(&c, "m", now - Duration::hours(1), now, "&step=0"),
+            "step",
+        ),
+        (
+            query(&c, "m", now - Duration::days(30), now, "&step=1"),
+            "step",
+        ),
+        (
+            query(&c, "m", now - Duration::hours(1), now, "&fn=median"),
+            "fn",
+        ),
+        (format!("/metrics/series?metric=m"), "collector_id"),
+        (format!("/metrics/series?collector_id={}", c.id), "metric"),
+    ];
+    for (path, field) in cases {
+        let r = api.get(&path, &admin).await;
+        assert_eq!(
+            (r.status, r.body["error"]["field"].clone()),
+            (422, json!(field)),
+            "{path}: {}",
+            r.body
+        );
+    }
+    let empty = api
+        .get(
+            &query(&c, "no_such_metric", now - Duration::hours(1), now, ""),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (empty.status, empty.body["series"].clone()),
+        (200, json!([]))
+    );
+    let nobody = api
+        .get("/metrics/series?instance_id=nowhere&metric=pg_up", &admin)
+        .await;
+    assert_eq!(
+        (nobody.status, nobody.body["series"].clone()),
+        (200, json!([]))
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_samples_projection_replays_to_the_same_tables_partitions_included() {
+    let (env, running, api, _admin, c) = setup(|_| {}).await;
+    let start = Utc::now() - Duration::days(2);
+    for i in 0..4 {
+        push(
+            &api,
+            &c,
+            commit_batch(
+                &c,
+                &format!("r{i}"),
+                start + Duration::hours(12 * i),
+                10.0 * i as f64,
+            ),
+        )
+        .await;
+    }
+    stored(&env, 4).await;
+    let sql = env.sql().await;
+    let live = snapshot(&sql).await;
+    let keys = std::sync::Arc::new(
+        api::auth::tokens::TokenKeys::new(
+            env.config
+                .jwt_secret
+                .as_ref()
+                .expect("secret")
+                .expose()
+                .as_bytes(),
+            std::time::Duration::from_secs(60),
+        )
+        .expect("keys"),
+    );
+    let projector = projections::projectors::all_projectors(keys, env.config.storage())
+        .into_iter()
+        .find(|p| p.name() == "metric_samples")
+        .expect("projector");
+    let report = projections::replay::replay(
+        &running.read_pool,
+        &running.jetstream,
+        &env.config.names,
+        projector,
+        &|_| {},
+    )
+    .await
+    .expect("replay");
+    assert_eq!(report.checkpoint, 4);
+    let rebuilt = snapshot(&sql).await;
+    assert_eq!(live, rebuilt);
+    assert!(live[4].parse::<i64>().expect("partitions") >= 3, "{live:?}");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+async fn snapshot(sql: &tokio_postgres::Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in [
+        "SELECT coalesce(json_agg(t ORDER BY ts)::text, '') FROM metric_samples t",
+        "SELECT coalesce(json_agg(t ORDER BY series_id, bucket)::text, '') FROM metric_rollup_1m t",
+        "SELECT coalesce(json_agg(t ORDER BY series_id, bucket)::text, '') FROM metric_rollup_1h t",
+        "SELECT coalesce(json_agg(t.id ORDER BY id)::text, '') FROM metric_series t",
+        // Partitions holding data (pre-created empty ones for tomorrow may differ).
+        "SELECT count(DISTINCT tableoid)::text FROM metric_samples",
+    ] {
+        out.push(sql.query_one(q, &[]).await.expect(q).get::<_, String>(0));
+    }
+    out
+}
