@@ -391,7 +391,7 @@ async fn bad_series_queries_name_the_parameter_and_unknowns_are_empty() {
             query(&c, "m", now - Duration::hours(1), now, "&fn=median"),
             "fn",
         ),
-        (format!("/metrics/series?metric=m"), "collector_id"),
+        ("/metrics/series?metric=m".to_owned(), "collector_id"),
         (format!("/metrics/series?collector_id={}", c.id), "metric"),
     ];
     for (path, field) in cases {
