@@ -161,13 +161,30 @@ pub async fn register_collector(
         id: collector_id.to_string(),
         name: name.as_str().to_owned(),
     };
-    let use_it = RegistrationSecretCommand::UseForRegistration {
-        collector_id: collector_id.to_string(),
-        at: Utc::now(),
-    };
-    service
-        .registration_secret(&secret_id.to_string(), use_it, &actor)
-        .await?;
+    // A fleet starting at once registers many collectors with one secret: concurrent uses of
+    // the same aggregate conflict optimistically, so retry (each attempt reloads the secret).
+    let mut attempt = 0u32;
+    loop {
+        let use_it = RegistrationSecretCommand::UseForRegistration {
+            collector_id: collector_id.to_string(),
+            at: Utc::now(),
+        };
+        match service
+            .registration_secret(&secret_id.to_string(), use_it, &actor)
+            .await
+        {
+            Ok(_) => break,
+            Err(CommandError::Conflict(_)) if attempt < 20 => {
+                attempt += 1;
+                let jitter = u64::from(rand::random::<u8>() % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 + jitter * u64::from(attempt),
+                ))
+                .await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let refresh_secret = random_secret("pgcr");
     let command = CollectorCommand::RegisterCollector {
         name,

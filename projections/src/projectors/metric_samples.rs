@@ -264,6 +264,8 @@ impl Projector for MetricSamples {
             let mut refused: Vec<i64> = Vec::new();
             let mut last_refused = String::new();
             let mut added = 0usize;
+            let (mut ids, mut metrics, mut label_sets, mut counters) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (id, (metric, labels, counter)) in &new_series {
                 if present.contains(id) {
                     known_now.insert(*id);
@@ -274,16 +276,25 @@ impl Projector for MetricSamples {
                     last_refused = (*metric).to_owned();
                     continue;
                 }
-                let labels =
-                    serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?;
-                tx.execute(
-                    "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-                    &[id, &collector, &instance, metric, &labels, counter],
-                )
-                .await?;
+                ids.push(*id);
+                metrics.push(*metric);
+                label_sets.push(
+                    serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?,
+                );
+                counters.push(*counter);
                 known_now.insert(*id);
                 added += 1;
+            }
+            if !ids.is_empty() {
+                // One statement for all new series of the batch (a new collector brings thousands).
+                tx.execute(
+                    "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+                     SELECT id, $2, $3, metric, labels, counter
+                       FROM unnest($1::int8[], $4::text[], $5::jsonb[], $6::bool[]) AS u(id, metric, labels, counter)
+                     ON CONFLICT (id) DO NOTHING",
+                    &[&ids, &collector, &instance, &metrics, &label_sets, &counters],
+                )
+                .await?;
             }
             if !refused.is_empty() {
                 let refused_set: HashSet<i64> = refused.iter().copied().collect();

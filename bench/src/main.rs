@@ -1,0 +1,684 @@
+//! `pga-bench`: measures pgAnalytics ingest and queries on this machine, end to end.
+//!
+//! It starts the release server as a child process on a fresh database and NATS prefix, so
+//! the server's RSS is its own, then runs:
+//! - `fleet`: N simulated collectors, each pushing 2,000 data points every interval, over HTTP
+//!   or NATS: push latency, end-to-end lag until the batch is queryable, server RSS;
+//! - `saturate`: pushers sending back to back: sustained stored points/s, and in the same run
+//!   the rate of a raw binary `COPY` of as many rows into the same table, with the ratio;
+//! - `query`: a week of 1-minute data for many collectors, then 24-hour series queries.
+//!
+//! Its loops are bounded in count and time and it talks only to 127.0.0.1.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::{Parser, ValueEnum};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+#[derive(Parser)]
+#[command(name = "pga-bench", about = "pgAnalytics ingest and query benchmark")]
+struct Args {
+    /// What to run.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// The server binary.
+    #[arg(long, default_value = "target/release/pganalytics")]
+    server: String,
+    /// PostgreSQL to create the benchmark database in.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    pg: String,
+    /// NATS with JetStream.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// Simulated collectors (fleet, query).
+    #[arg(long, default_value_t = 1000)]
+    collectors: usize,
+    /// Data points per batch.
+    #[arg(long, default_value_t = 2000)]
+    points: usize,
+    /// Seconds between a collector's pushes (fleet).
+    #[arg(long, default_value_t = 60)]
+    interval: u64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 120)]
+    duration: u64,
+    /// Transport of the pushes.
+    #[arg(long, value_enum, default_value = "http")]
+    transport: Transport,
+    /// Concurrent pushers (saturate).
+    #[arg(long, default_value_t = 8)]
+    pushers: usize,
+    /// Metrics per collector loaded for a week (query).
+    #[arg(long, default_value_t = 5)]
+    metrics: usize,
+    /// Keep the benchmark database afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Fleet,
+    Saturate,
+    Query,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Transport {
+    Http,
+    Nats,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    db: String,
+    pg: String,
+    prefix: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn pg(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn start_server(args: &Args, max_series: usize) -> anyhow::Result<Server> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let db = format!("pga_bench_{}", &tag[..12]);
+    let prefix = format!("bench{}", &tag[..8]);
+    pg(&format!("{}/postgres", args.pg))
+        .await?
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await?;
+    let port = free_port()?;
+    let random = |n: usize| {
+        use base64::Engine;
+        let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let child = Command::new(&args.server)
+        .arg("serve")
+        .env("PGA_DATABASE_URL", format!("{}/{db}", args.pg))
+        .env("PGA_NATS_URL", &args.nats)
+        .env("PGA_NATS_PREFIX", &prefix)
+        .env("PGA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PGA_JWT_SECRET", random(48))
+        .env("PGA_ENCRYPTION_KEY", random(32))
+        .env("PGA_BOOTSTRAP_ADMIN_USERNAME", "bench")
+        .env("PGA_BOOTSTRAP_ADMIN_PASSWORD", "bench password 1")
+        .env("PGA_CHECK_INTERVAL_S", "0")
+        .env("PGA_MAX_SERIES_PER_COLLECTOR", max_series.to_string())
+        .env("PGA_RETENTION_DAYS", "14")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {} (build it: cargo build --release)", args.server))?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}/api/v1"),
+        db,
+        pg: args.pg.clone(),
+        prefix,
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{}/health", server.base)).send().await {
+            if r.status().is_success() {
+                return Ok(server);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not become healthy in 30 s")
+}
+
+async fn cleanup(server: Server, keep: bool, nats: &str) -> anyhow::Result<()> {
+    let (db, pg_url, prefix) = (server.db.clone(), server.pg.clone(), server.prefix.clone());
+    drop(server);
+    if let Ok(client) = async_nats::connect(nats).await {
+        let js = async_nats::jetstream::new(client);
+        let _ = js
+            .delete_stream(format!("{}_EVENTS", prefix.to_uppercase()))
+            .await;
+        let _ = js
+            .delete_stream(format!("{}_METRICS", prefix.to_uppercase()))
+            .await;
+    }
+    if !keep {
+        pg(&format!("{pg_url}/postgres"))
+            .await?
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
+
+struct Collector {
+    id: String,
+    token: String,
+}
+
+async fn register(server: &Server, n: usize) -> anyhow::Result<(String, Vec<Collector>)> {
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{}/auth/login", server.base))
+        .json(&json!({"username": "bench", "password": "bench password 1"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let admin = login["access_token"].as_str().context("login")?.to_owned();
+    let secret: Value = http
+        .post(format!("{}/registration-secrets", server.base))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let secret = secret["secret"].as_str().context("secret")?.to_owned();
+    let collectors: Vec<anyhow::Result<Collector>> = stream::iter(0..n)
+        .map(|i| {
+            let (http, secret, base) = (http.clone(), secret.clone(), server.base.clone());
+            async move {
+                let r: Value = http
+                    .post(format!("{base}/collectors/register"))
+                    .header("X-Registration-Secret", secret)
+                    .json(&json!({"name": format!("bench-{i}"), "hostname": format!("db-{i}"), "version": "bench"}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                Ok(Collector {
+                    id: r["collector_id"].as_str().context("id")?.to_owned(),
+                    token: r["token"].as_str().context("token")?.to_owned(),
+                })
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    Ok((
+        admin,
+        collectors.into_iter().collect::<anyhow::Result<_>>()?,
+    ))
+}
+
+fn batch(c: &Collector, points: usize, round: u64) -> (String, Vec<u8>) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = Utc::now();
+    let samples: Vec<Value> = (0..points)
+        .map(|k| json!({"metric": format!("pg_bench_{}", k % 20), "labels": {"object": (k / 20).to_string()}, "value": (round * 1000 + k as u64) as f64, "counter": k % 2 == 0}))
+        .collect();
+    let body = json!({"batch_id": id, "collector_id": c.id, "instance": format!("db-{}", &c.id[..8]), "collected_at": now, "samples": samples});
+    (id, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn summary(name: &str, mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    format!(
+        "{name}: n={} p50={:.1} p99={:.1} max={:.1}",
+        v.len(),
+        percentile(&v, 0.5),
+        percentile(&v, 0.99),
+        v.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
+/// Pushes one batch; returns the latency in ms.
+async fn push(
+    transport: Transport,
+    http: &reqwest::Client,
+    js: &async_nats::jetstream::Context,
+    base: &str,
+    prefix: &str,
+    c: &Collector,
+    id: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    match transport {
+        Transport::Http => {
+            let r = http
+                .post(format!("{base}/metrics/push"))
+                .bearer_auth(&c.token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?;
+            if r.status().as_u16() != 202 {
+                bail!(
+                    "push answered {}: {}",
+                    r.status(),
+                    r.text().await.unwrap_or_default()
+                );
+            }
+        }
+        Transport::Nats => {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id);
+            headers.insert("Pga-Collector-Token", c.token.as_str());
+            js.publish_with_headers(format!("{prefix}.metrics.{}", c.id), headers, body.into())
+                .await?
+                .await?;
+        }
+    }
+    Ok(t.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Runs while the load runs: receives (batch id, sent) and polls every 20 ms until each is
+/// stored; returns the lags in ms once the senders are gone and nothing is pending.
+async fn lag_poller(
+    db: tokio_postgres::Client,
+    mut sent: tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+) -> anyhow::Result<Vec<f64>> {
+    let mut pending: HashMap<String, Instant> = HashMap::new();
+    let mut out = Vec::new();
+    let mut closed = false;
+    let mut deadline = None;
+    loop {
+        while let Ok((id, at)) = sent.try_recv() {
+            pending.insert(id, at);
+        }
+        if !closed && sent.is_closed() && sent.is_empty() {
+            closed = true;
+            deadline = Some(Instant::now() + Duration::from_secs(180));
+        }
+        if closed && pending.is_empty() {
+            return Ok(out);
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            bail!(
+                "{} batches not stored within 180 s of the end",
+                pending.len()
+            );
+        }
+        if pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        let ids: Vec<String> = pending.keys().cloned().collect();
+        let rows = db
+            .query(
+                "SELECT batch_id FROM metric_applied_batches WHERE batch_id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+        let now = Instant::now();
+        for r in rows {
+            let id: String = r.get(0);
+            if let Some(sent) = pending.remove(&id) {
+                out.push(now.duration_since(sent).as_secs_f64() * 1000.0);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn fleet(args: &Args) -> anyhow::Result<()> {
+    let server = start_server(args, args.points * 2).await?;
+    let pid = server.child.id();
+    let (_, collectors) = register(&server, args.collectors).await?;
+    println!(
+        "registered {} collectors; RSS {:.0} MiB",
+        collectors.len(),
+        rss_mib(pid).unwrap_or(f64::NAN)
+    );
+    let collectors = Arc::new(collectors);
+    let js = async_nats::jetstream::new(async_nats::connect(&args.nats).await?);
+    let http = reqwest::Client::new();
+    let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let (sampled, sampled_rx) = tokio::sync::mpsc::unbounded_channel();
+    let poller = tokio::spawn(lag_poller(db, sampled_rx));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(args.duration);
+    let interval = Duration::from_secs(args.interval);
+    let rss_max = Arc::new(Mutex::new(0.0_f64));
+    let rss_task = {
+        let rss_max = rss_max.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(r) = rss_mib(pid) {
+                    let mut m = rss_max.lock().await;
+                    *m = m.max(r);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let n = collectors.len();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (collectors, js, http, latencies, sampled) = (
+                collectors.clone(),
+                js.clone(),
+                http.clone(),
+                latencies.clone(),
+                sampled.clone(),
+            );
+            let (base, prefix, transport, points) = (
+                server.base.clone(),
+                server.prefix.clone(),
+                args.transport,
+                args.points,
+            );
+            tokio::spawn(async move {
+                let c = &collectors[i];
+                let mut next = start + interval.mul_f64(i as f64 / n as f64);
+                let mut round = 0;
+                let mut errors = 0u64;
+                while next < end {
+                    tokio::time::sleep_until(next.into()).await;
+                    let (id, body) = batch(c, points, round);
+                    let sent = Instant::now();
+                    match push(transport, &http, &js, &base, &prefix, c, &id, body).await {
+                        Ok(ms) => {
+                            latencies.lock().await.push(ms);
+                            if i % 4 == 0 {
+                                let _ = sampled.send((id, sent));
+                            }
+                        }
+                        Err(_) => errors += 1,
+                    }
+                    round += 1;
+                    next += interval;
+                }
+                errors
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await?;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let lat = std::mem::take(&mut *latencies.lock().await);
+    let batches = lat.len();
+    drop(sampled);
+    let lag = poller.await??;
+    rss_task.abort();
+    println!(
+        "fleet over {:?}: {} collectors x {} points every {} s for {} s",
+        args.transport, n, args.points, args.interval, args.duration
+    );
+    println!(
+        "batches pushed: {batches} ({errors} failed); {:.1} batches/s, {:.0} points/s offered",
+        batches as f64 / elapsed,
+        (batches * args.points) as f64 / elapsed
+    );
+    println!("{}", summary("push latency ms", lat));
+    println!(
+        "{}",
+        summary("end-to-end lag ms (every 4th collector)", lag)
+    );
+    println!("server RSS max: {:.0} MiB", *rss_max.lock().await);
+    cleanup(server, args.keep, &args.nats).await
+}
+
+async fn saturate(args: &Args) -> anyhow::Result<()> {
+    let server = start_server(args, args.points * 2).await?;
+    let pid = server.child.id();
+    let (_, collectors) = register(&server, args.pushers).await?;
+    let collectors = Arc::new(collectors);
+    let js = async_nats::jetstream::new(async_nats::connect(&args.nats).await?);
+    let http = reqwest::Client::new();
+    let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
+    // Warm-up: one batch per pusher creates its series (steady state is what a fleet sees).
+    for c in collectors.iter() {
+        let (id, body) = batch(c, args.points, 0);
+        push(
+            args.transport,
+            &http,
+            &js,
+            &server.base,
+            &server.prefix,
+            c,
+            &id,
+            body,
+        )
+        .await?;
+    }
+    let warm: i64 = db
+        .query_one("SELECT count(*) FROM metric_samples", &[])
+        .await?
+        .get(0);
+    while db
+        .query_one("SELECT count(*) FROM metric_applied_batches", &[])
+        .await?
+        .get::<_, i64>(0)
+        < collectors.len() as i64
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let start = Instant::now();
+    let end = start + Duration::from_secs(args.duration);
+    let tasks: Vec<_> = (0..collectors.len())
+        .map(|i| {
+            let (collectors, js, http) = (collectors.clone(), js.clone(), http.clone());
+            let (base, prefix, transport, points) = (
+                server.base.clone(),
+                server.prefix.clone(),
+                args.transport,
+                args.points,
+            );
+            tokio::spawn(async move {
+                let mut pushed = 0usize;
+                let mut round = 1;
+                while Instant::now() < end {
+                    let (id, body) = batch(&collectors[i], points, round);
+                    if push(
+                        transport,
+                        &http,
+                        &js,
+                        &base,
+                        &prefix,
+                        &collectors[i],
+                        &id,
+                        body,
+                    )
+                    .await
+                    .is_ok()
+                    {
+                        pushed += 1;
+                    }
+                    round += 1;
+                }
+                pushed
+            })
+        })
+        .collect();
+    let mut pushed = 0;
+    for t in tasks {
+        pushed += t.await?;
+    }
+    let expected = (pushed + collectors.len()) as i64;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while db
+        .query_one("SELECT count(*) FROM metric_applied_batches", &[])
+        .await?
+        .get::<_, i64>(0)
+        < expected
+    {
+        if Instant::now() > deadline {
+            bail!("not all batches stored within 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let stored: i64 = db
+        .query_one("SELECT count(*) FROM metric_samples", &[])
+        .await?
+        .get(0);
+    let points = (stored - warm) as f64;
+    let e2e = points / secs;
+    let rss = rss_mib(pid).unwrap_or(f64::NAN);
+    // Raw COPY of as many rows into the same table, same series ids, in the same run.
+    let ids: Vec<i64> = db
+        .query("SELECT id FROM metric_series", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let rows = points as usize;
+    let t = Instant::now();
+    let copy = {
+        use futures::pin_mut;
+        use tokio_postgres::binary_copy::BinaryCopyInWriter;
+        use tokio_postgres::types::Type;
+        let sink = db
+            .copy_in("COPY metric_samples (ts, series_id, value) FROM STDIN BINARY")
+            .await?;
+        let writer = BinaryCopyInWriter::new(sink, &[Type::TIMESTAMPTZ, Type::INT8, Type::FLOAT8]);
+        pin_mut!(writer);
+        let now = Utc::now();
+        for k in 0..rows {
+            let v = k as f64;
+            writer
+                .as_mut()
+                .write(&[&now, &ids[k % ids.len()], &v])
+                .await?;
+        }
+        writer.finish().await?
+    };
+    let copy_rate = copy as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "saturate over {:?}: {} pushers x {} points, {} s",
+        args.transport,
+        collectors.len(),
+        args.points,
+        args.duration
+    );
+    println!("batches stored: {pushed}; {:.1} batches/s; {:.0} points/s end to end (pushed and queryable)", pushed as f64 / secs, e2e);
+    println!("raw binary COPY of {copy} rows into metric_samples: {copy_rate:.0} rows/s");
+    println!("ratio end-to-end / raw COPY: {:.2}", e2e / copy_rate);
+    println!("server RSS: {rss:.0} MiB");
+    cleanup(server, args.keep, &args.nats).await
+}
+
+async fn query(args: &Args) -> anyhow::Result<()> {
+    let server = start_server(args, args.points * 2).await?;
+    let (admin, collectors) = register(&server, args.collectors).await?;
+    let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
+    // A week of 1-minute data per collector and metric, loaded directly (as the projector
+    // would have written it): series, raw samples in daily partitions, and 1-minute rollups.
+    let now = Utc::now();
+    let minutes = 7 * 24 * 60;
+    let t = Instant::now();
+    for day in 0..=8 {
+        let d = (now - chrono::Duration::days(day)).date_naive();
+        let next = d + chrono::Duration::days(1);
+        db.batch_execute(&format!("CREATE TABLE IF NOT EXISTS metric_samples_{} PARTITION OF metric_samples FOR VALUES FROM ('{d}') TO ('{next}')", d.format("%Y%m%d"))).await?;
+    }
+    for (ci, c) in collectors.iter().enumerate() {
+        let cid = uuid::Uuid::parse_str(&c.id)?;
+        for m in 0..args.metrics {
+            let id = (ci * 1000 + m) as i64 + 1;
+            db.execute(
+                "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter) VALUES ($1, $2, '', $3, '{}', false)",
+                &[&id, &cid, &format!("pg_week_{m}")],
+            )
+            .await?;
+            db.execute(
+                "INSERT INTO metric_samples (ts, series_id, value)
+                 SELECT $2::timestamptz - make_interval(mins => g), $1, random() FROM generate_series(0, $3) g",
+                &[&id, &now, &(minutes as i32)],
+            )
+            .await?;
+            db.execute(
+                "INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
+                 SELECT $1, date_trunc('minute', $2::timestamptz - make_interval(mins => g)), 1, 2, 3, 2, 1.5, $2::timestamptz - make_interval(mins => g)
+                   FROM generate_series(0, $3) g ON CONFLICT DO NOTHING",
+                &[&id, &now, &(minutes as i32)],
+            )
+            .await?;
+        }
+    }
+    db.batch_execute("ANALYZE metric_series; ANALYZE metric_samples; ANALYZE metric_rollup_1m")
+        .await?;
+    let loaded: i64 = db
+        .query_one("SELECT count(*) FROM metric_samples", &[])
+        .await?
+        .get(0);
+    println!("loaded {loaded} samples (+ as many 1-minute rollups) for {} collectors x {} metrics in {:.0} s", collectors.len(), args.metrics, t.elapsed().as_secs_f64());
+    let http = reqwest::Client::new();
+    let mut lat = Vec::new();
+    let to = now.timestamp();
+    let from = to - 86_400;
+    for k in 0..300 {
+        let c = &collectors[k % collectors.len()];
+        let url = format!(
+            "{}/metrics/series?collector_id={}&metric=pg_week_{}&from={from}&to={to}&step=60",
+            server.base,
+            c.id,
+            k % args.metrics
+        );
+        let t = Instant::now();
+        let r: Value = http
+            .get(url)
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        let n = r["series"][0]["points"].as_array().map_or(0, Vec::len);
+        if n < 1400 {
+            bail!("expected ~1440 points, got {n}: {r}");
+        }
+    }
+    println!("{}", summary("24-hour series at 1-minute step, ms", lat));
+    cleanup(server, args.keep, &args.nats).await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match args.scenario {
+        Scenario::Fleet => fleet(&args).await,
+        Scenario::Saturate => saturate(&args).await,
+        Scenario::Query => query(&args).await,
+    }
+}
