@@ -72,7 +72,7 @@ pub async fn replay(
         .map_err(|e| RunError::Bus(e.to_string()))?
         .state
         .last_sequence;
-    let consumer = runner.open_consumer().await?;
+    let mut consumer = runner.open_consumer().await?;
     progress(&ReplayProgress {
         projection: name,
         applied: 0,
@@ -86,7 +86,11 @@ pub async fn replay(
         if messages.is_empty() {
             break; // the rest of the range was deleted from the stream
         }
-        runner.apply_and_ack(messages).await?;
+        match runner.apply_and_ack(messages).await {
+            Ok(()) => {}
+            Err(RunError::Gap(_)) => consumer = runner.open_consumer().await?,
+            Err(e) => return Err(e),
+        }
         applied = runner.checkpoint().await?;
         progress(&ReplayProgress {
             projection: name,

@@ -100,6 +100,11 @@ pub enum RunError {
     /// JetStream failed.
     #[error("jetstream: {0}")]
     Bus(String),
+    /// A message was delivered past one that was never delivered (a pull consumer may drop
+    /// messages client-side and redeliver them later, out of order). Nothing past the gap was
+    /// applied; the consumer is reopened from the checkpoint.
+    #[error("delivery gap after stream sequence {0}; resuming from there")]
+    Gap(u64),
 }
 
 fn bus(e: impl std::fmt::Display) -> RunError {
@@ -117,6 +122,10 @@ pub struct Runner {
     pub(crate) schema: Option<String>,
     pub(crate) consumer_name: String,
     pub(crate) batch_size: usize,
+    /// The checkpoint at which the last gap was seen: when the reopened consumer's first
+    /// message still lies past it, the messages in between are gone from the stream (limits,
+    /// purge) and the gap is accepted once.
+    pub(crate) gap_at: Arc<std::sync::Mutex<Option<u64>>>,
 }
 
 impl Runner {
@@ -136,6 +145,7 @@ impl Runner {
             schema: None,
             consumer_name,
             batch_size: 500,
+            gap_at: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -151,6 +161,14 @@ impl Runner {
         loop {
             match self.consume(&shutdown).await {
                 Ok(()) => return,
+                Err(RunError::Gap(at)) => {
+                    tracing::info!(
+                        projection = self.name(),
+                        after = at,
+                        "delivery gap; reopening the consumer"
+                    );
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(projection = self.name(), error = %e, retry_in = ?backoff,
                         "projector paused; will resume from its checkpoint");
@@ -216,6 +234,7 @@ impl Runner {
         let mut batch = consumer
             .fetch()
             .max_messages(self.batch_size)
+            .max_bytes(32 * 1024 * 1024)
             .expires(expires)
             .messages()
             .await
@@ -237,21 +256,33 @@ impl Runner {
             .collect::<Result<Vec<_>, _>>()?;
         let mut client = self.pool.get().await?;
         let mut tx = client.transaction().await?;
-        let applied = match self.apply_batch(&mut tx, &delivered).await {
-            Ok(_) => tx.commit().await.map_err(RunError::from),
-            Err(e) => Err(e),
+        let (upto, gap) = match self.apply_batch(&mut tx, &delivered).await {
+            Ok(checkpoint) => (checkpoint, None),
+            // Everything before the gap was applied: keep it.
+            Err(RunError::Gap(at)) => (at, Some(at)),
+            Err(e) => {
+                drop(tx);
+                self.projector.rolled_back();
+                return Err(e);
+            }
         };
-        if let Err(e) = applied {
+        if let Err(e) = tx.commit().await {
             self.projector.rolled_back();
-            return Err(e);
+            return Err(e.into());
         }
-        for message in &messages {
+        for (message, d) in messages.iter().zip(&delivered) {
+            if d.stream_sequence > upto {
+                continue;
+            }
             // A lost ack only causes a redelivery, which the checkpoint absorbs.
             if let Err(e) = message.ack().await {
                 tracing::debug!(projection = self.name(), error = %e, "ack failed");
             }
         }
-        Ok(())
+        match gap {
+            Some(at) => Err(RunError::Gap(at)),
+            None => Ok(()),
+        }
     }
 
     /// Applies already-fetched messages in one transaction of their own and returns the new
@@ -263,9 +294,11 @@ impl Runner {
     pub async fn apply_messages(&self, messages: &[Delivered]) -> Result<u64, RunError> {
         let mut client = self.pool.get().await?;
         let mut tx = client.transaction().await?;
-        let checkpoint = self.apply_batch(&mut tx, messages).await?;
-        tx.commit().await?;
-        Ok(checkpoint)
+        let result = self.apply_batch(&mut tx, messages).await;
+        if matches!(result, Ok(_) | Err(RunError::Gap(_))) {
+            tx.commit().await?;
+        }
+        result
     }
 
     /// Applies messages in an open transaction and moves the checkpoint; returns the new
@@ -293,9 +326,25 @@ impl Runner {
             )
             .await?;
         let mut checkpoint = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        let mut gap = None;
         for message in messages {
             if message.stream_sequence <= checkpoint {
                 continue;
+            }
+            if message.stream_sequence != checkpoint + 1 {
+                // Apply strictly in stream order: a message past a missing one waits until the
+                // missing one is redelivered, unless it is known to be gone from the stream.
+                let mut seen = self
+                    .gap_at
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *seen == Some(checkpoint) {
+                    *seen = None;
+                } else {
+                    *seen = Some(checkpoint);
+                    gap = Some(checkpoint);
+                    break;
+                }
             }
             let savepoint = tx.savepoint("pga_message").await?;
             match self.projector.apply(&savepoint, message).await {
@@ -322,7 +371,11 @@ impl Runner {
             &[&name, &seq],
         )
         .await?;
-        Ok(checkpoint)
+        match gap {
+            // What came before the gap is committed by the caller; the rest is redelivered.
+            Some(at) => Err(RunError::Gap(at)),
+            None => Ok(checkpoint),
+        }
     }
 
     /// The checkpoint of this runner's tables.

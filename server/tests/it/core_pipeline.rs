@@ -225,11 +225,11 @@ async fn a_message_delivered_twice_changes_the_read_model_once() {
     let again: Vec<Delivered> = delivered
         .iter()
         .map(|d| Delivered {
-            stream_sequence: d.stream_sequence + 100,
+            stream_sequence: d.stream_sequence + 2,
             ..d.clone()
         })
         .collect();
-    assert_eq!(runner.apply_messages(&again).await.expect("apply"), 102);
+    assert_eq!(runner.apply_messages(&again).await.expect("apply"), 4);
     assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 2);
     assert_eq!(
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
@@ -290,5 +290,54 @@ async fn a_malformed_message_is_recorded_acked_and_never_applied() {
     })
     .await;
     running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_past_a_missing_one_waits_for_it() {
+    let env = TestEnv::new().await;
+    let commands = env.commands().await;
+    let js = env.jetstream().await;
+    let relay = Relay::new(
+        commands.pool().clone(),
+        js.clone(),
+        env.config.names.clone(),
+    );
+    for name in ["one", "two", "three"] {
+        create_user(&commands, name).await;
+    }
+    relay.publish_pending().await.expect("relay");
+    let stream = env.config.names.events_stream();
+    let delivered: Vec<Delivered> = stream_messages(&js, &stream)
+        .await
+        .iter()
+        .map(|m| Delivered {
+            stream_sequence: m.info().expect("info").stream_sequence,
+            subject: m.subject.to_string(),
+            headers: m.headers.clone(),
+            payload: m.payload.clone(),
+            published: chrono::Utc::now(),
+        })
+        .collect();
+    let pool = projections::db::pool(&env.config.database_url, 2).expect("pool");
+    let runner = Runner::new(
+        pool,
+        js.clone(),
+        env.config.names.clone(),
+        Arc::new(EventProjection(Users)),
+    );
+    let sql = env.sql().await;
+
+    // 1 and 3 arrive, 2 was dropped on the way: only 1 is applied.
+    let first_and_third = [delivered[0].clone(), delivered[2].clone()];
+    let gap = runner.apply_messages(&first_and_third).await;
+    assert!(matches!(gap, Err(projections::RunError::Gap(1))), "{gap:?}");
+    assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 1);
+    // 2 is redelivered: 2 and 3 apply, in order.
+    assert_eq!(
+        runner.apply_messages(&delivered[1..]).await.expect("apply"),
+        3
+    );
+    assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 3);
     env.cleanup().await;
 }
