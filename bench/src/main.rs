@@ -267,45 +267,51 @@ fn summary(name: &str, mut v: Vec<f64>) -> String {
     )
 }
 
-/// Pushes one batch; returns the latency in ms.
-async fn push(
+/// Where and how batches are pushed.
+#[derive(Clone)]
+struct Pusher {
     transport: Transport,
-    http: &reqwest::Client,
-    js: &async_nats::jetstream::Context,
-    base: &str,
-    prefix: &str,
-    c: &Collector,
-    id: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<f64> {
-    let t = Instant::now();
-    match transport {
-        Transport::Http => {
-            let r = http
-                .post(format!("{base}/metrics/push"))
-                .bearer_auth(&c.token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await?;
-            if r.status().as_u16() != 202 {
-                bail!(
-                    "push answered {}: {}",
-                    r.status(),
-                    r.text().await.unwrap_or_default()
-                );
+    http: reqwest::Client,
+    js: async_nats::jetstream::Context,
+    base: String,
+    prefix: String,
+}
+
+impl Pusher {
+    /// Pushes one batch; returns the latency in ms.
+    async fn push(&self, c: &Collector, id: &str, body: Vec<u8>) -> anyhow::Result<f64> {
+        let t = Instant::now();
+        match self.transport {
+            Transport::Http => {
+                let r = self
+                    .http
+                    .post(format!("{}/metrics/push", self.base))
+                    .bearer_auth(&c.token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                if r.status().as_u16() != 202 {
+                    bail!(
+                        "push answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+            }
+            Transport::Nats => {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id);
+                headers.insert("Pga-Collector-Token", c.token.as_str());
+                let subject = format!("{}.metrics.{}", self.prefix, c.id);
+                self.js
+                    .publish_with_headers(subject, headers, body.into())
+                    .await?
+                    .await?;
             }
         }
-        Transport::Nats => {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", id);
-            headers.insert("Pga-Collector-Token", c.token.as_str());
-            js.publish_with_headers(format!("{prefix}.metrics.{}", c.id), headers, body.into())
-                .await?
-                .await?;
-        }
+        Ok(t.elapsed().as_secs_f64() * 1000.0)
     }
-    Ok(t.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// Runs while the load runs: receives (batch id, sent) and polls every 20 ms until each is
@@ -367,8 +373,13 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
         rss_mib(pid).unwrap_or(f64::NAN)
     );
     let collectors = Arc::new(collectors);
-    let js = async_nats::jetstream::new(async_nats::connect(&args.nats).await?);
-    let http = reqwest::Client::new();
+    let pusher = Pusher {
+        transport: args.transport,
+        http: reqwest::Client::new(),
+        js: async_nats::jetstream::new(async_nats::connect(&args.nats).await?),
+        base: server.base.clone(),
+        prefix: server.prefix.clone(),
+    };
     let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let (sampled, sampled_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -392,19 +403,13 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
     let n = collectors.len();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
-            let (collectors, js, http, latencies, sampled) = (
+            let (collectors, pusher, latencies, sampled) = (
                 collectors.clone(),
-                js.clone(),
-                http.clone(),
+                pusher.clone(),
                 latencies.clone(),
                 sampled.clone(),
             );
-            let (base, prefix, transport, points) = (
-                server.base.clone(),
-                server.prefix.clone(),
-                args.transport,
-                args.points,
-            );
+            let points = args.points;
             tokio::spawn(async move {
                 let c = &collectors[i];
                 let mut next = start + interval.mul_f64(i as f64 / n as f64);
@@ -414,7 +419,7 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
                     tokio::time::sleep_until(next.into()).await;
                     let (id, body) = batch(c, points, round);
                     let sent = Instant::now();
-                    match push(transport, &http, &js, &base, &prefix, c, &id, body).await {
+                    match pusher.push(c, &id, body).await {
                         Ok(ms) => {
                             latencies.lock().await.push(ms);
                             if i % 4 == 0 {
@@ -463,23 +468,18 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
     let pid = server.child.id();
     let (_, collectors) = register(&server, args.pushers).await?;
     let collectors = Arc::new(collectors);
-    let js = async_nats::jetstream::new(async_nats::connect(&args.nats).await?);
-    let http = reqwest::Client::new();
+    let pusher = Pusher {
+        transport: args.transport,
+        http: reqwest::Client::new(),
+        js: async_nats::jetstream::new(async_nats::connect(&args.nats).await?),
+        base: server.base.clone(),
+        prefix: server.prefix.clone(),
+    };
     let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
     // Warm-up: one batch per pusher creates its series (steady state is what a fleet sees).
     for c in collectors.iter() {
         let (id, body) = batch(c, args.points, 0);
-        push(
-            args.transport,
-            &http,
-            &js,
-            &server.base,
-            &server.prefix,
-            c,
-            &id,
-            body,
-        )
-        .await?;
+        pusher.push(c, &id, body).await?;
     }
     let warm: i64 = db
         .query_one("SELECT count(*) FROM metric_samples", &[])
@@ -497,31 +497,13 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
     let end = start + Duration::from_secs(args.duration);
     let tasks: Vec<_> = (0..collectors.len())
         .map(|i| {
-            let (collectors, js, http) = (collectors.clone(), js.clone(), http.clone());
-            let (base, prefix, transport, points) = (
-                server.base.clone(),
-                server.prefix.clone(),
-                args.transport,
-                args.points,
-            );
+            let (collectors, pusher, points) = (collectors.clone(), pusher.clone(), args.points);
             tokio::spawn(async move {
                 let mut pushed = 0usize;
                 let mut round = 1;
                 while Instant::now() < end {
                     let (id, body) = batch(&collectors[i], points, round);
-                    if push(
-                        transport,
-                        &http,
-                        &js,
-                        &base,
-                        &prefix,
-                        &collectors[i],
-                        &id,
-                        body,
-                    )
-                    .await
-                    .is_ok()
-                    {
+                    if pusher.push(&collectors[i], &id, body).await.is_ok() {
                         pushed += 1;
                     }
                     round += 1;
@@ -605,7 +587,7 @@ async fn query(args: &Args) -> anyhow::Result<()> {
     // A week of 1-minute data per collector and metric, loaded directly (as the projector
     // would have written it): series, raw samples in daily partitions, and 1-minute rollups.
     let now = Utc::now();
-    let minutes = 7 * 24 * 60;
+    let minutes: i32 = 7 * 24 * 60;
     let t = Instant::now();
     for day in 0..=8 {
         let d = (now - chrono::Duration::days(day)).date_naive();
@@ -624,14 +606,14 @@ async fn query(args: &Args) -> anyhow::Result<()> {
             db.execute(
                 "INSERT INTO metric_samples (ts, series_id, value)
                  SELECT $2::timestamptz - make_interval(mins => g), $1, random() FROM generate_series(0, $3) g",
-                &[&id, &now, &(minutes as i32)],
+                &[&id, &now, &minutes],
             )
             .await?;
             db.execute(
                 "INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
                  SELECT $1, date_trunc('minute', $2::timestamptz - make_interval(mins => g)), 1, 2, 3, 2, 1.5, $2::timestamptz - make_interval(mins => g)
                    FROM generate_series(0, $3) g ON CONFLICT DO NOTHING",
-                &[&id, &now, &(minutes as i32)],
+                &[&id, &now, &minutes],
             )
             .await?;
         }
