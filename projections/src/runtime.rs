@@ -86,6 +86,12 @@ pub trait Projector: Send + Sync + 'static {
 
     /// Called when work it did was rolled back, so in-memory caches can forget it.
     fn rolled_back(&self) {}
+
+    /// Called once per batch, after every message was applied and before the checkpoint moves,
+    /// in the same transaction: writes what a projector accumulates across messages (rollups).
+    async fn flush(&self, _tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        Ok(())
+    }
 }
 
 /// Why a runner pass stopped.
@@ -234,14 +240,19 @@ impl Runner {
         let mut batch = consumer
             .fetch()
             .max_messages(self.batch_size)
-            .max_bytes(32 * 1024 * 1024)
             .expires(expires)
             .messages()
             .await
             .map_err(bus)?;
         let mut out = Vec::new();
         while let Some(message) = batch.next().await {
-            out.push(message.map_err(bus)?);
+            match message {
+                Ok(m) => out.push(m),
+                // A status that ends the pull after some messages: apply what arrived (strict
+                // ordering takes care of anything the server will redeliver).
+                Err(_) if !out.is_empty() => break,
+                Err(e) => return Err(bus(e)),
+            }
         }
         Ok(out)
     }
@@ -350,8 +361,9 @@ impl Runner {
             match self.projector.apply(&savepoint, message).await {
                 Ok(()) => savepoint.commit().await?,
                 Err(error) => {
+                    // Projectors update their caches only once a message's writes succeeded,
+                    // so rolling back this one message leaves nothing to forget.
                     savepoint.rollback().await?;
-                    self.projector.rolled_back();
                     let reason = match error {
                         ApplyError::Reject(reason) => reason,
                         ApplyError::Db(e) if is_data_error(&e) => format!("database refused: {e}"),
@@ -364,6 +376,7 @@ impl Runner {
             }
             checkpoint = message.stream_sequence;
         }
+        self.projector.flush(tx).await?;
         let seq = i64::try_from(checkpoint).unwrap_or(i64::MAX);
         tx.execute(
             "UPDATE projection_checkpoints SET stream_sequence = $2, updated_at = now()

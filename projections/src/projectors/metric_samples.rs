@@ -27,6 +27,14 @@ pub struct MetricSamples {
     retention: Duration,
     /// Most series one collector may have.
     max_series: usize,
+    /// Rollups of the messages applied in the current batch, written once by `flush`.
+    pending: Mutex<Rollups>,
+}
+
+#[derive(Default)]
+struct Rollups {
+    minute: HashMap<(i64, DateTime<Utc>), Agg>,
+    hour: HashMap<(i64, DateTime<Utc>), Agg>,
 }
 
 impl MetricSamples {
@@ -43,6 +51,7 @@ impl MetricSamples {
             days: Mutex::new(HashSet::new()),
             retention: Duration::days(i64::from(retention_days)),
             max_series: max_series_per_collector,
+            pending: Mutex::new(Rollups::default()),
         }
     }
 }
@@ -83,7 +92,7 @@ pub fn partition_ddl(day: NaiveDate) -> String {
     )
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Agg {
     min: f64,
     max: f64,
@@ -94,6 +103,24 @@ struct Agg {
 }
 
 impl Agg {
+    fn merge(&mut self, other: &Agg) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+        self.count += other.count;
+        if other.last_ts >= self.last_ts {
+            self.last = other.last;
+            self.last_ts = other.last_ts;
+        }
+    }
+
     fn add(&mut self, v: f64, ts: DateTime<Utc>) {
         if self.count == 0 {
             self.min = v;
@@ -199,12 +226,26 @@ impl Projector for MetricSamples {
     }
 
     fn rolled_back(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            *p = Rollups::default();
+        }
         if let Ok(mut k) = self.known.lock() {
             k.clear();
         }
         if let Ok(mut d) = self.days.lock() {
             d.clear();
         }
+    }
+
+    async fn flush(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        let pending = self
+            .pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        upsert_rollup(tx, "metric_rollup_1m", &pending.minute).await?;
+        upsert_rollup(tx, "metric_rollup_1h", &pending.hour).await?;
+        Ok(())
     }
 
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
@@ -348,8 +389,6 @@ impl Projector for MetricSamples {
             minute.entry((*id, m)).or_default().add(*value, *ts);
             hour.entry((*id, h)).or_default().add(*value, *ts);
         }
-        upsert_rollup(tx, "metric_rollup_1m", &minute).await?;
-        upsert_rollup(tx, "metric_rollup_1h", &hour).await?;
 
         for (queryid, text) in &batch.statements {
             tx.execute(
@@ -361,8 +400,18 @@ impl Projector for MetricSamples {
             .await?;
         }
 
-        // Only now (the statements above may still fail) remember what exists; a rollback
-        // of the batch clears these caches through `rolled_back`.
+        // Only now (the statements above may still fail) remember what exists and add this
+        // message's rollups to the batch's; a rollback of the batch clears them through
+        // `rolled_back`, and `flush` writes them once per batch (fewer row versions when
+        // consecutive batches hit the same buckets).
+        if let Ok(mut p) = self.pending.lock() {
+            for (k, a) in &minute {
+                p.minute.entry(*k).or_default().merge(a);
+            }
+            for (k, a) in &hour {
+                p.hour.entry(*k).or_default().merge(a);
+            }
+        }
         if let Ok(mut k) = self.known.lock() {
             k.insert(collector, known_now);
         }
