@@ -318,15 +318,15 @@ impl Pusher {
 /// stored; returns the lags in ms once the senders are gone and nothing is pending.
 async fn lag_poller(
     db: tokio_postgres::Client,
-    mut sent: tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
-) -> anyhow::Result<Vec<f64>> {
-    let mut pending: HashMap<String, Instant> = HashMap::new();
+    mut sent: tokio::sync::mpsc::UnboundedReceiver<(String, Instant, u64)>,
+) -> anyhow::Result<Vec<(u64, f64)>> {
+    let mut pending: HashMap<String, (Instant, u64)> = HashMap::new();
     let mut out = Vec::new();
     let mut closed = false;
     let mut deadline = None;
     loop {
-        while let Ok((id, at)) = sent.try_recv() {
-            pending.insert(id, at);
+        while let Ok((id, at, round)) = sent.try_recv() {
+            pending.insert(id, (at, round));
         }
         if !closed && sent.is_closed() && sent.is_empty() {
             closed = true;
@@ -355,8 +355,8 @@ async fn lag_poller(
         let now = Instant::now();
         for r in rows {
             let id: String = r.get(0);
-            if let Some(sent) = pending.remove(&id) {
-                out.push(now.duration_since(sent).as_secs_f64() * 1000.0);
+            if let Some((sent, round)) = pending.remove(&id) {
+                out.push((round, now.duration_since(sent).as_secs_f64() * 1000.0));
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -423,7 +423,7 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
                         Ok(ms) => {
                             latencies.lock().await.push(ms);
                             if i % 4 == 0 {
-                                let _ = sampled.send((id, sent));
+                                let _ = sampled.send((id, sent, round));
                             }
                         }
                         Err(_) => errors += 1,
@@ -455,10 +455,26 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
         (batches * args.points) as f64 / elapsed
     );
     println!("{}", summary("push latency ms", lat));
+    let first: Vec<f64> = lag
+        .iter()
+        .filter(|(r, _)| *r == 0)
+        .map(|(_, l)| *l)
+        .collect();
+    let later: Vec<f64> = lag
+        .iter()
+        .filter(|(r, _)| *r > 0)
+        .map(|(_, l)| *l)
+        .collect();
+    let all: Vec<f64> = lag.iter().map(|(_, l)| *l).collect();
     println!(
         "{}",
-        summary("end-to-end lag ms (every 4th collector)", lag)
+        summary("end-to-end lag ms, all (every 4th collector)", all)
     );
+    println!(
+        "{}",
+        summary("  first push of each collector (creates its series)", first)
+    );
+    println!("{}", summary("  later pushes (steady state)", later));
     println!("server RSS max: {:.0} MiB", *rss_max.lock().await);
     cleanup(server, args.keep, &args.nats).await
 }

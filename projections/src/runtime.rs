@@ -143,6 +143,7 @@ impl Runner {
         projector: Arc<dyn Projector>,
     ) -> Self {
         let consumer_name = names.consumer(projector.name());
+        let source = projector.source();
         Self {
             pool,
             jetstream,
@@ -150,7 +151,12 @@ impl Runner {
             projector,
             schema: None,
             consumer_name,
-            batch_size: 500,
+            // Metric batches are large (a 2,000-point batch is ~200 KB): fetch fewer at once to
+            // bound memory; domain events are small.
+            batch_size: match source {
+                Source::Events => 500,
+                Source::Metrics => 64,
+            },
             gap_at: Arc::new(std::sync::Mutex::new(None)),
         }
     }
