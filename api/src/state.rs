@@ -36,6 +36,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A read-model connection; an unreachable database is a 503.
+    ///
+    /// # Errors
+    /// [`crate::error::ApiError::Unavailable`].
+    pub async fn read(&self) -> Result<deadpool_postgres::Object, crate::error::ApiError> {
+        self.read_pool
+            .get()
+            .await
+            .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))
+    }
+
     /// Read-your-writes: waits (bounded by `PGA_COMMAND_WAIT_MS`) until every domain projection
     /// applied what a command committed. A command that succeeded stays a success if the wait
     /// runs out; the lag is logged and shows in `/health`.

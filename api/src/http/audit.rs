@@ -54,11 +54,7 @@ pub(crate) async fn list(
             });
         }
     }
-    let client = state
-        .read_pool
-        .get()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let client = state.read().await?;
     let rows = client
         .query(
             "SELECT aggregate_type, aggregate_id, sequence, event_type, summary, actor_kind, actor_id,

@@ -90,7 +90,7 @@ fn not_found() -> ApiError {
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let row = client
         .query_opt(&format!("{QUERY} WHERE c.id = $1"), &[&id])
         .await
@@ -102,7 +102,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, ApiError> {
 pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<CollectorView>>, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let rows = client
         .query(&format!("{QUERY} ORDER BY c.name"), &[])
         .await
@@ -271,7 +271,7 @@ pub(crate) async fn token(
         .map(str::to_owned)
         .or(from_body.refresh_secret)
         .ok_or_else(refused)?;
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let stored: Option<String> = client
         .query_opt(
             "SELECT refresh_secret_hash FROM rm_collectors WHERE id = $1",

@@ -103,7 +103,7 @@ fn aggregate_error(e: CommandError<ManagedInstanceError>) -> ApiError {
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let row = client
         .query_opt(
             &format!("SELECT {COLUMNS} FROM rm_managed_instances WHERE id = $1"),
@@ -187,7 +187,7 @@ fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, ApiError> {
 pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InstanceView>>, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let rows = client
         .query(
             &format!("SELECT {COLUMNS} FROM rm_managed_instances ORDER BY name"),

@@ -77,7 +77,7 @@ fn command_error(e: CollectorCommandError) -> ApiError {
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let row = client
         .query_opt(
             &format!("SELECT {COLUMNS} FROM rm_registration_secrets WHERE id = $1"),
@@ -90,7 +90,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
 
 /// `GET /registration-secrets`
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<SecretView>>, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let rows = client
         .query(
             &format!("SELECT {COLUMNS} FROM rm_registration_secrets ORDER BY created_at"),

@@ -115,7 +115,7 @@ pub(crate) async fn series(
         }
     }
     let labels = Value::Object(labels);
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let rows = match (q.get("collector_id"), q.get("instance_id")) {
         (Some(c), _) => {
             let Ok(c) = uuid::Uuid::parse_str(c) else {
@@ -304,7 +304,7 @@ async fn statements(
 ) -> Result<Vec<Statement>, ApiError> {
     let collector = parse_id(id, "collector")?;
     let (from, to) = range(q)?;
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let rows = client
         .query(
             "SELECT s.metric, s.labels->>'queryid', coalesce(s.labels->>'database', ''), m.ts, m.value

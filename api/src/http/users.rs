@@ -50,7 +50,7 @@ pub(crate) fn command_error(e: CommandError<UserError>) -> ApiError {
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<Option<UserView>, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let row = client
         .query_opt(
             "SELECT id, username, role, active, created_at, last_login_at FROM rm_users WHERE id = $1",
@@ -76,7 +76,7 @@ async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError>
 
 /// `GET /users`
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let rows = client
         .query(
             "SELECT id, username, role, active, created_at, last_login_at FROM rm_users ORDER BY username",
@@ -166,7 +166,7 @@ async fn refuse_last_admin(
     if target.role != "admin" || !target.active {
         return Ok(());
     }
-    let client = state.read_pool.get().await.map_err(unavailable)?;
+    let client = state.read().await?;
     let others: i64 = client
         .query_one(
             "SELECT count(*) FROM rm_users WHERE role = 'admin' AND active AND id <> $1",
