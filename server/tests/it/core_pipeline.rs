@@ -203,17 +203,7 @@ async fn a_message_delivered_twice_changes_the_read_model_once() {
         Arc::new(EventProjection(Users)),
     );
     let stream = env.config.names.events_stream();
-    let delivered: Vec<Delivered> = stream_messages(&js, &stream)
-        .await
-        .iter()
-        .map(|m| Delivered {
-            stream_sequence: m.info().expect("info").stream_sequence,
-            subject: m.subject.to_string(),
-            headers: m.headers.clone(),
-            payload: m.payload.clone(),
-            published: chrono::Utc::now(),
-        })
-        .collect();
+    let delivered = delivered(&js, &stream).await;
     assert_eq!(runner.apply_messages(&delivered).await.expect("apply"), 2);
     let before = count(&sql, "SELECT count(*) FROM rm_users").await;
     assert_eq!(before, 2);
@@ -308,17 +298,7 @@ async fn a_message_past_a_missing_one_waits_for_it() {
     }
     relay.publish_pending().await.expect("relay");
     let stream = env.config.names.events_stream();
-    let delivered: Vec<Delivered> = stream_messages(&js, &stream)
-        .await
-        .iter()
-        .map(|m| Delivered {
-            stream_sequence: m.info().expect("info").stream_sequence,
-            subject: m.subject.to_string(),
-            headers: m.headers.clone(),
-            payload: m.payload.clone(),
-            published: chrono::Utc::now(),
-        })
-        .collect();
+    let delivered = delivered(&js, &stream).await;
     let pool = projections::db::pool(&env.config.database_url, 2).expect("pool");
     let runner = Runner::new(
         pool,
@@ -340,4 +320,19 @@ async fn a_message_past_a_missing_one_waits_for_it() {
     );
     assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 3);
     env.cleanup().await;
+}
+
+/// Every message of a stream as a projector receives it.
+async fn delivered(js: &async_nats::jetstream::Context, stream: &str) -> Vec<Delivered> {
+    stream_messages(js, stream)
+        .await
+        .iter()
+        .map(|m| Delivered {
+            stream_sequence: m.info().expect("info").stream_sequence,
+            subject: m.subject.to_string(),
+            headers: m.headers.clone(),
+            payload: m.payload.clone(),
+            published: chrono::Utc::now(),
+        })
+        .collect()
 }
