@@ -155,7 +155,7 @@ impl Runner {
             // bound memory; domain events are small.
             batch_size: match source {
                 Source::Events => 500,
-                Source::Metrics => 64,
+                Source::Metrics => 16,
             },
             gap_at: Arc::new(std::sync::Mutex::new(None)),
         }
