@@ -442,8 +442,24 @@ async fn registration_refuses_bad_secrets_and_creates_nothing() {
         (past.status, past.body["error"]["field"].clone()),
         (422, json!("expires_at"))
     );
-    // An expiring secret used after its time (moved into the past in the event store would be
-    // rewriting history; the aggregate test covers expiry).
+    // A secret used after its expiry (a moment in the future when created, past when used).
+    let soon = (Utc::now() + ChronoDuration::milliseconds(1500)).to_rfc3339();
+    let expiring = api
+        .post(
+            "/registration-secrets",
+            Some(&admin),
+            json!({"name": "expiring", "expires_at": soon}),
+        )
+        .await;
+    assert_eq!(expiring.status, 201, "{}", expiring.body);
+    let expiring_secret = expiring.body["secret"].as_str().expect("secret").to_owned();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (status, body) = register(Some(expiring_secret)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .expect("msg")
+        .contains("expired"));
 
     assert_eq!(
         api.get("/collectors", &admin)

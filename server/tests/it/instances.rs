@@ -124,6 +124,15 @@ fn instance_body(name: &str, port: u16, password: Option<&str>) -> Value {
     })
 }
 
+/// Registers an instance as `token` and runs its connection test; returns the id and the answer.
+async fn register_and_test(api: &Api, token: &str, body: Value) -> (String, Reply) {
+    let created = api.post("/managed-instances", Some(token), body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/managed-instances/{id}/test-connection");
+    (id, api.post(&path, Some(token), json!({})).await)
+}
+
 #[tokio::test]
 async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
     let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
@@ -178,21 +187,12 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
     assert!(row["last_heartbeat"].is_string());
 
     // Wrong password: invalid_credentials, stored.
-    let wrong = api
-        .post(
-            "/managed-instances",
-            Some(&editor),
-            instance_body("wrong-pw", pg.port, Some("nope nope")),
-        )
-        .await;
-    let wrong_id = wrong.body["id"].as_str().expect("id").to_owned();
-    let r = api
-        .post(
-            &format!("/managed-instances/{wrong_id}/test-connection"),
-            Some(&editor),
-            json!({}),
-        )
-        .await;
+    let (_, r) = register_and_test(
+        &api,
+        &editor,
+        instance_body("wrong-pw", pg.port, Some("nope nope")),
+    )
+    .await;
     assert_eq!(
         (r.body["success"].clone(), r.body["status"].clone()),
         (json!(false), json!("invalid_credentials")),
@@ -202,21 +202,8 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
 
     // Closed port: error, fast.
     let closed_port = crate::faults::free_port();
-    let closed = api
-        .post(
-            "/managed-instances",
-            Some(&editor),
-            instance_body("closed", closed_port, None),
-        )
-        .await;
-    let closed_id = closed.body["id"].as_str().expect("id").to_owned();
-    let r = api
-        .post(
-            &format!("/managed-instances/{closed_id}/test-connection"),
-            Some(&editor),
-            json!({}),
-        )
-        .await;
+    let (closed_id, r) =
+        register_and_test(&api, &editor, instance_body("closed", closed_port, None)).await;
     assert_eq!(r.body["status"], "error");
     assert!(
         r.body["error"].as_str().expect("error").contains("refused"),
@@ -229,21 +216,7 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
         .await
         .expect("bind");
     let silent_port = silent.local_addr().expect("addr").port();
-    let hang = api
-        .post(
-            "/managed-instances",
-            Some(&editor),
-            instance_body("silent", silent_port, None),
-        )
-        .await;
-    let hang_id = hang.body["id"].as_str().expect("id").to_owned();
-    let r = api
-        .post(
-            &format!("/managed-instances/{hang_id}/test-connection"),
-            Some(&editor),
-            json!({}),
-        )
-        .await;
+    let (_, r) = register_and_test(&api, &editor, instance_body("silent", silent_port, None)).await;
     assert_eq!(r.body["status"], "error");
     assert!(
         r.body["error"]
