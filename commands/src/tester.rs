@@ -10,23 +10,13 @@
 //! - Failures are classified: authentication → `invalid_credentials`; refused, DNS, timeout, TLS,
 //!   anything else → `error`. The password never appears in a message.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::managed_instance::{
     ConnectionOutcome, ConnectionSpec, ConnectionStatus, InstanceServices, SealedCredential,
-    SslMode,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use pgconn::{ConnectError, PgConnector};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::credentials::CredentialCipher;
 
@@ -34,50 +24,21 @@ use crate::credentials::CredentialCipher;
 #[derive(Clone)]
 pub struct ConnectionTester {
     cipher: Option<CredentialCipher>,
-    roots: Arc<RootCertStore>,
-    provider: Arc<CryptoProvider>,
+    connector: PgConnector,
 }
 
 impl ConnectionTester {
     /// A tester opening credentials with `cipher` and trusting the system's root certificates.
     pub fn new(cipher: Option<CredentialCipher>) -> Self {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            let _ = roots.add(cert);
-        }
         Self {
             cipher,
-            roots: Arc::new(roots),
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            connector: PgConnector::new(),
         }
     }
 
     /// The cipher, when a key is configured.
     pub fn cipher(&self) -> Option<&CredentialCipher> {
         self.cipher.as_ref()
-    }
-
-    fn tls(&self, mode: SslMode) -> Result<ClientConfig, String> {
-        let builder = ClientConfig::builder_with_provider(self.provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?;
-        let webpki = || {
-            WebPkiServerVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
-                .build()
-                .map_err(|e| format!("no trusted root certificates for {}: {e}", mode.as_str()))
-        };
-        let verifier: Arc<dyn ServerCertVerifier> = match mode {
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-                Arc::new(AcceptAnyCertificate(self.provider.clone()))
-            }
-            SslMode::VerifyCa => Arc::new(ChainOnly(webpki()?)),
-            SslMode::VerifyFull => webpki()?,
-        };
-        Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth())
     }
 
     /// Connects with a plaintext password (or none) and classifies the result.
@@ -95,28 +56,15 @@ impl ConnectionTester {
             .dbname(&spec.database)
             .user(&spec.username)
             .application_name("pganalytics-connection-test")
-            .connect_timeout(timeout)
-            .ssl_mode(match spec.sslmode {
-                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-                _ => tokio_postgres::config::SslMode::Require,
-            });
+            .connect_timeout(timeout);
         if let Some(password) = password {
             config.password(password);
         }
         let attempt = async {
-            let client = if spec.sslmode == SslMode::Disable {
-                let (client, conn) = config.connect(NoTls).await?;
-                tokio::spawn(conn);
-                client
-            } else {
-                let tls = match self.tls(spec.sslmode) {
-                    Ok(tls) => tls,
-                    Err(message) => return Ok(Err(message)),
-                };
-                let (client, conn) = config.connect(MakeRustlsConnect::new(tls)).await?;
-                tokio::spawn(conn);
-                client
+            let client = match self.connector.connect(config, spec.sslmode).await {
+                Ok(client) => client,
+                Err(ConnectError::Tls(message)) => return Ok(Err(message)),
+                Err(ConnectError::Postgres(e)) => return Err(e),
             };
             let row = client
                 .query_one(
@@ -260,102 +208,5 @@ fn unreadable(message: String) -> ConnectionOutcome {
         server_version: None,
         error: Some(message),
         tls: None,
-    }
-}
-
-/// `sslmode=require` (and `prefer`): encrypted, not authenticated, as libpq does without a root
-/// certificate. Signatures are still checked, so the handshake itself is sound.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `sslmode=verify-ca`: the chain must verify; the host name need not match.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }

@@ -1,0 +1,336 @@
+//! Talking to the server: registration, tokens, and sending a batch over HTTP (gzip) or
+//! JetStream (awaiting the ack). A batch keeps its `batch_id` through every retry, so the
+//! server counts it once however often it arrives.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use domain::metrics::TOKEN_HEADER;
+use serde::Deserialize;
+
+use crate::config::{Config, Secret, Transport};
+use crate::state::State;
+
+/// What went wrong sending a batch, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server or NATS is unreachable or busy: keep the batch, try later.
+    #[error("server unavailable: {0}")]
+    Unavailable(String),
+    /// The server will never take this batch (it says why): drop it, count it.
+    #[error("batch refused: {0}")]
+    Refused(String),
+    /// This collector is no longer accepted (deleted, or its refresh secret revoked).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    collector_id: String,
+    token: String,
+    token_expires_at: DateTime<Utc>,
+    refresh_secret: String,
+}
+
+#[derive(Deserialize)]
+struct FreshToken {
+    token: String,
+    token_expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    message: String,
+}
+
+/// The connection to the server, with the current token.
+pub struct Link {
+    http: reqwest::Client,
+    base: String,
+    transport: Transport,
+    nats: Option<async_nats::jetstream::Context>,
+    nats_url: Option<String>,
+    subject: String,
+    state: State,
+    token: Option<(String, DateTime<Utc>)>,
+    timeout: Duration,
+}
+
+async fn error_message(response: reqwest::Response) -> String {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ErrorBody>(&body)
+        .map(|b| b.message)
+        .unwrap_or_default();
+    if message.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {message}")
+    }
+}
+
+fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("pganalytics-collector/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Registers with the server and saves the state file.
+///
+/// # Errors
+/// A refused secret, in words ("exits with a message saying so"), or an unreachable server.
+pub async fn register(config: &Config, secret: &Secret) -> anyhow::Result<State> {
+    let timeout = Duration::from_secs(config.server.request_timeout_s);
+    let http = http_client(timeout)?;
+    let hostname = hostname();
+    let name = config
+        .collector
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{hostname} collector"));
+    let url = format!("{}/api/v1/collectors/register", base(&config.server.url));
+    let response = http
+        .post(&url)
+        .header("X-Registration-Secret", secret.expose())
+        .json(&serde_json::json!({
+            "name": name,
+            "hostname": hostname,
+            "version": env!("CARGO_PKG_VERSION"),
+        }))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the server at {url} to register: {e}"))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        anyhow::bail!(
+            "the server refused the registration secret ({}); ask an admin for a valid one",
+            error_message(response).await
+        );
+    }
+    if !status.is_success() {
+        anyhow::bail!("registration failed: {}", error_message(response).await);
+    }
+    let registered: Registered = response.json().await?;
+    let state = State {
+        collector_id: registered.collector_id,
+        refresh_secret: registered.refresh_secret,
+        server_url: config.server.url.clone(),
+    };
+    state.save(&config.collector.state_file)?;
+    tracing::info!(
+        collector_id = %state.collector_id,
+        state_file = %config.collector.state_file.display(),
+        "registered with the server (token valid until {})",
+        registered.token_expires_at
+    );
+    let _ = registered.token;
+    Ok(state)
+}
+
+fn base(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+/// This host's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Compresses a batch for the spool and the HTTP body.
+///
+/// # Errors
+/// Never in practice (writes to memory).
+pub fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(json)?;
+    encoder.finish()
+}
+
+fn gunzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+impl Link {
+    /// A link for a registered collector.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: &Config, state: State) -> anyhow::Result<Self> {
+        let timeout = Duration::from_secs(config.server.request_timeout_s);
+        Ok(Self {
+            http: http_client(timeout)?,
+            base: base(&config.server.url).to_owned(),
+            transport: config.server.transport,
+            nats: None,
+            nats_url: config.server.nats_url.clone(),
+            subject: format!(
+                "{}.metrics.{}",
+                config.server.nats_prefix, state.collector_id
+            ),
+            state,
+            token: None,
+            timeout,
+        })
+    }
+
+    /// The collector's id.
+    pub fn collector_id(&self) -> &str {
+        &self.state.collector_id
+    }
+
+    /// Gets a new token with the refresh secret.
+    async fn refresh(&mut self) -> Result<(), SendError> {
+        let url = format!(
+            "{}/api/v1/collectors/{}/token",
+            self.base, self.state.collector_id
+        );
+        let response = self
+            .http
+            .post(&url)
+            .header("X-Refresh-Secret", &self.state.refresh_secret)
+            .send()
+            .await
+            .map_err(|e| SendError::Unavailable(format!("token refresh: {e}")))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(SendError::Fatal(format!(
+                "the server no longer accepts this collector ({}): it was probably deleted. \
+                 Not re-registering on its own: remove the state file and start again with a new \
+                 registration secret if it should come back",
+                error_message(response).await
+            )));
+        }
+        if !status.is_success() {
+            return Err(SendError::Unavailable(format!(
+                "token refresh: {}",
+                error_message(response).await
+            )));
+        }
+        let fresh: FreshToken = response
+            .json()
+            .await
+            .map_err(|e| SendError::Unavailable(format!("token refresh: {e}")))?;
+        tracing::debug!(expires_at = %fresh.token_expires_at, "token refreshed");
+        self.token = Some((fresh.token, fresh.token_expires_at));
+        Ok(())
+    }
+
+    /// The current token, refreshed when it has less than five minutes (or a tenth of its life)
+    /// left.
+    async fn token(&mut self) -> Result<String, SendError> {
+        let fresh_enough = self
+            .token
+            .as_ref()
+            .is_some_and(|(_, expires)| *expires - Utc::now() > chrono::Duration::minutes(5));
+        if !fresh_enough {
+            self.refresh().await?;
+        }
+        self.token
+            .as_ref()
+            .map(|(t, _)| t.clone())
+            .ok_or_else(|| SendError::Unavailable("no token".into()))
+    }
+
+    /// Refreshes the token ahead of its expiry (called by the agent between sends).
+    ///
+    /// # Errors
+    /// As [`SendError`].
+    pub async fn keep_token_fresh(&mut self) -> Result<(), SendError> {
+        self.token().await.map(|_| ())
+    }
+
+    /// Sends one gzip-compressed batch. A 401 refreshes the token once and retries; a second
+    /// 401 is fatal.
+    ///
+    /// # Errors
+    /// As [`SendError`].
+    pub async fn send(&mut self, gzipped: &[u8]) -> Result<(), SendError> {
+        match self.transport {
+            Transport::Http => {
+                let token = self.token().await?;
+                match self.post(gzipped, &token).await {
+                    Err(SendError::Fatal(_)) => {
+                        self.refresh().await?;
+                        let token = self.token().await?;
+                        self.post(gzipped, &token).await.map_err(|e| match e {
+                            SendError::Fatal(m) => SendError::Fatal(format!(
+                                "the server refuses this collector's fresh token ({m}); stopping"
+                            )),
+                            other => other,
+                        })
+                    }
+                    other => other,
+                }
+            }
+            Transport::Nats => self.publish(gzipped).await,
+        }
+    }
+
+    async fn post(&self, gzipped: &[u8], token: &str) -> Result<(), SendError> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/metrics/push", self.base))
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", "gzip")
+            .body(gzipped.to_vec())
+            .send()
+            .await
+            .map_err(|e| SendError::Unavailable(e.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let message = error_message(response).await;
+        Err(match status.as_u16() {
+            401 => SendError::Fatal(message),
+            408 | 429 | 500..=599 => SendError::Unavailable(message),
+            _ => SendError::Refused(message),
+        })
+    }
+
+    async fn publish(&mut self, gzipped: &[u8]) -> Result<(), SendError> {
+        let token = self.token().await?;
+        let json = gunzip(gzipped).map_err(|e| SendError::Refused(e.to_string()))?;
+        let batch_id = serde_json::from_slice::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|v| v.get("batch_id")?.as_str().map(str::to_owned))
+            .ok_or_else(|| SendError::Refused("spooled batch without batch_id".into()))?;
+        if self.nats.is_none() {
+            let url = self.nats_url.clone().unwrap_or_default();
+            let client = async_nats::ConnectOptions::new()
+                .connection_timeout(self.timeout)
+                .connect(url.as_str())
+                .await
+                .map_err(|e| SendError::Unavailable(format!("NATS at {url}: {e}")))?;
+            self.nats = Some(async_nats::jetstream::new(client));
+        }
+        let Some(js) = &self.nats else {
+            return Err(SendError::Unavailable("no NATS connection".into()));
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", batch_id.as_str());
+        headers.insert(TOKEN_HEADER, token.as_str());
+        let ack = js
+            .publish_with_headers(self.subject.clone(), headers, Bytes::from(json))
+            .await
+            .map_err(|e| SendError::Unavailable(format!("publish: {e}")))?;
+        tokio::time::timeout(self.timeout, ack)
+            .await
+            .map_err(|_| SendError::Unavailable("no JetStream ack in time".into()))?
+            .map_err(|e| SendError::Unavailable(format!("JetStream ack: {e}")))?;
+        Ok(())
+    }
+}
