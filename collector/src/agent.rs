@@ -23,6 +23,9 @@ use crate::transport::{self, Link, SendError};
 /// Most samples in one batch: keeps a batch well under NATS's 1 MiB default payload.
 pub const MAX_SAMPLES_PER_BATCH: usize = 3_000;
 
+/// Longest wait between two attempts while the server is unreachable.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
 /// Counters the agent keeps about itself (tests and self-metrics read them).
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -350,7 +353,7 @@ impl Sender {
                 Outcome::Unavailable => {
                     healthy = false;
                     outage_started.get_or_insert_with(Instant::now);
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

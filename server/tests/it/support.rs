@@ -110,12 +110,21 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 
 /// Waits (up to 15 s) until `check` returns `Some`. A deadline for eventual consistency, not a
 /// speed assertion: on a slow machine it only waits longer.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    eventually_within(15, what, check).await
+}
+
+/// [`eventually`] with another deadline, for what waits on a back-off.
+pub async fn eventually_within<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     loop {
         if let Some(v) = check().await {
             return v;
@@ -301,8 +310,8 @@ pub struct RegisteredCollector {
     pub secret: String,
 }
 
-/// Creates a registration secret as `admin` and registers a collector with it.
-pub async fn register_collector(api: &Api, admin: &str, name: &str) -> RegisteredCollector {
+/// Creates a registration secret as `admin`; returns the secret itself.
+pub async fn registration_secret(api: &Api, admin: &str, name: &str) -> String {
     let secret = api
         .post(
             "/registration-secrets",
@@ -311,7 +320,12 @@ pub async fn register_collector(api: &Api, admin: &str, name: &str) -> Registere
         )
         .await;
     assert_eq!(secret.status, 201, "{}", secret.body);
-    let secret = secret.body["secret"].as_str().expect("secret").to_owned();
+    secret.body["secret"].as_str().expect("secret").to_owned()
+}
+
+/// Creates a registration secret as `admin` and registers a collector with it.
+pub async fn register_collector(api: &Api, admin: &str, name: &str) -> RegisteredCollector {
+    let secret = registration_secret(api, admin, name).await;
     let reply = api
         .http
         .post(format!("{}/collectors/register", api.base))

@@ -1,0 +1,275 @@
+//! The collector agent against a real server: registration, pushes over HTTP and NATS, an
+//! outage bridged by the spool with every batch stored exactly once, and the loud stop of a
+//! deleted collector.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use collector::agent::{self, Agent};
+use collector::config::{Config as AgentConfig, Secret};
+use collector::transport::Link;
+use pganalytics::app::{self, Roles};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::*;
+
+fn agent_config(server: &str, state_dir: &std::path::Path, extra: &str) -> AgentConfig {
+    let text = format!(
+        r#"
+[server]
+url = "{server}"
+request_timeout_s = 3
+{extra}
+[collector]
+name = "agent under test"
+state_file = "{state}"
+[schedule.intervals]
+database = 1
+activity = 1
+locks = 0
+bgwriter = 0
+wal = 0
+replication = 0
+tables = 0
+indexes = 0
+statements = 0
+io = 0
+host = 1
+[spool]
+replay_per_second = 50
+[[target]]
+name = "local-pg"
+host = "127.0.0.1"
+sslmode = "disable"
+databases = ["postgres"]
+"#,
+        state = state_dir.join("state.json").display(),
+    );
+    AgentConfig::from_toml(&text).expect("agent config")
+}
+
+async fn applied_batches(env: &TestEnv, collector: &str) -> (i64, i64, i64) {
+    let sql = env.sql().await;
+    let id = uuid::Uuid::parse_str(collector).expect("uuid");
+    let row = sql
+        .query_one(
+            "SELECT (SELECT count(*) FROM rm_applied_batches WHERE collector_id = $1),
+                    (SELECT coalesce(max(batches_total), 0) FROM rm_collector_activity
+                      WHERE collector_id = $1),
+                    -- One collector per test database.
+                    (SELECT count(*) FROM metric_applied_batches)",
+            &[&id],
+        )
+        .await
+        .expect("counts");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+async fn prepared(config: AgentConfig, secret: &str) -> (Agent, Link) {
+    let mut config = config;
+    config.server.registration_secret = Some(Secret::new(secret));
+    agent::prepare(config).await.expect("agent starts")
+}
+
+#[tokio::test]
+async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let api = Api::new(addr);
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let secret = registration_secret(&api, &admin, "agent").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = agent_config(&format!("http://{addr}"), dir.path(), "");
+    let (agent, link) = prepared(config.clone(), &secret).await;
+    let collector_id = link.collector_id().to_owned();
+    // The state file holds the identity, owner-only.
+    let state = std::fs::read_to_string(dir.path().join("state.json")).expect("state file");
+    assert!(state.contains(&collector_id) && state.contains("pgcr_"));
+    let stats = agent.stats();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(agent.run(link, stop.clone()));
+
+    eventually("two batches pushed", || async {
+        (stats.batches_sent.load(Ordering::Relaxed) >= 2).then_some(())
+    })
+    .await;
+    let collectors = api.get("/collectors", &admin).await;
+    assert!(collectors.body.to_string().contains("agent under test"));
+
+    // The server goes away for several passes.
+    running.stop().await;
+    let made_before = stats.batches_made.load(Ordering::Relaxed);
+    eventually("three batches made while the server is down", || async {
+        (stats.batches_made.load(Ordering::Relaxed) >= made_before + 3
+            && stats.send_failures.load(Ordering::Relaxed) >= 1)
+            .then_some(())
+    })
+    .await;
+    let spooled: Vec<_> = std::fs::read_dir(dir.path().join("spool"))
+        .expect("spool dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
+        .collect();
+    assert!(
+        spooled.len() >= 3,
+        "batches wait on disk: {}",
+        spooled.len()
+    );
+
+    // It comes back on the same address; the spool drains.
+    let mut config_again = env.config.clone();
+    config_again.listen = addr;
+    let running = app::start(&config_again, Roles::ALL, CancellationToken::new())
+        .await
+        .expect("restart");
+    // The sender probes on a back-off of at most 10 s.
+    eventually_within(40, "the spool to drain", || async {
+        let made = stats.batches_made.load(Ordering::Relaxed);
+        let sent = stats.batches_sent.load(Ordering::Relaxed);
+        (sent >= made && sent > made_before + 3).then_some(())
+    })
+    .await;
+    stop.cancel();
+    run.await.expect("join").expect("agent stops cleanly");
+    let sent = stats.batches_sent.load(Ordering::Relaxed);
+    let made = stats.batches_made.load(Ordering::Relaxed);
+    assert_eq!(stats.batches_refused.load(Ordering::Relaxed), 0);
+    let left = std::fs::read_dir(dir.path().join("spool"))
+        .expect("spool dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
+        .count() as u64;
+    assert_eq!(
+        made,
+        sent + left,
+        "every batch made was sent or is still spooled"
+    );
+    let expected = i64::try_from(sent).expect("count");
+    let counts = eventually("every sent batch stored", || async {
+        let c = applied_batches(&env, &collector_id).await;
+        (c.0 >= expected && c.2 >= expected).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        counts,
+        (expected, expected, expected),
+        "each batch applied exactly once by both metric projections"
+    );
+    // Real data arrived: the collector's own PostgreSQL commits, as a rate.
+    let series = api
+        .get(
+            &format!("/metrics/series?instance_id=local-pg&metric=pg_database_xact_commit_total&label.database=postgres&from={}",
+                (chrono::Utc::now() - chrono::Duration::minutes(5)).timestamp()),
+            &admin,
+        )
+        .await;
+    assert_eq!(series.status, 200, "{}", series.body);
+    assert!(
+        series.body["series"][0]["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{}",
+        series.body
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let api = Api::new(addr);
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = agent_config(&format!("http://{addr}"), dir.path(), "");
+
+    // A wrong registration secret: a message saying so, no state file.
+    let mut wrong = config.clone();
+    wrong.server.registration_secret = Some(Secret::new("pgas_not_a_real_secret"));
+    let e = agent::prepare(wrong).await.err().expect("refused");
+    assert!(
+        e.to_string().contains("refused the registration secret"),
+        "{e}"
+    );
+    assert!(!dir.path().join("state.json").exists());
+    // No secret and no state: the start explains what is missing.
+    let e = agent::prepare(config.clone()).await.err().expect("refused");
+    assert!(e.to_string().contains("REGISTRATION_SECRET"), "{e}");
+
+    let secret = registration_secret(&api, &admin, "doomed").await;
+    let (agent, link) = prepared(config.clone(), &secret).await;
+    let id = link.collector_id().to_owned();
+    let stats = agent.stats();
+    let run = tokio::spawn(agent.run(link, CancellationToken::new()));
+    eventually("a batch pushed", || async {
+        (stats.batches_sent.load(Ordering::Relaxed) >= 1).then_some(())
+    })
+    .await;
+    let deleted = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/collectors/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let outcome = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the agent stops instead of spinning")
+        .expect("join");
+    let e = outcome.err().expect("an error");
+    assert!(e.to_string().contains("no longer accepts"), "{e}");
+    // Started again with its (now dead) state, it refuses at the first send the same way
+    // and never registers anew on its own.
+    let (agent, link) = agent::prepare(config).await.expect("state file is read");
+    assert_eq!(link.collector_id(), id);
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        agent.run(link, CancellationToken::new()),
+    )
+    .await
+    .expect("stops");
+    assert!(outcome.is_err());
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_nats_transport_publishes_batches_that_count() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let api = Api::new(addr);
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let secret = registration_secret(&api, &admin, "nats agent").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "transport = \"nats\"\nnats_url = \"{NATS_URL}\"\nnats_prefix = \"{}\"",
+        env.prefix
+    );
+    let config = agent_config(&format!("http://{addr}"), dir.path(), &extra);
+    let (agent, link) = prepared(config, &secret).await;
+    let id = link.collector_id().to_owned();
+    let stats = agent.stats();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(agent.run(link, stop.clone()));
+    eventually("two batches published", || async {
+        (stats.batches_sent.load(Ordering::Relaxed) >= 2).then_some(())
+    })
+    .await;
+    stop.cancel();
+    run.await.expect("join").expect("clean stop");
+    let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
+    let counts = eventually("published batches counted", || async {
+        let c = applied_batches(&env, &id).await;
+        (c.1 >= sent).then_some(c)
+    })
+    .await;
+    assert_eq!(counts, (sent, sent, sent));
+    running.stop().await;
+    env.cleanup().await;
+}
