@@ -30,14 +30,76 @@ if ! psql "$pg/postgres" -qAtc "select 1 from pg_database where datname = 'pgana
   psql "$pg/postgres" -qc "create database pganalytics_demo"
 fi
 
-cargo build --release --bin pganalytics
+cargo build --release --bin pganalytics --bin pganalytics-collector
+
+./target/release/pganalytics serve &
+server=$!
+collector=""
+cleanup() {
+  [ -n "$collector" ] && kill "$collector" 2>/dev/null || true
+  kill "$server" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+api=http://$PGA_LISTEN/api/v1
+for _ in $(seq 1 60); do
+  curl -fsS "$api/health" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { echo "[demo] the server stopped" >&2; exit 1; }
+  sleep 1
+done
+
+# First run: the local PostgreSQL as a managed instance, and a collector registered with a
+# one-time registration secret (the collector keeps its identity in $state/collector/).
+if [ ! -f "$state/collector/state.json" ]; then
+  login=$(curl -fsS -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$PGA_BOOTSTRAP_ADMIN_USERNAME\",\"password\":\"$PGA_BOOTSTRAP_ADMIN_PASSWORD\"}" \
+    "$api/auth/login")
+  token=$(printf '%s' "$login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"name":"local-postgres","host":"127.0.0.1","port":5432,"database":"postgres","username":"postgres","sslmode":"disable","tags":["demo"]}' \
+    "$api/managed-instances" || echo "[demo] (the managed instance exists already)"
+  secret=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"name":"demo collector","max_registrations":1}' "$api/registration-secrets" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+  export PGA_COLLECTOR_SERVER__REGISTRATION_SECRET="$secret"
+fi
+mkdir -p "$state/collector"
+cat > "$state/collector/collector.toml" <<TOML
+[server]
+url = "http://$PGA_LISTEN"
+
+[collector]
+name = "demo collector"
+state_file = "$PWD/$state/collector/state.json"
+
+[schedule]
+preset = "standard"
+
+[schedule.intervals]
+database = 15
+activity = 15
+
+[[target]]
+name = "local-postgres"
+host = "127.0.0.1"
+port = 5432
+user = "postgres"
+sslmode = "disable"
+TOML
+./target/release/pganalytics-collector --config "$state/collector/collector.toml" run &
+collector=$!
+unset PGA_COLLECTOR_SERVER__REGISTRATION_SECRET
+
 cat <<MSG
 
   pgAnalytics demo
   ----------------
-  URL:      http://127.0.0.1:4000   (health: http://127.0.0.1:4000/api/v1/health)
-  login:    $PGA_BOOTSTRAP_ADMIN_USERNAME / $PGA_BOOTSTRAP_ADMIN_PASSWORD
-  secrets:  $state/env (generated for this demo only; keep it to keep stored credentials readable)
+  URL:        http://$PGA_LISTEN   (health: http://$PGA_LISTEN/api/v1/health)
+  login:      $PGA_BOOTSTRAP_ADMIN_USERNAME / $PGA_BOOTSTRAP_ADMIN_PASSWORD
+  collector:  monitoring the local PostgreSQL as "local-postgres" ($state/collector/collector.toml)
+  secrets:    $state/env (generated for this demo only; keep it to keep stored credentials readable)
+  Ctrl-C stops both.
 
 MSG
-exec ./target/release/pganalytics serve
+wait "$server"

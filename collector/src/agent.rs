@@ -23,6 +23,9 @@ use crate::transport::{self, Link, SendError};
 /// Most samples in one batch: keeps a batch well under NATS's 1 MiB default payload.
 pub const MAX_SAMPLES_PER_BATCH: usize = 3_000;
 
+/// The `application_name` of the collector's PostgreSQL sessions.
+pub const APPLICATION_NAME: &str = "pganalytics-collector";
+
 /// Longest wait between two attempts while the server is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -90,6 +93,18 @@ impl Agent {
     /// # Errors
     /// When the spool folder cannot be opened.
     pub fn new(config: Config, collector_id: String) -> anyhow::Result<Self> {
+        Self::with_application_name(config, collector_id, APPLICATION_NAME)
+    }
+
+    /// [`Agent::new`] with another `application_name` (the benchmark tells its sessions apart).
+    ///
+    /// # Errors
+    /// As [`Agent::new`].
+    pub fn with_application_name(
+        config: Config,
+        collector_id: String,
+        application_name: &'static str,
+    ) -> anyhow::Result<Self> {
         let spool = Spool::open(
             &config.spool_dir(),
             config.spool.max_bytes,
@@ -100,6 +115,7 @@ impl Agent {
             statement_timeout: Duration::from_millis(config.schedule.statement_timeout_ms),
             max_relations: config.schedule.max_relations_per_database,
             max_statements: config.schedule.max_statements,
+            application_name,
         };
         let targets = config
             .targets
@@ -129,6 +145,15 @@ impl Agent {
     /// The agent's counters.
     pub fn stats(&self) -> Arc<Stats> {
         self.stats.clone()
+    }
+
+    /// The server process ids of this agent's sessions (the benchmark reads their CPU).
+    pub async fn session_pids(&self, application_name: &str) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for t in &self.targets {
+            pids.extend(t.session_pids(application_name).await);
+        }
+        pids
     }
 
     /// Batches waiting in the spool.

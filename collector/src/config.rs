@@ -607,6 +607,18 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let c = Config::from_toml(include_str!(
+            "../../docker/collector/collector.example.toml"
+        ))
+        .expect("example config");
+        assert_eq!(
+            c.targets[0].password_env.as_deref(),
+            Some("PGA_MONITOR_PASSWORD")
+        );
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let text = MINIMAL.replace(
             "url = \"http://127.0.0.1:4000\"",

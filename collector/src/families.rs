@@ -569,6 +569,8 @@ pub struct Limits {
     pub max_relations: u32,
     /// Most statements per pass.
     pub max_statements: u32,
+    /// The `application_name` of the collector's sessions.
+    pub application_name: &'static str,
 }
 
 /// One monitored server: its connections (kept between passes) and what was already said.
@@ -605,6 +607,20 @@ impl TargetCollector {
         &self.target
     }
 
+    /// Process ids of this collector's sessions on the server.
+    pub async fn session_pids(&self, application_name: &str) -> Vec<i32> {
+        let Some(main) = &self.main else {
+            return Vec::new();
+        };
+        main.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&application_name],
+        )
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default()
+    }
+
     async fn connect(&self, dbname: &str) -> Result<Client, String> {
         let mut config = tokio_postgres::Config::new();
         config
@@ -612,7 +628,7 @@ impl TargetCollector {
             .port(self.target.port)
             .user(&self.target.user)
             .dbname(dbname)
-            .application_name("pganalytics-collector")
+            .application_name(self.limits.application_name)
             .connect_timeout(Duration::from_secs(self.target.connect_timeout_s))
             .options(format!(
                 "-c statement_timeout={} -c lock_timeout=1000 -c idle_in_transaction_session_timeout=60000",

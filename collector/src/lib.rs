@@ -5,6 +5,7 @@ pub mod agent;
 pub mod config;
 pub mod families;
 pub mod host;
+pub mod measure;
 pub mod spool;
 pub mod state;
 pub mod transport;

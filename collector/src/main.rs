@@ -26,6 +26,15 @@ enum Command {
     Once,
     /// Check the configuration and print it (secrets hidden).
     Check,
+    /// Measure what passes cost this process and the monitored server; prints JSON.
+    Measure {
+        /// Passes of each kind.
+        #[arg(long, default_value_t = 20)]
+        passes: u32,
+        /// Pause between passes, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        gap_ms: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +76,16 @@ fn main() -> ExitCode {
                 let mut agent = agent::Agent::new(config, "once".into())?;
                 let batches = agent.collect_all().await;
                 println!("{}", serde_json::to_string_pretty(&batches)?);
+                Ok(())
+            }
+            Command::Measure { passes, gap_ms } => {
+                let report = collector::measure::measure(
+                    config,
+                    passes,
+                    std::time::Duration::from_millis(gap_ms),
+                )
+                .await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
             Command::Run => {

@@ -41,8 +41,15 @@ struct FreshToken {
     token_expires_at: DateTime<Utc>,
 }
 
+/// The API's error body: `{"error": {"code": …, "message": …}}`.
 #[derive(Deserialize, Default)]
 struct ErrorBody {
+    #[serde(default)]
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorDetail {
     #[serde(default)]
     message: String,
 }
@@ -64,7 +71,7 @@ async fn error_message(response: reqwest::Response) -> String {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<ErrorBody>(&body)
-        .map(|b| b.message)
+        .map(|b| b.error.message)
         .unwrap_or_default();
     if message.is_empty() {
         format!("HTTP {status}")

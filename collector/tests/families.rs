@@ -80,6 +80,7 @@ fn collector(db: &str) -> TargetCollector {
             statement_timeout: Duration::from_secs(2),
             max_relations: 100,
             max_statements: 50,
+            application_name: "pganalytics-collector-test",
         },
     )
 }

@@ -290,7 +290,8 @@ pub async fn start(
             .await
             .with_context(|| format!("cannot listen on {} (PGA_LISTEN)", config.listen))?;
         addr = Some(listener.local_addr()?);
-        let router = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let router = api::router(state, Some(&config.dashboard_dir))
+            .into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, router)

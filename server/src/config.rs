@@ -2,7 +2,7 @@
 //! start-up and validated with messages that say what to fix.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
@@ -53,6 +53,7 @@ struct Raw {
     previous_encryption_keys: Option<Secret>,
     check_interval_s: u64,
     max_series_per_collector: usize,
+    dashboard_dir: String,
 }
 
 impl Default for Raw {
@@ -74,6 +75,7 @@ impl Default for Raw {
             previous_encryption_keys: None,
             check_interval_s: 60,
             max_series_per_collector: 10_000,
+            dashboard_dir: "dashboard/dist".into(),
         }
     }
 }
@@ -111,6 +113,8 @@ pub struct Config {
     pub check_interval: Duration,
     /// Cardinality guard: series one collector may have.
     pub max_series_per_collector: usize,
+    /// The built dashboard, served at `/` (relative paths from the working directory).
+    pub dashboard_dir: PathBuf,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -231,6 +235,7 @@ impl Config {
             previous_encryption_keys,
             check_interval: Duration::from_secs(raw.check_interval_s),
             max_series_per_collector: raw.max_series_per_collector,
+            dashboard_dir: PathBuf::from(raw.dashboard_dir),
         })
     }
 

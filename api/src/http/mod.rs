@@ -219,20 +219,40 @@ pub fn route_table() -> Vec<RouteSpec> {
         .collect()
 }
 
-/// The whole API.
-pub fn router(state: AppState) -> Router {
+/// The whole API under `/api/v1`; the built dashboard (a single-page app) everywhere else,
+/// when `dashboard` names its folder.
+pub fn router(state: AppState, dashboard: Option<&std::path::Path>) -> Router {
     let mut v1 = Router::new();
     for (_, path, access, handler) in table() {
         let guard = from_fn_with_state((state.clone(), access), authorize);
         v1 = v1.route(path, handler.layer(guard));
     }
-    Router::new()
-        .nest("/api/v1", v1)
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+    let not_found = || async { ApiError::NotFound("no such route".into()) };
+    let v1 = v1
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this route does not accept that method".into())
-        })
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        });
+    let app = Router::new()
+        .nest("/api/v1", v1)
+        .route("/api", axum::routing::any(not_found))
+        .route("/api/{*rest}", axum::routing::any(not_found));
+    let app = match dashboard.filter(|d| d.join("index.html").is_file()) {
+        Some(dir) => {
+            let files = tower_http::services::ServeDir::new(dir)
+                .precompressed_gzip()
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+            app.fallback_service(files)
+        }
+        None => app.fallback(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                "pgAnalytics: the dashboard is not built (npm ci && npm run build in dashboard/), \
+                 or PGA_DASHBOARD_DIR does not point at it. The API is at /api/v1.",
+            )
+        }),
+    };
+    app.layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 

@@ -1,0 +1,51 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface Line { label: string; points: [number, number][] }
+
+const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+
+/** A time chart of several lines (x: unix ms). */
+export function Chart({ title, unit, lines }: { title: string; unit: string; lines: Line[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || lines.length === 0) return;
+    const xs = Array.from(new Set(lines.flatMap((l) => l.points.map((p) => p[0])))).sort((a, b) => a - b);
+    const index = new Map(xs.map((x, i) => [x, i]));
+    const data: (number | null)[][] = [xs.map((x) => x / 1000)];
+    for (const l of lines) {
+      const ys: (number | null)[] = new Array(xs.length).fill(null);
+      for (const [x, y] of l.points) ys[index.get(x)!] = y;
+      data.push(ys);
+    }
+    const plot = new uPlot(
+      {
+        width: el.clientWidth || 400,
+        height: 200,
+        series: [
+          {},
+          ...lines.map((l, i) => ({ label: l.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true })),
+        ],
+        axes: [{}, { label: unit, size: 60 }],
+        legend: { show: lines.length > 1 || true },
+      },
+      data as uPlot.AlignedData,
+      el,
+    );
+    const resize = () => plot.setSize({ width: el.clientWidth || 400, height: 200 });
+    window.addEventListener("resize", resize);
+    return () => {
+      window.removeEventListener("resize", resize);
+      plot.destroy();
+    };
+  }, [lines, unit]);
+  const points = lines.reduce((n, l) => n + l.points.length, 0);
+  return (
+    <section className="card chart" aria-label={title} data-points={points}>
+      <h3>{title}</h3>
+      {lines.length === 0 ? <p className="empty">No data in this range yet.</p> : <div ref={box} />}
+    </section>
+  );
+}

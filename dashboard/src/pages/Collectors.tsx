@@ -1,0 +1,58 @@
+import { useState } from "react";
+import { api, can, get } from "../api";
+import { ago, ErrorNote, Loading, message, num, useLive, useTick } from "../util";
+import type { Collector } from "./types";
+
+export function Collectors() {
+  const { data, error, reload } = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
+  const [note, setNote] = useState<string | null>(null);
+  useTick(1000);
+  return (
+    <>
+      <h1>Active Collectors</h1>
+      <ErrorNote text={error ?? note} />
+      {data === null ? <Loading what="collectors" /> : data.length === 0 ? (
+        <p className="empty">No collectors registered. {can("admin") ? <>Create a <a href="#/secrets">registration secret</a> and start <code>pganalytics-collector</code> with it.</> : null}</p>
+      ) : (
+        <div className="scroll">
+          <table>
+            <thead>
+              <tr><th>Name</th><th>Host</th><th>Status</th><th>Last heartbeat</th><th>Data points</th><th>Last 24 h</th><th><span className="sr">Actions</span></th></tr>
+            </thead>
+            <tbody>
+              {data.map((c) => (
+                <tr key={c.id} data-collector={c.id}>
+                  <td>{c.name}<div className="muted small">{c.version}</div></td>
+                  <td>{c.hostname}{c.last_instance && <div className="muted small">{c.last_instance}</div>}</td>
+                  <td><span className={`badge ${c.status}`}>{c.status}</span></td>
+                  <td data-testid="heartbeat" data-last-seen={c.last_seen ?? ""} title={c.last_seen ?? ""}>{ago(c.last_seen)}</td>
+                  <td>{num(c.metrics_count_total)}</td>
+                  <td>{num(c.metrics_count_24h)}</td>
+                  <td className="actions">
+                    {can("admin") && (
+                      <button
+                        className="danger"
+                        onClick={async () => {
+                          if (!window.confirm(`Delete the collector ${c.name}? Its token stops working at once.`)) return;
+                          try {
+                            await api("DELETE", `/collectors/${c.id}`);
+                            setNote(null);
+                            reload();
+                          } catch (e) {
+                            setNote(message(e));
+                          }
+                        }}
+                      >
+                        Delete
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,154 @@
+import { useEffect, useState } from "react";
+import { get } from "../api";
+import { Chart, type Line } from "../Chart";
+import { ErrorNote, Loading, message, num, useLive } from "../util";
+import type { Collector, Instance, SeriesAnswer } from "./types";
+import { statusText } from "./types";
+
+const RANGES: [string, number][] = [["15 min", 900], ["1 hour", 3600], ["6 hours", 21600], ["24 hours", 86400], ["7 days", 604800]];
+
+interface Statement { queryid: string; database: string; query: string | null; calls: number; total_time_ms: number; mean_time_ms: number }
+
+async function series(instance: string, metric: string, fn: "raw" | "rate", from: number, to: number): Promise<SeriesAnswer> {
+  const q = new URLSearchParams({ instance_id: instance, metric, fn, from: String(from), to: String(to) });
+  return get<SeriesAnswer>(`/metrics/series?${q}`);
+}
+
+function lines(a: SeriesAnswer, label: (l: Record<string, string>) => string): Line[] {
+  return a.series.map((s) => ({ label: label(s.labels), points: s.points })).filter((l) => l.points.length > 0);
+}
+
+/** Sums lines with the same label (e.g. connections by state over databases). */
+function merge(ls: Line[]): Line[] {
+  const by = new Map<string, Map<number, number>>();
+  for (const l of ls) {
+    const m = by.get(l.label) ?? new Map();
+    for (const [x, y] of l.points) m.set(x, (m.get(x) ?? 0) + y);
+    by.set(l.label, m);
+  }
+  return [...by].map(([label, m]) => ({ label, points: [...m].sort((a, b) => a[0] - b[0]) }));
+}
+
+interface Charts {
+  tps: Line[]; connections: Line[]; hit: Line[]; size: Line[]; lag: Line[]; checkpoints: Line[];
+}
+
+async function loadCharts(name: string, seconds: number): Promise<Charts> {
+  const to = Math.floor(Date.now() / 1000);
+  const from = to - seconds;
+  const [commits, conns, hits, reads, size, lag, timed, req] = await Promise.all([
+    series(name, "pg_database_xact_commit_total", "rate", from, to),
+    series(name, "pg_activity_connections", "raw", from, to),
+    series(name, "pg_database_blks_hit_total", "rate", from, to),
+    series(name, "pg_database_blks_read_total", "rate", from, to),
+    series(name, "pg_database_size_bytes", "raw", from, to),
+    series(name, "pg_replication_lag_bytes", "raw", from, to),
+    series(name, "pg_checkpoints_timed_total", "rate", from, to),
+    series(name, "pg_checkpoints_requested_total", "rate", from, to),
+  ]);
+  const db = (l: Record<string, string>) => l.database ?? "";
+  // Cache hit ratio per database, from the two block rates at the same times.
+  const readBy = new Map(reads.series.map((s) => [db(s.labels), new Map(s.points)]));
+  const hit = hits.series.map((s) => {
+    const r = readBy.get(db(s.labels));
+    return {
+      label: db(s.labels),
+      points: s.points.flatMap(([x, h]): [number, number][] => {
+        const rd = r?.get(x);
+        return rd !== undefined && h + rd > 0 ? [[x, (h / (h + rd)) * 100]] : [];
+      }),
+    };
+  }).filter((l) => l.points.length > 0);
+  return {
+    tps: lines(commits, db),
+    connections: merge(lines(conns, (l) => l.state ?? "")),
+    hit,
+    size: lines(size, db).map((l) => ({ ...l, points: l.points.map(([x, y]): [number, number] => [x, y / 1048576]) })),
+    lag: lines(lag, (l) => l.application_name || l.client_addr || "replica"),
+    checkpoints: [...lines(timed, () => "timed"), ...lines(req, () => "requested")].map((l) => ({
+      ...l, points: l.points.map(([x, y]): [number, number] => [x, y * 60]),
+    })),
+  };
+}
+
+export function InstanceDetail({ id }: { id: string }) {
+  const instance = useLive(() => get<Instance>(`/managed-instances/${id}`), ["managed_instance"], [id]);
+  const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
+  const [range, setRange] = useState(3600);
+  const [charts, setCharts] = useState<Charts | null>(null);
+  const [statements, setStatements] = useState<Statement[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const name = instance.data?.name;
+  const collector = collectors.data?.find((c) => c.last_instance === name);
+  useEffect(() => {
+    if (!name) return;
+    let live = true;
+    const load = () =>
+      loadCharts(name, range)
+        .then((c) => live && (setCharts(c), setError(null)))
+        .catch((e) => live && setError(message(e)));
+    load();
+    const t = window.setInterval(load, 15000);
+    return () => {
+      live = false;
+      window.clearInterval(t);
+    };
+  }, [name, range]);
+  useEffect(() => {
+    if (!collector) return;
+    const to = Math.floor(Date.now() / 1000);
+    get<Statement[]>(`/collectors/${collector.id}/queries/slow?from=${to - range}&to=${to}&limit=10`)
+      .then(setStatements)
+      .catch(() => setStatements([]));
+  }, [collector?.id, range]);
+  if (instance.error) return <ErrorNote text={instance.error} />;
+  if (!instance.data) return <Loading what="the instance" />;
+  const i = instance.data;
+  return (
+    <>
+      <p><a href="#/instances">← Managed Instances</a></p>
+      <div className="title">
+        <h1>{i.name}</h1>
+        <span className={`badge ${i.last_connection_status}`}>{statusText(i.last_connection_status)}</span>
+      </div>
+      <p className="muted">{i.host}:{i.port}/{i.database} · {collector ? `collector ${collector.name}` : "no collector reports this instance yet (its target name must be the instance's name)"}</p>
+      <label className="inline">
+        Time range{" "}
+        <select value={range} onChange={(e) => setRange(Number(e.target.value))}>
+          {RANGES.map(([l, s]) => <option key={s} value={s}>{l}</option>)}
+        </select>
+      </label>
+      <ErrorNote text={error} />
+      {charts === null ? <Loading what="charts" /> : (
+        <div className="charts">
+          <Chart title="Transactions per second" unit="commits/s" lines={charts.tps} />
+          <Chart title="Connections by state" unit="sessions" lines={charts.connections} />
+          <Chart title="Cache hit ratio" unit="%" lines={charts.hit} />
+          <Chart title="Database size" unit="MiB" lines={charts.size} />
+          <Chart title="Replication lag" unit="bytes" lines={charts.lag} />
+          <Chart title="Checkpoints" unit="per minute" lines={charts.checkpoints} />
+        </div>
+      )}
+      <section className="card" aria-label="Top statements">
+        <h3>Top statements (slowest by mean time)</h3>
+        {statements === null ? <p className="empty">{collector ? "Loading…" : "No collector yet."}</p> : statements.length === 0 ? (
+          <p className="empty">No statements in this range (pg_stat_statements installed?).</p>
+        ) : (
+          <div className="scroll">
+            <table>
+              <thead><tr><th>Statement</th><th>Database</th><th>Calls</th><th>Total ms</th><th>Mean ms</th></tr></thead>
+              <tbody>
+                {statements.map((s) => (
+                  <tr key={s.queryid + s.database}>
+                    <td><code>{s.query ?? s.queryid}</code></td><td>{s.database}</td><td>{num(s.calls)}</td>
+                    <td>{num(s.total_time_ms)}</td><td>{s.mean_time_ms.toFixed(2)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,54 @@
+import { get } from "../api";
+import { ErrorNote, Loading, num, useLive } from "../util";
+import type { Collector, Instance } from "./types";
+import { statusText } from "./types";
+
+export function Overview() {
+  const instances = useLive(() => get<Instance[]>("/managed-instances"), ["managed_instance"]);
+  const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector", "collector_activity"]);
+  const byStatus = new Map<string, number>();
+  for (const i of instances.data ?? []) byStatus.set(i.last_connection_status, (byStatus.get(i.last_connection_status) ?? 0) + 1);
+  const list = collectors.data ?? [];
+  const online = list.filter((c) => c.status === "active").length;
+  const perDay = list.reduce((n, c) => n + c.metrics_count_24h, 0);
+  return (
+    <>
+      <h1>Overview</h1>
+      <ErrorNote text={instances.error ?? collectors.error} />
+      <div className="tiles">
+        <section className="card tile" aria-label="Instances">
+          <h2>Managed instances</h2>
+          {instances.data === null ? <Loading what="instances" /> : (
+            <>
+              <p className="big">{instances.data.length}</p>
+              <ul className="plain">
+                {[...byStatus].map(([s, n]) => (
+                  <li key={s}><span className={`badge ${s}`}>{statusText(s)}</span> {n}</li>
+                ))}
+              </ul>
+              {instances.data.length === 0 && <p className="empty">None yet: <a href="#/instances">add one</a>.</p>}
+            </>
+          )}
+        </section>
+        <section className="card tile" aria-label="Collectors">
+          <h2>Collectors</h2>
+          {collectors.data === null ? <Loading what="collectors" /> : (
+            <>
+              <p className="big">{online} <small>online</small></p>
+              <p>{list.length - online} offline or never seen</p>
+            </>
+          )}
+        </section>
+        <section className="card tile" aria-label="Ingest">
+          <h2>Ingest</h2>
+          {collectors.data === null ? <Loading what="ingest" /> : (
+            <>
+              <p className="big">{num(perDay / 1440)} <small>points/min</small></p>
+              <p>{num(perDay)} data points in the last 24 hours</p>
+            </>
+          )}
+        </section>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,106 @@
+import { useState } from "react";
+import { api, get } from "../api";
+import { ago, ErrorNote, Loading, message, useLive } from "../util";
+
+interface Secret {
+  id: string; name: string; prefix: string; active: boolean; expires_at: string | null;
+  max_registrations: number | null; registrations_used: number; last_used_at: string | null; created_at: string; secret?: string;
+}
+
+export function Secrets() {
+  const { data, error, reload } = useLive(() => get<Secret[]>("/registration-secrets"), ["registration_secret"]);
+  const [name, setName] = useState("");
+  const [max, setMax] = useState("");
+  const [days, setDays] = useState("");
+  const [created, setCreated] = useState<Secret | null>(null);
+  const [formError, setFormError] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+  return (
+    <>
+      <h1>Registration Secrets</h1>
+      <form
+        className="card form"
+        aria-label="New registration secret"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setFormError(null);
+          try {
+            const body: Record<string, unknown> = { name };
+            if (max) body.max_registrations = Number(max);
+            if (days) body.expires_at = new Date(Date.now() + Number(days) * 86400000).toISOString();
+            setCreated(await api<Secret>("POST", "/registration-secrets", body));
+            setCopied(false);
+            setName("");
+            reload();
+          } catch (err) {
+            setFormError(message(err));
+          }
+        }}
+      >
+        <h2>New secret</h2>
+        <div className="grid">
+          <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required placeholder="eu-west collectors" /></label>
+          <label>Most registrations<input value={max} onChange={(e) => setMax(e.target.value)} inputMode="numeric" placeholder="unlimited" /></label>
+          <label>Expires in days<input value={days} onChange={(e) => setDays(e.target.value)} inputMode="numeric" placeholder="never" /></label>
+        </div>
+        <ErrorNote text={formError} />
+        <button type="submit">Create secret</button>
+      </form>
+      {created?.secret && (
+        <section className="card reveal" role="status" aria-label="New secret">
+          <p><strong>Copy this secret now: it is shown only once.</strong></p>
+          <code data-testid="new-secret">{created.secret}</code>{" "}
+          <button
+            onClick={async () => {
+              try {
+                await navigator.clipboard.writeText(created.secret ?? "");
+                setCopied(true);
+              } catch {
+                setFormError("The browser refused the clipboard: select the secret and copy it.");
+              }
+            }}
+          >
+            {copied ? "Copied" : "Copy"}
+          </button>
+        </section>
+      )}
+      <ErrorNote text={error} />
+      {data === null ? <Loading what="secrets" /> : data.length === 0 ? <p className="empty">No registration secrets yet.</p> : (
+        <div className="scroll">
+          <table>
+            <thead><tr><th>Name</th><th>Prefix</th><th>State</th><th>Used</th><th>Expires</th><th>Last used</th><th><span className="sr">Actions</span></th></tr></thead>
+            <tbody>
+              {data.map((s) => (
+                <tr key={s.id}>
+                  <td>{s.name}</td>
+                  <td><code>{s.prefix}…</code></td>
+                  <td><span className={`badge ${s.active ? "active" : "inactive"}`}>{s.active ? "active" : "deactivated"}</span></td>
+                  <td>{s.registrations_used}{s.max_registrations !== null ? ` / ${s.max_registrations}` : ""}</td>
+                  <td>{s.expires_at ? new Date(s.expires_at).toLocaleString() : "never"}</td>
+                  <td>{ago(s.last_used_at)}</td>
+                  <td className="actions">
+                    {s.active && (
+                      <button
+                        className="danger"
+                        onClick={async () => {
+                          try {
+                            await api("PUT", `/registration-secrets/${s.id}`, { active: false });
+                            reload();
+                          } catch (e) {
+                            setFormError(message(e));
+                          }
+                        }}
+                      >
+                        Deactivate
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}

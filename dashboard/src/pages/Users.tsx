@@ -1,0 +1,85 @@
+import { useState } from "react";
+import { api, currentUser, get, type Role } from "../api";
+import { ago, ErrorNote, Loading, message, useLive } from "../util";
+
+interface UserRow { id: string; username: string; role: Role; active: boolean; created_at: string; last_login_at: string | null }
+
+export function Users() {
+  const { data, error, reload } = useLive(() => get<UserRow[]>("/users"), ["user"]);
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [role, setRole] = useState<Role>("viewer");
+  const [note, setNote] = useState<string | null>(null);
+  const me = currentUser();
+  const change = async (id: string, body: Record<string, unknown>) => {
+    try {
+      await api("PUT", `/users/${id}`, body);
+      setNote(null);
+      reload();
+    } catch (e) {
+      setNote(message(e));
+    }
+  };
+  return (
+    <>
+      <h1>Users</h1>
+      <form
+        className="card form"
+        aria-label="New user"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            await api("POST", "/users", { username, password, role });
+            setUsername("");
+            setPassword("");
+            setNote(null);
+            reload();
+          } catch (err) {
+            setNote(message(err));
+          }
+        }}
+      >
+        <h2>New user</h2>
+        <div className="grid">
+          <label>Username<input value={username} onChange={(e) => setUsername(e.target.value)} required /></label>
+          <label>Password<input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+          <label>Role
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              <option value="viewer">viewer</option><option value="editor">editor</option><option value="admin">admin</option>
+            </select>
+          </label>
+        </div>
+        <button type="submit">Create user</button>
+      </form>
+      <ErrorNote text={note ?? error} />
+      {data === null ? <Loading what="users" /> : (
+        <div className="scroll">
+          <table>
+            <thead><tr><th>User</th><th>Role</th><th>State</th><th>Last login</th><th><span className="sr">Actions</span></th></tr></thead>
+            <tbody>
+              {data.map((u) => (
+                <tr key={u.id}>
+                  <td>{u.username}</td>
+                  <td>
+                    <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id} onChange={(e) => change(u.id, { role: e.target.value })}>
+                      <option value="viewer">viewer</option><option value="editor">editor</option><option value="admin">admin</option>
+                    </select>
+                  </td>
+                  <td>{u.active ? "active" : "deactivated"}</td>
+                  <td>{ago(u.last_login_at)}</td>
+                  <td className="actions">
+                    {u.id !== me?.id && (
+                      <button className={u.active ? "danger" : "secondary"} onClick={() => change(u.id, { active: !u.active })}>
+                        {u.active ? "Deactivate" : "Reactivate"}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
