@@ -31,6 +31,8 @@ if ! psql "$pg/postgres" -qAtc "select 1 from pg_database where datname = 'pgana
 fi
 
 cargo build --release --bin pganalytics --bin pganalytics-collector
+(cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+export PGA_DASHBOARD_DIR="$PWD/dashboard/dist"
 
 ./target/release/pganalytics serve &
 server=$!

@@ -62,8 +62,18 @@ ensure_nats() {
   wait_port 4222
 }
 
+# The dashboard is built with Node.js and npm; its browser tests drive Debian's Chromium.
+ensure_tools() {
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  if [ "${PGA_NEED_BROWSER:-}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+    apt_install chromium
+  fi
+}
+
 ensure_postgres
 ensure_nats
+ensure_tools
 if ! psql "${PGA_TEST_PG:-postgres://postgres@127.0.0.1:5432}/postgres" -qAtc 'select 1' >/dev/null 2>&1; then
   log "PostgreSQL runs but postgres@127.0.0.1 cannot log in without a password."
   log "Set PGA_TEST_PG=postgres://USER:PASSWORD@127.0.0.1:5432 (a role that may create databases)."

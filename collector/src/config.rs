@@ -439,7 +439,12 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("PGA_COLLECTOR_").split("__"));
+        // LOG and CONFIG_FILE belong to the command line, not to the configuration.
+        figment = figment.merge(
+            Env::prefixed("PGA_COLLECTOR_")
+                .ignore(&["log", "config_file"])
+                .split("__"),
+        );
         let config: Self = figment
             .extract()
             .map_err(|e| ConfigError(format!("configuration refused: {e}")))?;

@@ -46,9 +46,6 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    // The file's path comes from the command line, not from the figment: keep it out of the
-    // keys the configuration checks.
-    std::env::remove_var("PGA_COLLECTOR_CONFIG_FILE");
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {

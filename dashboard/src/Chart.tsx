@@ -7,7 +7,7 @@ export interface Line { label: string; points: [number, number][] }
 const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 
 /** A time chart of several lines (x: unix ms). */
-export function Chart({ title, unit, lines }: { title: string; unit: string; lines: Line[] }) {
+export function Chart({ title, unit, lines, from, to }: { title: string; unit: string; lines: Line[]; from: number; to: number }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -28,8 +28,10 @@ export function Chart({ title, unit, lines }: { title: string; unit: string; lin
           {},
           ...lines.map((l, i) => ({ label: l.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true })),
         ],
+        // The whole chosen range, even where there is no data yet.
+        scales: { x: { time: true, range: () => [from, to] } },
         axes: [{}, { label: unit, size: 60 }],
-        legend: { show: lines.length > 1 || true },
+        legend: { show: true },
       },
       data as uPlot.AlignedData,
       el,
@@ -40,10 +42,11 @@ export function Chart({ title, unit, lines }: { title: string; unit: string; lin
       window.removeEventListener("resize", resize);
       plot.destroy();
     };
-  }, [lines, unit]);
+  }, [lines, unit, from, to]);
   const points = lines.reduce((n, l) => n + l.points.length, 0);
+  const longest = lines.reduce((n, l) => Math.max(n, l.points.length), 0);
   return (
-    <section className="card chart" aria-label={title} data-points={points}>
+    <section className="card chart" aria-label={title} data-points={points} data-longest={longest}>
       <h3>{title}</h3>
       {lines.length === 0 ? <p className="empty">No data in this range yet.</p> : <div ref={box} />}
     </section>

@@ -30,6 +30,7 @@ function merge(ls: Line[]): Line[] {
 }
 
 interface Charts {
+  from: number; to: number;
   tps: Line[]; connections: Line[]; hit: Line[]; size: Line[]; lag: Line[]; checkpoints: Line[];
 }
 
@@ -60,6 +61,7 @@ async function loadCharts(name: string, seconds: number): Promise<Charts> {
     };
   }).filter((l) => l.points.length > 0);
   return {
+    from, to,
     tps: lines(commits, db),
     connections: merge(lines(conns, (l) => l.state ?? "")),
     hit,
@@ -121,12 +123,12 @@ export function InstanceDetail({ id }: { id: string }) {
       <ErrorNote text={error} />
       {charts === null ? <Loading what="charts" /> : (
         <div className="charts">
-          <Chart title="Transactions per second" unit="commits/s" lines={charts.tps} />
-          <Chart title="Connections by state" unit="sessions" lines={charts.connections} />
-          <Chart title="Cache hit ratio" unit="%" lines={charts.hit} />
-          <Chart title="Database size" unit="MiB" lines={charts.size} />
-          <Chart title="Replication lag" unit="bytes" lines={charts.lag} />
-          <Chart title="Checkpoints" unit="per minute" lines={charts.checkpoints} />
+          <Chart title="Transactions per second" unit="commits/s" lines={charts.tps} from={charts.from} to={charts.to} />
+          <Chart title="Connections by state" unit="sessions" lines={charts.connections} from={charts.from} to={charts.to} />
+          <Chart title="Cache hit ratio" unit="%" lines={charts.hit} from={charts.from} to={charts.to} />
+          <Chart title="Database size" unit="MiB" lines={charts.size} from={charts.from} to={charts.to} />
+          <Chart title="Replication lag" unit="bytes" lines={charts.lag} from={charts.from} to={charts.to} />
+          <Chart title="Checkpoints" unit="per minute" lines={charts.checkpoints} from={charts.from} to={charts.to} />
         </div>
       )}
       <section className="card" aria-label="Top statements">

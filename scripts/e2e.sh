@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The dashboard's end-to-end tests: builds the dashboard, starts a real pgAnalytics server (fresh
+# database, own NATS prefix, random port) and runs dashboard/e2e/run.mjs in Debian's headless
+# Chromium, with a real collector agent. Screenshots go to test-artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGA_NEED_BROWSER=1 bash scripts/services.sh
+
+(cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+cargo build --quiet --bin pganalytics --bin pganalytics-collector
+
+pg="${PGA_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+id=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+db="pga_e2e_$id"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+work=$(mktemp -d)
+psql "$pg/postgres" -qc "create database $db"
+admin_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+server=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  psql "$pg/postgres" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+PGA_DATABASE_URL="$pg/$db" \
+PGA_NATS_PREFIX="e2e$id" \
+PGA_LISTEN="127.0.0.1:$port" \
+PGA_JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" \
+PGA_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 | tr -d '\n')" \
+PGA_BOOTSTRAP_ADMIN_USERNAME=admin \
+PGA_BOOTSTRAP_ADMIN_PASSWORD="$admin_password" \
+PGA_DASHBOARD_DIR=dashboard/dist \
+RUST_LOG=warn \
+  ./target/debug/pganalytics serve > "$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.5
+done
+
+rm -rf test-artifacts/e2e && mkdir -p test-artifacts/e2e
+status=0
+PGA_E2E_BASE="http://127.0.0.1:$port" \
+PGA_E2E_ADMIN=admin \
+PGA_E2E_ADMIN_PASSWORD="$admin_password" \
+PGA_E2E_COLLECTOR_BIN="$PWD/target/debug/pganalytics-collector" \
+PGA_E2E_ARTIFACTS="$PWD/test-artifacts/e2e" \
+PGA_E2E_WORK="$work" \
+  node dashboard/e2e/run.mjs || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "[e2e] server log (last 40 lines):"; tail -40 "$work/server.log"
+fi
+exit "$status"
