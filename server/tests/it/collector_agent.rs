@@ -221,7 +221,7 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
         .await
         .expect("the agent stops instead of spinning")
         .expect("join");
-    let e = outcome.err().expect("an error");
+    let e = outcome.expect_err("an error");
     assert!(e.to_string().contains("no longer accepts"), "{e}");
     // Started again with its (now dead) state, it refuses at the first send the same way
     // and never registers anew on its own.
