@@ -273,3 +273,123 @@ async fn the_nats_transport_publishes_batches_that_count() {
     running.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn statements_over_tls_with_a_password_from_the_environment() {
+    use collector::families::{Family, Limits, Out, TargetCollector};
+
+    let pg = crate::pg_fixture::PrivatePostgres::start();
+    pg.psql("CREATE EXTENSION pg_stat_statements");
+    pg.psql(&format!(
+        "GRANT pg_monitor TO {role}; CREATE TABLE pga_orders (id int); GRANT INSERT ON pga_orders TO {role}",
+        role = crate::pg_fixture::ROLE
+    ));
+    // Some work as the monitored application would do it.
+    let (app, conn) = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(pg.port)
+        .user(crate::pg_fixture::ROLE)
+        .password(crate::pg_fixture::PASSWORD)
+        .dbname("postgres")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect as the application");
+    tokio::spawn(conn);
+    for i in 0..7 {
+        app.execute("INSERT INTO pga_orders VALUES ($1)", &[&i])
+            .await
+            .expect("insert");
+    }
+    let var = format!("PGA_IT_PASSWORD_{}", pg.port);
+    std::env::set_var(&var, crate::pg_fixture::PASSWORD);
+    let text = format!(
+        "[server]\nurl = \"http://127.0.0.1:9\"\n[[target]]\nname = \"tls\"\nport = {}\nuser = \"{}\"\nsslmode = \"require\"\npassword_env = \"{var}\"\n",
+        pg.port,
+        crate::pg_fixture::ROLE
+    );
+    let config = AgentConfig::from_toml(&text).expect("config");
+    let mut target = TargetCollector::new(
+        config.targets[0].clone(),
+        pgconn::PgConnector::new(),
+        Limits {
+            statement_timeout: Duration::from_secs(2),
+            max_relations: 10,
+            max_statements: 50,
+            application_name: "pganalytics-collector-it",
+        },
+    );
+    let mut out = Out::default();
+    target.collect(&[Family::Statements], &mut out).await;
+    assert_eq!(
+        out.samples
+            .iter()
+            .find(|s| s.metric == "pg_up")
+            .map(|s| s.value),
+        Some(1.0),
+        "connected over TLS with the password from {var}: {:?}",
+        out.skipped
+    );
+    let insert = out
+        .statements
+        .iter()
+        .find(|(_, q)| q.contains("INSERT INTO pga_orders"))
+        .map(|(id, _)| id.clone())
+        .expect("the INSERT's text is sent");
+    let calls = out
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "pg_statement_calls_total"
+                && s.labels.get("queryid") == Some(&insert)
+                && s.labels.get("database").map(String::as_str) == Some("postgres")
+        })
+        .map(|s| s.value);
+    assert_eq!(calls, Some(7.0), "seven inserts counted");
+    assert!(out
+        .samples
+        .iter()
+        .any(|s| s.metric == "pg_statement_exec_time_ms_total"));
+    // A statement's text travels once; later passes carry only the numbers.
+    let mut again = Out::default();
+    target.collect(&[Family::Statements], &mut again).await;
+    assert!(!again.statements.contains_key(&insert));
+    assert!(again
+        .samples
+        .iter()
+        .any(|s| s.metric == "pg_statement_calls_total"));
+
+    // A wrong password: the target is down, and the message never holds the password.
+    std::env::set_var(&var, "not the password at all");
+    let mut wrong = TargetCollector::new(
+        config.targets[0].clone(),
+        pgconn::PgConnector::new(),
+        Limits {
+            statement_timeout: Duration::from_secs(2),
+            max_relations: 10,
+            max_statements: 50,
+            application_name: "pganalytics-collector-it",
+        },
+    );
+    let mut out = Out::default();
+    wrong.collect(&[Family::Database], &mut out).await;
+    assert_eq!(
+        out.samples
+            .iter()
+            .find(|s| s.metric == "pg_up")
+            .map(|s| s.value),
+        Some(0.0)
+    );
+    assert!(
+        out.skipped
+            .iter()
+            .any(|(_, r)| r.contains("password authentication failed")),
+        "{:?}",
+        out.skipped
+    );
+    assert!(!out
+        .skipped
+        .iter()
+        .any(|(_, r)| r.contains("not the password")));
+    std::env::remove_var(&var);
+    pg.stop();
+}

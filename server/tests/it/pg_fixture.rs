@@ -123,7 +123,7 @@ impl PrivatePostgres {
             .status()
             .expect("chmod");
         let conf = format!(
-            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nfsync = off\n",
+            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nfsync = off\nshared_preload_libraries = 'pg_stat_statements'\n",
             dir.display()
         );
         let mut existing = std::fs::read_to_string(data.join("postgresql.conf")).expect("conf");
