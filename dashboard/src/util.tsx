@@ -60,3 +60,34 @@ export function ErrorNote({ text }: { text: string | null }) {
 export function num(n: number): string {
   return new Intl.NumberFormat().format(Math.round(n));
 }
+
+/** A button that (after an optional confirmation) runs an API call and reports its error. */
+export function ActionButton({ label, className, confirm, run, onError }: {
+  label: string;
+  className?: string;
+  confirm?: string;
+  run: () => Promise<unknown>;
+  onError: (text: string | null) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      className={className}
+      disabled={busy}
+      onClick={async () => {
+        if (confirm && !window.confirm(confirm)) return;
+        setBusy(true);
+        try {
+          await run();
+          onError(null);
+        } catch (e) {
+          onError(message(e));
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      {label}
+    </button>
+  );
+}

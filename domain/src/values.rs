@@ -125,3 +125,27 @@ mod tests {
         assert!(serde_json::from_str::<Name>("\"ok\"").is_ok());
     }
 }
+
+/// A secret setting (a password, a key, a registration secret): never printed, not even by
+/// `Debug`. Shared by the server's and the collector's configuration.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}

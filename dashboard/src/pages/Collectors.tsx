@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, can, get } from "../api";
-import { ago, ErrorNote, Loading, message, num, useLive, useTick } from "../util";
+import { ActionButton, ago, ErrorNote, Loading, num, useLive, useTick } from "../util";
 import type { Collector } from "./types";
 
 export function Collectors() {
@@ -30,21 +30,13 @@ export function Collectors() {
                   <td>{num(c.metrics_count_24h)}</td>
                   <td className="actions">
                     {can("admin") && (
-                      <button
+                      <ActionButton
+                        label="Delete"
                         className="danger"
-                        onClick={async () => {
-                          if (!window.confirm(`Delete the collector ${c.name}? Its token stops working at once.`)) return;
-                          try {
-                            await api("DELETE", `/collectors/${c.id}`);
-                            setNote(null);
-                            reload();
-                          } catch (e) {
-                            setNote(message(e));
-                          }
-                        }}
-                      >
-                        Delete
-                      </button>
+                        confirm={`Delete the collector ${c.name}? Its token stops working at once.`}
+                        run={() => api("DELETE", `/collectors/${c.id}`).then(reload)}
+                        onError={setNote}
+                      />
                     )}
                   </td>
                 </tr>

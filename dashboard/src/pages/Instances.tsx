@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, can, get } from "../api";
-import { ago, ErrorNote, Loading, message, useLive } from "../util";
+import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
 import type { Instance } from "./types";
 import { statusText } from "./types";
 
@@ -126,19 +126,13 @@ function Row({ i, onEdit }: { i: Instance; onEdit: () => void }) {
               {testing ? "Testing…" : "Test Connection"}
             </button>
             <button className="secondary" onClick={onEdit}>Edit</button>
-            <button
+            <ActionButton
+              label="Remove"
               className="danger"
-              onClick={async () => {
-                if (!window.confirm(`Remove the managed instance ${i.name}?`)) return;
-                try {
-                  await api("DELETE", `/managed-instances/${i.id}`);
-                } catch (e) {
-                  setNote({ ok: false, text: message(e) });
-                }
-              }}
-            >
-              Remove
-            </button>
+              confirm={`Remove the managed instance ${i.name}?`}
+              run={() => api("DELETE", `/managed-instances/${i.id}`)}
+              onError={(text) => setNote(text ? { ok: false, text } : null)}
+            />
           </>
         )}
       </td>

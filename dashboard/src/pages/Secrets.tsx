@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, get } from "../api";
-import { ago, ErrorNote, Loading, message, useLive } from "../util";
+import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
 
 interface Secret {
   id: string; name: string; prefix: string; active: boolean; expires_at: string | null;
@@ -80,19 +80,12 @@ export function Secrets() {
                   <td>{ago(s.last_used_at)}</td>
                   <td className="actions">
                     {s.active && (
-                      <button
+                      <ActionButton
+                        label="Deactivate"
                         className="danger"
-                        onClick={async () => {
-                          try {
-                            await api("PUT", `/registration-secrets/${s.id}`, { active: false });
-                            reload();
-                          } catch (e) {
-                            setFormError(message(e));
-                          }
-                        }}
-                      >
-                        Deactivate
-                      </button>
+                        run={() => api("PUT", `/registration-secrets/${s.id}`, { active: false }).then(reload)}
+                        onError={setFormError}
+                      />
                     )}
                   </td>
                 </tr>

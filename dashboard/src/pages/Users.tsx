@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, currentUser, get, type Role } from "../api";
-import { ago, ErrorNote, Loading, message, useLive } from "../util";
+import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
 
 interface UserRow { id: string; username: string; role: Role; active: boolean; created_at: string; last_login_at: string | null }
 
@@ -11,15 +11,7 @@ export function Users() {
   const [role, setRole] = useState<Role>("viewer");
   const [note, setNote] = useState<string | null>(null);
   const me = currentUser();
-  const change = async (id: string, body: Record<string, unknown>) => {
-    try {
-      await api("PUT", `/users/${id}`, body);
-      setNote(null);
-      reload();
-    } catch (e) {
-      setNote(message(e));
-    }
-  };
+  const change = (id: string, body: Record<string, unknown>) => api("PUT", `/users/${id}`, body).then(reload);
   return (
     <>
       <h1>Users</h1>
@@ -61,7 +53,8 @@ export function Users() {
                 <tr key={u.id}>
                   <td>{u.username}</td>
                   <td>
-                    <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id} onChange={(e) => change(u.id, { role: e.target.value })}>
+                    <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id}
+                      onChange={(e) => change(u.id, { role: e.target.value }).then(() => setNote(null), (err) => setNote(message(err)))}>
                       <option value="viewer">viewer</option><option value="editor">editor</option><option value="admin">admin</option>
                     </select>
                   </td>
@@ -69,9 +62,12 @@ export function Users() {
                   <td>{ago(u.last_login_at)}</td>
                   <td className="actions">
                     {u.id !== me?.id && (
-                      <button className={u.active ? "danger" : "secondary"} onClick={() => change(u.id, { active: !u.active })}>
-                        {u.active ? "Deactivate" : "Reactivate"}
-                      </button>
+                      <ActionButton
+                        label={u.active ? "Deactivate" : "Reactivate"}
+                        className={u.active ? "danger" : "secondary"}
+                        run={() => change(u.id, { active: !u.active })}
+                        onError={setNote}
+                      />
                     )}
                   </td>
                 </tr>

@@ -308,15 +308,16 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
         crate::pg_fixture::ROLE
     );
     let config = AgentConfig::from_toml(&text).expect("config");
+    let limits = Limits {
+        statement_timeout: Duration::from_secs(2),
+        max_relations: 10,
+        max_statements: 50,
+        application_name: "pganalytics-collector-it",
+    };
     let mut target = TargetCollector::new(
         config.targets[0].clone(),
         pgconn::PgConnector::new(),
-        Limits {
-            statement_timeout: Duration::from_secs(2),
-            max_relations: 10,
-            max_statements: 50,
-            application_name: "pganalytics-collector-it",
-        },
+        limits,
     );
     let mut out = Out::default();
     target.collect(&[Family::Statements], &mut out).await;
@@ -363,12 +364,7 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
     let mut wrong = TargetCollector::new(
         config.targets[0].clone(),
         pgconn::PgConnector::new(),
-        Limits {
-            statement_timeout: Duration::from_secs(2),
-            max_relations: 10,
-            max_statements: 50,
-            application_name: "pganalytics-collector-it",
-        },
+        limits,
     );
     let mut out = Out::default();
     wrong.collect(&[Family::Database], &mut out).await;
