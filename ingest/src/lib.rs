@@ -148,12 +148,15 @@ impl Bridge {
         token: &str,
         body: &[u8],
     ) -> Result<Accepted, IngestError> {
-        let content_id: String = Sha256::digest(body)
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let parsed = parse_payload(body, &content_id, Utc::now())?;
+        // Only a v3 payload (no batch id of its own) needs the digest.
+        let content_id = || {
+            Sha256::digest(body)
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let parsed = parse_payload(body, content_id, Utc::now())?;
         if parsed.batch.collector_id != collector_id {
             return Err(IngestError::WrongCollector {
                 token: collector_id.to_owned(),

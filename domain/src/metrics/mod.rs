@@ -174,9 +174,13 @@ struct NativeSample {
 /// [`PayloadError`] when the payload as a whole is unusable.
 pub fn parse_payload(
     body: &[u8],
-    content_id: &str,
+    content_id: impl FnOnce() -> String,
     now: DateTime<Utc>,
 ) -> Result<Parsed, PayloadError> {
+    // The common case, a well-formed native batch, straight into its types: no JSON tree.
+    if let Ok(native) = serde_json::from_slice::<NativeBatch>(body) {
+        return native_parsed(native, now);
+    }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| PayloadError::Malformed(format!("not JSON: {e}")))?;
     let object = value
@@ -188,6 +192,24 @@ pub fn parse_payload(
                 field: "samples".into(),
                 message: e.to_string(),
             })?;
+        return native_parsed(native, now);
+    }
+    if object.contains_key("metrics") {
+        let (batch, skipped) = v3::convert(&value, &content_id())?;
+        let (samples, rejected) = split(batch.samples, now);
+        return Ok(Parsed {
+            batch: MetricBatch { samples, ..batch },
+            rejected,
+            skipped_families: skipped,
+        });
+    }
+    Err(PayloadError::Malformed(
+        "unknown format: expected \"samples\" (native) or \"metrics\" (pgAnalytics v3)".into(),
+    ))
+}
+
+fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, PayloadError> {
+    {
         let mut rejected = Vec::new();
         let samples = native
             .samples
@@ -217,7 +239,7 @@ pub fn parse_payload(
         }
         let (samples, mut more) = split(samples, now);
         rejected.append(&mut more);
-        return Ok(Parsed {
+        Ok(Parsed {
             batch: MetricBatch {
                 batch_id: native.batch_id,
                 collector_id: native.collector_id,
@@ -228,20 +250,8 @@ pub fn parse_payload(
             },
             rejected,
             skipped_families: vec![],
-        });
+        })
     }
-    if object.contains_key("metrics") {
-        let (batch, skipped) = v3::convert(&value, content_id)?;
-        let (samples, rejected) = split(batch.samples, now);
-        return Ok(Parsed {
-            batch: MetricBatch { samples, ..batch },
-            rejected,
-            skipped_families: skipped,
-        });
-    }
-    Err(PayloadError::Malformed(
-        "unknown format: expected \"samples\" (native) or \"metrics\" (pgAnalytics v3)".into(),
-    ))
 }
 
 #[cfg(test)]
@@ -265,7 +275,8 @@ mod tests {
                 {"metric": "pg_xact_commit", "labels": {"database": "app"}, "value": 5, "counter": true}
             ]
         });
-        let parsed = parse_payload(body.to_string().as_bytes(), "x", now()).expect("parsed");
+        let parsed =
+            parse_payload(body.to_string().as_bytes(), || "x".into(), now()).expect("parsed");
         let names: Vec<_> = parsed
             .batch
             .samples
@@ -281,15 +292,15 @@ mod tests {
     #[test]
     fn unknown_shapes_are_refused_whole() {
         assert!(matches!(
-            parse_payload(b"[1]", "x", now()),
+            parse_payload(b"[1]", || "x".into(), now()),
             Err(PayloadError::Malformed(_))
         ));
         assert!(matches!(
-            parse_payload(b"{\"nope\":1}", "x", now()),
+            parse_payload(b"{\"nope\":1}", || "x".into(), now()),
             Err(PayloadError::Malformed(_))
         ));
         assert!(matches!(
-            parse_payload(b"{not json", "x", now()),
+            parse_payload(b"{not json", || "x".into(), now()),
             Err(PayloadError::Malformed(_))
         ));
     }

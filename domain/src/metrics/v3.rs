@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn every_family_of_the_v3_example_becomes_samples() {
         let now = "2026-02-27T15:20:00Z".parse().expect("time");
-        let parsed = parse_payload(EXAMPLE.as_bytes(), "abc", now).expect("parsed");
+        let parsed = parse_payload(EXAMPLE.as_bytes(), || "abc".into(), now).expect("parsed");
         let b = &parsed.batch;
         assert_eq!(b.batch_id, "v3-abc");
         assert_eq!(b.collector_id, "8d3f6a2e-4b1c-4f7e-9a55-2c1d0e9b7f10");

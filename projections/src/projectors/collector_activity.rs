@@ -63,12 +63,15 @@ pub(crate) async fn verified_batch(
     }
     // The bridge publishes the normalized batch; a collector on NATS may publish either wire
     // format. Both parse the same way, with the same content id the bridge derives.
-    let content_id: String = Sha256::digest(&message.payload)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let batch = parse_payload(&message.payload, &content_id, message.published)
+    // Only a v3 payload (no batch id of its own) needs the digest.
+    let content_id = || {
+        Sha256::digest(&message.payload)
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let batch = parse_payload(&message.payload, content_id, message.published)
         .map_err(|e| reject(format!("not a metric batch: {e}")))?
         .batch;
     if batch.collector_id != subject_id {
