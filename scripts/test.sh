@@ -14,7 +14,7 @@ echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --all-targets 2>&1 | tee "$log"
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 echo "== dashboard end-to-end (headless Chromium)"
 bash scripts/e2e.sh 2>&1 | tee -a "$log"

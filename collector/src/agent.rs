@@ -338,12 +338,15 @@ impl Sender {
         let mut healthy = true;
         let mut backoff = Duration::from_secs(1);
         let mut outage_started: Option<Instant> = None;
+        // While the server is unreachable: when to probe next. A deadline, not a sleep, so that
+        // fresh batches arriving meanwhile (they wait in the spool) do not keep pushing it back.
+        let mut next_probe = tokio::time::Instant::now();
         loop {
             let backlog = !lock(&self.spool).is_empty();
-            let wait = match (healthy, backlog) {
-                (false, _) => backoff,
-                (true, true) => self.replay_gap,
-                (true, false) => Duration::from_secs(30),
+            let deadline = match (healthy, backlog) {
+                (false, _) => next_probe,
+                (true, true) => tokio::time::Instant::now() + self.replay_gap,
+                (true, false) => tokio::time::Instant::now() + Duration::from_secs(30),
             };
             let seq = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -352,7 +355,7 @@ impl Sender {
                     Some(_) => continue,
                     None => return Ok(()),
                 },
-                () = tokio::time::sleep(wait) => None,
+                () = tokio::time::sleep_until(deadline) => None,
             };
             let seq = seq.or_else(|| lock(&self.spool).oldest());
             let outcome = match seq {
@@ -378,6 +381,7 @@ impl Sender {
                 Outcome::Unavailable => {
                     healthy = false;
                     outage_started.get_or_insert_with(Instant::now);
+                    next_probe = tokio::time::Instant::now() + backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
@@ -385,7 +389,8 @@ impl Sender {
     }
 
     async fn send(&mut self, seq: u64) -> Result<Outcome, String> {
-        let body = match lock(&self.spool).read(seq) {
+        let read = lock(&self.spool).read(seq);
+        let body = match read {
             Ok(Some(body)) => body,
             Ok(None) => return Ok(Outcome::Sent),
             Err(e) => {

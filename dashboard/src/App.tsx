@@ -8,6 +8,7 @@ import { InstanceDetail } from "./pages/InstanceDetail";
 import { Collectors } from "./pages/Collectors";
 import { Secrets } from "./pages/Secrets";
 import { Users } from "./pages/Users";
+import { Account } from "./pages/Account";
 
 function useHash(): string {
   const [hash, setHash] = useState(window.location.hash || "#/");
@@ -87,6 +88,7 @@ export function App() {
   else if (path.startsWith("/collectors")) page = <Collectors />;
   else if (path.startsWith("/secrets") && can("admin")) page = <Secrets />;
   else if (path.startsWith("/users") && can("admin")) page = <Users />;
+  else if (path.startsWith("/account")) page = <Account />;
   else page = <Overview />;
   const active = (h: string) => (h === "#/" ? path === "/" || path === "" : path.startsWith(h.slice(1)));
   return (
@@ -101,7 +103,7 @@ export function App() {
           ))}
         </nav>
         <span className="who">
-          {user.username} <span className="role">{user.role}</span>
+          <a href="#/account" title="Your account">{user.username}</a> <span className="role">{user.role}</span>
           <button className="link" onClick={() => logout()}>Sign out</button>
         </span>
       </header>

@@ -43,7 +43,7 @@ export function Overview() {
           <h2>Ingest</h2>
           {collectors.data === null ? <Loading what="ingest" /> : (
             <>
-              <p className="big">{num(perDay / 1440)} <small>points/min</small></p>
+              <p className="big">{num(perDay / 1440)} <small>points/min, 24-hour average</small></p>
               <p>{num(perDay)} data points in the last 24 hours</p>
             </>
           )}

@@ -61,6 +61,15 @@ export function Users() {
                   <td>{u.active ? "active" : "deactivated"}</td>
                   <td>{ago(u.last_login_at)}</td>
                   <td className="actions">
+                    <ActionButton
+                      label="Reset password"
+                      className="secondary"
+                      run={async () => {
+                        const password = window.prompt(`New password for ${u.username} (their sessions end):`);
+                        if (password) await api("POST", `/users/${u.id}/reset-password`, { password });
+                      }}
+                      onError={setNote}
+                    />
                     {u.id !== me?.id && (
                       <ActionButton
                         label={u.active ? "Deactivate" : "Reactivate"}

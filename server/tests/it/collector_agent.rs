@@ -123,7 +123,8 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
     let running = app::start(&config_again, Roles::ALL, CancellationToken::new())
         .await
         .expect("restart");
-    // The sender probes on a back-off of at most 10 s.
+    // The sender probes on a back-off of at most 10 s; passes every second must not postpone
+    // the probes (they once did: the spool never drained while passes kept coming).
     eventually_within(40, "the spool to drain", || async {
         let made = stats.batches_made.load(Ordering::Relaxed);
         let sent = stats.batches_sent.load(Ordering::Relaxed);
