@@ -475,6 +475,16 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
         summary("  first push of each collector (creates its series)", first)
     );
     println!("{}", summary("  later pushes (steady state)", later));
+    // Round by round: whether the backlog of the series-creating first round drains.
+    let rounds = lag.iter().map(|(r, _)| *r).max().unwrap_or(0);
+    for round in 0..=rounds {
+        let of_round: Vec<f64> = lag
+            .iter()
+            .filter(|(r, _)| *r == round)
+            .map(|(_, l)| *l)
+            .collect();
+        println!("{}", summary(&format!("    round {}", round + 1), of_round));
+    }
     println!("server RSS max: {:.0} MiB", *rss_max.lock().await);
     cleanup(server, args.keep, &args.nats).await
 }
