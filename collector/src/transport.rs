@@ -3,6 +3,8 @@
 //! server counts it once however often it arrives.
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -63,8 +65,19 @@ pub struct Link {
     nats_url: Option<String>,
     subject: String,
     state: State,
-    token: Option<(String, DateTime<Utc>)>,
+    /// The token, when it expires, and how long it was valid for when it came.
+    token: Option<(String, DateTime<Utc>, chrono::Duration)>,
     timeout: Duration,
+    counters: LinkCounters,
+}
+
+/// What the link counts (shared: readable after the link moved into the agent).
+#[derive(Debug, Clone, Default)]
+pub struct LinkCounters {
+    /// Tokens obtained.
+    pub refreshes: Arc<AtomicU64>,
+    /// Pushes the server answered 401 (an expired or revoked token).
+    pub unauthorized: Arc<AtomicU64>,
 }
 
 async fn error_message(response: reqwest::Response) -> String {
@@ -189,7 +202,13 @@ impl Link {
             state,
             token: None,
             timeout,
+            counters: LinkCounters::default(),
         })
+    }
+
+    /// Its counters.
+    pub fn counters(&self) -> LinkCounters {
+        self.counters.clone()
     }
 
     /// The collector's id.
@@ -230,23 +249,25 @@ impl Link {
             .await
             .map_err(|e| SendError::Unavailable(format!("token refresh: {e}")))?;
         tracing::debug!(expires_at = %fresh.token_expires_at, "token refreshed");
-        self.token = Some((fresh.token, fresh.token_expires_at));
+        let lifetime = fresh.token_expires_at - Utc::now();
+        self.token = Some((fresh.token, fresh.token_expires_at, lifetime));
+        self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    /// The current token, refreshed when it has less than five minutes (or a tenth of its life)
-    /// left.
+    /// The current token, refreshed ahead of its expiry: when less than five minutes, or a
+    /// quarter of its lifetime, is left (whichever is shorter).
     async fn token(&mut self) -> Result<String, SendError> {
-        let fresh_enough = self
-            .token
-            .as_ref()
-            .is_some_and(|(_, expires)| *expires - Utc::now() > chrono::Duration::minutes(5));
+        let fresh_enough = self.token.as_ref().is_some_and(|(_, expires, lifetime)| {
+            let margin = (*lifetime / 4).min(chrono::Duration::minutes(5));
+            *expires - Utc::now() > margin
+        });
         if !fresh_enough {
             self.refresh().await?;
         }
         self.token
             .as_ref()
-            .map(|(t, _)| t.clone())
+            .map(|(t, _, _)| t.clone())
             .ok_or_else(|| SendError::Unavailable("no token".into()))
     }
 
@@ -269,6 +290,7 @@ impl Link {
                 let token = self.token().await?;
                 match self.post(gzipped, &token).await {
                     Err(SendError::Fatal(_)) => {
+                        self.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
                         self.refresh().await?;
                         let token = self.token().await?;
                         self.post(gzipped, &token).await.map_err(|e| match e {

@@ -202,10 +202,12 @@ pub async fn start(
     let read_pool = projections::db::pool(&config.database_url, 16)?;
     let nats = connect_nats(config).await?;
     let jetstream = jetstream::new(nats.clone());
-    let keys = Arc::new(TokenKeys::new(
+    let mut keys = TokenKeys::new(
         config.require_jwt_secret()?.expose().as_bytes(),
         config.access_token_ttl,
-    )?);
+    )?;
+    keys.collector_ttl = config.agent_token_ttl;
+    let keys = Arc::new(keys);
     let projectors: Vec<Arc<dyn Projector>> =
         projections::projectors::all_projectors(keys.clone(), config.storage());
     let mut tasks = JoinSet::new();

@@ -28,6 +28,7 @@ struct Raw {
     retention_days: u32,
     command_wait_ms: u64,
     access_token_ttl_s: u64,
+    agent_token_ttl_s: u64,
     refresh_token_ttl_days: u64,
     previous_encryption_keys: Option<Secret>,
     check_interval_s: u64,
@@ -50,6 +51,7 @@ impl Default for Raw {
             retention_days: 14,
             command_wait_ms: 2000,
             access_token_ttl_s: 900,
+            agent_token_ttl_s: 3600,
             refresh_token_ttl_days: 30,
             previous_encryption_keys: None,
             check_interval_s: 60,
@@ -84,6 +86,8 @@ pub struct Config {
     pub command_wait: Duration,
     /// Lifetime of an access token.
     pub access_token_ttl: Duration,
+    /// Lifetime of a collector (agent) token.
+    pub agent_token_ttl: Duration,
     /// Lifetime of a refresh token.
     pub refresh_token_ttl: Duration,
     /// Keys that still open credentials sealed before a rotation.
@@ -193,6 +197,9 @@ impl Config {
                     .into(),
             ));
         }
+        if !(5..=86_400).contains(&raw.agent_token_ttl_s) {
+            return Err(ConfigError("PGA_AGENT_TOKEN_TTL_S must be 5-86400".into()));
+        }
         if raw.metrics_max_age_days == 0 || raw.retention_days == 0 {
             return Err(ConfigError(
                 "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
@@ -210,6 +217,7 @@ impl Config {
             retention_days: raw.retention_days,
             command_wait: Duration::from_millis(raw.command_wait_ms),
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_s),
+            agent_token_ttl: Duration::from_secs(raw.agent_token_ttl_s),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 86_400),
             previous_encryption_keys,
             check_interval: Duration::from_secs(raw.check_interval_s),

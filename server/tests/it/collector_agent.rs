@@ -390,3 +390,39 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
     std::env::remove_var(&var);
     pg.stop();
 }
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire() {
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    // Eight-second agent tokens: the agent must renew them with a quarter of their life left.
+    env.config.agent_token_ttl = Duration::from_secs(8);
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let api = Api::new(addr);
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let secret = registration_secret(&api, &admin, "renewing").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = agent_config(&format!("http://{addr}"), dir.path(), "");
+    let (agent, link) = prepared(config, &secret).await;
+    let counters = link.counters();
+    let stats = agent.stats();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(agent.run(link, stop.clone()));
+    // About 12 s: a token every 6 s.
+    eventually_within(40, "three tokens and twelve pushes", || async {
+        (counters.refreshes.load(Ordering::Relaxed) >= 3
+            && stats.batches_sent.load(Ordering::Relaxed) >= 12)
+            .then_some(())
+    })
+    .await;
+    stop.cancel();
+    run.await.expect("join").expect("clean stop");
+    assert_eq!(
+        counters.unauthorized.load(Ordering::Relaxed),
+        0,
+        "no push ever met an expired token"
+    );
+    assert_eq!(stats.send_failures.load(Ordering::Relaxed), 0);
+    running.stop().await;
+    env.cleanup().await;
+}
