@@ -58,6 +58,25 @@ async fn storage_upkeep(
     }
 }
 
+/// Builds the 1-hour rollups of closed hours (and rebuilds hours late batches touched) every
+/// minute.
+async fn hour_rollups(pool: deadpool_postgres::Pool, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match projections::maintenance::build_hours(&pool, chrono::Utc::now(), 24).await {
+            Ok(done) if done.built + done.rebuilt > 0 => {
+                tracing::debug!(built = done.built, rebuilt = done.rebuilt, "hour rollups");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "building hour rollups failed; will retry"),
+        }
+    }
+}
+
 /// Re-tests every instance each `interval`, so the status stays true without anyone clicking.
 async fn background_checks(
     commands: Arc<CommandService>,
@@ -252,6 +271,7 @@ pub async fn start(
             config.metrics_max_age,
             shutdown.clone(),
         ));
+        tasks.spawn(hour_rollups(read_pool.clone(), shutdown.clone()));
     }
     if roles.project && !config.check_interval.is_zero() {
         tasks.spawn(background_checks(

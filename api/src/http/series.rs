@@ -153,6 +153,18 @@ pub(crate) async fn series(
     } else {
         "1h"
     };
+    // Hours before this are built in metric_rollup_1h; later ones are aggregated here from the
+    // 1-minute rollups (the hour still open, and closed ones upkeep has not reached yet).
+    let hours_built: Option<DateTime<Utc>> = if resolution == "1h" {
+        client
+            .query_opt("SELECT hours_done_until FROM metric_rollup_state", &[])
+            .await
+            .map_err(unavailable)?
+            .map(|r| r.get(0))
+    } else {
+        None
+    };
+    let hours_built = hours_built.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let id: i64 = row.get(0);
@@ -166,22 +178,37 @@ pub(crate) async fn series(
             from
         };
         let source = match resolution {
-            "raw" => client
-                .query(
-                    "SELECT ts, value, 1::int8, value FROM metric_samples
-                      WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
-                    &[&id, &from_q, &to],
-                )
-                .await,
-            r => {
-                let table = if r == "1m" { "metric_rollup_1m" } else { "metric_rollup_1h" };
+            "raw" => {
                 client
                     .query(
-                        &format!(
-                            "SELECT last_ts, sum, count, last FROM {table}
-                              WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket"
-                        ),
+                        "SELECT ts, value, 1::int8, value FROM metric_samples
+                      WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
                         &[&id, &from_q, &to],
+                    )
+                    .await
+            }
+            "1m" => {
+                client
+                    .query(
+                        "SELECT last_ts, sum, count, last FROM metric_rollup_1m
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket",
+                        &[&id, &from_q, &to],
+                    )
+                    .await
+            }
+            _ => {
+                client
+                    .query(
+                        "SELECT last_ts, sum, count, last FROM metric_rollup_1h
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 AND bucket < $4
+                     UNION ALL
+                     SELECT max(last_ts), sum(sum), sum(count)::int8,
+                            (array_agg(last ORDER BY last_ts DESC))[1]
+                       FROM metric_rollup_1m
+                      WHERE series_id = $1 AND bucket >= greatest($2, $4) AND bucket <= $3
+                      GROUP BY date_trunc('hour', bucket)
+                     ORDER BY 1",
+                        &[&id, &from_q, &to, &hours_built],
                     )
                     .await
             }

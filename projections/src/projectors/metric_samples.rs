@@ -14,9 +14,11 @@ use tokio_postgres::Transaction;
 use super::collector_activity::verified_batch;
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
 
-/// `metric_series`, `metric_samples` (daily partitions), `metric_rollup_1m`, `metric_rollup_1h`,
-/// `metric_statements`: every accepted data point, written with binary `COPY`, and its
-/// rollups kept current in the same transaction.
+/// `metric_series`, `metric_samples` (daily partitions), `metric_rollup_1m`,
+/// `metric_statements`: every accepted data point, written with binary `COPY`, and its 1-minute
+/// rollups kept current in the same transaction. `metric_rollup_1h` is built by storage upkeep
+/// from the 1-minute rollups once each hour has closed ([`crate::maintenance::build_hours`]);
+/// this projector marks closed hours that late batches touch.
 pub struct MetricSamples {
     verifier: Arc<dyn CollectorTokenVerifier>,
     /// Series ids known to exist, per collector; forgotten on rollback.
@@ -34,8 +36,15 @@ pub struct MetricSamples {
 #[derive(Default)]
 struct Rollups {
     minute: HashMap<(i64, DateTime<Utc>), Agg>,
-    hour: HashMap<(i64, DateTime<Utc>), Agg>,
 }
+
+/// Storage upkeep builds an hour's rollups once this long has passed after its end.
+pub const HOUR_BUILD_GRACE: Duration = Duration::minutes(5);
+
+/// Writes into an hour this long before [`HOUR_BUILD_GRACE`] runs out already mark it for a
+/// rebuild: a batch transaction that saw the hour as still open commits well within a minute,
+/// so no write can land in an hour after it was built without marking it.
+const DIRTY_MARGIN: Duration = Duration::minutes(1);
 
 impl MetricSamples {
     /// A samples projection keeping `retention_days` of raw data and at most
@@ -203,6 +212,8 @@ impl Projector for MetricSamples {
             "metric_samples",
             "metric_rollup_1m",
             "metric_rollup_1h",
+            "metric_rollup_state",
+            "metric_rollup_dirty_hours",
             "metric_statements",
             "metric_applied_batches",
             "metric_series_refused",
@@ -244,7 +255,23 @@ impl Projector for MetricSamples {
             .map(|mut p| std::mem::take(&mut *p))
             .unwrap_or_default();
         upsert_rollup(tx, "metric_rollup_1m", &pending.minute).await?;
-        upsert_rollup(tx, "metric_rollup_1h", &pending.hour).await?;
+        // Hours that may already be built get rebuilt by the next upkeep.
+        let now = Utc::now();
+        let closed: HashSet<DateTime<Utc>> = pending
+            .minute
+            .keys()
+            .map(|(_, m)| m.duration_trunc(Duration::hours(1)).unwrap_or(*m))
+            .filter(|h| *h + Duration::hours(1) + HOUR_BUILD_GRACE - DIRTY_MARGIN <= now)
+            .collect();
+        if !closed.is_empty() {
+            let hours: Vec<DateTime<Utc>> = closed.into_iter().collect();
+            tx.execute(
+                "INSERT INTO metric_rollup_dirty_hours (hour) SELECT unnest($1::timestamptz[])
+                 ON CONFLICT DO NOTHING",
+                &[&hours],
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -382,12 +409,9 @@ impl Projector for MetricSamples {
 
         // Rollups.
         let mut minute: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
-        let mut hour: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
         for (ts, id, value) in &rows {
             let m = ts.duration_trunc(Duration::minutes(1)).unwrap_or(*ts);
-            let h = ts.duration_trunc(Duration::hours(1)).unwrap_or(*ts);
             minute.entry((*id, m)).or_default().add(*value, *ts);
-            hour.entry((*id, h)).or_default().add(*value, *ts);
         }
 
         for (queryid, text) in &batch.statements {
@@ -407,9 +431,6 @@ impl Projector for MetricSamples {
         if let Ok(mut p) = self.pending.lock() {
             for (k, a) in &minute {
                 p.minute.entry(*k).or_default().merge(a);
-            }
-            for (k, a) in &hour {
-                p.hour.entry(*k).or_default().merge(a);
             }
         }
         if let Ok(mut k) = self.known.lock() {

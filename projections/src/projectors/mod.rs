@@ -20,7 +20,9 @@ pub use audit::AuditLog;
 pub use collector_activity::{CollectorActivity, TOKEN_HEADER};
 pub use collectors::Collectors;
 pub use managed_instances::ManagedInstances;
-pub use metric_samples::{partition_ddl, partition_name, series_id, MetricSamples};
+pub use metric_samples::{
+    partition_ddl, partition_name, series_id, MetricSamples, HOUR_BUILD_GRACE,
+};
 pub use registration_secrets::RegistrationSecrets;
 pub use users::Users;
 
