@@ -65,6 +65,49 @@ async fn applied_batches(env: &TestEnv, collector: &str) -> (i64, i64, i64) {
     (row.get(0), row.get(1), row.get(2))
 }
 
+/// A running server (admin signed in) and a state folder for an agent.
+struct Setup {
+    env: TestEnv,
+    running: pganalytics::app::Running,
+    addr: std::net::SocketAddr,
+    api: Api,
+    admin: String,
+    dir: tempfile::TempDir,
+}
+
+async fn setup(tweak: impl FnOnce(&mut TestEnv)) -> Setup {
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    tweak(&mut env);
+    let running = env.start(Roles::ALL).await;
+    let addr = running.addr.expect("http");
+    let api = Api::new(addr);
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    Setup {
+        env,
+        running,
+        addr,
+        api,
+        admin,
+        dir,
+    }
+}
+
+impl Setup {
+    fn agent_config(&self, extra: &str) -> AgentConfig {
+        agent_config(&format!("http://{}", self.addr), self.dir.path(), extra)
+    }
+
+    async fn secret(&self, name: &str) -> String {
+        registration_secret(&self.api, &self.admin, name).await
+    }
+
+    async fn finish(self) {
+        self.running.stop().await;
+        self.env.cleanup().await;
+    }
+}
+
 async fn prepared(config: AgentConfig, secret: &str) -> (Agent, Link) {
     let mut config = config;
     config.server.registration_secret = Some(Secret::new(secret));
@@ -73,13 +116,15 @@ async fn prepared(config: AgentConfig, secret: &str) -> (Agent, Link) {
 
 #[tokio::test]
 async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let api = Api::new(addr);
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let Setup {
+        env,
+        running,
+        addr,
+        api,
+        admin,
+        dir,
+    } = setup(|_| {}).await;
     let secret = registration_secret(&api, &admin, "agent").await;
-    let dir = tempfile::tempdir().expect("tempdir");
     let config = agent_config(&format!("http://{addr}"), dir.path(), "");
     let (agent, link) = prepared(config.clone(), &secret).await;
     let collector_id = link.collector_id().to_owned();
@@ -179,13 +224,9 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
 
 #[tokio::test]
 async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let api = Api::new(addr);
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = agent_config(&format!("http://{addr}"), dir.path(), "");
+    let t = setup(|_| {}).await;
+    let (api, admin, dir) = (&t.api, &t.admin, &t.dir);
+    let config = t.agent_config("");
 
     // A wrong registration secret: a message saying so, no state file.
     let mut wrong = config.clone();
@@ -200,7 +241,7 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
     let e = agent::prepare(config.clone()).await.err().expect("refused");
     assert!(e.to_string().contains("REGISTRATION_SECRET"), "{e}");
 
-    let secret = registration_secret(&api, &admin, "doomed").await;
+    let secret = t.secret("doomed").await;
     let (agent, link) = prepared(config.clone(), &secret).await;
     let id = link.collector_id().to_owned();
     let stats = agent.stats();
@@ -213,7 +254,7 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
         .call(
             reqwest::Method::DELETE,
             &format!("/collectors/{id}"),
-            Some(&admin),
+            Some(admin),
             None,
         )
         .await;
@@ -235,24 +276,18 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
     .await
     .expect("stops");
     assert!(outcome.is_err());
-    running.stop().await;
-    env.cleanup().await;
+    t.finish().await;
 }
 
 #[tokio::test]
 async fn the_nats_transport_publishes_batches_that_count() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let api = Api::new(addr);
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let secret = registration_secret(&api, &admin, "nats agent").await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let t = setup(|_| {}).await;
+    let secret = t.secret("nats agent").await;
     let extra = format!(
         "transport = \"nats\"\nnats_url = \"{NATS_URL}\"\nnats_prefix = \"{}\"",
-        env.prefix
+        t.env.prefix
     );
-    let config = agent_config(&format!("http://{addr}"), dir.path(), &extra);
+    let config = t.agent_config(&extra);
     let (agent, link) = prepared(config, &secret).await;
     let id = link.collector_id().to_owned();
     let stats = agent.stats();
@@ -266,13 +301,12 @@ async fn the_nats_transport_publishes_batches_that_count() {
     run.await.expect("join").expect("clean stop");
     let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
     let counts = eventually("published batches counted", || async {
-        let c = applied_batches(&env, &id).await;
+        let c = applied_batches(&t.env, &id).await;
         (c.1 >= sent).then_some(c)
     })
     .await;
     assert_eq!(counts, (sent, sent, sent));
-    running.stop().await;
-    env.cleanup().await;
+    t.finish().await;
 }
 
 #[tokio::test]
@@ -393,16 +427,10 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
 
 #[tokio::test]
 async fn tokens_are_refreshed_before_they_expire() {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
     // Eight-second agent tokens: the agent must renew them with a quarter of their life left.
-    env.config.agent_token_ttl = Duration::from_secs(8);
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let api = Api::new(addr);
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let secret = registration_secret(&api, &admin, "renewing").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = agent_config(&format!("http://{addr}"), dir.path(), "");
+    let t = setup(|env| env.config.agent_token_ttl = Duration::from_secs(8)).await;
+    let secret = t.secret("renewing").await;
+    let config = t.agent_config("");
     let (agent, link) = prepared(config, &secret).await;
     let counters = link.counters();
     let stats = agent.stats();
@@ -423,6 +451,5 @@ async fn tokens_are_refreshed_before_they_expire() {
         "no push ever met an expired token"
     );
     assert_eq!(stats.send_failures.load(Ordering::Relaxed), 0);
-    running.stop().await;
-    env.cleanup().await;
+    t.finish().await;
 }
