@@ -319,16 +319,22 @@ impl Projector for MetricSamples {
                 )
                 .await?
                 .get(0);
-            let ids: Vec<i64> = new_series.keys().copied().collect();
-            let present: HashSet<i64> = tx
-                .query("SELECT id FROM metric_series WHERE id = ANY($1)", &[&ids])
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
             let room = self
                 .max_series
                 .saturating_sub(usize::try_from(existing).unwrap_or(usize::MAX));
+            // Which of them exist already (the cache starts empty after a restart) matters only
+            // when they might not all fit under the cap; otherwise the insert's conflict
+            // handling sorts them out and one round trip is saved per new-series batch.
+            let present: HashSet<i64> = if new_series.len() > room {
+                let ids: Vec<i64> = new_series.keys().copied().collect();
+                tx.query("SELECT id FROM metric_series WHERE id = ANY($1)", &[&ids])
+                    .await?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            } else {
+                HashSet::new()
+            };
             let mut refused: Vec<i64> = Vec::new();
             let mut last_refused = String::new();
             let mut added = 0usize;
