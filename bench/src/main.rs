@@ -278,6 +278,19 @@ struct Pusher {
 }
 
 impl Pusher {
+    /// A pusher to `server` over the transport `args` choose.
+    async fn new(args: &Args, server: &Server) -> anyhow::Result<Self> {
+        Ok(Self {
+            transport: args.transport,
+            http: reqwest::Client::new(),
+            js: async_nats::jetstream::new(async_nats::connect(&args.nats).await?),
+            base: server.base.clone(),
+            prefix: server.prefix.clone(),
+        })
+    }
+}
+
+impl Pusher {
     /// Pushes one batch; returns the latency in ms.
     async fn push(&self, c: &Collector, id: &str, body: Vec<u8>) -> anyhow::Result<f64> {
         let t = Instant::now();
@@ -373,13 +386,7 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
         rss_mib(pid).unwrap_or(f64::NAN)
     );
     let collectors = Arc::new(collectors);
-    let pusher = Pusher {
-        transport: args.transport,
-        http: reqwest::Client::new(),
-        js: async_nats::jetstream::new(async_nats::connect(&args.nats).await?),
-        base: server.base.clone(),
-        prefix: server.prefix.clone(),
-    };
+    let pusher = Pusher::new(args, &server).await?;
     let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let (sampled, sampled_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -494,13 +501,7 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
     let pid = server.child.id();
     let (_, collectors) = register(&server, args.pushers).await?;
     let collectors = Arc::new(collectors);
-    let pusher = Pusher {
-        transport: args.transport,
-        http: reqwest::Client::new(),
-        js: async_nats::jetstream::new(async_nats::connect(&args.nats).await?),
-        base: server.base.clone(),
-        prefix: server.prefix.clone(),
-    };
+    let pusher = Pusher::new(args, &server).await?;
     let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
     // Warm-up: one batch per pusher creates its series (steady state is what a fleet sees).
     for c in collectors.iter() {

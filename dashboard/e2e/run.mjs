@@ -127,7 +127,8 @@ try {
   await row.getByRole("button", { name: "Test Connection" }).click();
   await row.getByText("Connection successful").waitFor();
   await row.getByTestId("status").filter({ hasText: "Connected" }).waitFor();
-  check(true, "Test Connection → \"Connection successful\" and the badge shows Connected, no reload");
+  check((await row.getByText("Connection successful").count()) === 1 && (await row.getByTestId("status").innerText()) === "Connected",
+    "Test Connection → \"Connection successful\" and the badge shows Connected, no reload");
   await page.waitForTimeout(500);
   check((await row.getByTestId("status").innerText()) === "Connected", "the badge stays Connected after the live update");
   await shot(page, "managed-instances");
@@ -177,7 +178,7 @@ try {
   console.log("registration secrets");
   await page.getByRole("link", { name: "Registration Secrets" }).click();
   await page.getByRole("row").filter({ hasText: "e2e collectors" }).waitFor();
-  check(true, "Registration Secrets lists the secrets");
+  check((await page.getByRole("row").filter({ hasText: "e2e collectors" }).count()) === 1, "Registration Secrets lists the secrets");
   await page.getByLabel("Name").fill("made in the browser");
   await page.getByRole("button", { name: "Create secret" }).click();
   const shown = await page.getByTestId("new-secret").innerText();
@@ -198,7 +199,9 @@ try {
   ]);
   check(deleted.status() === 204, `the API answered ${deleted.status()} to the delete`);
   await agentRow.waitFor({ state: "detached" });
-  check(true, "the deleted collector disappeared from the list");
+  check((await page.getByRole("row").filter({ hasText: "e2e collector" }).count()) === 0
+    && (await page.getByRole("row").filter({ hasText: "standby collector" }).count()) === 1,
+    "the deleted collector disappeared from the list, the other stays");
   await shot(page, "collector-deleted");
 
   console.log("a viewer");
@@ -220,7 +223,8 @@ try {
   }
   await page.goto(`${BASE}/#/secrets`);
   await page.getByRole("heading", { name: "Overview" }).waitFor();
-  check(true, "the secrets page, typed in by a viewer, falls back to the overview");
+  check((await page.getByRole("heading", { name: "Registration Secrets" }).count()) === 0,
+    "the secrets page, typed in by a viewer, falls back to the overview");
   const viewerToken = (await call("POST", "/auth/login", null, { username: VIEWER, password: VIEWER_PASSWORD })).access_token;
   const refused = await fetch(`${BASE}/api/v1/registration-secrets`, { headers: { Authorization: `Bearer ${viewerToken}` } });
   check(refused.status === 403, `and the server still refuses the viewer (${refused.status})`);

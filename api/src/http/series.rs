@@ -398,17 +398,27 @@ fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
+/// The top `limit` statements of a collector over the range, by `key`, largest first.
+async fn top(
+    state: &AppState,
+    id: &str,
+    q: &HashMap<String, String>,
+    key: fn(&Statement) -> f64,
+) -> Result<Json<Vec<Statement>>, ApiError> {
+    let n = limit(q)?;
+    let mut all = statements(state, id, q).await?;
+    all.sort_by(|a, b| key(b).total_cmp(&key(a)));
+    all.truncate(n);
+    Ok(Json(all))
+}
+
 /// `GET /collectors/{id}/queries/slow`: top statements by mean time over the range.
 pub(crate) async fn slow(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    let n = limit(&q)?;
-    let mut all = statements(&state, &id, &q).await?;
-    all.sort_by(|a, b| b.mean_time_ms.total_cmp(&a.mean_time_ms));
-    all.truncate(n);
-    Ok(Json(all))
+    top(&state, &id, &q, |s| s.mean_time_ms).await
 }
 
 /// `GET /collectors/{id}/queries/frequent`: top statements by calls over the range.
@@ -417,11 +427,7 @@ pub(crate) async fn frequent(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    let n = limit(&q)?;
-    let mut all = statements(&state, &id, &q).await?;
-    all.sort_by(|a, b| b.calls.total_cmp(&a.calls));
-    all.truncate(n);
-    Ok(Json(all))
+    top(&state, &id, &q, |s| s.calls).await
 }
 
 #[cfg(test)]

@@ -108,6 +108,14 @@ impl Setup {
     }
 }
 
+/// The value of the first sample of `metric` in a pass.
+fn sample(out: &collector::families::Out, metric: &str) -> Option<f64> {
+    out.samples
+        .iter()
+        .find(|s| s.metric == metric)
+        .map(|s| s.value)
+}
+
 async fn prepared(config: AgentConfig, secret: &str) -> (Agent, Link) {
     let mut config = config;
     config.server.registration_secret = Some(Secret::new(secret));
@@ -357,10 +365,7 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
     let mut out = Out::default();
     target.collect(&[Family::Statements], &mut out).await;
     assert_eq!(
-        out.samples
-            .iter()
-            .find(|s| s.metric == "pg_up")
-            .map(|s| s.value),
+        sample(&out, "pg_up"),
         Some(1.0),
         "connected over TLS with the password from {var}: {:?}",
         out.skipped
@@ -381,18 +386,12 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
         })
         .map(|s| s.value);
     assert_eq!(calls, Some(7.0), "seven inserts counted");
-    assert!(out
-        .samples
-        .iter()
-        .any(|s| s.metric == "pg_statement_exec_time_ms_total"));
+    assert!(sample(&out, "pg_statement_exec_time_ms_total").is_some());
     // A statement's text travels once; later passes carry only the numbers.
     let mut again = Out::default();
     target.collect(&[Family::Statements], &mut again).await;
     assert!(!again.statements.contains_key(&insert));
-    assert!(again
-        .samples
-        .iter()
-        .any(|s| s.metric == "pg_statement_calls_total"));
+    assert!(sample(&again, "pg_statement_calls_total").is_some());
 
     // A wrong password: the target is down, and the message never holds the password.
     std::env::set_var(&var, "not the password at all");
@@ -403,13 +402,7 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
     );
     let mut out = Out::default();
     wrong.collect(&[Family::Database], &mut out).await;
-    assert_eq!(
-        out.samples
-            .iter()
-            .find(|s| s.metric == "pg_up")
-            .map(|s| s.value),
-        Some(0.0)
-    );
+    assert_eq!(sample(&out, "pg_up"), Some(0.0));
     assert!(
         out.skipped
             .iter()

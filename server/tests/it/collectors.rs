@@ -569,16 +569,7 @@ async fn register_collector_direct(
         )
         .await
         .expect("insert");
-    let keys = api::auth::tokens::TokenKeys::new(
-        env.config
-            .jwt_secret
-            .as_ref()
-            .expect("secret")
-            .expose()
-            .as_bytes(),
-        Duration::from_secs(60),
-    )
-    .expect("keys");
+    let keys = env.token_keys();
     let (token, _) = keys.issue_collector(id).expect("token");
     (id.to_string(), token)
 }

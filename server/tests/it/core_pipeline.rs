@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use commands::relay::Relay;
 use domain::user::{PasswordHash, Role, UserEvent, Username};
 use domain::AggregateKind;
 use pganalytics::app::Roles;
@@ -34,11 +33,7 @@ async fn events_reach_the_stream_exactly_once_when_the_relay_restarts() {
     }
     assert_eq!(stream_len(&js, &stream).await, 0, "nothing published yet");
 
-    let relay = Relay::new(
-        commands.pool().clone(),
-        js.clone(),
-        env.config.names.clone(),
-    );
+    let relay = env.relay(&commands, &js);
     assert_eq!(relay.publish_pending().await.expect("relay"), 3);
     assert_eq!(stream_len(&js, &stream).await, 3);
 
@@ -76,11 +71,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     let env = TestEnv::new().await;
     let commands = env.commands().await;
     let js = env.jetstream().await;
-    let relay = Relay::new(
-        commands.pool().clone(),
-        js.clone(),
-        env.config.names.clone(),
-    );
+    let relay = env.relay(&commands, &js);
 
     // A writer takes a position and holds its transaction open...
     let late_id = uuid::Uuid::new_v4().to_string();
@@ -185,11 +176,7 @@ async fn a_message_delivered_twice_changes_the_read_model_once() {
     let env = TestEnv::new().await;
     let commands = env.commands().await;
     let js = env.jetstream().await;
-    let relay = Relay::new(
-        commands.pool().clone(),
-        js.clone(),
-        env.config.names.clone(),
-    );
+    let relay = env.relay(&commands, &js);
     create_user(&commands, "once").await;
     create_user(&commands, "twice").await;
     relay.publish_pending().await.expect("relay");
@@ -288,11 +275,7 @@ async fn a_message_past_a_missing_one_waits_for_it() {
     let env = TestEnv::new().await;
     let commands = env.commands().await;
     let js = env.jetstream().await;
-    let relay = Relay::new(
-        commands.pool().clone(),
-        js.clone(),
-        env.config.names.clone(),
-    );
+    let relay = env.relay(&commands, &js);
     for name in ["one", "two", "three"] {
         create_user(&commands, name).await;
     }

@@ -451,31 +451,12 @@ async fn the_samples_projection_replays_to_the_same_tables_partitions_included()
     stored(&env, 4).await;
     let sql = env.sql().await;
     let live = snapshot(&sql).await;
-    let keys = std::sync::Arc::new(
-        api::auth::tokens::TokenKeys::new(
-            env.config
-                .jwt_secret
-                .as_ref()
-                .expect("secret")
-                .expose()
-                .as_bytes(),
-            std::time::Duration::from_secs(60),
-        )
-        .expect("keys"),
-    );
+    let keys = std::sync::Arc::new(env.token_keys());
     let projector = projections::projectors::all_projectors(keys, env.config.storage())
         .into_iter()
         .find(|p| p.name() == "metric_samples")
         .expect("projector");
-    let report = projections::replay::replay(
-        &running.read_pool,
-        &running.jetstream,
-        &env.config.names,
-        projector,
-        &|_| {},
-    )
-    .await
-    .expect("replay");
+    let report = env.replay(&running, projector).await;
     assert_eq!(report.checkpoint, 4);
     let rebuilt = snapshot(&sql).await;
     assert_eq!(live, rebuilt);

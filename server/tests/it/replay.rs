@@ -137,15 +137,7 @@ async fn a_replayed_projection_equals_the_live_one() {
     // Replay every projection while the live runners keep going.
     let mut reports = Vec::new();
     for projector in event_projectors() {
-        let report = projections::replay::replay(
-            &running.read_pool,
-            &running.jetstream,
-            &env.config.names,
-            projector,
-            &|_| {},
-        )
-        .await
-        .expect("replay");
+        let report = env.replay(&running, projector).await;
         reports.push(report);
     }
     assert!(reports.iter().all(|r| r.checkpoint == 11));

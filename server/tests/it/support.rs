@@ -70,6 +70,50 @@ impl TestEnv {
             .expect("start app")
     }
 
+    /// A relay over this environment's event store and stream.
+    pub fn relay(
+        &self,
+        commands: &CommandService,
+        js: &jetstream::Context,
+    ) -> commands::relay::Relay {
+        commands::relay::Relay::new(
+            commands.pool().clone(),
+            js.clone(),
+            self.config.names.clone(),
+        )
+    }
+
+    /// The token keys the server derives from this environment's JWT secret.
+    pub fn token_keys(&self) -> api::auth::tokens::TokenKeys {
+        api::auth::tokens::TokenKeys::new(
+            self.config
+                .jwt_secret
+                .as_ref()
+                .expect("secret")
+                .expose()
+                .as_bytes(),
+            Duration::from_secs(60),
+        )
+        .expect("keys")
+    }
+
+    /// Replays one projection into a fresh schema and switches over.
+    pub async fn replay(
+        &self,
+        running: &Running,
+        projector: std::sync::Arc<dyn projections::runtime::Projector>,
+    ) -> projections::replay::ReplayReport {
+        projections::replay::replay(
+            &running.read_pool,
+            &running.jetstream,
+            &self.config.names,
+            projector,
+            &|_| {},
+        )
+        .await
+        .expect("replay")
+    }
+
     pub async fn sql(&self) -> tokio_postgres::Client {
         connect(&admin_url(&self.db)).await
     }
