@@ -1,11 +1,12 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use domain::collector::CollectorTokenVerifier;
-use domain::metrics::{check_sample, parse_payload, MetricBatch};
-use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
+use super::metric_batch::{claim, verified_batch, ParsedBatches};
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
 
 pub use domain::metrics::TOKEN_HEADER;
@@ -14,84 +15,37 @@ pub use domain::metrics::TOKEN_HEADER;
 /// last time it was heard from, data points in total and per minute. Every batch is verified
 /// here, whichever path it came by: token signature and validity when it reached JetStream,
 /// subject matching the token's collector, collector still registered. A batch that fails is
-/// rejected with the reason and never counted.
+/// rejected with the reason and never counted. Counts are summed over the fetched batch and
+/// written once by `flush`.
 pub struct CollectorActivity {
     verifier: Arc<dyn CollectorTokenVerifier>,
+    parsed: Arc<ParsedBatches>,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    collectors: HashMap<uuid::Uuid, Heard>,
+    minutes: HashMap<(uuid::Uuid, DateTime<Utc>), i64>,
+}
+
+struct Heard {
+    last_seen: DateTime<Utc>,
+    points: i64,
+    batches: i64,
+    instance: Option<String>,
 }
 
 impl CollectorActivity {
-    /// Verifies tokens with `verifier`.
-    pub fn new(verifier: Arc<dyn CollectorTokenVerifier>) -> Self {
-        Self { verifier }
+    /// Verifies tokens with `verifier`; parses through `parsed`, shared with the other metrics
+    /// projectors.
+    pub fn new(verifier: Arc<dyn CollectorTokenVerifier>, parsed: Arc<ParsedBatches>) -> Self {
+        Self {
+            verifier,
+            parsed,
+            pending: Mutex::new(Pending::default()),
+        }
     }
-}
-
-/// Checks a metric batch message and returns it; shared by every metrics projector.
-///
-/// # Errors
-/// [`ApplyError::Reject`] with the reason, or the database error.
-pub(crate) async fn verified_batch(
-    verifier: &dyn CollectorTokenVerifier,
-    tx: &Transaction<'_>,
-    message: &Delivered,
-) -> Result<MetricBatch, ApplyError> {
-    let reject = |m: String| ApplyError::Reject(m);
-    let subject_id = message
-        .subject
-        .rsplit_once(".metrics.")
-        .map(|(_, id)| id.to_owned())
-        .filter(|id| !id.is_empty() && !id.contains('.'))
-        .ok_or_else(|| {
-            reject(format!(
-                "subject {} is not <prefix>.metrics.<collector_id>",
-                message.subject
-            ))
-        })?;
-    let token = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(TOKEN_HEADER))
-        .map(|v| v.as_str().to_owned())
-        .ok_or_else(|| reject(format!("no {TOKEN_HEADER} header")))?;
-    let token_id = verifier
-        .verify(&token, message.published)
-        .map_err(|e| reject(format!("collector token refused: {e}")))?;
-    if token_id != subject_id {
-        return Err(reject(format!(
-            "subject names collector {subject_id} but the token belongs to {token_id}"
-        )));
-    }
-    // The bridge publishes the normalized batch; a collector on NATS may publish either wire
-    // format. Both parse the same way, with the same content id the bridge derives.
-    // Only a v3 payload (no batch id of its own) needs the digest.
-    let content_id = || {
-        Sha256::digest(&message.payload)
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let batch = parse_payload(&message.payload, content_id, message.published)
-        .map_err(|e| reject(format!("not a metric batch: {e}")))?
-        .batch;
-    if batch.collector_id != subject_id {
-        return Err(reject(format!(
-            "batch says collector {} but was sent by {subject_id}",
-            batch.collector_id
-        )));
-    }
-    let id = uuid::Uuid::parse_str(&subject_id)
-        .map_err(|_| reject(format!("collector id {subject_id:?} is not a UUID")))?;
-    let exists = tx
-        .query_opt("SELECT 1 FROM rm_collectors WHERE id = $1", &[&id])
-        .await?
-        .is_some();
-    if !exists {
-        return Err(reject(format!(
-            "collector {subject_id} is deleted or unknown"
-        )));
-    }
-    Ok(batch)
 }
 
 #[async_trait]
@@ -112,53 +66,95 @@ impl Projector for CollectorActivity {
         ]
     }
 
+    fn rolled_back(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            *p = Pending::default();
+        }
+    }
+
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
-        let batch = verified_batch(self.verifier.as_ref(), tx, message).await?;
-        let id = uuid::Uuid::parse_str(&batch.collector_id)
-            .map_err(|e| ApplyError::Reject(e.to_string()))?;
-        let fresh = tx
-            .execute(
-                "INSERT INTO rm_applied_batches (batch_id, collector_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-                &[&batch.batch_id, &id],
-            )
-            .await?;
-        if fresh == 0 {
+        let (batch, id) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
+        let applied = "INSERT INTO rm_applied_batches (batch_id, collector_id) SELECT $1, $2 FROM c WHERE c.ok";
+        if !claim(tx, applied, &batch.batch_id, id).await? {
             return Ok(()); // already counted
         }
-        // Samples that came over NATS were not checked by the bridge: check them here.
-        let points = i64::try_from(
-            batch
-                .samples
-                .iter()
-                .filter(|s| check_sample(s, message.published).is_ok())
-                .count(),
-        )
-        .unwrap_or(i64::MAX);
+        // Parsing checked every sample against the time JetStream stored the message.
+        let points = i64::try_from(batch.samples.len()).unwrap_or(i64::MAX);
         let collected = batch.collected_at.min(message.published);
+        let minute = collected
+            .duration_trunc(Duration::minutes(1))
+            .unwrap_or(collected);
+        if let Ok(mut p) = self.pending.lock() {
+            let heard = p.collectors.entry(id).or_insert(Heard {
+                last_seen: message.published,
+                points: 0,
+                batches: 0,
+                instance: None,
+            });
+            heard.last_seen = heard.last_seen.max(message.published);
+            heard.points += points;
+            heard.batches += 1;
+            if batch.instance.is_some() {
+                heard.instance.clone_from(&batch.instance);
+            }
+            *p.minutes.entry((id, minute)).or_default() += points;
+        }
+        Ok(())
+    }
+
+    async fn flush(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        let pending = self
+            .pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        if pending.collectors.is_empty() {
+            return Ok(());
+        }
+        let (mut ids, mut seen, mut points, mut batches, mut instances) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (id, h) in &pending.collectors {
+            ids.push(*id);
+            seen.push(h.last_seen);
+            points.push(h.points);
+            batches.push(h.batches);
+            instances.push(h.instance.clone());
+        }
         tx.execute(
             "INSERT INTO rm_collector_activity
                 (collector_id, last_seen, metrics_count_total, batches_total, last_instance)
-             VALUES ($1, $2, $3, 1, $4)
+             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int8[], $4::int8[], $5::text[])
              ON CONFLICT (collector_id) DO UPDATE
                 SET last_seen = greatest(rm_collector_activity.last_seen, excluded.last_seen),
                     metrics_count_total = rm_collector_activity.metrics_count_total + excluded.metrics_count_total,
-                    batches_total = rm_collector_activity.batches_total + 1,
+                    batches_total = rm_collector_activity.batches_total + excluded.batches_total,
                     last_instance = coalesce(excluded.last_instance, rm_collector_activity.last_instance)",
-            &[&id, &message.published, &points, &batch.instance],
+            &[&ids, &seen, &points, &batches, &instances],
         )
         .await?;
+        let (mut m_ids, mut m_minutes, mut m_samples) = (Vec::new(), Vec::new(), Vec::new());
+        for ((id, minute), samples) in &pending.minutes {
+            m_ids.push(*id);
+            m_minutes.push(*minute);
+            m_samples.push(*samples);
+        }
         tx.execute(
             "INSERT INTO rm_collector_minutes (collector_id, minute, samples)
-             VALUES ($1, date_trunc('minute', $2::timestamptz), $3)
+             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int8[])
              ON CONFLICT (collector_id, minute) DO UPDATE
                 SET samples = rm_collector_minutes.samples + excluded.samples",
-            &[&id, &collected, &points],
+            &[&m_ids, &m_minutes, &m_samples],
         )
         .await?;
-        let change = serde_json::json!({"kind": "collector", "id": batch.collector_id}).to_string();
-        tx.execute("SELECT pg_notify('pga_changes', $1)", &[&change])
-            .await?;
+        let changes: Vec<String> = ids
+            .iter()
+            .map(|id| serde_json::json!({"kind": "collector", "id": id.to_string()}).to_string())
+            .collect();
+        tx.execute(
+            "SELECT pg_notify('pga_changes', c) FROM unnest($1::text[]) AS c",
+            &[&changes],
+        )
+        .await?;
         Ok(())
     }
 }

@@ -4,23 +4,24 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use domain::collector::CollectorTokenVerifier;
-use domain::metrics::check_sample;
 use futures::pin_mut;
 use sha2::{Digest, Sha256};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use tokio_postgres::Transaction;
 
-use super::collector_activity::verified_batch;
+use super::metric_batch::{claim, verified_batch, ParsedBatches};
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
 
 /// `metric_series`, `metric_samples` (daily partitions), `metric_rollup_1m`,
 /// `metric_statements`: every accepted data point, written with binary `COPY`, and its 1-minute
-/// rollups kept current in the same transaction. `metric_rollup_1h` is built by storage upkeep
+/// rollups kept current in the same transaction. Samples and rollups of a fetched batch of
+/// messages are written once, by `flush`. `metric_rollup_1h` is built by storage upkeep
 /// from the 1-minute rollups once each hour has closed ([`crate::maintenance::build_hours`]);
 /// this projector marks closed hours that late batches touch.
 pub struct MetricSamples {
     verifier: Arc<dyn CollectorTokenVerifier>,
+    parsed: Arc<ParsedBatches>,
     /// Series ids known to exist, per collector; forgotten on rollback.
     known: Mutex<HashMap<uuid::Uuid, HashSet<i64>>>,
     /// Days whose partition exists.
@@ -29,12 +30,13 @@ pub struct MetricSamples {
     retention: Duration,
     /// Most series one collector may have.
     max_series: usize,
-    /// Rollups of the messages applied in the current batch, written once by `flush`.
-    pending: Mutex<Rollups>,
+    /// Samples and rollups of the messages applied in the current batch, written by `flush`.
+    pending: Mutex<Pending>,
 }
 
 #[derive(Default)]
-struct Rollups {
+struct Pending {
+    rows: Vec<(DateTime<Utc>, i64, f64)>,
     minute: HashMap<(i64, DateTime<Utc>), Agg>,
 }
 
@@ -51,16 +53,18 @@ impl MetricSamples {
     /// `max_series_per_collector` series per collector.
     pub fn new(
         verifier: Arc<dyn CollectorTokenVerifier>,
+        parsed: Arc<ParsedBatches>,
         retention_days: u32,
         max_series_per_collector: usize,
     ) -> Self {
         Self {
             verifier,
+            parsed,
             known: Mutex::new(HashMap::new()),
             days: Mutex::new(HashSet::new()),
             retention: Duration::days(i64::from(retention_days)),
             max_series: max_series_per_collector,
-            pending: Mutex::new(Rollups::default()),
+            pending: Mutex::new(Pending::default()),
         }
     }
 }
@@ -238,7 +242,7 @@ impl Projector for MetricSamples {
 
     fn rolled_back(&self) {
         if let Ok(mut p) = self.pending.lock() {
-            *p = Rollups::default();
+            *p = Pending::default();
         }
         if let Ok(mut k) = self.known.lock() {
             k.clear();
@@ -254,6 +258,18 @@ impl Projector for MetricSamples {
             .lock()
             .map(|mut p| std::mem::take(&mut *p))
             .unwrap_or_default();
+        if !pending.rows.is_empty() {
+            let sink = tx
+                .copy_in("COPY metric_samples (ts, series_id, value) FROM STDIN BINARY")
+                .await?;
+            let writer =
+                BinaryCopyInWriter::new(sink, &[Type::TIMESTAMPTZ, Type::INT8, Type::FLOAT8]);
+            pin_mut!(writer);
+            for (ts, id, value) in &pending.rows {
+                writer.as_mut().write(&[ts, id, value]).await?;
+            }
+            writer.finish().await?;
+        }
         upsert_rollup(tx, "metric_rollup_1m", &pending.minute).await?;
         // Hours that may already be built get rebuilt by the next upkeep.
         let now = Utc::now();
@@ -276,41 +292,34 @@ impl Projector for MetricSamples {
     }
 
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
-        let batch = verified_batch(self.verifier.as_ref(), tx, message).await?;
-        let fresh = tx
-            .execute(
-                "INSERT INTO metric_applied_batches (batch_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&batch.batch_id],
-            )
-            .await?;
-        if fresh == 0 {
+        let (batch, collector) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
+        let applied = "INSERT INTO metric_applied_batches (batch_id) SELECT $1 FROM c WHERE c.ok";
+        if !claim(tx, applied, &batch.batch_id, collector).await? {
             return Ok(());
         }
-        let collector = uuid::Uuid::parse_str(&batch.collector_id)
-            .map_err(|e| ApplyError::Reject(e.to_string()))?;
         let instance = batch.instance.clone().unwrap_or_default();
         let oldest = message.published - self.retention;
 
         // Series: known ones from the cache, new ones inserted (within the cardinality cap).
-        let known_ids: HashSet<i64> = self
-            .known
-            .lock()
-            .map(|k| k.get(&collector).cloned().unwrap_or_default())
-            .unwrap_or_default();
+        // Parsing already checked every sample against the time JetStream stored the message.
         let mut rows: Vec<(DateTime<Utc>, i64, f64)> = Vec::with_capacity(batch.samples.len());
         let mut new_series: BTreeMap<i64, (&str, &BTreeMap<String, String>, bool)> =
             BTreeMap::new();
-        for s in &batch.samples {
-            if check_sample(s, message.published).is_err() || s.ts < oldest {
-                continue;
+        {
+            let known = self.known.lock().ok();
+            let known_ids = known.as_ref().and_then(|k| k.get(&collector));
+            for s in &batch.samples {
+                if s.ts < oldest {
+                    continue;
+                }
+                let id = series_id(&batch.collector_id, &instance, &s.metric, &s.labels);
+                if !known_ids.is_some_and(|k| k.contains(&id)) {
+                    new_series.insert(id, (&s.metric, &s.labels, s.counter));
+                }
+                rows.push((s.ts, id, s.value));
             }
-            let id = series_id(&batch.collector_id, &instance, &s.metric, &s.labels);
-            if !known_ids.contains(&id) {
-                new_series.insert(id, (&s.metric, &s.labels, s.counter));
-            }
-            rows.push((s.ts, id, s.value));
         }
-        let mut known_now = known_ids;
+        let mut known_now: Vec<i64> = Vec::new();
         if !new_series.is_empty() {
             let existing: i64 = tx
                 .query_one(
@@ -342,7 +351,7 @@ impl Projector for MetricSamples {
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (id, (metric, labels, counter)) in &new_series {
                 if present.contains(id) {
-                    known_now.insert(*id);
+                    known_now.push(*id);
                     continue;
                 }
                 if added >= room {
@@ -356,7 +365,7 @@ impl Projector for MetricSamples {
                     serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?,
                 );
                 counters.push(*counter);
-                known_now.insert(*id);
+                known_now.push(*id);
                 added += 1;
             }
             if !ids.is_empty() {
@@ -399,20 +408,6 @@ impl Projector for MetricSamples {
             tx.batch_execute(&partition_ddl(*day)).await?;
         }
 
-        // Samples: binary COPY.
-        if !rows.is_empty() {
-            let sink = tx
-                .copy_in("COPY metric_samples (ts, series_id, value) FROM STDIN BINARY")
-                .await?;
-            let writer =
-                BinaryCopyInWriter::new(sink, &[Type::TIMESTAMPTZ, Type::INT8, Type::FLOAT8]);
-            pin_mut!(writer);
-            for (ts, id, value) in &rows {
-                writer.as_mut().write(&[ts, id, value]).await?;
-            }
-            writer.finish().await?;
-        }
-
         // Rollups.
         let mut minute: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
         for (ts, id, value) in &rows {
@@ -431,16 +426,17 @@ impl Projector for MetricSamples {
         }
 
         // Only now (the statements above may still fail) remember what exists and add this
-        // message's rollups to the batch's; a rollback of the batch clears them through
-        // `rolled_back`, and `flush` writes them once per batch (fewer row versions when
-        // consecutive batches hit the same buckets).
+        // message's samples and rollups to the batch's; a rollback of the batch clears them
+        // through `rolled_back`, and `flush` writes them once per batch (one COPY, and fewer
+        // row versions when consecutive batches hit the same buckets).
         if let Ok(mut p) = self.pending.lock() {
             for (k, a) in &minute {
                 p.minute.entry(*k).or_default().merge(a);
             }
+            p.rows.append(&mut rows);
         }
         if let Ok(mut k) = self.known.lock() {
-            k.insert(collector, known_now);
+            k.entry(collector).or_default().extend(known_now);
         }
         if let Ok(mut d) = self.days.lock() {
             d.extend(missing);

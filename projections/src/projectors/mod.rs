@@ -6,6 +6,7 @@ mod audit;
 mod collector_activity;
 mod collectors;
 mod managed_instances;
+mod metric_batch;
 mod metric_samples;
 mod registration_secrets;
 mod users;
@@ -20,6 +21,7 @@ pub use audit::AuditLog;
 pub use collector_activity::{CollectorActivity, TOKEN_HEADER};
 pub use collectors::Collectors;
 pub use managed_instances::ManagedInstances;
+pub use metric_batch::ParsedBatches;
 pub use metric_samples::{
     partition_ddl, partition_name, series_id, MetricSamples, HOUR_BUILD_GRACE,
 };
@@ -129,9 +131,15 @@ pub fn all_projectors(
     storage: StorageLimits,
 ) -> Vec<Arc<dyn Projector>> {
     let mut all = event_projectors();
-    all.push(Arc::new(CollectorActivity::new(verifier.clone())));
+    // Both metrics projectors read every batch: one parse serves them both.
+    let parsed = ParsedBatches::new(2);
+    all.push(Arc::new(CollectorActivity::new(
+        verifier.clone(),
+        parsed.clone(),
+    )));
     all.push(Arc::new(MetricSamples::new(
         verifier,
+        parsed,
         storage.retention_days,
         storage.max_series_per_collector,
     )));

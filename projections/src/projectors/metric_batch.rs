@@ -1,0 +1,224 @@
+//! What every metrics projector does first with a message from `PGA_METRICS`: verify who sent
+//! it, parse it (once for all of them), and claim its batch id against the collector still being
+//! registered.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use domain::collector::CollectorTokenVerifier;
+use domain::metrics::{parse_payload, MetricBatch, TOKEN_HEADER};
+use sha2::{Digest, Sha256};
+use tokio_postgres::Transaction;
+
+use crate::runtime::{ApplyError, Delivered};
+
+/// Parsed batches shared by the metrics projectors: each of them reads every message, and
+/// parsing a 2,000-point batch costs more than everything else they do with it in Rust.
+/// An entry is dropped once every projector took it, or when newer ones push it out (a
+/// projector far behind, or a replay of one projection alone, parses for itself).
+pub struct ParsedBatches {
+    readers: u8,
+    entries: Mutex<VecDeque<Entry>>,
+}
+
+struct Entry {
+    key: Key,
+    batch: Arc<MetricBatch>,
+    taken: u8,
+}
+
+/// A message's identity on the stream it came from.
+type Key = (u64, i64, usize);
+
+/// Entries kept at most: bounds the memory to a few megabytes.
+const KEPT: usize = 32;
+
+impl ParsedBatches {
+    /// A cache for `readers` projectors.
+    pub fn new(readers: u8) -> Arc<Self> {
+        Arc::new(Self {
+            readers: readers.max(1),
+            entries: Mutex::new(VecDeque::with_capacity(KEPT)),
+        })
+    }
+
+    fn take(&self, key: Key) -> Option<Arc<MetricBatch>> {
+        let mut entries = self.entries.lock().ok()?;
+        let at = entries.iter().position(|e| e.key == key)?;
+        let entry = &mut entries[at];
+        entry.taken += 1;
+        let batch = entry.batch.clone();
+        if entry.taken >= self.readers {
+            entries.remove(at);
+        }
+        Some(batch)
+    }
+
+    fn put(&self, key: Key, batch: Arc<MetricBatch>) {
+        if self.readers <= 1 {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= KEPT {
+                entries.pop_front();
+            }
+            entries.push_back(Entry {
+                key,
+                batch,
+                taken: 1,
+            });
+        }
+    }
+
+    /// The message's batch, parsed here or by another reader.
+    fn parse(&self, message: &Delivered) -> Result<Arc<MetricBatch>, String> {
+        let key = (
+            message.stream_sequence,
+            message.published.timestamp_micros(),
+            message.payload.len(),
+        );
+        if let Some(batch) = self.take(key) {
+            return Ok(batch);
+        }
+        // The bridge publishes the normalized batch; a collector on NATS may publish either wire
+        // format. Both parse the same way, with the same content id the bridge derives (only a
+        // v3 payload, which has no batch id of its own, needs the digest). Samples are checked
+        // against the time JetStream stored the message, whichever path it came by.
+        let content_id = || {
+            Sha256::digest(&message.payload)
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let batch = Arc::new(
+            parse_payload(&message.payload, content_id, message.published)
+                .map_err(|e| format!("not a metric batch: {e}"))?
+                .batch,
+        );
+        self.put(key, batch.clone());
+        Ok(batch)
+    }
+}
+
+/// A message's batch and its collector, verified: token signature and validity when it reached
+/// JetStream, subject matching the token's collector, batch naming the same collector.
+///
+/// # Errors
+/// [`ApplyError::Reject`] with the reason.
+pub(crate) fn verified_batch(
+    verifier: &dyn CollectorTokenVerifier,
+    parsed: &ParsedBatches,
+    message: &Delivered,
+) -> Result<(Arc<MetricBatch>, uuid::Uuid), ApplyError> {
+    let reject = |m: String| ApplyError::Reject(m);
+    let subject_id = message
+        .subject
+        .rsplit_once(".metrics.")
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty() && !id.contains('.'))
+        .ok_or_else(|| {
+            reject(format!(
+                "subject {} is not <prefix>.metrics.<collector_id>",
+                message.subject
+            ))
+        })?;
+    let token = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(TOKEN_HEADER))
+        .map(|v| v.as_str())
+        .ok_or_else(|| reject(format!("no {TOKEN_HEADER} header")))?;
+    let token_id = verifier
+        .verify(token, message.published)
+        .map_err(|e| reject(format!("collector token refused: {e}")))?;
+    if token_id != subject_id {
+        return Err(reject(format!(
+            "subject names collector {subject_id} but the token belongs to {token_id}"
+        )));
+    }
+    let batch = parsed.parse(message).map_err(reject)?;
+    if batch.collector_id != subject_id {
+        return Err(reject(format!(
+            "batch says collector {} but was sent by {subject_id}",
+            batch.collector_id
+        )));
+    }
+    let id = uuid::Uuid::parse_str(subject_id)
+        .map_err(|_| reject(format!("collector id {subject_id:?} is not a UUID")))?;
+    Ok((batch, id))
+}
+
+/// Records `batch_id` in the projection's `applied` table if its collector is still registered,
+/// in one round trip. `Ok(true)`: first time, apply it; `Ok(false)`: applied before, skip.
+///
+/// # Errors
+/// [`ApplyError::Reject`] when the collector is deleted or unknown; the database error.
+pub(crate) async fn claim(
+    tx: &Transaction<'_>,
+    insert_applied: &str,
+    batch_id: &str,
+    collector: uuid::Uuid,
+) -> Result<bool, ApplyError> {
+    let sql = format!(
+        "WITH c AS (SELECT EXISTS (SELECT 1 FROM rm_collectors WHERE id = $2) AS ok),
+              i AS ({insert_applied} ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT c.ok, EXISTS (SELECT 1 FROM i) FROM c"
+    );
+    let row = tx.query_one(&sql, &[&batch_id, &collector]).await?;
+    if !row.get::<_, bool>(0) {
+        return Err(ApplyError::Reject(format!(
+            "collector {collector} is deleted or unknown"
+        )));
+    }
+    Ok(row.get(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn message(seq: u64, body: &str) -> Delivered {
+        Delivered {
+            stream_sequence: seq,
+            subject: "p.metrics.c".into(),
+            headers: None,
+            payload: bytes::Bytes::from(body.to_owned()),
+            published: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn both_readers_share_one_parse_and_then_it_is_gone() {
+        let cache = ParsedBatches::new(2);
+        let m = message(
+            7,
+            r#"{"batch_id":"b","collector_id":"c","collected_at":"2026-01-01T00:00:00Z","samples":[{"metric":"m","value":1}]}"#,
+        );
+        let first = cache.parse(&m).expect("parses");
+        let second = cache.parse(&m).expect("parses");
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the second reader got the first parse"
+        );
+        assert_eq!(cache.entries.lock().expect("lock").len(), 0);
+        // A third read (a replay, say) parses again.
+        let third = cache.parse(&m).expect("parses");
+        assert!(!Arc::ptr_eq(&first, &third));
+        assert_eq!(third.samples.len(), 1);
+        assert!(cache.parse(&message(8, "not json")).is_err());
+    }
+
+    #[test]
+    fn the_cache_keeps_a_bounded_number_of_batches() {
+        let cache = ParsedBatches::new(2);
+        for seq in 0..(KEPT as u64 + 10) {
+            let body = format!(
+                r#"{{"batch_id":"b{seq}","collector_id":"c","collected_at":"2026-01-01T00:00:00Z","samples":[]}}"#
+            );
+            cache.parse(&message(seq, &body)).expect("parses");
+        }
+        assert_eq!(cache.entries.lock().expect("lock").len(), KEPT);
+    }
+}
