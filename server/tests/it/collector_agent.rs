@@ -309,8 +309,9 @@ async fn the_nats_transport_publishes_batches_that_count() {
     run.await.expect("join").expect("clean stop");
     let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
     let counts = eventually("published batches counted", || async {
+        // Two projections count them, each at its own pace: wait for both.
         let c = applied_batches(&t.env, &id).await;
-        (c.1 >= sent).then_some(c)
+        (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
     })
     .await;
     assert_eq!(counts, (sent, sent, sent));
