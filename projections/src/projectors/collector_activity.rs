@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use domain::collector::CollectorTokenVerifier;
 use tokio_postgres::Transaction;
 
-use super::metric_batch::{claim, verified_batch, ParsedBatches};
+use super::metric_batch::{claim, take_pending, verified_batch, ParsedBatches};
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
 
 pub use domain::metrics::TOKEN_HEADER;
@@ -67,9 +67,7 @@ impl Projector for CollectorActivity {
     }
 
     fn rolled_back(&self) {
-        if let Ok(mut p) = self.pending.lock() {
-            *p = Pending::default();
-        }
+        drop(take_pending(&self.pending));
     }
 
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
@@ -103,11 +101,7 @@ impl Projector for CollectorActivity {
     }
 
     async fn flush(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-        let pending = self
-            .pending
-            .lock()
-            .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default();
+        let pending = take_pending(&self.pending);
         if pending.collectors.is_empty() {
             return Ok(());
         }

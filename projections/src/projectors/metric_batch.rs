@@ -101,6 +101,15 @@ impl ParsedBatches {
     }
 }
 
+/// What a projector gathered over the current batch of messages, taken out for `flush` (or
+/// dropped after a rollback), leaving it empty.
+pub(crate) fn take_pending<T: Default>(pending: &Mutex<T>) -> T {
+    pending
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default()
+}
+
 /// A message's batch and its collector, verified: token signature and validity when it reached
 /// JetStream, subject matching the token's collector, batch naming the same collector.
 ///

@@ -10,7 +10,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use tokio_postgres::Transaction;
 
-use super::metric_batch::{claim, verified_batch, ParsedBatches};
+use super::metric_batch::{claim, take_pending, verified_batch, ParsedBatches};
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
 
 /// `metric_series`, `metric_samples` (daily partitions), `metric_rollup_1m`,
@@ -241,9 +241,7 @@ impl Projector for MetricSamples {
     }
 
     fn rolled_back(&self) {
-        if let Ok(mut p) = self.pending.lock() {
-            *p = Pending::default();
-        }
+        drop(take_pending(&self.pending));
         if let Ok(mut k) = self.known.lock() {
             k.clear();
         }
@@ -253,11 +251,7 @@ impl Projector for MetricSamples {
     }
 
     async fn flush(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-        let pending = self
-            .pending
-            .lock()
-            .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default();
+        let pending = take_pending(&self.pending);
         if !pending.rows.is_empty() {
             let sink = tx
                 .copy_in("COPY metric_samples (ts, series_id, value) FROM STDIN BINARY")
