@@ -1,11 +1,12 @@
 //! Metric ingest: from a pushed payload to a batch acknowledged by JetStream.
 //!
 //! The HTTP bridge (`POST /api/v1/metrics/push`, in `api`) calls [`Bridge::accept`]: it
-//! decompresses (bounded), parses either format, checks every sample, and publishes the
-//! normalized batch on `<prefix>.metrics.<collector_id>` with `Nats-Msg-Id = batch_id` and the
-//! collector's token in a header. It answers only after JetStream acknowledged: an accepted
-//! batch is never lost. Collectors speaking NATS publish the same normalized batch themselves;
-//! the projectors verify both paths alike.
+//! decompresses (bounded), parses either format, checks every sample, and publishes the batch
+//! on `<prefix>.metrics.<collector_id>` with `Nats-Msg-Id = batch_id` and the collector's token
+//! in a header: a native batch whose every sample was accepted as it came (decompressed), any
+//! other normalized (converted from v3, refused samples left out). It answers only after
+//! JetStream acknowledged: an accepted batch is never lost. Collectors speaking NATS publish
+//! native batches themselves; the projectors parse and verify both paths alike.
 //!
 //! This crate never writes a read model and never counts anything: counting is the
 //! projectors' job, once per batch id.
@@ -163,12 +164,16 @@ impl Bridge {
                 batch: parsed.batch.collector_id,
             });
         }
-        let payload = serde_json::to_vec(&parsed.batch)
-            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let payload = if parsed.as_sent {
+            body.to_vec()
+        } else {
+            serde_json::to_vec(&parsed.batch)
+                .map_err(|e| IngestError::Unavailable(e.to_string()))?
+        };
         let max = self.client.server_info().max_payload;
         if max > 0 && payload.len() + 1024 > max {
             return Err(IngestError::TooLarge(format!(
-                "the batch is {} bytes once normalized; the message bus takes at most {max}: send fewer samples per push",
+                "the batch is {} bytes as published (decompressed); the message bus takes at most {max}: send fewer samples per push",
                 payload.len()
             )));
         }

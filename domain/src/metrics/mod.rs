@@ -86,6 +86,9 @@ pub struct Parsed {
     pub rejected: Vec<RejectedSample>,
     /// v3 metric families this version does not know (skipped, named in the response).
     pub skipped_families: Vec<String>,
+    /// The payload is a native batch and every sample of it was accepted: it may travel on as
+    /// it came, since parsing it again gives this same batch (no need to serialize it anew).
+    pub as_sent: bool,
 }
 
 /// Whether a metric name is acceptable.
@@ -179,7 +182,10 @@ pub fn parse_payload(
 ) -> Result<Parsed, PayloadError> {
     // The common case, a well-formed native batch, straight into its types: no JSON tree.
     if let Ok(native) = serde_json::from_slice::<NativeBatch>(body) {
-        return native_parsed(native, now);
+        return native_parsed(native, now).map(|p| Parsed {
+            as_sent: p.rejected.is_empty(),
+            ..p
+        });
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| PayloadError::Malformed(format!("not JSON: {e}")))?;
@@ -201,6 +207,7 @@ pub fn parse_payload(
             batch: MetricBatch { samples, ..batch },
             rejected,
             skipped_families: skipped,
+            as_sent: false,
         });
     }
     Err(PayloadError::Malformed(
@@ -250,6 +257,7 @@ fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, Payl
             },
             rejected,
             skipped_families: vec![],
+            as_sent: false,
         })
     }
 }
@@ -287,6 +295,34 @@ mod tests {
         assert_eq!(parsed.rejected.len(), 4);
         assert!(parsed.batch.samples[1].counter);
         assert_eq!(parsed.batch.batch_id, "b-1");
+        assert!(
+            !parsed.as_sent,
+            "refused samples: the batch must travel without them"
+        );
+    }
+
+    #[test]
+    fn a_clean_native_batch_may_travel_as_sent_and_parses_again_to_the_same_batch() {
+        let body = serde_json::json!({
+            "batch_id": "b-2", "collector_id": "c-1", "collected_at": "2026-02-27T15:13:20Z",
+            "instance": "db-1", "statements": {"42": "select 1"},
+            "samples": [
+                {"metric": "pg_up", "value": 1},
+                {"metric": "pg_xact_commit", "labels": {"database": "app"}, "value": 5,
+                 "counter": true, "ts": "2026-02-27T15:13:19Z"}
+            ]
+        })
+        .to_string();
+        let parsed = parse_payload(body.as_bytes(), || "x".into(), now()).expect("parsed");
+        assert!(parsed.as_sent);
+        let normalized = serde_json::to_vec(&parsed.batch).expect("json");
+        let again = parse_payload(&normalized, || "x".into(), now()).expect("parsed");
+        let as_sent = parse_payload(body.as_bytes(), || "x".into(), now()).expect("parsed");
+        assert_eq!(again.batch, as_sent.batch);
+        // A v3 payload is always converted.
+        let v3 = include_str!("../../fixtures/v3-push-example.json");
+        let parsed = parse_payload(v3.as_bytes(), || "x".into(), now()).expect("v3 parses");
+        assert!(!parsed.as_sent);
     }
 
     #[test]
