@@ -101,6 +101,31 @@ async fn a_registered_collector_pushes_and_the_list_shows_its_activity_once_per_
     publish_nats(&env, &c.id, &c.token, &second, "second").await;
     let v = wait_counts(&api, &admin, &c.id, 2010).await;
     assert_eq!(v["batches_total"], 2);
+    // The samples projection too stores the duplicate once: once it has the batch published
+    // after it, exactly the 2,010 points of the two batches are there.
+    let sql = env.sql().await;
+    let second_id = second["batch_id"].as_str().expect("id").to_owned();
+    eventually(
+        "the samples projection reached the second batch",
+        || async {
+            let n: i64 = sql
+                .query_one(
+                    "SELECT count(*) FROM metric_applied_batches WHERE batch_id = $1",
+                    &[&second_id],
+                )
+                .await
+                .expect("count")
+                .get(0);
+            (n == 1).then_some(())
+        },
+    )
+    .await;
+    let stored: i64 = sql
+        .query_one("SELECT count(*) FROM metric_samples", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(stored, 2010, "the batch sent twice is stored once");
 
     // Data collected 25 hours ago counts in the total, not in the rolling 24 hours.
     let old = batch(
@@ -114,7 +139,6 @@ async fn a_registered_collector_pushes_and_the_list_shows_its_activity_once_per_
     assert_eq!(v["metrics_count_24h"], 2010);
     // A day later (the clock driven through the buckets: every minute moved back a day) the
     // rolling count has gone down to nothing, and the total stays.
-    let sql = env.sql().await;
     sql.execute(
         "UPDATE rm_collector_minutes SET minute = minute - interval '1 day' WHERE collector_id = $1::text::uuid",
         &[&c.id],
