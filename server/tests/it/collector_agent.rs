@@ -358,11 +358,15 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
         max_statements: 50,
         application_name: "pganalytics-collector-it",
     };
-    let mut target = TargetCollector::new(
-        config.targets[0].clone(),
-        pgconn::PgConnector::new(),
-        limits,
-    );
+    // A collector for the configured target (its password is read when it connects).
+    let collector_for_target = || {
+        TargetCollector::new(
+            config.targets[0].clone(),
+            pgconn::PgConnector::new(),
+            limits,
+        )
+    };
+    let mut target = collector_for_target();
     let mut out = Out::default();
     target.collect(&[Family::Statements], &mut out).await;
     assert_eq!(
@@ -396,11 +400,7 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
 
     // A wrong password: the target is down, and the message never holds the password.
     std::env::set_var(&var, "not the password at all");
-    let mut wrong = TargetCollector::new(
-        config.targets[0].clone(),
-        pgconn::PgConnector::new(),
-        limits,
-    );
+    let mut wrong = collector_for_target();
     let mut out = Out::default();
     wrong.collect(&[Family::Database], &mut out).await;
     assert_eq!(sample(&out, "pg_up"), Some(0.0));
