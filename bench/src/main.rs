@@ -334,7 +334,8 @@ impl Pusher {
             }
             Transport::Nats => {
                 let mut headers = async_nats::HeaderMap::new();
-                headers.insert("Nats-Msg-Id", id);
+                // As `domain::bus::BusNames::batch_message_id` makes it.
+                headers.insert("Nats-Msg-Id", format!("{}:{id}", c.id).as_str());
                 headers.insert("Pga-Collector-Token", c.token.as_str());
                 let subject = format!("{}.metrics.{}", self.prefix, c.id);
                 self.js

@@ -350,7 +350,10 @@ impl Link {
             return Err(SendError::Unavailable("no NATS connection".into()));
         };
         let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", batch_id.as_str());
+        headers.insert(
+            "Nats-Msg-Id",
+            domain::bus::BusNames::batch_message_id(&self.state.collector_id, &batch_id).as_str(),
+        );
         headers.insert(TOKEN_HEADER, token.as_str());
         let ack = js
             .publish_with_headers(self.subject.clone(), headers, Bytes::from(json))

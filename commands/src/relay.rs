@@ -14,7 +14,16 @@
 //! the checkpoint moves only after JetStream acknowledged. A crash between the two re-publishes
 //! on restart, which JetStream drops as a duplicate; beyond the duplicate window the projectors'
 //! per-aggregate positions still apply it once.
+//!
+//! Publishes are pipelined (the whole batch sent, then the acks awaited in order). When an ack
+//! fails, JetStream may still have stored the events after it; the relay then publishes one
+//! event at a time, each acknowledged before the next is sent, until a whole batch went through,
+//! so it resumes strictly in position order. (An event published again behind its successor is
+//! held back by the projectors until the successor's predecessor arrives, never skipped.) An
+//! event that cannot be published is recorded on the checkpoint row with its position and the
+//! reason, which `/health` reports as a 503, and retried; it is never skipped.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage, stream};
@@ -48,6 +57,45 @@ pub struct Relay {
     names: BusNames,
     name: String,
     batch_size: i64,
+    /// Set after a failed publish: one event in flight at a time until a batch goes through.
+    careful: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// An event the relay could not publish, as `/health` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RelayFailure {
+    /// The event store position of the event that did not go out.
+    pub position: i64,
+    /// Why.
+    pub reason: String,
+    /// Since when it has been failing.
+    pub since: DateTime<Utc>,
+}
+
+/// The `events` relay's current failure, if it is failing.
+///
+/// # Errors
+/// [`RelayError::Store`].
+pub async fn relay_failure(pool: &PgPool) -> Result<Option<RelayFailure>, RelayError> {
+    let row = sqlx::query(
+        "SELECT failing_position, failing_reason, failing_since FROM relay_checkpoints
+          WHERE relay = 'events' AND failing_position IS NOT NULL",
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(RelayFailure {
+            position: r.try_get("failing_position")?,
+            reason: r
+                .try_get::<Option<String>, _>("failing_reason")?
+                .unwrap_or_default(),
+            since: r
+                .try_get::<Option<DateTime<Utc>>, _>("failing_since")?
+                .unwrap_or_else(Utc::now),
+        })
+    })
+    .transpose()
+    .map_err(RelayError::Store)
 }
 
 /// Creates the events stream if missing (file storage, kept as long as the event store).
@@ -98,6 +146,7 @@ impl Relay {
             names,
             name: "events".to_owned(),
             batch_size: 500,
+            careful: std::sync::Arc::default(),
         }
     }
 
@@ -112,10 +161,54 @@ impl Relay {
         loop {
             let batch = self.read_batch().await?;
             if batch.is_empty() {
+                self.clear_failure().await?;
                 return Ok(total);
             }
-            total += self.publish_batch(&batch).await?;
+            match self.publish_batch(&batch).await {
+                Ok(n) => total += n,
+                Err((position, e)) => {
+                    self.careful.store(true, Ordering::SeqCst);
+                    if let (Some(position), RelayError::Bus(reason)) = (position, &e) {
+                        self.record_failure(position, reason).await?;
+                    }
+                    return Err(e);
+                }
+            }
+            // A whole batch went through: back to pipelining.
+            self.careful.store(false, Ordering::SeqCst);
         }
+    }
+
+    async fn record_failure(&self, position: i64, reason: &str) -> Result<(), RelayError> {
+        tracing::warn!(position, %reason, "relay could not publish an event; retrying it");
+        sqlx::query(
+            "INSERT INTO relay_checkpoints (relay, last_position, failing_position, failing_reason, failing_since)
+             VALUES ($1, 0, $2, $3, now())
+             ON CONFLICT (relay) DO UPDATE
+                SET failing_position = excluded.failing_position,
+                    failing_reason = excluded.failing_reason,
+                    failing_since = CASE
+                        WHEN relay_checkpoints.failing_position = excluded.failing_position
+                        THEN relay_checkpoints.failing_since ELSE now() END",
+        )
+        .bind(&self.name)
+        .bind(position)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_failure(&self) -> Result<(), RelayError> {
+        sqlx::query(
+            "UPDATE relay_checkpoints
+                SET failing_position = NULL, failing_reason = NULL, failing_since = NULL
+              WHERE relay = $1 AND failing_position IS NOT NULL",
+        )
+        .bind(&self.name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn read_batch(&self) -> Result<Vec<StoredEvent>, RelayError> {
@@ -150,37 +243,82 @@ impl Relay {
             .map_err(RelayError::Store)
     }
 
-    async fn publish_batch(&self, batch: &[StoredEvent]) -> Result<usize, RelayError> {
+    /// Publishes a batch and moves the checkpoint past what JetStream acknowledged; on failure
+    /// returns the position of the first event that did not go out, with the error.
+    async fn publish_batch(
+        &self,
+        batch: &[StoredEvent],
+    ) -> Result<usize, (Option<i64>, RelayError)> {
         let bus = |e: &dyn std::fmt::Display| RelayError::Bus(e.to_string());
-        // Send the whole batch, then await the acks in order: one round trip per batch, and
-        // the checkpoint never passes an event JetStream has not acknowledged.
-        let mut acks = Vec::with_capacity(batch.len());
-        for event in batch {
-            let payload = serde_json::to_vec(event).map_err(|e| bus(&e))?;
-            let message = PublishMessage::build()
-                .payload(Bytes::from(payload))
-                .message_id(event.message_id());
-            let subject = self.names.subject(&event.subject_suffix());
-            let ack = self.jetstream.send_publish(subject, message).await;
-            acks.push(ack.map_err(|e| bus(&e))?);
-        }
-        let mut done: Option<&StoredEvent> = None;
+        let max_payload = self.jetstream.client().server_info().max_payload;
+        // Pipelined: the whole batch is sent, then the acks awaited in order (one round trip
+        // per batch). Careful: each ack awaited before the next event is sent.
+        let in_flight = if self.careful.load(Ordering::SeqCst) {
+            1
+        } else {
+            batch.len()
+        };
+        let mut done: Option<i64> = None;
         let mut result = Ok(());
-        for (ack, item) in acks.into_iter().zip(batch) {
-            match ack.await {
-                Ok(_) => done = Some(item),
-                Err(e) => {
-                    result = Err(bus(&e));
+        'chunks: for chunk in batch.chunks(in_flight.max(1)) {
+            let mut acks = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                let payload = match serde_json::to_vec(event) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        result = Err((Some(event.position), bus(&e)));
+                        break;
+                    }
+                };
+                // Checked here, with the reason spelled out, rather than left to the client's
+                // "maximum payload exceeded" (the start-up check should make this unreachable).
+                if max_payload > 0 && payload.len() > max_payload {
+                    result = Err((
+                        Some(event.position),
+                        RelayError::Bus(format!(
+                            "{} {}/{} v{} is {} bytes, over the NATS server's max_payload of {max_payload}",
+                            event.aggregate_type,
+                            event.aggregate_id,
+                            event.sequence,
+                            event.event_type,
+                            payload.len()
+                        )),
+                    ));
                     break;
                 }
+                let message = PublishMessage::build()
+                    .payload(Bytes::from(payload))
+                    .message_id(event.message_id());
+                let subject = self.names.subject(&event.subject_suffix());
+                match self.jetstream.send_publish(subject, message).await {
+                    Ok(ack) => acks.push((ack, event.position)),
+                    Err(e) => {
+                        result = Err((Some(event.position), bus(&e)));
+                        break;
+                    }
+                }
+            }
+            for (ack, position) in acks {
+                match ack.await {
+                    Ok(_) => done = Some(position),
+                    Err(e) => {
+                        result = Err((Some(position), bus(&e)));
+                        break 'chunks;
+                    }
+                }
+            }
+            if result.is_err() {
+                break;
             }
         }
         let published = match done {
-            Some(event) => {
-                self.save_checkpoint(event.position).await?;
+            Some(position) => {
+                self.save_checkpoint(position)
+                    .await
+                    .map_err(|e| (None, e))?;
                 batch
                     .iter()
-                    .position(|e| e.position == event.position)
+                    .position(|e| e.position == position)
                     .map_or(0, |i| i + 1)
             }
             None => 0,

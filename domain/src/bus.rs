@@ -63,6 +63,13 @@ impl BusNames {
         format!("{}.metrics.>", self.prefix)
     }
 
+    /// `Nats-Msg-Id` of a metric batch: `<collector_id>:<batch_id>`. A batch id is its
+    /// collector's own idempotency key, so JetStream's dedup (like the projectors') is per
+    /// collector: one collector reusing another's batch id cannot suppress the other's batch.
+    pub fn batch_message_id(collector_id: &str, batch_id: &str) -> String {
+        format!("{collector_id}:{batch_id}")
+    }
+
     /// `pga.<suffix>`, e.g. `pga.events.user.<id>`.
     pub fn subject(&self, suffix: &str) -> String {
         format!("{}.{}", self.prefix, suffix)

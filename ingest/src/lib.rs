@@ -2,7 +2,7 @@
 //!
 //! The HTTP bridge (`POST /api/v1/metrics/push`, in `api`) calls [`Bridge::accept`]: it
 //! decompresses (bounded), parses either format, checks every sample, and publishes the batch
-//! on `<prefix>.metrics.<collector_id>` with `Nats-Msg-Id = batch_id` and the collector's token
+//! on `<prefix>.metrics.<collector_id>` with `Nats-Msg-Id = <collector_id>:<batch_id>` and the collector's token
 //! in a header: a native batch whose every sample was accepted as it came (decompressed), any
 //! other normalized (converted from v3, refused samples left out). It answers only after
 //! JetStream acknowledged: an accepted batch is never lost. Collectors speaking NATS publish
@@ -203,7 +203,10 @@ impl Bridge {
         // `message_id` writes into.
         let mut headers = HeaderMap::new();
         headers.insert(TOKEN_HEADER, token);
-        headers.insert("Nats-Msg-Id", batch_id);
+        headers.insert(
+            "Nats-Msg-Id",
+            BusNames::batch_message_id(collector_id, batch_id).as_str(),
+        );
         let message = || {
             PublishMessage::build()
                 .payload(payload.clone())

@@ -19,10 +19,11 @@ use domain::bus::BusNames;
 use crate::runtime::{to_delivered, Projector, RunError, Runner};
 
 /// The runtime's own per-projection tables, rebuilt alongside the read model.
-const RUNTIME_TABLES: [&str; 3] = [
+const RUNTIME_TABLES: [&str; 4] = [
     "projection_checkpoints",
     "projection_positions",
     "projection_rejected",
+    "projection_parked",
 ];
 
 /// Progress of a replay, reported after every batch.

@@ -5,6 +5,14 @@
 //! or recovers from a failure, so a batch that failed half-way is never skipped and order on
 //! the stream is kept. Messages are acknowledged only after their transaction committed; a
 //! redelivery at or below the checkpoint is acknowledged and ignored.
+//!
+//! No message can stop a projection. An error caused by a message's content (it does not
+//! parse, fails verification, or PostgreSQL refuses what it would write: any SQLSTATE outside
+//! the connection, resource, serialization, operator-intervention and system classes) rejects
+//! that message into `projection_rejected`, with PostgreSQL's own words, and the stream moves
+//! on. When the writes a projector gathers over a fetch (`flush`) are refused, the fetch is
+//! rolled back and applied again one message at a time to find the one responsible. Only
+//! infrastructure failures pause the projection, which then resumes from its checkpoint.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,10 +67,55 @@ pub enum ApplyError {
     /// recorded in `projection_rejected` with this reason and acknowledged.
     #[error("rejected: {0}")]
     Reject(String),
-    /// The database failed. A data error (SQLSTATE class 22 or 23) rejects the message; any
-    /// other error stops the batch, which is retried.
-    #[error("database: {0}")]
+    /// The database failed. An error caused by the message (see [`is_infrastructure`])
+    /// rejects it; an infrastructure failure stops the batch, which is retried.
+    #[error("database: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
+}
+
+/// Whether a PostgreSQL error is the infrastructure's (the database is unreachable, out of
+/// resources, shutting down, or the transaction lost a race), so the work is retried, rather
+/// than caused by what a message asked it to write, so the message is rejected.
+pub fn is_infrastructure(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        // 08 connection, 40 transaction rollback (serialization, deadlock), 53 insufficient
+        // resources (disk full, out of memory), 57 operator intervention (shutdown, canceled),
+        // 58 system error (I/O).
+        Some(code) => matches!(&code.code()[..2], "08" | "40" | "53" | "57" | "58"),
+        // No SQLSTATE: the connection or the protocol failed, unless the client refused to
+        // encode or decode a value, which is the data's fault.
+        None => {
+            let text = e.to_string();
+            !(text.starts_with("error serializing") || text.starts_with("error deserializing"))
+        }
+    }
+}
+
+/// A PostgreSQL error in PostgreSQL's own words: SQLSTATE, message, detail and hint
+/// (`tokio_postgres::Error`'s `Display` says only "db error").
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut out = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                out.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                out.push_str(&format!("; hint: {hint}"));
+            }
+            if let Some(table) = db.table() {
+                out.push_str(&format!("; table: {table}"));
+            }
+            out
+        }
+        None => {
+            use std::error::Error as _;
+            match e.source() {
+                Some(source) => format!("{e}: {source}"),
+                None => e.to_string(),
+            }
+        }
+    }
 }
 
 /// A projection: a read model and how messages change it.
@@ -98,8 +151,12 @@ pub trait Projector: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// PostgreSQL failed.
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
+    /// PostgreSQL refused the writes a projector gathered over a batch of messages (`flush`)
+    /// for their content: one of the messages is responsible, and is looked for one by one.
+    #[error("database refused the batch's writes: {}", describe(.0))]
+    FlushRefused(tokio_postgres::Error),
     /// No connection from the pool.
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
@@ -172,6 +229,7 @@ impl Runner {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(200);
         loop {
+            let started = tokio::time::Instant::now();
             match self.consume(&shutdown).await {
                 Ok(()) => return,
                 Err(RunError::Gap(at)) => {
@@ -191,7 +249,12 @@ impl Runner {
                 () = tokio::time::sleep(backoff) => {}
                 () = shutdown.cancelled() => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            // A pass that ran a while worked: the next failure is a new one, not more of the same.
+            backoff = if started.elapsed() > Duration::from_secs(10) {
+                Duration::from_millis(200)
+            } else {
+                (backoff * 2).min(Duration::from_secs(5))
+            };
         }
     }
 
@@ -278,6 +341,15 @@ impl Runner {
             Ok(checkpoint) => (checkpoint, None),
             // Everything before the gap was applied: keep it.
             Err(RunError::Gap(at)) => (at, Some(at)),
+            Err(RunError::FlushRefused(e)) => {
+                drop(tx);
+                self.projector.rolled_back();
+                tracing::warn!(projection = self.name(), error = %describe(&e),
+                    messages = delivered.len(),
+                    "the batch's writes were refused; applying its messages one at a time to find the one responsible");
+                drop(client);
+                return self.apply_one_by_one(&messages, &delivered).await;
+            }
             Err(e) => {
                 drop(tx);
                 self.projector.rolled_back();
@@ -301,6 +373,49 @@ impl Runner {
             Some(at) => Err(RunError::Gap(at)),
             None => Ok(()),
         }
+    }
+
+    /// After a batch's writes were refused: each message in a transaction of its own, so the
+    /// one whose writes PostgreSQL refuses is rejected alone and every other one is applied.
+    async fn apply_one_by_one(
+        &self,
+        messages: &[jetstream::Message],
+        delivered: &[Delivered],
+    ) -> Result<(), RunError> {
+        for (message, d) in messages.iter().zip(delivered) {
+            let mut client = self.pool.get().await?;
+            let mut tx = client.transaction().await?;
+            match self.apply_batch(&mut tx, std::slice::from_ref(d)).await {
+                Ok(_) => tx.commit().await?,
+                Err(RunError::Gap(at)) => {
+                    tx.commit().await?;
+                    return Err(RunError::Gap(at));
+                }
+                Err(RunError::FlushRefused(e)) => {
+                    drop(tx);
+                    self.projector.rolled_back();
+                    let reason = format!("database refused: {}", describe(&e));
+                    tracing::warn!(projection = self.name(), seq = d.stream_sequence,
+                        %reason, "message rejected");
+                    let tx = client.transaction().await?;
+                    let checkpoint = lock_checkpoint(&tx, self.name()).await?;
+                    if d.stream_sequence > checkpoint {
+                        record_rejection(&tx, self.name(), d, &reason, e.code()).await?;
+                        save_checkpoint(&tx, self.name(), d.stream_sequence).await?;
+                    }
+                    tx.commit().await?;
+                }
+                Err(e) => {
+                    drop(tx);
+                    self.projector.rolled_back();
+                    return Err(e);
+                }
+            }
+            if let Err(e) = message.ack().await {
+                tracing::debug!(projection = self.name(), error = %e, "ack failed");
+            }
+        }
+        Ok(())
     }
 
     /// Applies already-fetched messages in one transaction of their own and returns the new
@@ -331,19 +446,7 @@ impl Runner {
                 .await?;
         }
         let name = self.name();
-        // Row lock: serializes with a replay switching this projection over.
-        tx.execute(
-            "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&name],
-        )
-        .await?;
-        let row = tx
-            .query_one(
-                "SELECT stream_sequence FROM projection_checkpoints WHERE projection = $1 FOR UPDATE",
-                &[&name],
-            )
-            .await?;
-        let mut checkpoint = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        let mut checkpoint = lock_checkpoint(tx, name).await?;
         let mut gap = None;
         for message in messages {
             if message.stream_sequence <= checkpoint {
@@ -371,26 +474,29 @@ impl Runner {
                     // Projectors update their caches only once a message's writes succeeded,
                     // so rolling back this one message leaves nothing to forget.
                     savepoint.rollback().await?;
-                    let reason = match error {
-                        ApplyError::Reject(reason) => reason,
-                        ApplyError::Db(e) if is_data_error(&e) => format!("database refused: {e}"),
+                    let (reason, code) = match error {
+                        ApplyError::Reject(reason) => (reason, None),
+                        ApplyError::Db(e) if !is_infrastructure(&e) => (
+                            format!("database refused: {}", describe(&e)),
+                            e.code().cloned(),
+                        ),
                         ApplyError::Db(e) => return Err(RunError::Db(e)),
                     };
                     tracing::warn!(projection = name, seq = message.stream_sequence, %reason,
                         "message rejected");
-                    record_rejection(tx, name, message, &reason).await?;
+                    record_rejection(tx, name, message, &reason, code.as_ref()).await?;
                 }
             }
             checkpoint = message.stream_sequence;
         }
-        self.projector.flush(tx).await?;
-        let seq = i64::try_from(checkpoint).unwrap_or(i64::MAX);
-        tx.execute(
-            "UPDATE projection_checkpoints SET stream_sequence = $2, updated_at = now()
-              WHERE projection = $1",
-            &[&name, &seq],
-        )
-        .await?;
+        self.projector.flush(tx).await.map_err(|e| {
+            if is_infrastructure(&e) {
+                RunError::Db(e)
+            } else {
+                RunError::FlushRefused(e)
+            }
+        })?;
+        save_checkpoint(tx, name, checkpoint).await?;
         match gap {
             // What came before the gap is committed by the caller; the rest is redelivered.
             Some(at) => Err(RunError::Gap(at)),
@@ -432,19 +538,78 @@ pub(crate) fn to_delivered(message: &jetstream::Message) -> Result<Delivered, Ru
     })
 }
 
-fn is_data_error(e: &tokio_postgres::Error) -> bool {
-    e.code()
-        .map(|c| c.code().starts_with("22") || c.code().starts_with("23"))
-        .unwrap_or(false)
+/// Takes the projection's checkpoint row lock (serializing with a replay switching it over)
+/// and returns the checkpoint.
+async fn lock_checkpoint(tx: &Transaction<'_>, name: &str) -> Result<u64, tokio_postgres::Error> {
+    tx.execute(
+        "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&name],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            "SELECT stream_sequence FROM projection_checkpoints WHERE projection = $1 FOR UPDATE",
+            &[&name],
+        )
+        .await?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
-async fn record_rejection(
+async fn save_checkpoint(
+    tx: &Transaction<'_>,
+    name: &str,
+    checkpoint: u64,
+) -> Result<(), tokio_postgres::Error> {
+    let seq = i64::try_from(checkpoint).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE projection_checkpoints SET stream_sequence = $2, updated_at = now()
+          WHERE projection = $1",
+        &[&name, &seq],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The collector and batch id a metrics message claims to be from, for a person reading a
+/// rejection (unverified: the message may be the forgery that was rejected).
+fn claimed_origin(message: &Delivered) -> (Option<String>, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Claimed {
+        batch_id: Option<serde_json::Value>,
+    }
+    let Some((_, collector)) = message.subject.rsplit_once(".metrics.") else {
+        return (None, None);
+    };
+    let batch = serde_json::from_slice::<Claimed>(&message.payload)
+        .ok()
+        .and_then(|c| c.batch_id)
+        .map(|b| match b {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        });
+    let cut = |s: String| printable(&s.chars().take(200).collect::<String>());
+    (Some(cut(collector.to_owned())), batch.map(cut))
+}
+
+/// Text PostgreSQL will store: a NUL, which `text` refuses, becomes U+FFFD (a rejection that
+/// could not be recorded would stop the projection it is meant to protect).
+fn printable(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
+/// Records a message a projection will never apply, with the reason and, when PostgreSQL
+/// refused it, the SQLSTATE.
+pub(crate) async fn record_rejection(
     tx: &Transaction<'_>,
     projection: &str,
     message: &Delivered,
     reason: &str,
+    sqlstate: Option<&tokio_postgres::error::SqlState>,
 ) -> Result<(), tokio_postgres::Error> {
     let seq = i64::try_from(message.stream_sequence).unwrap_or(i64::MAX);
+    let (collector, batch) = claimed_origin(message);
+    let sqlstate = sqlstate.map(|c| c.code().to_owned());
+    let reason = printable(reason);
     // Kept for a person to read; a huge payload is cut rather than refused.
     let mut payload = String::from_utf8_lossy(&message.payload).into_owned();
     if payload.len() > 64 * 1024 {
@@ -454,10 +619,21 @@ async fn record_rejection(
         }
         payload.truncate(cut);
     }
+    let payload = printable(&payload);
     tx.execute(
-        "INSERT INTO projection_rejected (projection, stream_sequence, subject, reason, payload)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        &[&projection, &seq, &message.subject, &reason, &payload],
+        "INSERT INTO projection_rejected
+            (projection, stream_sequence, subject, reason, payload, sqlstate, collector_id, batch_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        &[
+            &projection,
+            &seq,
+            &message.subject,
+            &reason,
+            &payload,
+            &sqlstate,
+            &collector,
+            &batch,
+        ],
     )
     .await?;
     Ok(())

@@ -20,6 +20,11 @@ pub struct ProjectionStatus {
     pub lag: Option<u64>,
     /// Messages this projection rejected (kept with their reason).
     pub rejected: i64,
+    /// Events waiting for an earlier event of their aggregate (normally for a moment only).
+    pub parked: i64,
+    /// How long the oldest of them has waited, in seconds: a gap that does not close.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_parked_s: Option<i64>,
 }
 
 /// Reads checkpoints from PostgreSQL and stream heads from JetStream.
@@ -50,6 +55,13 @@ pub async fn projection_status(
             )
             .await?
             .get(0);
+        let parked = client
+            .query_one(
+                "SELECT count(*), extract(epoch FROM now() - min(parked_at))::int8
+                   FROM projection_parked WHERE projection = $1",
+                &[&name],
+            )
+            .await?;
         let stream_name = projector.source().stream_name(names);
         let head = match jetstream.get_stream(&stream_name).await {
             Ok(mut stream) => stream.info().await.ok().map(|i| i.state.last_sequence),
@@ -62,6 +74,8 @@ pub async fn projection_status(
             stream_head: head,
             lag: head.map(|h| h.saturating_sub(checkpoint)),
             rejected,
+            parked: parked.get(0),
+            oldest_parked_s: parked.get(1),
         });
     }
     Ok(out)

@@ -19,6 +19,12 @@ pub(crate) struct Health {
     nats: Dependency,
     /// Events committed to the event store and not yet on the stream.
     relay_pending: Option<i64>,
+    /// The event the relay cannot publish, while it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay_failing: Option<commands::relay::RelayFailure>,
+    /// Why the status is not ok, when it is not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
     projections: Vec<ProjectionStatus>,
 }
 
@@ -44,7 +50,12 @@ impl Dependency {
     }
 }
 
-/// 200 when PostgreSQL and NATS answer, 503 otherwise; always with per-projection lag.
+/// An event parked this long behind a missing predecessor means the predecessor is lost: a
+/// re-publish closes such a gap within the relay's next pass, a few seconds at most.
+const PARKED_TOO_LONG_S: i64 = 60;
+
+/// 200 when PostgreSQL and NATS answer, the relay publishes and no projection waits on a
+/// missing event; 503 otherwise, naming the problem; always with per-projection lag.
 pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode, Json<Health>) {
     let timeout = Duration::from_secs(2);
     let postgres = Dependency::from(
@@ -100,7 +111,30 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
     } else {
         None
     };
-    let ready = postgres.up && nats.up;
+    let relay_failing = if postgres.up {
+        commands::relay::relay_failure(state.commands.pool())
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    let mut problems = Vec::new();
+    if let Some(f) = &relay_failing {
+        problems.push(format!(
+            "the relay cannot publish the event at position {} since {}: {}",
+            f.position, f.since, f.reason
+        ));
+    }
+    for p in &projections {
+        if let Some(waited) = p.oldest_parked_s.filter(|s| *s >= PARKED_TOO_LONG_S) {
+            problems.push(format!(
+                "projection {} has {} event(s) waiting {waited} s for an earlier event of their aggregate",
+                p.name, p.parked
+            ));
+        }
+    }
+    let ready = postgres.up && nats.up && problems.is_empty();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -111,6 +145,8 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
         postgres,
         nats,
         relay_pending,
+        relay_failing,
+        problems,
         projections,
     };
     (status, Json(body))

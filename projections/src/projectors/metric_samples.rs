@@ -287,7 +287,7 @@ impl Projector for MetricSamples {
 
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
         let (batch, collector) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
-        let applied = "INSERT INTO metric_applied_batches (batch_id) SELECT $1 FROM c WHERE c.ok";
+        let applied = "INSERT INTO metric_applied_batches (batch_id, collector_id) SELECT $1, $2 FROM c WHERE c.ok";
         if !claim(tx, applied, &batch.batch_id, collector).await? {
             return Ok(());
         }

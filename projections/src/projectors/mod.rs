@@ -1,6 +1,8 @@
 //! One projector per read model. Domain-event projectors implement [`EventProjector`] and are
 //! wrapped by [`EventProjection`], which parses the envelope and applies each aggregate event
-//! once, however often it is delivered.
+//! once and in its aggregate's order, however often and in whatever order it is delivered: an
+//! event that arrives before its predecessor is parked (`projection_parked`) until the
+//! predecessor is applied, never skipped.
 
 mod audit;
 mod collector_activity;
@@ -28,7 +30,9 @@ pub use metric_samples::{
 pub use registration_secrets::RegistrationSecrets;
 pub use users::Users;
 
-use crate::runtime::{ApplyError, Delivered, Projector, Source};
+use crate::runtime::{
+    describe, is_infrastructure, record_rejection, ApplyError, Delivered, Projector, Source,
+};
 
 /// A projector of domain events.
 #[async_trait]
@@ -74,6 +78,12 @@ impl<P: EventProjector> Projector for EventProjection<P> {
                 event.aggregate_type
             )));
         }
+        if event.sequence < 1 {
+            return Err(ApplyError::Reject(format!(
+                "aggregate sequence {} is not positive",
+                event.sequence
+            )));
+        }
         let applied = tx
             .query_opt(
                 "SELECT sequence FROM projection_positions
@@ -81,20 +91,103 @@ impl<P: EventProjector> Projector for EventProjection<P> {
                 &[&P::NAME, &event.aggregate_type, &event.aggregate_id],
             )
             .await?
-            .map(|r| r.get::<_, i64>(0));
-        if applied.is_some_and(|seq| seq >= event.sequence) {
+            .map_or(0, |r| r.get::<_, i64>(0));
+        if event.sequence <= applied {
             // Republished after the duplicate window, or replayed: already in the read model.
             return Ok(());
         }
-        self.0.apply_event(tx, &event).await?;
-        if P::NOTIFY {
-            let change =
-                serde_json::json!({"kind": event.aggregate_type, "id": event.aggregate_id});
+        if event.sequence > applied + 1 {
+            // Its predecessor has not arrived yet (it was published again after a failed
+            // acknowledgement, behind this one): wait for it instead of skipping it.
+            tracing::info!(projection = P::NAME, aggregate = %event.aggregate_type,
+                id = %event.aggregate_id, sequence = event.sequence, applied,
+                "event arrived before its predecessor; parked until it comes");
             tx.execute(
-                "SELECT pg_notify('pga_changes', $1)",
-                &[&change.to_string()],
+                "INSERT INTO projection_parked
+                    (projection, aggregate_type, aggregate_id, sequence, stream_sequence, subject, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[
+                    &P::NAME,
+                    &event.aggregate_type,
+                    &event.aggregate_id,
+                    &event.sequence,
+                    &i64::try_from(message.stream_sequence).unwrap_or(i64::MAX),
+                    &message.subject,
+                    &serde_json::to_value(&event).map_err(|e| ApplyError::Reject(e.to_string()))?,
+                ],
             )
             .await?;
+            return Ok(());
+        }
+        self.apply_in_order(tx, &event, message).await?;
+        // Successors that arrived early follow, in order.
+        let mut next = event.sequence + 1;
+        while let Some(row) = tx
+            .query_opt(
+                "DELETE FROM projection_parked
+                  WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND sequence = $4
+                  RETURNING stream_sequence, subject, payload",
+                &[&P::NAME, &event.aggregate_type, &event.aggregate_id, &next],
+            )
+            .await?
+        {
+            let payload: serde_json::Value = row.get(2);
+            let parked = Delivered {
+                stream_sequence: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+                subject: row.get(1),
+                headers: None,
+                payload: serde_json::to_vec(&payload)
+                    .map_err(|e| ApplyError::Reject(e.to_string()))?
+                    .into(),
+                published: message.published,
+            };
+            let event: StoredEvent = serde_json::from_value(payload)
+                .map_err(|e| ApplyError::Reject(format!("parked event does not parse: {e}")))?;
+            self.apply_in_order(tx, &event, &parked).await?;
+            next += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<P: EventProjector> EventProjection<P> {
+    /// Applies the next event of its aggregate and moves the aggregate's position. An event
+    /// the projector refuses for its content is recorded as rejected and its position still
+    /// moves, so the aggregate's later events are not held back behind it.
+    async fn apply_in_order(
+        &self,
+        tx: &Transaction<'_>,
+        event: &StoredEvent,
+        message: &Delivered,
+    ) -> Result<(), ApplyError> {
+        tx.batch_execute("SAVEPOINT pga_event").await?;
+        match self.0.apply_event(tx, event).await {
+            Ok(()) => {
+                tx.batch_execute("RELEASE SAVEPOINT pga_event").await?;
+                if P::NOTIFY {
+                    let change =
+                        serde_json::json!({"kind": event.aggregate_type, "id": event.aggregate_id});
+                    tx.execute(
+                        "SELECT pg_notify('pga_changes', $1)",
+                        &[&change.to_string()],
+                    )
+                    .await?;
+                }
+            }
+            Err(error) => {
+                let (reason, code) = match error {
+                    ApplyError::Reject(reason) => (reason, None),
+                    ApplyError::Db(e) if !is_infrastructure(&e) => (
+                        format!("database refused: {}", describe(&e)),
+                        e.code().cloned(),
+                    ),
+                    ApplyError::Db(e) => return Err(ApplyError::Db(e)),
+                };
+                tx.batch_execute("ROLLBACK TO SAVEPOINT pga_event").await?;
+                tracing::warn!(projection = P::NAME, seq = message.stream_sequence, %reason,
+                    "event rejected");
+                record_rejection(tx, P::NAME, message, &reason, code.as_ref()).await?;
+            }
         }
         tx.execute(
             "INSERT INTO projection_positions (projection, aggregate_type, aggregate_id, sequence)

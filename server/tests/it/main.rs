@@ -12,4 +12,5 @@ mod faults;
 mod instances;
 mod metrics;
 mod pg_fixture;
+mod poison;
 mod replay;

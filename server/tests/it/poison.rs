@@ -1,0 +1,288 @@
+//! Messages that used to stop the pipeline for everyone: each is now rejected alone, with its
+//! real reason, and everything else keeps flowing.
+
+use chrono::{Duration, DurationRound, Utc};
+use domain::user::{PasswordHash, Role, UserEvent, Username};
+use pganalytics::app::Roles;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn batch(c: &RegisteredCollector, id: &str, metric: &str, value: f64) -> Value {
+    let ts = Utc::now().duration_trunc(Duration::seconds(1)).expect("ts");
+    json!({
+        "batch_id": id,
+        "collector_id": c.id,
+        "collected_at": ts,
+        "samples": [{"metric": metric, "value": value, "ts": ts}]
+    })
+}
+
+async fn push(api: &Api, c: &RegisteredCollector, body: Value) {
+    let r = api.post("/metrics/push", Some(&c.token), body).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+}
+
+async fn health(api: &Api) -> (u16, Value) {
+    let r = api
+        .http
+        .get(format!("{}/health", api.base))
+        .send()
+        .await
+        .expect("health");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("health body"))
+}
+
+#[tokio::test]
+async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_carry_on() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let a = register_collector(&api, &admin, "overflowing").await;
+    let b = register_collector(&api, &admin, "bystander").await;
+    let sql = env.sql().await;
+
+    push(&api, &a, batch(&a, "a-1", "pg_x", 1.0)).await;
+    eventually("the first batch stored", || async {
+        (count(&sql, "SELECT count(*) FROM metric_rollup_1m").await == 1).then_some(())
+    })
+    .await;
+    // The minute's rollup is one sample away from overflowing its count (as a stream of huge
+    // values once overflowed its float8 sum): the next sample in that minute cannot be added.
+    sql.execute(
+        "UPDATE metric_rollup_1m SET count = 9223372036854775807",
+        &[],
+    )
+    .await
+    .expect("prime the overflow");
+    push(&api, &a, batch(&a, "a-2", "pg_x", 2.0)).await;
+    push(&api, &b, batch(&b, "b-1", "pg_y", 3.0)).await;
+
+    eventually(
+        "the bystander's batch stored past the poison one",
+        || async {
+            (count(
+                &sql,
+                &format!(
+                "SELECT count(*) FROM metric_samples s JOIN metric_series m ON m.id = s.series_id
+                  WHERE m.collector_id = '{}'",
+                b.id
+            ),
+            )
+            .await
+                == 1)
+                .then_some(())
+        },
+    )
+    .await;
+    let row = sql
+        .query_one(
+            "SELECT reason, sqlstate, collector_id, batch_id FROM projection_rejected
+              WHERE projection = 'metric_samples'",
+            &[],
+        )
+        .await
+        .expect("the poison batch is recorded");
+    let reason: String = row.get(0);
+    assert!(reason.contains("bigint out of range"), "{reason}");
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("22003"));
+    assert_eq!(row.get::<_, Option<String>>(2), Some(a.id.clone()));
+    assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("a-2"));
+    // Nothing of the poison batch half-stored: one sample of `a`, the first.
+    assert_eq!(
+        count(
+            &sql,
+            &format!(
+                "SELECT count(*) FROM metric_samples s JOIN metric_series m ON m.id = s.series_id
+                  WHERE m.collector_id = '{}'",
+                a.id
+            ),
+        )
+        .await,
+        1
+    );
+    let (status, body) = eventually("health green with no lag", || async {
+        let (status, body) = health(&api).await;
+        let caught_up = body["projections"]
+            .as_array()?
+            .iter()
+            .all(|p| p["lag"] == 0);
+        (status == 200 && caught_up).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_collectors_may_use_the_same_batch_id_and_both_batches_count() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let a = register_collector(&api, &admin, "first").await;
+    let b = register_collector(&api, &admin, "second").await;
+    let sql = env.sql().await;
+
+    push(&api, &a, batch(&a, "shared-id", "pg_x", 1.0)).await;
+    let r = api
+        .post(
+            "/metrics/push",
+            Some(&b.token),
+            batch(&b, "shared-id", "pg_x", 1.0),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["duplicate"], false, "{}", r.body);
+    // The same collector sending its batch again is still one batch.
+    push(&api, &b, batch(&b, "shared-id", "pg_x", 1.0)).await;
+
+    eventually("both collectors' batches counted", || async {
+        (count(
+            &sql,
+            "SELECT coalesce(sum(batches_total), 0)::int8 FROM rm_collector_activity",
+        )
+        .await
+            == 2
+            && count(&sql, "SELECT count(*) FROM metric_applied_batches").await == 2)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 2);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+fn user_event(id: &str, sequence: i64, event: &UserEvent) -> domain::StoredEvent {
+    domain::StoredEvent {
+        position: 1000 + sequence,
+        aggregate_type: "user".into(),
+        aggregate_id: id.to_owned(),
+        sequence,
+        event_type: "UserEvent".into(),
+        event_version: "1".into(),
+        payload: serde_json::to_value(event).expect("json"),
+        metadata: json!({}),
+        recorded_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_arrives_before_its_predecessor_waits_for_it_instead_of_being_lost() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let sql = env.sql().await;
+    let js = env.jetstream().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let created = UserEvent::UserCreated {
+        username: Username::parse("reordered").expect("valid"),
+        role: Role::Admin,
+        password_hash: PasswordHash::from_phc("$argon2id$stub".into()),
+        at: Utc::now(),
+    };
+    let deactivated = UserEvent::UserDeactivated { at: Utc::now() };
+    // What a failed acknowledgement followed by a re-publish leaves on the stream: event 2
+    // stored before event 1.
+    for event in [
+        user_event(&id, 2, &deactivated),
+        user_event(&id, 1, &created),
+    ] {
+        js.publish(
+            env.config.names.subject(&event.subject_suffix()),
+            serde_json::to_vec(&event).expect("json").into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    }
+    let active = eventually("the user projected with both events", || async {
+        sql.query_opt(
+            "SELECT active FROM rm_users WHERE username = 'reordered'",
+            &[],
+        )
+        .await
+        .expect("query")
+        .map(|r| r.get::<_, bool>(0))
+    })
+    .await;
+    assert!(!active, "the deactivation was applied, after the creation");
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM projection_parked").await,
+        0
+    );
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM projection_rejected").await,
+        0
+    );
+    let audit = count(
+        &sql,
+        &format!("SELECT count(*) FROM rm_audit_log WHERE aggregate_id = '{id}'"),
+    )
+    .await;
+    assert_eq!(audit, 2, "both events in the audit log");
+    let (status, _) = health(&api).await;
+    assert_eq!(status, 200);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_too_large_for_nats_stops_the_relay_in_order_and_health_names_it() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let commands = env.commands().await;
+    let sql = env.sql().await;
+    create_user(&commands, "before").await;
+    eventually("projected", || async {
+        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
+    })
+    .await;
+    // An event larger than the server's max_payload (1 MiB), as an older version without
+    // bounds could store: it cannot be published, and must not be skipped either.
+    let big = "x".repeat(1_200_000);
+    let position: i64 = sql
+        .query_one(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ('user', $1, 1, 'UserCreated', '1', json_build_object('blob', $2::text), '{}')
+             RETURNING position",
+            &[&uuid::Uuid::new_v4().to_string(), &big],
+        )
+        .await
+        .expect("insert")
+        .get(0);
+    sql.execute("NOTIFY pga_events", &[]).await.expect("notify");
+    let body = eventually("health names the stuck event", || async {
+        let (status, body) = health(&api).await;
+        (status == 503 && body["relay_failing"]["position"] == position).then_some(body)
+    })
+    .await;
+    let reason = body["relay_failing"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("max_payload"), "{body}");
+    assert!(
+        body["problems"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("position {position}")),
+        "{body}"
+    );
+    // Strict order: the event after it waits behind it.
+    create_user(&commands, "after").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 1);
+    assert_eq!(
+        count(
+            &sql,
+            "SELECT count(*) FROM relay_checkpoints WHERE last_position >= (SELECT max(position) FROM events)"
+        )
+        .await,
+        0
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
