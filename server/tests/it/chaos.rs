@@ -20,6 +20,8 @@ use crate::support::*;
 
 const COLLECTORS: usize = 3;
 const PUSHERS_PER_COLLECTOR: usize = 2;
+/// Tasks running user commands side by side (the relay then publishes batches of events).
+const COMMANDERS: usize = 2;
 /// A push that fails is retried with the same batch id this many times, as a collector would.
 const PUSH_ATTEMPTS: usize = 3;
 
@@ -88,6 +90,7 @@ async fn pusher(
             };
             match failure {
                 None => break,
+                Some(_) if stop.is_cancelled() => break,
                 Some(reason) => {
                     *pushes
                         .lock()
@@ -120,7 +123,11 @@ struct Commands {
     failed: usize,
 }
 
-async fn commander(commands: CommandService, stop: CancellationToken, log: Arc<Mutex<Commands>>) {
+async fn commander(
+    commands: Arc<CommandService>,
+    stop: CancellationToken,
+    log: Arc<Mutex<Commands>>,
+) {
     let actor = admin_actor();
     let mut step: usize = 0;
     while !stop.is_cancelled() {
@@ -132,7 +139,7 @@ async fn commander(commands: CommandService, stop: CancellationToken, log: Arc<M
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
-        let (id, command, next) = if users.len() < 4 || step % 4 == 0 {
+        let (id, command, next) = if users.len() < 4 || step.is_multiple_of(4) {
             let id = uuid::Uuid::new_v4().to_string();
             let username = format!("chaos-{step}-{}", &id[..8]);
             let command = UserCommand::CreateUser {
@@ -150,7 +157,7 @@ async fn commander(commands: CommandService, stop: CancellationToken, log: Arc<M
         } else {
             let (id, model) = users[step % users.len()].clone();
             let mut next = model.clone();
-            let command = if step % 2 == 0 {
+            let command = if step.is_multiple_of(2) {
                 next.active = !model.active;
                 UserCommand::SetActive {
                     active: next.active,
@@ -252,7 +259,8 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
     // The workload.
     let stop = CancellationToken::new();
     let pushes = Arc::new(Mutex::new(Pushes::default()));
-    let log = Arc::new(Mutex::new(Commands::default()));
+    // One log per commander: each changes only the users it created.
+    let logs: Vec<Arc<Mutex<Commands>>> = (0..COMMANDERS).map(|_| Arc::default()).collect();
     let mut workers = tokio::task::JoinSet::new();
     for c in &collectors {
         for _ in 0..PUSHERS_PER_COLLECTOR {
@@ -265,10 +273,15 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
             workers.spawn(pusher(api.clone(), c, stop.clone(), pushes.clone()));
         }
     }
-    workers.spawn(commander(commands, stop.clone(), log.clone()));
+    let commands = Arc::new(commands);
+    let setup_done = started.elapsed();
+    for log in &logs {
+        workers.spawn(commander(commands.clone(), stop.clone(), log.clone()));
+    }
 
     // The chaos: NATS killed (SIGKILL) and restarted on its store, PostgreSQL stopped in
-    // immediate mode (its processes killed, no checkpoint) and restarted; twice each.
+    // immediate mode (its processes killed, no checkpoint) and restarted; twice each. Then NATS
+    // frozen for a while.
     let chaos = {
         let pg = pg.clone();
         let store = store.clone();
@@ -294,6 +307,14 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
                 blocking(&pg, PrivatePostgres::restart).await;
                 mark("PostgreSQL back");
             }
+            // A frozen NATS (SIGSTOP) outlasting the 5 s publish-ack timeouts: what was sent
+            // meanwhile is stored when it thaws, though nobody got an acknowledgement.
+            pause(2).await;
+            nats.signal("STOP");
+            mark("NATS frozen");
+            pause(6).await;
+            nats.signal("CONT");
+            mark("NATS thawed");
             pause(2).await;
             mark("chaos over");
             (nats, timeline)
@@ -332,7 +353,13 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
     let js = env.jetstream().await;
     let mut problems: Vec<String> = Vec::new();
     let pushes = std::mem::take(&mut *pushes.lock().expect("lock"));
-    let log = std::mem::take(&mut *log.lock().expect("lock"));
+    let mut log = Commands::default();
+    for l in &logs {
+        let l = std::mem::take(&mut *l.lock().expect("lock"));
+        log.users.extend(l.users);
+        log.succeeded.extend(l.succeeded);
+        log.failed += l.failed;
+    }
 
     // ---- Metric batches ----
     let ids = |rows: Vec<tokio_postgres::Row>| -> BTreeMap<String, String> {
@@ -661,7 +688,7 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
          pushes: {} batches sent, {} acknowledged, {} stored, {duplicates_on_stream} twice on \
          the stream; failed attempts {:?}\n\
          commands: {} succeeded, {} failed; {events_total} events over {} aggregates\n\
-         workload ended at {:.1}s, caught up at {:.1}s",
+         set up in {:.1}s, workload ended at {:.1}s, caught up at {:.1}s",
         pushes.sent.len(),
         pushes.acked.len(),
         in_activity.len(),
@@ -669,6 +696,7 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
         log.succeeded.len(),
         log.failed,
         store_seqs.len(),
+        setup_done.as_secs_f64(),
         workload_done.as_secs_f64(),
         recovered.as_secs_f64(),
     );

@@ -74,6 +74,16 @@ impl NatsServer {
         }
     }
 
+    /// Sends it a signal (`STOP` freezes it, `CONT` thaws it).
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
     /// Kills it (SIGKILL).
     pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
