@@ -286,36 +286,36 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
         let pg = pg.clone();
         let store = store.clone();
         tokio::spawn(async move {
-            let pause = |s: u64| tokio::time::sleep(Duration::from_secs(s));
+            let pause = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
             let mut nats = nats;
             let mut timeline = Vec::new();
             let t0 = Instant::now();
             let mut mark =
                 |what: &str| timeline.push(format!("{:.1}s {what}", t0.elapsed().as_secs_f64()));
             for round in 0..2 {
-                pause(2).await;
+                pause(if round == 0 { 2000 } else { 1500 }).await;
                 nats.stop();
                 mark("NATS killed");
-                pause(3 - round).await;
+                pause(2500 - 500 * round).await;
                 nats = NatsServer::start(nats_port, &store);
                 wait_for_port(nats_port).await;
                 mark("NATS back");
-                pause(2).await;
+                pause(1500).await;
                 blocking(&pg, PrivatePostgres::stop).await;
                 mark("PostgreSQL stopped (immediate)");
-                pause(3 - round).await;
+                pause(2500 - 500 * round).await;
                 blocking(&pg, PrivatePostgres::restart).await;
                 mark("PostgreSQL back");
             }
             // A frozen NATS (SIGSTOP) outlasting the 5 s publish-ack timeouts: what was sent
             // meanwhile is stored when it thaws, though nobody got an acknowledgement.
-            pause(2).await;
+            pause(1500).await;
             nats.signal("STOP");
             mark("NATS frozen");
-            pause(6).await;
+            pause(6000).await;
             nats.signal("CONT");
             mark("NATS thawed");
-            pause(2).await;
+            pause(1000).await;
             mark("chaos over");
             (nats, timeline)
         })
