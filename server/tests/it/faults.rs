@@ -51,14 +51,15 @@ async fn health_is_ok_and_reports_lag_per_projection() {
     env.cleanup().await;
 }
 
-struct NatsServer {
+/// A private nats-server with JetStream, its store in `dir` (kept across restarts).
+pub(crate) struct NatsServer {
     child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
+    pub(crate) port: u16,
+    pub(crate) dir: std::path::PathBuf,
 }
 
 impl NatsServer {
-    fn start(port: u16, dir: &std::path::Path) -> Self {
+    pub(crate) fn start(port: u16, dir: &std::path::Path) -> Self {
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(dir)
@@ -73,7 +74,18 @@ impl NatsServer {
         }
     }
 
-    fn stop(&mut self) {
+    /// Sends it a signal (`STOP` freezes it, `CONT` thaws it).
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Kills it (SIGKILL).
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -93,7 +105,7 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-async fn wait_for_port(port: u16) {
+pub(crate) async fn wait_for_port(port: u16) {
     eventually("nats-server listening", || async {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

@@ -147,6 +147,14 @@ impl PrivatePostgres {
         me
     }
 
+    /// A superuser URL for `db` over TCP, without TLS.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres:superpass@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
     pub fn psql(&self, sql: &str) {
         let psql = self.bin.join("psql");
         let host = self.dir.to_str().expect("utf8").to_owned();

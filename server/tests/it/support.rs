@@ -20,9 +20,24 @@ pub const ADMIN_USER: &str = "root-admin";
 pub const ADMIN_PASSWORD: &str = "first admin password";
 
 pub fn admin_url(db: &str) -> String {
-    let base = std::env::var("PGA_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    format!("{base}/{db}")
+    format!("{}/{db}", pg_base())
+}
+
+/// The shared test PostgreSQL server, as a superuser URL without a database.
+fn pg_base() -> String {
+    std::env::var("PGA_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// `url` (a superuser URL naming a database, perhaps with `?options`) naming `db` instead.
+fn with_database(url: &str, db: &str) -> String {
+    let (path, query) = url
+        .split_once('?')
+        .map_or((url, None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
 }
 
 pub struct TestEnv {
@@ -38,15 +53,21 @@ impl TestEnv {
     }
 
     pub async fn with_nats(nats_url: &str) -> Self {
+        Self::with_servers(&admin_url("postgres"), nats_url).await
+    }
+
+    /// On another PostgreSQL server (`pg_url`: a superuser URL naming any database) and NATS.
+    pub async fn with_servers(pg_url: &str, nats_url: &str) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let db = format!("pga_t_{}", &id[..16]);
         let prefix = format!("t{}", &id[..12]);
-        let admin = connect(&admin_url("postgres")).await;
+        let admin = connect(&with_database(pg_url, "postgres")).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {db}"))
             .await
             .expect("create test database");
-        let config = Config::for_local(&admin_url(&db), nats_url, &prefix).expect("config");
+        let url = with_database(pg_url, &db);
+        let config = Config::for_local(&url, nats_url, &prefix).expect("config");
         let pool = app::connect_store(&config, Duration::from_secs(5))
             .await
             .expect("store");
@@ -115,7 +136,7 @@ impl TestEnv {
     }
 
     pub async fn sql(&self) -> tokio_postgres::Client {
-        connect(&admin_url(&self.db)).await
+        connect(&self.config.database_url).await
     }
 
     pub async fn commands(&self) -> CommandService {
@@ -126,18 +147,20 @@ impl TestEnv {
     }
 
     pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(NATS_URL).await.expect("nats");
+        let client = async_nats::connect(&self.config.nats_url)
+            .await
+            .expect("nats");
         jetstream::new(client)
     }
 
     /// Drops the database and this prefix's streams.
     pub async fn cleanup(self) {
-        if let Ok(client) = async_nats::connect(NATS_URL).await {
+        if let Ok(client) = async_nats::connect(&self.config.nats_url).await {
             let js = jetstream::new(client);
             let _ = js.delete_stream(self.config.names.events_stream()).await;
             let _ = js.delete_stream(self.config.names.metrics_stream()).await;
         }
-        let admin = connect(&admin_url("postgres")).await;
+        let admin = connect(&with_database(&self.config.database_url, "postgres")).await;
         let _ = admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
             .await;
