@@ -286,3 +286,103 @@ async fn an_event_too_large_for_nats_stops_the_relay_in_order_and_health_names_i
     running.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied_in_order() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let commands = env.commands().await;
+    let sql = env.sql().await;
+    let js = env.jetstream().await;
+    let (id, _) = create_user(&commands, "acked-out-of-order").await;
+    eventually("projected", || async {
+        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
+    })
+    .await;
+
+    // JetStream refuses messages over 2 KB on the events stream for a while: event 2 (padded)
+    // is refused while event 3, published right behind it in the same pipelined batch, is stored.
+    let stream_name = env.config.names.events_stream();
+    let mut config = js
+        .get_stream(&stream_name)
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .config
+        .clone();
+    config.max_message_size = 2048;
+    js.update_stream(config.clone()).await.expect("limit");
+    let deactivated =
+        serde_json::to_value(UserEvent::UserDeactivated { at: Utc::now() }).expect("json");
+    let demoted = serde_json::to_value(UserEvent::RoleChanged {
+        from: Role::Admin,
+        to: Role::Editor,
+        at: Utc::now(),
+    })
+    .expect("json");
+    let padding = json!({"note": "x".repeat(4000)});
+    let tx_sql = format!(
+        "BEGIN;
+         INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('user', '{id}', 2, 'UserEvent', '1', '{deactivated}', '{padding}'),
+                ('user', '{id}', 3, 'UserEvent', '1', '{demoted}', '{{}}');
+         COMMIT; NOTIFY pga_events;"
+    );
+    sql.batch_execute(&tx_sql).await.expect("two events");
+    eventually(
+        "the successor stored while the event was refused",
+        || async {
+            let (status, body) = health(&api).await;
+            (status == 503 && body["relay_failing"]["position"].is_i64()).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        stream_len(&js, &stream_name).await,
+        2,
+        "event 3 is on the stream, event 2 not"
+    );
+
+    config.max_message_size = -1;
+    js.update_stream(config).await.expect("lift the limit");
+    let (active, role) = eventually("both events applied", || async {
+        let row = sql
+            .query_one(
+                "SELECT active, role FROM rm_users WHERE username = 'acked-out-of-order'",
+                &[],
+            )
+            .await
+            .expect("query");
+        let role: String = row.get(1);
+        (role == "editor").then(|| (row.get::<_, bool>(0), role))
+    })
+    .await;
+    assert!(
+        !active,
+        "the deactivation (published late) was applied, not skipped"
+    );
+    assert_eq!(role, "editor");
+    assert_eq!(
+        count(
+            &sql,
+            &format!("SELECT count(*) FROM rm_audit_log WHERE aggregate_id = '{id}'"),
+        )
+        .await,
+        3
+    );
+    let (status, body) = eventually("health green again", || async {
+        let (status, body) = health(&api).await;
+        (status == 200).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM projection_parked").await,
+        0
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
