@@ -138,24 +138,36 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(load_existing(&state, id).await?)))
 }
 
-/// Runs `work` while holding the admin lock.
+/// Runs `work` while holding the admin lock: a transaction-scoped advisory lock, so it is
+/// released with the transaction however the request ends. (A session-level lock on a pooled
+/// connection stayed held when a client went away mid-request: dropping the future skipped the
+/// unlock, the connection went back to the pool locked, and every later admin change hung.)
+/// A request waits at most [`ADMIN_LOCK_WAIT`] for it, then answers 503.
 async fn with_admin_lock<T>(
     state: &AppState,
     work: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    let mut conn = state.commands.pool().acquire().await.map_err(unavailable)?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
+    let mut tx = state.commands.pool().begin().await.map_err(unavailable)?;
+    sqlx::query(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        ADMIN_LOCK_WAIT.as_millis()
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(ADMIN_LOCK)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
     let result = work.await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(ADMIN_LOCK)
-        .execute(&mut *conn)
-        .await;
+    // Nothing was written in it: ending it releases the lock.
+    let _ = tx.rollback().await;
     result
 }
+
+/// How long an admin change waits for another one to finish.
+const ADMIN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// 409 when `target` is the last active admin.
 async fn refuse_last_admin(
