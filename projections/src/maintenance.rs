@@ -1,7 +1,8 @@
 //! Storage upkeep: partitions created ahead, whole partitions dropped past retention, dedup
-//! records pruned once JetStream can no longer redeliver their batches.
+//! records pruned once JetStream can no longer redeliver their batches, every other table that
+//! grows with time pruned past its retention, and the 1-hour rollups built.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 
 use crate::projectors::{partition_ddl, partition_name, HOUR_BUILD_GRACE};
@@ -73,6 +74,131 @@ pub async fn upkeep(
             )
             .await?;
     Ok(out)
+}
+
+/// How long each table that grows with time keeps its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// 1-minute rollups (`metric_rollup_1m`), pruned by whole hours and never past the hour
+    /// build's watermark, so an hour is not lost before its 1-hour rollup exists.
+    pub rollup_1m: Duration,
+    /// 1-hour rollups (`metric_rollup_1h`).
+    pub rollup_1h: Duration,
+    /// Rejected messages (`projection_rejected`).
+    pub rejected: Duration,
+    /// Sessions (refresh tokens) are deleted this long after they expired. Rotated or revoked
+    /// ones are kept until then, so presenting one again is still detected as reuse.
+    pub expired_sessions: Duration,
+}
+
+/// Per-minute collector buckets are only read for the rolling 24-hour count.
+pub const COLLECTOR_MINUTES_KEPT: Duration = Duration::hours(24);
+
+/// What one pruning pass deleted, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// `metric_rollup_1m` rows.
+    pub rollup_1m: u64,
+    /// `metric_rollup_1h` rows.
+    pub rollup_1h: u64,
+    /// `rm_collector_minutes` rows.
+    pub collector_minutes: u64,
+    /// `projection_rejected` rows.
+    pub rejected: u64,
+    /// `auth_sessions` rows.
+    pub sessions: u64,
+}
+
+impl Pruned {
+    /// Whether anything was deleted.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Rows one delete statement removes: short transactions, so a first pass over a large
+/// backlog neither holds locks for long nor bloats one transaction.
+const PRUNE_BATCH: i64 = 10_000;
+
+/// Deletes the rows of `table` whose `column` is before `cutoff`, [`PRUNE_BATCH`] at a time.
+async fn delete_before(
+    client: &deadpool_postgres::Object,
+    table: &'static str,
+    column: &'static str,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2))"
+    );
+    let mut total = 0;
+    loop {
+        let n = client.execute(&sql, &[&cutoff, &PRUNE_BATCH]).await?;
+        total += n;
+        if n < PRUNE_BATCH.unsigned_abs() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes what is older than `retention` keeps: rollups, per-minute collector buckets older
+/// than [`COLLECTOR_MINUTES_KEPT`], rejected messages, expired sessions.
+///
+/// # Errors
+/// The database error.
+pub async fn prune(
+    pool: &Pool,
+    now: DateTime<Utc>,
+    retention: &Retention,
+) -> Result<Pruned, anyhow::Error> {
+    let client = pool.get().await?;
+    // Whole hours, and none the hour build has not passed yet.
+    let built: Option<DateTime<Utc>> = client
+        .query_opt("SELECT hours_done_until FROM metric_rollup_state", &[])
+        .await?
+        .map(|r| r.get(0));
+    let minutes_cutoff = (now - retention.rollup_1m)
+        .duration_trunc(Duration::hours(1))
+        .unwrap_or(now - retention.rollup_1m);
+    let rollup_1m = match built {
+        // No hour built yet: every minute is still needed.
+        None => 0,
+        Some(built) => {
+            let cutoff = built.min(minutes_cutoff);
+            delete_before(&client, "metric_rollup_1m", "bucket", cutoff).await?
+        }
+    };
+    Ok(Pruned {
+        rollup_1m,
+        rollup_1h: delete_before(
+            &client,
+            "metric_rollup_1h",
+            "bucket",
+            now - retention.rollup_1h,
+        )
+        .await?,
+        collector_minutes: delete_before(
+            &client,
+            "rm_collector_minutes",
+            "minute",
+            now - COLLECTOR_MINUTES_KEPT,
+        )
+        .await?,
+        rejected: delete_before(
+            &client,
+            "projection_rejected",
+            "rejected_at",
+            now - retention.rejected,
+        )
+        .await?,
+        sessions: delete_before(
+            &client,
+            "auth_sessions",
+            "expires_at",
+            now - retention.expired_sessions,
+        )
+        .await?,
+    })
 }
 
 /// What one hour-building pass did.

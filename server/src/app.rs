@@ -15,6 +15,7 @@ use commands::relay::{ensure_events_stream, Relay};
 use commands::service::CommandService;
 use commands::tester::ConnectionTester;
 use domain::user::{NewPassword, Username};
+use projections::pg_error::describe_any;
 use projections::{Projector, Runner};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
@@ -32,10 +33,12 @@ pub fn tester(config: &Config) -> ConnectionTester {
 }
 
 /// Hourly: partitions ahead, retention, dedup pruning (kept twice the stream's max age, so a
-/// batch JetStream still holds is never counted twice).
+/// batch JetStream still holds is never counted twice), then every other table past its
+/// retention.
 async fn storage_upkeep(
     pool: deadpool_postgres::Pool,
     retention_days: u32,
+    retention: projections::maintenance::Retention,
     stream_max_age: Duration,
     shutdown: CancellationToken,
 ) {
@@ -53,7 +56,18 @@ async fn storage_upkeep(
                 tracing::info!(dropped = ?done.dropped, "retention dropped old sample partitions");
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "storage upkeep failed; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %describe_any(&e), "storage upkeep failed; will retry")
+            }
+        }
+        match projections::maintenance::prune(&pool, chrono::Utc::now(), &retention).await {
+            Ok(pruned) if !pruned.is_empty() => {
+                tracing::info!(?pruned, "retention deleted old rows");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %describe_any(&e), "retention pruning failed; will retry");
+            }
         }
     }
 }
@@ -72,7 +86,9 @@ async fn hour_rollups(pool: deadpool_postgres::Pool, shutdown: CancellationToken
                 tracing::debug!(built = done.built, rebuilt = done.rebuilt, "hour rollups");
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "building hour rollups failed; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %describe_any(&e), "building hour rollups failed; will retry");
+            }
         }
     }
 }
@@ -268,6 +284,7 @@ pub async fn start(
         tasks.spawn(storage_upkeep(
             read_pool.clone(),
             config.retention_days,
+            config.retention,
             config.metrics_max_age,
             shutdown.clone(),
         ));

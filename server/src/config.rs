@@ -34,6 +34,10 @@ struct Raw {
     check_interval_s: u64,
     max_series_per_collector: usize,
     dashboard_dir: String,
+    rollup_1m_retention_days: u32,
+    rollup_1h_retention_days: u32,
+    rejected_retention_days: u32,
+    expired_session_keep_days: u32,
 }
 
 impl Default for Raw {
@@ -57,6 +61,10 @@ impl Default for Raw {
             check_interval_s: 60,
             max_series_per_collector: 10_000,
             dashboard_dir: "dashboard/dist".into(),
+            rollup_1m_retention_days: 30,
+            rollup_1h_retention_days: 400,
+            rejected_retention_days: 30,
+            expired_session_keep_days: 7,
         }
     }
 }
@@ -98,6 +106,8 @@ pub struct Config {
     pub max_series_per_collector: usize,
     /// The built dashboard, served at `/` (relative paths from the working directory).
     pub dashboard_dir: PathBuf,
+    /// How long rollups, rejected messages and expired sessions are kept.
+    pub retention: projections::maintenance::Retention,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -205,6 +215,15 @@ impl Config {
                 "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
             ));
         }
+        if raw.rollup_1m_retention_days < raw.retention_days
+            || raw.rollup_1h_retention_days < raw.rollup_1m_retention_days
+            || raw.rejected_retention_days == 0
+        {
+            return Err(ConfigError(
+                "retention must grow with the resolution: PGA_RETENTION_DAYS <= PGA_ROLLUP_1M_RETENTION_DAYS <= PGA_ROLLUP_1H_RETENTION_DAYS, and PGA_REJECTED_RETENTION_DAYS at least 1".into(),
+            ));
+        }
+        let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
             database_url,
             nats_url: raw.nats_url,
@@ -223,6 +242,12 @@ impl Config {
             check_interval: Duration::from_secs(raw.check_interval_s),
             max_series_per_collector: raw.max_series_per_collector,
             dashboard_dir: PathBuf::from(raw.dashboard_dir),
+            retention: projections::maintenance::Retention {
+                rollup_1m: days(raw.rollup_1m_retention_days),
+                rollup_1h: days(raw.rollup_1h_retention_days),
+                rejected: days(raw.rejected_retention_days),
+                expired_sessions: days(raw.expired_session_keep_days),
+            },
         })
     }
 
@@ -341,6 +366,13 @@ mod tests {
                     ..raw()
                 },
                 "PGA_BOOTSTRAP_ADMIN",
+            ),
+            (
+                Raw {
+                    rollup_1m_retention_days: 7,
+                    ..raw()
+                },
+                "PGA_ROLLUP_1M_RETENTION_DAYS",
             ),
         ];
         for (r, needle) in cases {

@@ -13,3 +13,4 @@ mod instances;
 mod metrics;
 mod pg_fixture;
 mod replay;
+mod retention;
