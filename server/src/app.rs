@@ -83,7 +83,12 @@ async fn hour_rollups(pool: deadpool_postgres::Pool, shutdown: CancellationToken
         }
         match projections::maintenance::build_hours(&pool, chrono::Utc::now(), 24).await {
             Ok(done) if done.built + done.rebuilt > 0 => {
-                tracing::debug!(built = done.built, rebuilt = done.rebuilt, "hour rollups");
+                tracing::debug!(
+                    built = done.built,
+                    rebuilt = done.rebuilt,
+                    rejected = done.rejected,
+                    "hour rollups"
+                );
             }
             Ok(_) => {}
             Err(e) => {

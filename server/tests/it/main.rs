@@ -9,6 +9,7 @@ mod collector_agent;
 mod collectors;
 mod core_pipeline;
 mod faults;
+mod hour_build;
 mod instances;
 mod metrics;
 mod pg_fixture;
