@@ -168,7 +168,8 @@ pub struct Running {
     pub addr: Option<SocketAddr>,
     /// Connections the roles use (tests inspect them).
     pub pool: PgPool,
-    /// The read-model pool.
+    /// The projectors' and storage upkeep's pool on the read models (the query API has its
+    /// own).
     pub read_pool: deadpool_postgres::Pool,
     /// JetStream.
     pub jetstream: jetstream::Context,
@@ -239,6 +240,9 @@ pub async fn start(
             .await
             .context("applying migrations")?;
     }
+    // Three pools on the read models: projectors and upkeep; the query API's reads (with a
+    // statement timeout); and authentication. A heavy query waits for a read connection
+    // without taking one from the projectors or from the auth guard.
     let read_pool = projections::db::pool(&config.database_url, 16)?;
     let nats = connect_nats(config).await?;
     let jetstream = jetstream::new(nats.clone());
@@ -313,9 +317,11 @@ pub async fn start(
             decoy_hash: commands::passwords::decoy().await?,
             command_wait: config.command_wait,
         };
+        let timeout = Some(config.read_statement_timeout);
         let state = api::AppState {
             commands: commands.clone(),
-            read_pool: read_pool.clone(),
+            read_pool: projections::db::pool_with(&config.database_url, 16, timeout)?,
+            auth_pool: projections::db::pool_with(&config.database_url, 8, timeout)?,
             nats: nats.clone(),
             jetstream: jetstream.clone(),
             names: config.names.clone(),

@@ -38,6 +38,7 @@ struct Raw {
     rollup_1h_retention_days: u32,
     rejected_retention_days: u32,
     expired_session_keep_days: u32,
+    read_statement_timeout_ms: u64,
 }
 
 impl Default for Raw {
@@ -65,6 +66,7 @@ impl Default for Raw {
             rollup_1h_retention_days: 400,
             rejected_retention_days: 30,
             expired_session_keep_days: 7,
+            read_statement_timeout_ms: 10_000,
         }
     }
 }
@@ -108,6 +110,8 @@ pub struct Config {
     pub dashboard_dir: PathBuf,
     /// How long rollups, rejected messages and expired sessions are kept.
     pub retention: projections::maintenance::Retention,
+    /// `statement_timeout` of the API's read connections.
+    pub read_statement_timeout: Duration,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -223,6 +227,11 @@ impl Config {
                 "retention must grow with the resolution: PGA_RETENTION_DAYS <= PGA_ROLLUP_1M_RETENTION_DAYS <= PGA_ROLLUP_1H_RETENTION_DAYS, and PGA_REJECTED_RETENTION_DAYS at least 1".into(),
             ));
         }
+        if raw.read_statement_timeout_ms == 0 {
+            return Err(ConfigError(
+                "PGA_READ_STATEMENT_TIMEOUT_MS must be at least 1".into(),
+            ));
+        }
         let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
             database_url,
@@ -248,6 +257,7 @@ impl Config {
                 rejected: days(raw.rejected_retention_days),
                 expired_sessions: days(raw.expired_session_keep_days),
             },
+            read_statement_timeout: Duration::from_millis(raw.read_statement_timeout_ms),
         })
     }
 
@@ -373,6 +383,13 @@ mod tests {
                     ..raw()
                 },
                 "PGA_ROLLUP_1M_RETENTION_DAYS",
+            ),
+            (
+                Raw {
+                    read_statement_timeout_ms: 0,
+                    ..raw()
+                },
+                "PGA_READ_STATEMENT_TIMEOUT_MS",
             ),
         ];
         for (r, needle) in cases {

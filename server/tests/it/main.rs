@@ -13,5 +13,6 @@ mod hour_build;
 mod instances;
 mod metrics;
 mod pg_fixture;
+mod read_pools;
 mod replay;
 mod retention;
