@@ -33,6 +33,11 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// The HTTP metrics bridge.
     pub bridge: ingest::Bridge,
+    /// Pushes being read, decompressed and parsed at once; past it a push answers 503 with
+    /// `Retry-After` (see `http::metrics`).
+    pub pushes: Arc<tokio::sync::Semaphore>,
+    /// Longest a request may take, body included; `GET /events` is exempt.
+    pub request_timeout: std::time::Duration,
     /// Live changes for `GET /events`.
     pub changes: tokio::sync::broadcast::Sender<String>,
     /// Cancelled at shutdown: long-lived responses (event streams) end so the server can drain.

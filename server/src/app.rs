@@ -328,6 +328,8 @@ pub async fn start(
             projectors: Arc::new(projectors.clone()),
             auth: Arc::new(auth),
             bridge: ingest::Bridge::new(nats.clone(), config.names.clone(), config.metrics_max_age),
+            pushes: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_pushes)),
+            request_timeout: config.http_request_timeout,
             changes: api::live::channel(),
             shutdown: shutdown.clone(),
         };

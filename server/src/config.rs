@@ -39,6 +39,8 @@ struct Raw {
     rejected_retention_days: u32,
     expired_session_keep_days: u32,
     read_statement_timeout_ms: u64,
+    max_concurrent_pushes: usize,
+    http_request_timeout_s: u64,
 }
 
 impl Default for Raw {
@@ -67,6 +69,8 @@ impl Default for Raw {
             rejected_retention_days: 30,
             expired_session_keep_days: 7,
             read_statement_timeout_ms: 10_000,
+            max_concurrent_pushes: 16,
+            http_request_timeout_s: 30,
         }
     }
 }
@@ -112,6 +116,10 @@ pub struct Config {
     pub retention: projections::maintenance::Retention,
     /// `statement_timeout` of the API's read connections.
     pub read_statement_timeout: Duration,
+    /// Pushes decoded at the same time; past it a push gets 503 with `Retry-After`.
+    pub max_concurrent_pushes: usize,
+    /// Longest an HTTP request may take, body included (`GET /events` is exempt).
+    pub http_request_timeout: Duration,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -227,9 +235,12 @@ impl Config {
                 "retention must grow with the resolution: PGA_RETENTION_DAYS <= PGA_ROLLUP_1M_RETENTION_DAYS <= PGA_ROLLUP_1H_RETENTION_DAYS, and PGA_REJECTED_RETENTION_DAYS at least 1".into(),
             ));
         }
-        if raw.read_statement_timeout_ms == 0 {
+        if raw.read_statement_timeout_ms == 0
+            || raw.max_concurrent_pushes == 0
+            || raw.http_request_timeout_s == 0
+        {
             return Err(ConfigError(
-                "PGA_READ_STATEMENT_TIMEOUT_MS must be at least 1".into(),
+                "PGA_READ_STATEMENT_TIMEOUT_MS, PGA_MAX_CONCURRENT_PUSHES and PGA_HTTP_REQUEST_TIMEOUT_S must be at least 1".into(),
             ));
         }
         let days = |n: u32| chrono::Duration::days(i64::from(n));
@@ -258,6 +269,8 @@ impl Config {
                 expired_sessions: days(raw.expired_session_keep_days),
             },
             read_statement_timeout: Duration::from_millis(raw.read_statement_timeout_ms),
+            max_concurrent_pushes: raw.max_concurrent_pushes,
+            http_request_timeout: Duration::from_secs(raw.http_request_timeout_s),
         })
     }
 

@@ -10,6 +10,7 @@ mod collectors;
 mod core_pipeline;
 mod faults;
 mod hour_build;
+mod http_limits;
 mod instances;
 mod metrics;
 mod pg_fixture;
