@@ -26,7 +26,7 @@ pub(crate) async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let _permit = state
+    let permit = state
         .pushes
         .clone()
         .try_acquire_owned()
@@ -51,17 +51,20 @@ pub(crate) async fn push(
     // Decompression and parsing of up to 16 MiB are CPU work: off the async workers.
     let bridge = state.bridge.clone();
     let collector_id = id.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        let plain = if gzip {
-            ingest::gunzip(&raw)?
+    // The permit travels with the work: a push cut off by the request timeout still counts
+    // until its parse, which cannot be cancelled, is over.
+    let (prepared, _permit) = tokio::task::spawn_blocking(move || {
+        let prepared = if gzip {
+            ingest::gunzip(&raw)
         } else {
-            raw.to_vec()
-        };
-        bridge.prepare(&collector_id, &plain)
+            Ok(raw.to_vec())
+        }
+        .and_then(|plain| bridge.prepare(&collector_id, &plain));
+        (prepared, permit)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("parsing a push failed: {e}")))?
-    .map_err(ingest_error)?;
+    .map_err(|e| ApiError::Internal(format!("parsing a push failed: {e}")))?;
+    let prepared = prepared.map_err(ingest_error)?;
     let accepted = state
         .bridge
         .publish_prepared(&id, &collector.token, prepared)
