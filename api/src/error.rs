@@ -47,6 +47,20 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_s: u64,
     },
+    /// 408: the request (body included) took longer than the server allows.
+    #[error("the request took longer than {seconds} s; send it faster or smaller")]
+    RequestTimeout {
+        /// The limit.
+        seconds: u64,
+    },
+    /// 503 with `Retry-After`: this server is at its limit for this kind of request.
+    #[error("{what}; retry in {retry_after_s} s")]
+    Busy {
+        /// What is at its limit.
+        what: &'static str,
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
     /// 503 with `Retry-After`: a dependency is down. The detail is logged, not shown.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -68,7 +82,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::Busy { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +100,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Invalid { .. } => "invalid_field",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::RequestTimeout { .. } => "request_timeout",
+            Self::Busy { .. } => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -112,7 +129,9 @@ impl IntoResponse for ApiError {
         }
         let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
-            Self::TooManyRequests { retry_after_s } => Some(*retry_after_s),
+            Self::TooManyRequests { retry_after_s } | Self::Busy { retry_after_s, .. } => {
+                Some(*retry_after_s)
+            }
             Self::Unavailable(_) => Some(2),
             _ => None,
         };

@@ -15,8 +15,12 @@ use crate::auth::AuthState;
 pub struct AppState {
     /// Runs commands through the aggregates.
     pub commands: Arc<CommandService>,
-    /// The read-model pool (projections' tables).
+    /// The query API's pool on the read models, with a statement timeout. Apart from the
+    /// projectors' pool, so a heavy query cannot starve projections.
     pub read_pool: Pool,
+    /// A small pool for the auth guard, login and read-your-writes waits, so that a flood of
+    /// heavy reads cannot lock users and collectors out.
+    pub auth_pool: Pool,
     /// The NATS connection (health, ingest).
     pub nats: async_nats::Client,
     /// JetStream on that connection.
@@ -29,6 +33,11 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// The HTTP metrics bridge.
     pub bridge: ingest::Bridge,
+    /// Pushes being read, decompressed and parsed at once; past it a push answers 503 with
+    /// `Retry-After` (see `http::metrics`).
+    pub pushes: Arc<tokio::sync::Semaphore>,
+    /// Longest a request may take, body included; `GET /events` is exempt.
+    pub request_timeout: std::time::Duration,
     /// Live changes for `GET /events`.
     pub changes: tokio::sync::broadcast::Sender<String>,
     /// Cancelled at shutdown: long-lived responses (event streams) end so the server can drain.
@@ -47,13 +56,24 @@ impl AppState {
             .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))
     }
 
+    /// A connection for authentication (the guard, login, refresh); a 503 as [`Self::read`].
+    ///
+    /// # Errors
+    /// [`crate::error::ApiError::Unavailable`].
+    pub async fn auth_read(&self) -> Result<deadpool_postgres::Object, crate::error::ApiError> {
+        self.auth_pool
+            .get()
+            .await
+            .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))
+    }
+
     /// Read-your-writes: waits (bounded by `PGA_COMMAND_WAIT_MS`) until every domain projection
     /// applied what a command committed. A command that succeeded stays a success if the wait
     /// runs out; the lag is logged and shows in `/health`.
     pub async fn wait_visible(&self, committed: &Committed) {
         let names = projections::projectors::event_projection_names();
         let applied = projections::freshness::wait_applied(
-            &self.read_pool,
+            &self.auth_pool,
             &names,
             committed.kind,
             &committed.aggregate_id,

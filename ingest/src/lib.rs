@@ -118,6 +118,13 @@ pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, IngestError> {
     Ok(out)
 }
 
+/// A push parsed and checked by [`Bridge::prepare`], ready to publish.
+#[derive(Debug)]
+pub struct Prepared {
+    payload: Bytes,
+    accepted: Accepted,
+}
+
 /// The HTTP bridge's publishing side.
 #[derive(Clone)]
 pub struct Bridge {
@@ -149,6 +156,16 @@ impl Bridge {
         token: &str,
         body: &[u8],
     ) -> Result<Accepted, IngestError> {
+        let prepared = self.prepare(collector_id, body)?;
+        self.publish_prepared(collector_id, token, prepared).await
+    }
+
+    /// The CPU-bound half of [`Self::accept`]: parses and checks one push from
+    /// `collector_id`. Synchronous, so a caller can run it off the async workers.
+    ///
+    /// # Errors
+    /// [`IngestError`].
+    pub fn prepare(&self, collector_id: &str, body: &[u8]) -> Result<Prepared, IngestError> {
         // Only a v3 payload (no batch id of its own) needs the digest.
         let content_id = || {
             Sha256::digest(body)
@@ -177,18 +194,36 @@ impl Bridge {
                 payload.len()
             )));
         }
-        let duplicate = self
-            .publish(collector_id, token, &parsed.batch.batch_id, payload.into())
-            .await?;
-        Ok(Accepted {
-            status: "accepted",
-            batch_id: parsed.batch.batch_id,
-            metrics_accepted: parsed.batch.samples.len(),
-            metrics_rejected: parsed.rejected.len(),
-            rejected: parsed.rejected.into_iter().take(20).collect(),
-            skipped_families: parsed.skipped_families,
-            duplicate,
+        Ok(Prepared {
+            payload: payload.into(),
+            accepted: Accepted {
+                status: "accepted",
+                batch_id: parsed.batch.batch_id,
+                metrics_accepted: parsed.batch.samples.len(),
+                metrics_rejected: parsed.rejected.len(),
+                rejected: parsed.rejected.into_iter().take(20).collect(),
+                skipped_families: parsed.skipped_families,
+                duplicate: false,
+            },
         })
+    }
+
+    /// The I/O half of [`Self::accept`]: publishes a prepared push, returning once JetStream
+    /// acknowledged.
+    ///
+    /// # Errors
+    /// [`IngestError::Unavailable`].
+    pub async fn publish_prepared(
+        &self,
+        collector_id: &str,
+        token: &str,
+        prepared: Prepared,
+    ) -> Result<Accepted, IngestError> {
+        let mut accepted = prepared.accepted;
+        accepted.duplicate = self
+            .publish(collector_id, token, &accepted.batch_id, prepared.payload)
+            .await?;
+        Ok(accepted)
     }
 
     async fn publish(

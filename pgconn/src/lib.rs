@@ -78,6 +78,17 @@ impl PgConnector {
             .with_no_client_auth())
     }
 
+    /// The TLS connector `mode` calls for (certificate checks as described at the top of this
+    /// crate), for pools that open their own connections.
+    ///
+    /// # Errors
+    /// [`ConnectError::Tls`] when TLS cannot be set up as the mode asks.
+    pub fn tls_connector(&self, mode: SslMode) -> Result<MakeRustlsConnect, ConnectError> {
+        self.tls(mode)
+            .map(MakeRustlsConnect::new)
+            .map_err(ConnectError::Tls)
+    }
+
     /// Connects with `config` (its ssl mode is set here from `mode`) and spawns the
     /// connection's task.
     ///

@@ -7,7 +7,9 @@
 //! - [`replay`]: rebuilds a projection from history into fresh tables and switches over while
 //!   the live service keeps answering.
 //! - [`freshness`]: lets a command endpoint wait until its events are visible (read-your-writes).
-//! - [`maintenance`]: partitions ahead, retention by whole partitions, dedup pruning.
+//! - [`maintenance`]: partitions ahead, retention (whole partitions, old rows), dedup pruning,
+//!   the 1-hour rollups.
+//! - [`pg_error`]: data errors told from infrastructure errors, and named in logs.
 //! - [`status`]: checkpoint and lag per projection, for the health endpoint.
 //!
 //! Projectors never load an aggregate or read the event store: what they know arrives on the
@@ -16,6 +18,7 @@
 pub mod db;
 pub mod freshness;
 pub mod maintenance;
+pub mod pg_error;
 pub mod projectors;
 pub mod replay;
 pub mod runtime;

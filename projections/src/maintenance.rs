@@ -1,9 +1,12 @@
 //! Storage upkeep: partitions created ahead, whole partitions dropped past retention, dedup
-//! records pruned once JetStream can no longer redeliver their batches.
+//! records pruned once JetStream can no longer redeliver their batches, every other table that
+//! grows with time pruned past its retention, and the 1-hour rollups built.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use deadpool_postgres::Pool;
+use sha2::{Digest, Sha256};
 
+use crate::pg_error;
 use crate::projectors::{partition_ddl, partition_name, HOUR_BUILD_GRACE};
 
 /// What one upkeep pass did.
@@ -75,6 +78,131 @@ pub async fn upkeep(
     Ok(out)
 }
 
+/// How long each table that grows with time keeps its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// 1-minute rollups (`metric_rollup_1m`), pruned by whole hours and never past the hour
+    /// build's watermark, so an hour is not lost before its 1-hour rollup exists.
+    pub rollup_1m: Duration,
+    /// 1-hour rollups (`metric_rollup_1h`).
+    pub rollup_1h: Duration,
+    /// Rejected messages (`projection_rejected`).
+    pub rejected: Duration,
+    /// Sessions (refresh tokens) are deleted this long after they expired. Rotated or revoked
+    /// ones are kept until then, so presenting one again is still detected as reuse.
+    pub expired_sessions: Duration,
+}
+
+/// Per-minute collector buckets are only read for the rolling 24-hour count.
+pub const COLLECTOR_MINUTES_KEPT: Duration = Duration::hours(24);
+
+/// What one pruning pass deleted, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// `metric_rollup_1m` rows.
+    pub rollup_1m: u64,
+    /// `metric_rollup_1h` rows.
+    pub rollup_1h: u64,
+    /// `rm_collector_minutes` rows.
+    pub collector_minutes: u64,
+    /// `projection_rejected` rows.
+    pub rejected: u64,
+    /// `auth_sessions` rows.
+    pub sessions: u64,
+}
+
+impl Pruned {
+    /// Whether anything was deleted.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Rows one delete statement removes: short transactions, so a first pass over a large
+/// backlog neither holds locks for long nor bloats one transaction.
+const PRUNE_BATCH: i64 = 10_000;
+
+/// Deletes the rows of `table` whose `column` is before `cutoff`, [`PRUNE_BATCH`] at a time.
+async fn delete_before(
+    client: &deadpool_postgres::Object,
+    table: &'static str,
+    column: &'static str,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2))"
+    );
+    let mut total = 0;
+    loop {
+        let n = client.execute(&sql, &[&cutoff, &PRUNE_BATCH]).await?;
+        total += n;
+        if n < PRUNE_BATCH.unsigned_abs() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes what is older than `retention` keeps: rollups, per-minute collector buckets older
+/// than [`COLLECTOR_MINUTES_KEPT`], rejected messages, expired sessions.
+///
+/// # Errors
+/// The database error.
+pub async fn prune(
+    pool: &Pool,
+    now: DateTime<Utc>,
+    retention: &Retention,
+) -> Result<Pruned, anyhow::Error> {
+    let client = pool.get().await?;
+    // Whole hours, and none the hour build has not passed yet.
+    let built: Option<DateTime<Utc>> = client
+        .query_opt("SELECT hours_done_until FROM metric_rollup_state", &[])
+        .await?
+        .map(|r| r.get(0));
+    let minutes_cutoff = (now - retention.rollup_1m)
+        .duration_trunc(Duration::hours(1))
+        .unwrap_or(now - retention.rollup_1m);
+    let rollup_1m = match built {
+        // No hour built yet: every minute is still needed.
+        None => 0,
+        Some(built) => {
+            let cutoff = built.min(minutes_cutoff);
+            delete_before(&client, "metric_rollup_1m", "bucket", cutoff).await?
+        }
+    };
+    Ok(Pruned {
+        rollup_1m,
+        rollup_1h: delete_before(
+            &client,
+            "metric_rollup_1h",
+            "bucket",
+            now - retention.rollup_1h,
+        )
+        .await?,
+        collector_minutes: delete_before(
+            &client,
+            "rm_collector_minutes",
+            "minute",
+            now - COLLECTOR_MINUTES_KEPT,
+        )
+        .await?,
+        rejected: delete_before(
+            &client,
+            "projection_rejected",
+            "rejected_at",
+            now - retention.rejected,
+        )
+        .await?,
+        sessions: delete_before(
+            &client,
+            "auth_sessions",
+            "expires_at",
+            now - retention.expired_sessions,
+        )
+        .await?,
+    })
+}
+
 /// What one hour-building pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HoursBuilt {
@@ -82,7 +210,13 @@ pub struct HoursBuilt {
     pub built: u32,
     /// Hours rebuilt because late batches touched them.
     pub rebuilt: u32,
+    /// Series-hours that could not be built because of their data (recorded in
+    /// `projection_rejected` as projection [`HOUR_ROLLUP_PROJECTION`]).
+    pub rejected: u32,
 }
+
+/// The projection name under which hours that could not be built are recorded.
+pub const HOUR_ROLLUP_PROJECTION: &str = "metric_rollup_1h";
 
 /// Builds one hour of `metric_rollup_1h` from `metric_rollup_1m`, replacing what was there.
 const BUILD_HOUR: &str = "
@@ -96,12 +230,126 @@ const BUILD_HOUR: &str = "
        min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count,
        last = excluded.last, last_ts = excluded.last_ts";
 
-/// Builds the 1-hour rollups of every hour that closed at least [`HOUR_BUILD_GRACE`] before
-/// `now` and is not built yet (skipping hours without data), then rebuilds hours marked dirty by
-/// late batches; at most `max_hours` of each per call. One transaction per hour.
+/// [`BUILD_HOUR`] for one series (`$2`): the hour is built series by series when its data
+/// makes the whole-hour statement fail.
+const BUILD_HOUR_OF_SERIES: &str = "
+    INSERT INTO metric_rollup_1h (series_id, bucket, min, max, sum, count, last, last_ts)
+    SELECT series_id, $1::timestamptz, min(min), max(max), sum(sum), sum(count)::int8,
+           (array_agg(last ORDER BY last_ts DESC))[1], max(last_ts)
+      FROM metric_rollup_1m
+     WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 hour'
+       AND series_id = $2
+     GROUP BY series_id
+    ON CONFLICT (series_id, bucket) DO UPDATE SET
+       min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count,
+       last = excluded.last, last_ts = excluded.last_ts";
+
+/// Builds `hour` in `tx`. When its data makes that fail (a sum overflowing float8, say), the
+/// hour is built series by series instead: each series that fails is recorded in
+/// `projection_rejected` (its stale hour removed) and the others are built. Returns how many
+/// series were rejected.
 ///
 /// # Errors
-/// The database error.
+/// Infrastructure errors only (see [`pg_error::is_infrastructure`]): the caller retries later.
+async fn build_hour(
+    tx: &deadpool_postgres::Transaction<'_>,
+    hour: DateTime<Utc>,
+) -> Result<u32, tokio_postgres::Error> {
+    tx.batch_execute("SAVEPOINT whole_hour").await?;
+    match tx.execute(BUILD_HOUR, &[&hour]).await {
+        Ok(_) => {
+            tx.batch_execute("RELEASE SAVEPOINT whole_hour").await?;
+            return Ok(0);
+        }
+        Err(e) if pg_error::is_infrastructure(&e) => return Err(e),
+        Err(e) => {
+            tracing::warn!(%hour, error = %pg_error::describe(&e),
+                "an hour's rollup failed on its data; building it series by series");
+            tx.batch_execute("ROLLBACK TO SAVEPOINT whole_hour").await?;
+        }
+    }
+    let series: Vec<i64> = tx
+        .query(
+            "SELECT DISTINCT series_id FROM metric_rollup_1m
+              WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 hour'",
+            &[&hour],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut rejected = 0;
+    for id in series {
+        tx.batch_execute("SAVEPOINT one_series").await?;
+        match tx.execute(BUILD_HOUR_OF_SERIES, &[&hour, &id]).await {
+            Ok(_) => tx.batch_execute("RELEASE SAVEPOINT one_series").await?,
+            Err(e) if pg_error::is_infrastructure(&e) => return Err(e),
+            Err(e) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT one_series").await?;
+                tracing::warn!(%hour, series_id = id, error = %pg_error::describe(&e),
+                    "a series' hour rollup cannot be built from its data; recorded and skipped");
+                tx.execute(
+                    "DELETE FROM metric_rollup_1h WHERE series_id = $1 AND bucket = $2",
+                    &[&id, &hour],
+                )
+                .await?;
+                record_rejected_hour(tx, hour, id, &e).await?;
+                rejected += 1;
+            }
+        }
+    }
+    Ok(rejected)
+}
+
+/// Records a series-hour that could not be built. `projection_rejected` is keyed by stream
+/// sequence; an hour has none, so the key is derived from (series, hour), and a second failure
+/// of the same series-hour (a rebuild) updates the record.
+async fn record_rejected_hour(
+    tx: &deadpool_postgres::Transaction<'_>,
+    hour: DateTime<Utc>,
+    series_id: i64,
+    e: &tokio_postgres::Error,
+) -> Result<(), tokio_postgres::Error> {
+    let mut h = Sha256::new();
+    h.update(series_id.to_be_bytes());
+    h.update(hour.timestamp().to_be_bytes());
+    let digest = h.finalize();
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&digest[..8]);
+    let key = i64::from_be_bytes(key) & i64::MAX;
+    let db = e.as_db_error();
+    let payload = serde_json::json!({
+        "hour": hour,
+        "series_id": series_id,
+        "sqlstate": db.map(|d| d.code().code()),
+        "message": db.map(|d| d.message()),
+        "detail": db.and_then(|d| d.detail()),
+    });
+    tx.execute(
+        "INSERT INTO projection_rejected (projection, stream_sequence, subject, reason, payload)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (projection, stream_sequence) DO UPDATE SET
+            reason = excluded.reason, payload = excluded.payload, rejected_at = now()",
+        &[
+            &HOUR_ROLLUP_PROJECTION,
+            &key,
+            &format!("{HOUR_ROLLUP_PROJECTION}.{}.{series_id}", hour.to_rfc3339()),
+            &pg_error::describe(e),
+            &payload.to_string(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Builds the 1-hour rollups of every hour that closed at least [`HOUR_BUILD_GRACE`] before
+/// `now` and is not built yet (skipping hours without data), then rebuilds hours marked dirty by
+/// late batches; at most `max_hours` of each per call. One transaction per hour. A series whose
+/// data cannot be summed is recorded in `projection_rejected` and the hour goes on without it,
+/// so one bad value never stops the hours after it.
+///
+/// # Errors
+/// Infrastructure errors (the database unreachable, out of resources …); the next call resumes.
 pub async fn build_hours(
     pool: &Pool,
     now: DateTime<Utc>,
@@ -136,7 +384,7 @@ pub async fn build_hours(
             &[&hour],
         )
         .await?;
-        tx.execute(BUILD_HOUR, &[&hour]).await?;
+        out.rejected += build_hour(&tx, hour).await?;
         tx.execute(
             "INSERT INTO metric_rollup_state (id, hours_done_until) VALUES (true, $1)
              ON CONFLICT (id) DO UPDATE SET hours_done_until = excluded.hours_done_until",
@@ -161,7 +409,7 @@ pub async fn build_hours(
             .await?
             .map(|r| r.get(0));
         let Some(hour) = hour else { break };
-        tx.execute(BUILD_HOUR, &[&hour]).await?;
+        out.rejected += build_hour(&tx, hour).await?;
         tx.commit().await?;
         out.rebuilt += 1;
     }

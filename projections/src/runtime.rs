@@ -26,6 +26,8 @@ use futures::StreamExt;
 use tokio_postgres::Transaction;
 use tokio_util::sync::CancellationToken;
 
+use crate::pg_error::{describe, is_infrastructure};
+
 /// Which stream a projector reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -71,51 +73,6 @@ pub enum ApplyError {
     /// rejects it; an infrastructure failure stops the batch, which is retried.
     #[error("database: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
-}
-
-/// Whether a PostgreSQL error is the infrastructure's (the database is unreachable, out of
-/// resources, shutting down, or the transaction lost a race), so the work is retried, rather
-/// than caused by what a message asked it to write, so the message is rejected.
-pub fn is_infrastructure(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        // 08 connection, 40 transaction rollback (serialization, deadlock), 53 insufficient
-        // resources (disk full, out of memory), 57 operator intervention (shutdown, canceled),
-        // 58 system error (I/O).
-        Some(code) => matches!(&code.code()[..2], "08" | "40" | "53" | "57" | "58"),
-        // No SQLSTATE: the connection or the protocol failed, unless the client refused to
-        // encode or decode a value, which is the data's fault.
-        None => {
-            let text = e.to_string();
-            !(text.starts_with("error serializing") || text.starts_with("error deserializing"))
-        }
-    }
-}
-
-/// A PostgreSQL error in PostgreSQL's own words: SQLSTATE, message, detail and hint
-/// (`tokio_postgres::Error`'s `Display` says only "db error").
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut out = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-            if let Some(detail) = db.detail() {
-                out.push_str(&format!("; detail: {detail}"));
-            }
-            if let Some(hint) = db.hint() {
-                out.push_str(&format!("; hint: {hint}"));
-            }
-            if let Some(table) = db.table() {
-                out.push_str(&format!("; table: {table}"));
-            }
-            out
-        }
-        None => {
-            use std::error::Error as _;
-            match e.source() {
-                Some(source) => format!("{e}: {source}"),
-                None => e.to_string(),
-            }
-        }
-    }
 }
 
 /// A projection: a read model and how messages change it.

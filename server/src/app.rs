@@ -15,6 +15,7 @@ use commands::relay::{ensure_events_stream, Relay};
 use commands::service::CommandService;
 use commands::tester::ConnectionTester;
 use domain::user::{NewPassword, Username};
+use projections::pg_error::describe_any;
 use projections::{Projector, Runner};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
@@ -32,10 +33,12 @@ pub fn tester(config: &Config) -> ConnectionTester {
 }
 
 /// Hourly: partitions ahead, retention, dedup pruning (kept twice the stream's max age, so a
-/// batch JetStream still holds is never counted twice).
+/// batch JetStream still holds is never counted twice), then every other table past its
+/// retention.
 async fn storage_upkeep(
     pool: deadpool_postgres::Pool,
     retention_days: u32,
+    retention: projections::maintenance::Retention,
     stream_max_age: Duration,
     shutdown: CancellationToken,
 ) {
@@ -53,7 +56,18 @@ async fn storage_upkeep(
                 tracing::info!(dropped = ?done.dropped, "retention dropped old sample partitions");
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "storage upkeep failed; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %describe_any(&e), "storage upkeep failed; will retry")
+            }
+        }
+        match projections::maintenance::prune(&pool, chrono::Utc::now(), &retention).await {
+            Ok(pruned) if !pruned.is_empty() => {
+                tracing::info!(?pruned, "retention deleted old rows");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %describe_any(&e), "retention pruning failed; will retry");
+            }
         }
     }
 }
@@ -69,10 +83,17 @@ async fn hour_rollups(pool: deadpool_postgres::Pool, shutdown: CancellationToken
         }
         match projections::maintenance::build_hours(&pool, chrono::Utc::now(), 24).await {
             Ok(done) if done.built + done.rebuilt > 0 => {
-                tracing::debug!(built = done.built, rebuilt = done.rebuilt, "hour rollups");
+                tracing::debug!(
+                    built = done.built,
+                    rebuilt = done.rebuilt,
+                    rejected = done.rejected,
+                    "hour rollups"
+                );
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "building hour rollups failed; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %describe_any(&e), "building hour rollups failed; will retry");
+            }
         }
     }
 }
@@ -147,7 +168,8 @@ pub struct Running {
     pub addr: Option<SocketAddr>,
     /// Connections the roles use (tests inspect them).
     pub pool: PgPool,
-    /// The read-model pool.
+    /// The projectors' and storage upkeep's pool on the read models (the query API has its
+    /// own).
     pub read_pool: deadpool_postgres::Pool,
     /// JetStream.
     pub jetstream: jetstream::Context,
@@ -218,6 +240,9 @@ pub async fn start(
             .await
             .context("applying migrations")?;
     }
+    // Three pools on the read models: projectors and upkeep; the query API's reads (with a
+    // statement timeout); and authentication. A heavy query waits for a read connection
+    // without taking one from the projectors or from the auth guard.
     let read_pool = projections::db::pool(&config.database_url, 16)?;
     let nats = connect_nats(config).await?;
     let jetstream = jetstream::new(nats.clone());
@@ -268,6 +293,7 @@ pub async fn start(
         tasks.spawn(storage_upkeep(
             read_pool.clone(),
             config.retention_days,
+            config.retention,
             config.metrics_max_age,
             shutdown.clone(),
         ));
@@ -291,15 +317,19 @@ pub async fn start(
             decoy_hash: commands::passwords::decoy().await?,
             command_wait: config.command_wait,
         };
+        let timeout = Some(config.read_statement_timeout);
         let state = api::AppState {
             commands: commands.clone(),
-            read_pool: read_pool.clone(),
+            read_pool: projections::db::pool_with(&config.database_url, 16, timeout)?,
+            auth_pool: projections::db::pool_with(&config.database_url, 8, timeout)?,
             nats: nats.clone(),
             jetstream: jetstream.clone(),
             names: config.names.clone(),
             projectors: Arc::new(projectors.clone()),
             auth: Arc::new(auth),
             bridge: ingest::Bridge::new(nats.clone(), config.names.clone(), config.metrics_max_age),
+            pushes: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_pushes)),
+            request_timeout: config.http_request_timeout,
             changes: api::live::channel(),
             shutdown: shutdown.clone(),
         };

@@ -34,6 +34,13 @@ struct Raw {
     check_interval_s: u64,
     max_series_per_collector: usize,
     dashboard_dir: String,
+    rollup_1m_retention_days: u32,
+    rollup_1h_retention_days: u32,
+    rejected_retention_days: u32,
+    expired_session_keep_days: u32,
+    read_statement_timeout_ms: u64,
+    max_concurrent_pushes: usize,
+    http_request_timeout_s: u64,
 }
 
 impl Default for Raw {
@@ -57,6 +64,13 @@ impl Default for Raw {
             check_interval_s: 60,
             max_series_per_collector: 10_000,
             dashboard_dir: "dashboard/dist".into(),
+            rollup_1m_retention_days: 30,
+            rollup_1h_retention_days: 400,
+            rejected_retention_days: 30,
+            expired_session_keep_days: 7,
+            read_statement_timeout_ms: 10_000,
+            max_concurrent_pushes: 16,
+            http_request_timeout_s: 30,
         }
     }
 }
@@ -98,6 +112,14 @@ pub struct Config {
     pub max_series_per_collector: usize,
     /// The built dashboard, served at `/` (relative paths from the working directory).
     pub dashboard_dir: PathBuf,
+    /// How long rollups, rejected messages and expired sessions are kept.
+    pub retention: projections::maintenance::Retention,
+    /// `statement_timeout` of the API's read connections.
+    pub read_statement_timeout: Duration,
+    /// Pushes decoded at the same time; past it a push gets 503 with `Retry-After`.
+    pub max_concurrent_pushes: usize,
+    /// Longest an HTTP request may take, body included (`GET /events` is exempt).
+    pub http_request_timeout: Duration,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -205,6 +227,23 @@ impl Config {
                 "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
             ));
         }
+        if raw.rollup_1m_retention_days < raw.retention_days
+            || raw.rollup_1h_retention_days < raw.rollup_1m_retention_days
+            || raw.rejected_retention_days == 0
+        {
+            return Err(ConfigError(
+                "retention must grow with the resolution: PGA_RETENTION_DAYS <= PGA_ROLLUP_1M_RETENTION_DAYS <= PGA_ROLLUP_1H_RETENTION_DAYS, and PGA_REJECTED_RETENTION_DAYS at least 1".into(),
+            ));
+        }
+        if raw.read_statement_timeout_ms == 0
+            || raw.max_concurrent_pushes == 0
+            || raw.http_request_timeout_s == 0
+        {
+            return Err(ConfigError(
+                "PGA_READ_STATEMENT_TIMEOUT_MS, PGA_MAX_CONCURRENT_PUSHES and PGA_HTTP_REQUEST_TIMEOUT_S must be at least 1".into(),
+            ));
+        }
+        let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
             database_url,
             nats_url: raw.nats_url,
@@ -223,6 +262,15 @@ impl Config {
             check_interval: Duration::from_secs(raw.check_interval_s),
             max_series_per_collector: raw.max_series_per_collector,
             dashboard_dir: PathBuf::from(raw.dashboard_dir),
+            retention: projections::maintenance::Retention {
+                rollup_1m: days(raw.rollup_1m_retention_days),
+                rollup_1h: days(raw.rollup_1h_retention_days),
+                rejected: days(raw.rejected_retention_days),
+                expired_sessions: days(raw.expired_session_keep_days),
+            },
+            read_statement_timeout: Duration::from_millis(raw.read_statement_timeout_ms),
+            max_concurrent_pushes: raw.max_concurrent_pushes,
+            http_request_timeout: Duration::from_secs(raw.http_request_timeout_s),
         })
     }
 
@@ -341,6 +389,20 @@ mod tests {
                     ..raw()
                 },
                 "PGA_BOOTSTRAP_ADMIN",
+            ),
+            (
+                Raw {
+                    rollup_1m_retention_days: 7,
+                    ..raw()
+                },
+                "PGA_ROLLUP_1M_RETENTION_DAYS",
+            ),
+            (
+                Raw {
+                    read_statement_timeout_ms: 0,
+                    ..raw()
+                },
+                "PGA_READ_STATEMENT_TIMEOUT_MS",
             ),
         ];
         for (r, needle) in cases {

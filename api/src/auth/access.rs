@@ -80,7 +80,7 @@ pub async fn authorize(
     })?;
     let id = Uuid::parse_str(&claims.sub)
         .map_err(|_| unauthorized("invalid_token", "the access token is invalid"))?;
-    let client = state.read().await?;
+    let client = state.auth_read().await?;
     let row = client
         .query_opt(
             "SELECT username, role, active FROM rm_users WHERE id = $1",
@@ -164,7 +164,7 @@ async fn authorize_collector(
         })?;
     let id = Uuid::parse_str(&claims.sub)
         .map_err(|_| unauthorized("invalid_token", "the collector token is invalid"))?;
-    let client = state.read().await?;
+    let client = state.auth_read().await?;
     let known = client
         .query_opt("SELECT 1 FROM rm_collectors WHERE id = $1", &[&id])
         .await

@@ -46,6 +46,16 @@ pub(crate) async fn list(
             message: "must be 1-1000".into(),
         });
     }
+    // PostgreSQL refuses instants chrono holds (years past 294276 or before 4713 BC): outside
+    // 1970..=9999 is a 422, not a failed query.
+    for (field, value) in [("from", f.from), ("to", f.to)] {
+        if value.is_some_and(|t| !(0..=253_402_300_799).contains(&t.timestamp())) {
+            return Err(ApiError::Invalid {
+                field: field.into(),
+                message: "must be between 1970-01-01 and 9999-12-31".into(),
+            });
+        }
+    }
     if let (Some(from), Some(to)) = (f.from, f.to) {
         if from > to {
             return Err(ApiError::Invalid {

@@ -61,7 +61,7 @@ struct LoginRow {
 }
 
 async fn find_user(state: &AppState, username: &str) -> Result<Option<LoginRow>, ApiError> {
-    let client = state.read().await?;
+    let client = state.auth_read().await?;
     let row = client
         .query_opt(
             "SELECT id, username, role, active, password_hash FROM rm_users WHERE username = $1",
@@ -181,7 +181,7 @@ pub(crate) async fn refresh(
                 message: e.to_string(),
             },
         })?;
-    let client = state.read().await?;
+    let client = state.auth_read().await?;
     let row = client
         .query_opt(
             "SELECT username, role, active FROM rm_users WHERE id = $1",

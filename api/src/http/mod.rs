@@ -223,9 +223,16 @@ pub fn route_table() -> Vec<RouteSpec> {
 /// when `dashboard` names its folder.
 pub fn router(state: AppState, dashboard: Option<&std::path::Path>) -> Router {
     let mut v1 = Router::new();
-    for (_, path, access, handler) in table() {
+    for (method, path, access, handler) in table() {
         let guard = from_fn_with_state((state.clone(), access), authorize);
-        v1 = v1.route(path, handler.layer(guard));
+        let handler = handler.layer(guard);
+        // The event stream is meant to stay open; every other request has a deadline.
+        let handler = if method == Method::GET && path == "/events" {
+            handler
+        } else {
+            handler.layer(from_fn_with_state(state.clone(), deadline))
+        };
+        v1 = v1.route(path, handler);
     }
     let not_found = || async { ApiError::NotFound("no such route".into()) };
     let v1 = v1
@@ -254,6 +261,23 @@ pub fn router(state: AppState, dashboard: Option<&std::path::Path>) -> Router {
     };
     app.layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 408 when a request (guard, body and handler together) takes longer than
+/// `PGA_HTTP_REQUEST_TIMEOUT_S`, so a slow client cannot hold a connection and its handler.
+async fn deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout {
+            seconds: state.request_timeout.as_secs(),
+        }
+        .into_response(),
+    }
 }
 
 /// Parses a path id; anything that is not a UUID cannot name an entity, so it is a 404.

@@ -17,6 +17,28 @@ use crate::state::AppState;
 /// Most points one answer may hold (series × buckets).
 const MAX_POINTS: i64 = 20_000;
 
+/// Longest range a series query may cover: the default retention of the hour rollups
+/// (`PGA_ROLLUP_1H_RETENTION_DAYS`); past it there is nothing to read by default.
+const MAX_RANGE_DAYS: i64 = 400;
+
+/// Longest range of a statements ranking, which reads raw samples (kept 14 days by default).
+const MAX_STATEMENT_RANGE_DAYS: i64 = 31;
+
+/// Most series one series query may match; more means the labels are too loose.
+const MAX_SERIES: usize = 500;
+
+/// Most source rows (samples or rollups, all series together) one series query may read.
+const MAX_SOURCE_ROWS: i64 = 200_000;
+
+/// Most samples a statements ranking may read. They are folded as they stream in (memory is
+/// per series), so this bounds the work, not the memory.
+const MAX_STATEMENT_ROWS: i64 = 1_000_000;
+
+/// Times outside 1970-01-01 ..= 9999-12-31 are refused: both chrono and PostgreSQL hold every
+/// instant in there, with room for the offsets the queries subtract, so nothing overflows.
+const MIN_UNIX_S: i64 = 0;
+const MAX_UNIX_S: i64 = 253_402_300_799;
+
 fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::Invalid {
         field: field.into(),
@@ -40,16 +62,37 @@ fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<
                         .map_err(|_| ())
                 })
                 .map_err(|_| invalid(key, "must be RFC 3339 or Unix seconds"))
+                .and_then(|t| {
+                    if (MIN_UNIX_S..=MAX_UNIX_S).contains(&t.timestamp()) {
+                        Ok(t)
+                    } else {
+                        Err(invalid(key, "must be between 1970-01-01 and 9999-12-31"))
+                    }
+                })
         })
         .transpose()
 }
 
-/// The time range of a request: `from`/`to` (default: the last hour).
-fn range(q: &HashMap<String, String>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+/// The time range of a request: `from`/`to` (default: the last hour), at most `max_days` long.
+fn range(
+    q: &HashMap<String, String>,
+    max_days: i64,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let to = time_param(q, "to")?.unwrap_or_else(Utc::now);
-    let from = time_param(q, "from")?.unwrap_or(to - Duration::hours(1));
+    let from = match time_param(q, "from")? {
+        Some(from) => from,
+        None => to
+            .checked_sub_signed(Duration::hours(1))
+            .ok_or_else(|| invalid("to", "too early"))?,
+    };
     if from >= to {
         return Err(invalid("from", "must be before to"));
+    }
+    if to - from > Duration::days(max_days) {
+        return Err(invalid(
+            "from",
+            &format!("the range may span at most {max_days} days"),
+        ));
     }
     Ok((from, to))
 }
@@ -92,7 +135,7 @@ pub(crate) async fn series(
         .filter(|m| !m.is_empty())
         .ok_or_else(|| invalid("metric", "required"))?
         .clone();
-    let (from, to) = range(&q)?;
+    let (from, to) = range(&q, MAX_RANGE_DAYS)?;
     let span = (to - from).num_seconds().max(1);
     let step = match q.get("step") {
         Some(s) => s
@@ -102,6 +145,14 @@ pub(crate) async fn series(
     };
     if step <= 0 {
         return Err(invalid("step", "must be positive"));
+    }
+    // A step longer than the longest range is one bucket anyway; refusing it keeps every
+    // offset computed from it (the rate's look-back) far inside chrono's and PostgreSQL's range.
+    if step > MAX_RANGE_DAYS * 86_400 {
+        return Err(invalid(
+            "step",
+            &format!("must be at most {} seconds", MAX_RANGE_DAYS * 86_400),
+        ));
     }
     let function = match q.get("fn").map(String::as_str) {
         None | Some("raw") => "raw",
@@ -115,6 +166,7 @@ pub(crate) async fn series(
         }
     }
     let labels = Value::Object(labels);
+    let series_limit = i64::try_from(MAX_SERIES + 1).unwrap_or(i64::MAX);
     let client = state.read().await?;
     let rows = match (q.get("collector_id"), q.get("instance_id")) {
         (Some(c), _) => {
@@ -124,8 +176,9 @@ pub(crate) async fn series(
             client
                 .query(
                     "SELECT id, labels, counter FROM metric_series
-                      WHERE collector_id = $1 AND metric = $2 AND labels @> $3",
-                    &[&c, &metric, &labels],
+                      WHERE collector_id = $1 AND metric = $2 AND labels @> $3
+                      ORDER BY id LIMIT $4",
+                    &[&c, &metric, &labels, &series_limit],
                 )
                 .await
         }
@@ -133,14 +186,21 @@ pub(crate) async fn series(
             client
                 .query(
                     "SELECT id, labels, counter FROM metric_series
-                      WHERE instance = $1 AND metric = $2 AND labels @> $3",
-                    &[i, &metric, &labels],
+                      WHERE instance = $1 AND metric = $2 AND labels @> $3
+                      ORDER BY id LIMIT $4",
+                    &[i, &metric, &labels, &series_limit],
                 )
                 .await
         }
         (None, None) => return Err(invalid("collector_id", "give collector_id or instance_id")),
     }
     .map_err(unavailable)?;
+    if rows.len() > MAX_SERIES {
+        return Err(invalid(
+            "metric",
+            &format!("matches more than {MAX_SERIES} series; narrow it with label.<key>=<value>"),
+        ));
+    }
     let buckets = span / step + 1;
     let n_series = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     if buckets.saturating_mul(n_series.max(1)) > MAX_POINTS {
@@ -166,24 +226,27 @@ pub(crate) async fn series(
     };
     let hours_built = hours_built.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let mut out = Vec::with_capacity(rows.len());
+    let mut rows_left = MAX_SOURCE_ROWS;
     for row in rows {
         let id: i64 = row.get(0);
         let labels: BTreeMap<String, String> =
             serde_json::from_value(row.get::<_, Value>(1)).unwrap_or_default();
         let counter: bool = row.get(2);
         // One point before `from`, so the first bucket's rate has a predecessor.
+        // Cannot overflow: `step` is at most MAX_RANGE_DAYS and `from` is after 1970.
         let from_q = if function == "rate" {
-            from - Duration::seconds(step.max(60) * 2)
+            from - Duration::seconds(step.max(60).saturating_mul(2))
         } else {
             from
         };
+        let row_limit = rows_left + 1;
         let source = match resolution {
             "raw" => {
                 client
                     .query(
                         "SELECT ts, value, 1::int8, value FROM metric_samples
-                      WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
-                        &[&id, &from_q, &to],
+                      WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts LIMIT $4",
+                        &[&id, &from_q, &to, &row_limit],
                     )
                     .await
             }
@@ -191,8 +254,9 @@ pub(crate) async fn series(
                 client
                     .query(
                         "SELECT last_ts, sum, count, last FROM metric_rollup_1m
-                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket",
-                        &[&id, &from_q, &to],
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket
+                      LIMIT $4",
+                        &[&id, &from_q, &to, &row_limit],
                     )
                     .await
             }
@@ -207,13 +271,23 @@ pub(crate) async fn series(
                        FROM metric_rollup_1m
                       WHERE series_id = $1 AND bucket >= greatest($2, $4) AND bucket <= $3
                       GROUP BY date_trunc('hour', bucket)
-                     ORDER BY 1",
-                        &[&id, &from_q, &to, &hours_built],
+                     ORDER BY 1 LIMIT $5",
+                        &[&id, &from_q, &to, &hours_built, &row_limit],
                     )
                     .await
             }
         }
         .map_err(unavailable)?;
+        rows_left -= i64::try_from(source.len()).unwrap_or(i64::MAX);
+        if rows_left < 0 {
+            return Err(invalid(
+                "from",
+                &format!(
+                    "the range holds more than {MAX_SOURCE_ROWS} stored points; \
+                     narrow the range or the labels, or use a larger step"
+                ),
+            ));
+        }
         let points: Vec<SourcePoint> = source
             .iter()
             .map(|r| SourcePoint {
@@ -303,25 +377,47 @@ pub(crate) struct Statement {
     mean_time_ms: f64,
 }
 
-/// `(ts, value)` of one series, oldest first.
-type Points = Vec<(DateTime<Utc>, f64)>;
+/// A cumulative counter's increase over the range, folded point by point (reset-aware): a
+/// value lower than its predecessor means a restart, and the increase is the new value itself.
+/// One point alone counts as its value.
+#[derive(Default)]
+struct Increase {
+    points: u64,
+    first: f64,
+    last: f64,
+    increase: f64,
+}
+
+impl Increase {
+    fn add(&mut self, value: f64) {
+        if self.points == 0 {
+            self.first = value;
+        } else if value >= self.last {
+            self.increase += value - self.last;
+        } else {
+            self.increase += value;
+        }
+        self.last = value;
+        self.points += 1;
+    }
+
+    fn total(&self) -> f64 {
+        match self.points {
+            0 => 0.0,
+            1 => self.first,
+            _ => self.increase,
+        }
+    }
+}
 
 /// Increase of a cumulative counter over its points (reset-aware); one point: its value.
+#[cfg(test)]
 fn increase(points: &[(DateTime<Utc>, f64)]) -> f64 {
-    match points {
-        [] => 0.0,
-        [only] => only.1,
-        many => many
-            .windows(2)
-            .map(|w| {
-                if w[1].1 >= w[0].1 {
-                    w[1].1 - w[0].1
-                } else {
-                    w[1].1
-                }
-            })
-            .sum(),
+    let mut acc = Increase::default();
+    for p in points {
+        acc.add(p.1);
     }
+    acc.total()
 }
 
 async fn statements(
@@ -329,34 +425,60 @@ async fn statements(
     id: &str,
     q: &HashMap<String, String>,
 ) -> Result<Vec<Statement>, ApiError> {
+    use futures::TryStreamExt;
+
     let collector = parse_id(id, "collector")?;
-    let (from, to) = range(q)?;
+    let (from, to) = range(q, MAX_STATEMENT_RANGE_DAYS)?;
     let client = state.read().await?;
+    let row_limit = MAX_STATEMENT_ROWS + 1;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&collector, &from, &to, &row_limit];
+    // Streamed and folded per series as rows arrive: memory grows with the statements, not
+    // with the samples in the range.
     let rows = client
-        .query(
-            "SELECT s.metric, s.labels->>'queryid', coalesce(s.labels->>'database', ''), m.ts, m.value
+        .query_raw(
+            "SELECT s.id, s.metric, s.labels->>'queryid', coalesce(s.labels->>'database', ''),
+                    m.value
                FROM metric_series s JOIN metric_samples m ON m.series_id = s.id
               WHERE s.collector_id = $1
                 AND s.metric IN ('pg_statement_calls_total', 'pg_statement_exec_time_ms_total')
                 AND m.ts >= $2 AND m.ts <= $3
-              ORDER BY m.ts",
-            &[&collector, &from, &to],
+              ORDER BY s.id, m.ts
+              LIMIT $4",
+            params,
         )
         .await
         .map_err(unavailable)?;
-    let mut by_query: BTreeMap<(String, String), (Points, Points)> = BTreeMap::new();
-    for r in rows {
-        let metric: String = r.get(0);
-        let key = (
-            r.get::<_, Option<String>>(1).unwrap_or_default(),
-            r.get::<_, String>(2),
-        );
+    futures::pin_mut!(rows);
+    // Per series: (queryid, database), whether it counts calls, and its increase.
+    let mut per_series: HashMap<i64, ((String, String), bool, Increase)> = HashMap::new();
+    let mut seen: i64 = 0;
+    while let Some(r) = rows.try_next().await.map_err(unavailable)? {
+        seen += 1;
+        if seen > MAX_STATEMENT_ROWS {
+            return Err(invalid(
+                "from",
+                &format!("the range holds more than {MAX_STATEMENT_ROWS} samples; narrow it"),
+            ));
+        }
+        let e = per_series.entry(r.get(0)).or_insert_with(|| {
+            let key = (
+                r.get::<_, Option<String>>(2).unwrap_or_default(),
+                r.get::<_, String>(3),
+            );
+            let calls = r.get::<_, String>(1) == "pg_statement_calls_total";
+            (key, calls, Increase::default())
+        });
+        e.2.add(r.get(4));
+    }
+    // Series of the same statement (one per instance the collector watches) add up.
+    let mut by_query: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for (key, calls, inc) in per_series.into_values() {
         let e = by_query.entry(key).or_default();
-        let point = (r.get::<_, DateTime<Utc>>(3), r.get::<_, f64>(4));
-        if metric == "pg_statement_calls_total" {
-            e.0.push(point);
+        if calls {
+            e.0 += inc.total();
         } else {
-            e.1.push(point);
+            e.1 += inc.total();
         }
     }
     let texts: HashMap<String, String> = client
@@ -371,17 +493,13 @@ async fn statements(
         .collect();
     Ok(by_query
         .into_iter()
-        .map(|((queryid, database), (calls, time))| {
-            let calls = increase(&calls);
-            let total = increase(&time);
-            Statement {
-                query: texts.get(&queryid).cloned(),
-                queryid,
-                database,
-                calls,
-                total_time_ms: total,
-                mean_time_ms: if calls > 0.0 { total / calls } else { 0.0 },
-            }
+        .map(|((queryid, database), (calls, total))| Statement {
+            query: texts.get(&queryid).cloned(),
+            queryid,
+            database,
+            calls,
+            total_time_ms: total,
+            mean_time_ms: if calls > 0.0 { total / calls } else { 0.0 },
         })
         .filter(|s| s.calls > 0.0)
         .collect())

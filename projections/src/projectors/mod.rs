@@ -30,9 +30,8 @@ pub use metric_samples::{
 pub use registration_secrets::RegistrationSecrets;
 pub use users::Users;
 
-use crate::runtime::{
-    describe, is_infrastructure, record_rejection, ApplyError, Delivered, Projector, Source,
-};
+use crate::pg_error::{describe, is_infrastructure};
+use crate::runtime::{record_rejection, ApplyError, Delivered, Projector, Source};
 
 /// A projector of domain events.
 #[async_trait]

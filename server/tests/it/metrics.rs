@@ -568,3 +568,148 @@ async fn hours_are_built_once_closed_rebuilt_after_late_data_and_read_the_same_e
     running.stop().await;
     env.cleanup().await;
 }
+
+/// A request that cannot be answered (the handler panicked and hyper dropped the connection)
+/// shows as `None`, so a panic fails the assertion instead of the helper.
+async fn try_get(api: &Api, path: &str, token: &str) -> Option<(u16, Value)> {
+    let response = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn extreme_numbers_in_series_and_statement_queries_get_422_naming_the_parameter() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    // The arithmetic on the step only runs for a series that exists.
+    env.sql()
+        .await
+        .execute(
+            "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+             VALUES (1, $1, '', 'm', '{}', true)",
+            &[&c.id.parse::<uuid::Uuid>().expect("uuid")],
+        )
+        .await
+        .expect("series");
+    let now = Utc::now().timestamp();
+    let series = format!("/metrics/series?collector_id={}&metric=m", c.id);
+    let slow = format!("/collectors/{}/queries/slow?", c.id);
+    let cases = [
+        // Overflowed chrono when the rate looked back two steps.
+        (
+            format!(
+                "{series}&fn=rate&step=10000000000000&from={}&to={now}",
+                now - 3600
+            ),
+            "step",
+        ),
+        (format!("{series}&fn=rate&step={}", i64::MAX), "step"),
+        // The earliest instant chrono holds: the default `from` (an hour before) overflowed.
+        (format!("{series}&to=-8334601228800"), "to"),
+        (format!("{slow}to=-8334601228800"), "to"),
+        (format!("{series}&from=-1&to={now}"), "from"),
+        // Ranges past the bounds.
+        (format!("{series}&from=0&to=253402300799"), "from"),
+        (
+            format!("{series}&from={}&to={now}", now - 401 * 86_400),
+            "from",
+        ),
+        (format!("{slow}from={}&to={now}", now - 32 * 86_400), "from"),
+        (
+            format!("/collectors/{}/queries/frequent?from=0&to={now}", c.id),
+            "from",
+        ),
+        // The audit log's range: instants chrono holds but PostgreSQL does not.
+        ("/audit?to=%2B200000-01-01T00:00:00Z".to_owned(), "to"),
+        ("/audit?from=-200000-01-01T00:00:00Z".to_owned(), "from"),
+    ];
+    for (path, field) in cases {
+        let got = try_get(&api, &path, &admin).await;
+        let (status, body) = got.unwrap_or_else(|| panic!("{path}: no answer (a panic?)"));
+        assert_eq!(
+            (status, body["error"]["field"].clone()),
+            (422, json!(field)),
+            "{path}: {body}"
+        );
+        assert_eq!(body["error"]["code"], "invalid_field", "{path}: {body}");
+    }
+    // The server is still fine.
+    let r = api.get(&format!("{series}&fn=rate&step=60"), &admin).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_series_query_matching_too_many_series_or_rows_is_refused_with_422() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let sql = env.sql().await;
+    let collector: uuid::Uuid = c.id.parse().expect("uuid");
+    // 501 series of one metric, and one series with 200,001 minutes of rollups.
+    sql.execute(
+        "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+         SELECT i, $1, '', 'wide', jsonb_build_object('n', i::text), false
+           FROM generate_series(1, 501) i",
+        &[&collector],
+    )
+    .await
+    .expect("series");
+    sql.execute(
+        "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+         VALUES (1000, $1, '', 'long', '{}', false)",
+        &[&collector],
+    )
+    .await
+    .expect("series");
+    let end = Utc::now()
+        .duration_trunc(Duration::minutes(1))
+        .expect("trunc");
+    sql.execute(
+        "INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
+         SELECT 1000, $1::timestamptz - i * interval '1 minute', 1, 1, 1, 1, 1,
+                $1::timestamptz - i * interval '1 minute'
+           FROM generate_series(0, 200000) i",
+        &[&end],
+    )
+    .await
+    .expect("rollups");
+    let now = end.timestamp();
+    let wide = format!("/metrics/series?collector_id={}&metric=wide&step=600", c.id);
+    let r = api.get(&wide, &admin).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].clone()),
+        (422, json!("metric")),
+        "{}",
+        r.body["error"]
+    );
+    let narrowed = api.get(&format!("{wide}&label.n=7"), &admin).await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    assert_eq!(narrowed.body["series"].as_array().map(Vec::len), Some(1));
+    let long = format!(
+        "/metrics/series?collector_id={}&metric=long&step=900&from={}&to={now}",
+        c.id,
+        now - 140 * 86_400
+    );
+    let r = api.get(&long, &admin).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].clone()),
+        (422, json!("from")),
+        "{}",
+        r.body["error"]
+    );
+    // A coarser step reads the hours instead, within the bound.
+    let hours = format!(
+        "/metrics/series?collector_id={}&metric=long&step=3600&from={}&to={now}",
+        c.id,
+        now - 140 * 86_400
+    );
+    let r = api.get(&hours, &admin).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    running.stop().await;
+    env.cleanup().await;
+}
