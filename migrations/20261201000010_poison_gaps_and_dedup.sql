@@ -10,9 +10,6 @@ ALTER TABLE projection_rejected
     ADD COLUMN collector_id text,
     ADD COLUMN batch_id     text;
 
--- For the retention of rejected messages (oldest first).
-CREATE INDEX projection_rejected_rejected_at ON projection_rejected (rejected_at);
-
 -- Events that arrived before an earlier event of the same aggregate (a re-publish after a
 -- failed acknowledgement can put event k behind k+1 on the stream). They wait here, already
 -- acknowledged, and are applied the moment the missing one is; one that waits long is a gap
