@@ -2,13 +2,60 @@
 //! two wire formats (the native one, and pgAnalytics v3's collector payload).
 //!
 //! A batch is a list of samples `(metric, labels, value, ts)`. Validation happens per sample:
-//! a non-finite value, a bad metric name or a timestamp more than an hour in the future rejects
-//! that sample (counted, with the reason), never the whole batch.
+//! a non-finite or out-of-range value, a bad metric name, bad labels or a timestamp more than an
+//! hour in the future rejects that sample (counted, with the reason), never the whole batch.
+//! What belongs to the batch as a whole (its id, collector, instance, statements) is bounded
+//! too, and a batch breaking one of those bounds is refused whole, naming the field: both
+//! ingest paths and the projectors parse through [`parse_payload`], so nothing unbounded
+//! reaches storage or the bus.
 
 mod v3;
 
 /// The header a collector's token travels in with every batch, on both ingest paths.
 pub const TOKEN_HEADER: &str = "Pga-Collector-Token";
+
+/// Most bytes of a batch id. It travels as the `Nats-Msg-Id` header and is the primary key of
+/// the projectors' applied-batches tables.
+pub const BATCH_ID_MAX: usize = 128;
+
+/// Most bytes of the collector id a batch names (a UUID is 36).
+pub const COLLECTOR_ID_MAX: usize = 64;
+
+/// Most bytes of `instance`. It is a key of the B-tree index `metric_series (instance, metric)`,
+/// whose entries must stay under ~2704 bytes (a third of an 8 KiB page): 512 bytes plus a
+/// 200-byte metric name leaves ample room, and holds a 128-character instance name in any
+/// script.
+pub const INSTANCE_MAX: usize = 512;
+
+/// Most bytes of a metric name (ASCII only).
+pub const METRIC_NAME_MAX: usize = 200;
+
+/// Most labels on one sample, most bytes of a label name, and of a label value. Labels are
+/// stored as `jsonb` (not indexed), so these bound the size of a series row, not an index
+/// entry.
+pub const LABELS_MAX: usize = 32;
+/// See [`LABELS_MAX`].
+pub const LABEL_KEY_MAX: usize = 128;
+/// See [`LABELS_MAX`].
+pub const LABEL_VALUE_MAX: usize = 1024;
+
+/// Most bytes of a statement's query id: the primary key of `metric_statements` is
+/// `(collector_id, queryid)`, a B-tree entry; a PostgreSQL queryid is a 64-bit integer (at most
+/// 20 characters as text), and 128 leaves room for other collectors' hashes.
+pub const QUERYID_MAX: usize = 128;
+
+/// Most bytes of a statement's text. It is stored in a `text` column (not indexed) and shown in
+/// the query views; pgAnalytics' collector sends at most 4000 characters (16000 bytes) and
+/// PostgreSQL's `track_activity_query_size` defaults to 1024, so 64 KiB keeps every real text
+/// while a batch of statements stays far below the bus's message size.
+pub const STATEMENT_TEXT_MAX: usize = 64 * 1024;
+
+/// Largest magnitude of a sample value. Rollups add values up in `double precision`
+/// (`metric_rollup_1m.sum`, then the 1-hour rollup sums those sums); a float8 overflows past
+/// ~1.8e308, which used to stop the samples projection for good. With |value| ≤ 1e200 a sum
+/// overflows only after 1e108 samples in one bucket — never — and differences and rates over
+/// such values stay finite too. No real metric comes within a hundred orders of magnitude.
+pub const MAX_ABS_VALUE: f64 = 1e200;
 
 use std::collections::BTreeMap;
 
@@ -98,7 +145,7 @@ pub fn valid_metric_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':');
     first_ok
-        && name.len() <= 200
+        && name.len() <= METRIC_NAME_MAX
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
@@ -113,16 +160,85 @@ pub fn check_sample(sample: &Sample, now: DateTime<Utc>) -> Result<(), String> {
     if !sample.value.is_finite() {
         return Err("value is not a finite number".into());
     }
+    if sample.value.abs() > MAX_ABS_VALUE {
+        return Err(format!(
+            "value is out of range: its magnitude must be at most {MAX_ABS_VALUE:e}"
+        ));
+    }
     if sample.ts > now + Duration::hours(1) {
         return Err("timestamp is more than an hour in the future".into());
     }
-    if sample.labels.len() > 32
+    if sample.labels.len() > LABELS_MAX
         || sample
             .labels
             .iter()
-            .any(|(k, v)| k.len() > 128 || v.len() > 1024)
+            .any(|(k, v)| k.len() > LABEL_KEY_MAX || v.len() > LABEL_VALUE_MAX)
     {
         return Err("too many or too long labels".into());
+    }
+    // PostgreSQL's jsonb refuses NUL (`\u0000`); a label name is a name.
+    if sample
+        .labels
+        .iter()
+        .any(|(k, v)| k.is_empty() || k.chars().any(char::is_control) || v.contains('\0'))
+    {
+        return Err(
+            "a label name must be non-empty without control characters, a label value without NUL"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> PayloadError {
+    PayloadError::Field {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Checks what belongs to the batch as a whole. `instance_field` is the name the sender gave
+/// `instance` (`hostname` in the v3 format).
+fn check_batch(batch: &MetricBatch, instance_field: &str) -> Result<(), PayloadError> {
+    let id = &batch.batch_id;
+    // Printable ASCII without spaces: it travels as a NATS header value, where CR/LF would
+    // break the header block (async-nats asserts on it) and spaces at its ends are trimmed.
+    if id.is_empty() || id.len() > BATCH_ID_MAX || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(field_error(
+            "batch_id",
+            format!("must be 1-{BATCH_ID_MAX} printable ASCII characters without spaces"),
+        ));
+    }
+    let c = &batch.collector_id;
+    if c.is_empty() || c.len() > COLLECTOR_ID_MAX || !c.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(field_error(
+            "collector_id",
+            format!("must be 1-{COLLECTOR_ID_MAX} printable ASCII characters"),
+        ));
+    }
+    if let Some(instance) = &batch.instance {
+        crate::values::optional_text(instance, INSTANCE_MAX)
+            .map_err(|e| field_error(instance_field, e.to_string()))?;
+    }
+    // `collected_at` is stored (`timestamptz` starts at 4713 BC; chrono goes further back).
+    if batch.collected_at.timestamp() < 0 {
+        return Err(field_error("collected_at", "must not be before 1970"));
+    }
+    for (queryid, text) in &batch.statements {
+        crate::values::optional_text(queryid, QUERYID_MAX)
+            .map_err(|e| field_error("statements", format!("each query id {e}")))?;
+        if text.len() > STATEMENT_TEXT_MAX {
+            return Err(field_error(
+                "statements",
+                format!("each statement text must be at most {STATEMENT_TEXT_MAX} bytes"),
+            ));
+        }
+        if text.contains('\0') {
+            return Err(field_error(
+                "statements",
+                "a statement text must not contain NUL",
+            ));
+        }
     }
     Ok(())
 }
@@ -202,6 +318,7 @@ pub fn parse_payload(
     }
     if object.contains_key("metrics") {
         let (batch, skipped) = v3::convert(&value, &content_id())?;
+        check_batch(&batch, "hostname")?;
         let (samples, rejected) = split(batch.samples, now);
         return Ok(Parsed {
             batch: MetricBatch { samples, ..batch },
@@ -238,23 +355,19 @@ fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, Payl
                 }
             })
             .collect();
-        if native.batch_id.trim().is_empty() || native.batch_id.len() > 128 {
-            return Err(PayloadError::Field {
-                field: "batch_id".into(),
-                message: "must be 1-128 characters".into(),
-            });
-        }
         let (samples, mut more) = split(samples, now);
         rejected.append(&mut more);
+        let batch = MetricBatch {
+            batch_id: native.batch_id,
+            collector_id: native.collector_id,
+            instance: native.instance,
+            collected_at: native.collected_at,
+            samples,
+            statements: native.statements,
+        };
+        check_batch(&batch, "instance")?;
         Ok(Parsed {
-            batch: MetricBatch {
-                batch_id: native.batch_id,
-                collector_id: native.collector_id,
-                instance: native.instance,
-                collected_at: native.collected_at,
-                samples,
-                statements: native.statements,
-            },
+            batch,
             rejected,
             skipped_families: vec![],
             as_sent: false,
@@ -323,6 +436,124 @@ mod tests {
         let v3 = include_str!("../../fixtures/v3-push-example.json");
         let parsed = parse_payload(v3.as_bytes(), || "x".into(), now()).expect("v3 parses");
         assert!(!parsed.as_sent);
+    }
+
+    fn native(batch_id: &str, instance: &str, statements: serde_json::Value) -> Vec<u8> {
+        serde_json::json!({
+            "batch_id": batch_id, "collector_id": "c-1", "collected_at": "2026-02-27T15:13:20Z",
+            "instance": instance, "statements": statements,
+            "samples": [{"metric": "pg_up", "value": 1}]
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn refused_field(body: &[u8]) -> Option<String> {
+        match parse_payload(body, || "x".into(), now()) {
+            Err(PayloadError::Field { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn batch_fields_are_bounded_and_refused_whole_naming_the_field() {
+        let none = serde_json::json!({});
+        let ok_id = "b".repeat(BATCH_ID_MAX);
+        let ok_instance = "i".repeat(INSTANCE_MAX);
+        assert!(parse_payload(
+            &native(&ok_id, &ok_instance, none.clone()),
+            || "x".into(),
+            now()
+        )
+        .is_ok());
+        let long_id = "b".repeat(BATCH_ID_MAX + 1);
+        let long_instance = "i".repeat(INSTANCE_MAX + 1);
+        for (body, field) in [
+            (native(&long_id, "db", none.clone()), "batch_id"),
+            (
+                native("b\r\nNats-Msg-Id: x", "db", none.clone()),
+                "batch_id",
+            ),
+            (native("b 1", "db", none.clone()), "batch_id"),
+            (native("", "db", none.clone()), "batch_id"),
+            (native("b", &long_instance, none.clone()), "instance"),
+            (native("b", &"i".repeat(3000), none.clone()), "instance"),
+            (native("b", "d\0b", none.clone()), "instance"),
+            (
+                native(
+                    "b",
+                    "db",
+                    serde_json::json!({"q".repeat(QUERYID_MAX + 1): "select 1"}),
+                ),
+                "statements",
+            ),
+            (
+                native(
+                    "b",
+                    "db",
+                    serde_json::json!({"1": "s".repeat(STATEMENT_TEXT_MAX + 1)}),
+                ),
+                "statements",
+            ),
+            (
+                native("b", "db", serde_json::json!({"1": "select\0"})),
+                "statements",
+            ),
+        ] {
+            assert_eq!(refused_field(&body).as_deref(), Some(field));
+        }
+        let ok = native(
+            "b",
+            "db",
+            serde_json::json!({"q".repeat(QUERYID_MAX): "s".repeat(STATEMENT_TEXT_MAX)}),
+        );
+        assert!(parse_payload(&ok, || "x".into(), now()).is_ok());
+        let v3 = serde_json::json!({
+            "collector_id": "c-1", "hostname": "h".repeat(INSTANCE_MAX + 1),
+            "timestamp": "2026-02-27T15:13:20Z", "metrics": []
+        });
+        assert_eq!(
+            refused_field(v3.to_string().as_bytes()).as_deref(),
+            Some("hostname")
+        );
+    }
+
+    #[test]
+    fn values_that_could_overflow_a_rollup_and_bad_labels_are_refused_per_sample() {
+        let body = serde_json::json!({
+            "batch_id": "b-1", "collector_id": "c-1", "collected_at": "2026-02-27T15:13:20Z",
+            "samples": [
+                {"metric": "ok_max", "value": MAX_ABS_VALUE},
+                {"metric": "ok_min", "value": -MAX_ABS_VALUE},
+                {"metric": "huge", "value": 1e308},
+                {"metric": "huge_negative", "value": -1e201},
+                {"metric": "bad_key", "labels": {"a\nb": "v"}, "value": 1},
+                {"metric": "empty_key", "labels": {"": "v"}, "value": 1},
+                {"metric": "nul_value", "labels": {"k": "v\0"}, "value": 1},
+                {"metric": "long_value", "labels": {"k": "v".repeat(LABEL_VALUE_MAX + 1)}, "value": 1}
+            ]
+        });
+        let parsed =
+            parse_payload(body.to_string().as_bytes(), || "x".into(), now()).expect("parsed");
+        let kept: Vec<_> = parsed
+            .batch
+            .samples
+            .iter()
+            .map(|s| s.metric.as_str())
+            .collect();
+        assert_eq!(kept, ["ok_max", "ok_min"]);
+        let refused: Vec<_> = parsed.rejected.iter().map(|r| r.metric.as_str()).collect();
+        assert_eq!(
+            refused,
+            [
+                "huge",
+                "huge_negative",
+                "bad_key",
+                "empty_key",
+                "nul_value",
+                "long_value"
+            ]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod authz;
 mod collector_agent;
 mod collectors;
 mod core_pipeline;
+mod edge;
 mod faults;
 mod instances;
 mod metrics;
