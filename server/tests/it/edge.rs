@@ -235,3 +235,61 @@ async fn a_batch_id_with_a_line_break_is_refused_not_a_panic() {
     running.stop().await;
     env.cleanup().await;
 }
+
+/// A private nats-server taking messages of at most `max_payload` bytes; killed on drop.
+struct SmallNats(std::process::Child);
+
+impl Drop for SmallNats {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_every_event() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let conf = std::env::temp_dir().join(format!("pga-small-nats-{}.conf", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &conf,
+        format!("listen: 127.0.0.1:{port}\nmax_payload: 32768\n"),
+    )
+    .expect("nats conf");
+    let _nats = SmallNats(
+        std::process::Command::new("nats-server")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH"),
+    );
+    eventually("nats-server listening", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    let env = TestEnv::with_nats(&format!("nats://127.0.0.1:{port}")).await;
+    let started = pganalytics::app::start(
+        &env.config,
+        Roles::ALL,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await;
+    let error = match started {
+        Ok(running) => {
+            running.stop().await;
+            panic!("started on a NATS server with max_payload 32768");
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("max_payload"), "{error}");
+    let _ = std::fs::remove_file(&conf);
+    env.cleanup().await;
+}
