@@ -309,9 +309,10 @@ pub fn parse_payload(
         .as_object()
         .ok_or_else(|| PayloadError::Malformed("the payload must be a JSON object".into()))?;
     if object.contains_key("samples") {
+        let field = native_field_at_fault(object);
         let native: NativeBatch =
             serde_json::from_value(value).map_err(|e| PayloadError::Field {
-                field: "samples".into(),
+                field,
                 message: e.to_string(),
             })?;
         return native_parsed(native, now);
@@ -330,6 +331,41 @@ pub fn parse_payload(
     Err(PayloadError::Malformed(
         "unknown format: expected \"samples\" (native) or \"metrics\" (pgAnalytics v3)".into(),
     ))
+}
+
+/// The field of a native batch that does not have its type (or is unknown), so that the
+/// refusal names it: `samples[3]` for a bad sample, `samples` when no field stands out.
+fn native_field_at_fault(object: &serde_json::Map<String, serde_json::Value>) -> String {
+    fn fits<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> bool {
+        T::deserialize(v).is_ok()
+    }
+    for (key, v) in object {
+        let ok = match key.as_str() {
+            "batch_id" | "collector_id" => fits::<String>(v),
+            "instance" => fits::<Option<String>>(v),
+            "collected_at" => fits::<DateTime<Utc>>(v),
+            "statements" => fits::<BTreeMap<String, String>>(v),
+            "samples" => match v.as_array() {
+                Some(samples) => {
+                    if let Some(i) = samples.iter().position(|s| !fits::<NativeSample>(s)) {
+                        return format!("samples[{i}]");
+                    }
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if !ok {
+            return key.clone();
+        }
+    }
+    for required in ["batch_id", "collector_id", "collected_at"] {
+        if !object.contains_key(required) {
+            return required.to_owned();
+        }
+    }
+    "samples".to_owned()
 }
 
 fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, PayloadError> {
@@ -554,6 +590,52 @@ mod tests {
                 "long_value"
             ]
         );
+    }
+
+    #[test]
+    fn a_mistyped_native_batch_names_the_field_at_fault() {
+        let at = "2026-02-27T15:13:20Z";
+        let cases = [
+            (json_body(5, "c", at, "[]"), "batch_id"),
+            (json_body("b", "c", 7, "[]"), "collected_at"),
+            (
+                json_body(
+                    "b",
+                    "c",
+                    at,
+                    r#"[{"metric":"m","value":1},{"metric":"m","value":"x"}]"#,
+                ),
+                "samples[1]",
+            ),
+            (json_body("b", "c", at, r#"{"no":"list"}"#), "samples"),
+        ];
+        for (body, field) in cases {
+            assert_eq!(
+                refused_field(body.as_bytes()).as_deref(),
+                Some(field),
+                "{body}"
+            );
+        }
+        let missing = r#"{"batch_id":"b","collected_at":"2026-02-27T15:13:20Z","samples":[]}"#;
+        assert_eq!(
+            refused_field(missing.as_bytes()).as_deref(),
+            Some("collector_id")
+        );
+        let unknown = r#"{"batch_id":"b","collector_id":"c","collected_at":"2026-02-27T15:13:20Z","samples":[],"extra":1}"#;
+        assert_eq!(refused_field(unknown.as_bytes()).as_deref(), Some("extra"));
+    }
+
+    fn json_body(
+        batch_id: impl serde::Serialize,
+        collector: &str,
+        at: impl serde::Serialize,
+        samples: &str,
+    ) -> String {
+        format!(
+            r#"{{"batch_id":{},"collector_id":"{collector}","collected_at":{},"samples":{samples}}}"#,
+            serde_json::to_string(&batch_id).expect("json"),
+            serde_json::to_string(&at).expect("json"),
+        )
     }
 
     #[test]
