@@ -9,6 +9,7 @@ mod collector_agent;
 mod collectors;
 mod core_pipeline;
 mod edge;
+mod edge_sweep;
 mod faults;
 mod instances;
 mod metrics;
