@@ -323,3 +323,290 @@ async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_not
     s.running.stop().await;
     s.env.cleanup().await;
 }
+
+fn instance(i: usize) -> Value {
+    json!({"name": format!("i{i}"), "host": "127.0.0.1", "port": 5432,
+           "database": "postgres", "username": "postgres", "sslmode": "disable"})
+}
+
+#[tokio::test]
+async fn instance_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
+    let mut s = setup().await;
+    let admin = Some(s.admin.clone());
+    let create = Route {
+        method: Method::POST,
+        path: "/managed-instances".into(),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(instance),
+    };
+    let tag = |n: usize| json!("t".repeat(n));
+    let cases = [
+        ("name", unique(3, 128), Accepted),
+        ("name", long(129), Refused("name")),
+        ("name", json!(""), Refused("name")),
+        ("name", ctrl(), Refused("name")),
+        ("host", long(255), Accepted),
+        ("host", long(256), Refused("host")),
+        ("host", json!(""), Refused("host")),
+        ("host", ctrl(), Refused("host")),
+        ("host", json!(1), Refused("host")),
+        ("port", json!(0), Refused("port")),
+        ("port", json!(65536), Refused("port")),
+        ("port", json!("5432"), Refused("port")),
+        ("port", json!(1e300), Refused("port")),
+        ("database", long(63), Accepted),
+        ("database", long(64), Refused("database")),
+        ("database", json!(""), Refused("database")),
+        ("database", ctrl(), Refused("database")),
+        ("username", long(63), Accepted),
+        ("username", long(64), Refused("username")),
+        ("username", json!(null), Refused("username")),
+        ("password", long(1024), Accepted),
+        ("password", long(1025), Refused("password")),
+        ("password", json!(12), Refused("password")),
+        ("sslmode", json!("sometimes"), Refused("sslmode")),
+        (
+            "connect_timeout_s",
+            json!(301),
+            Refused("connect_timeout_s"),
+        ),
+        ("tags", json!(vec![tag(64); 32]), Accepted),
+        ("tags", json!(vec![tag(1); 33]), Refused("tags")),
+        ("tags", json!([tag(65)]), Refused("tags")),
+        ("tags", json!(["a\u{7}"]), Refused("tags")),
+        ("tags", json!("one"), Refused("tags")),
+    ];
+    for (field, value, expect) in cases.clone() {
+        s.field(&create, field, value, expect).await;
+    }
+    s.malformed(&create).await;
+    // A 1.1 MB database, the stall of issue 13.
+    s.field(&create, "database", long(1_100_000), Refused("database"))
+        .await;
+
+    let r = s
+        .api
+        .post("/managed-instances", Some(&s.admin), instance(0))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    let update = Route {
+        method: Method::PUT,
+        path: format!("/managed-instances/{id}"),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(|_| json!({})),
+    };
+    for (field, value, expect) in cases {
+        // `name` must stay unique and `null` means "keep" in an update.
+        if field == "name" && matches!(expect, Accepted) || value.is_null() {
+            continue;
+        }
+        s.field(&update, field, value, expect).await;
+    }
+    s.malformed(&update).await;
+
+    let direct = Route {
+        method: Method::POST,
+        path: "/managed-instances/test-connection-direct".into(),
+        token: admin,
+        secret: None,
+        valid: Box::new(|_| {
+            json!({"host": "127.0.0.1", "port": 5432, "database": "postgres",
+                                   "username": "postgres", "sslmode": "disable"})
+        }),
+    };
+    for (field, value, expect) in [
+        ("database", long(63), Accepted),
+        ("host", long(256), Refused("host")),
+        ("database", long(64), Refused("database")),
+        ("username", ctrl(), Refused("username")),
+        ("password", long(1025), Refused("password")),
+        ("port", json!(-1), Refused("port")),
+    ] {
+        s.field(&direct, field, value, expect).await;
+    }
+    s.malformed(&direct).await;
+    s.running.stop().await;
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
+    let mut s = setup().await;
+    let admin = Some(s.admin.clone());
+    let password = "a long enough password";
+    let users = Route {
+        method: Method::POST,
+        path: "/users".into(),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(
+            move |i| json!({"username": format!("user{i}"), "password": password, "role": "viewer"}),
+        ),
+    };
+    for (field, value, expect) in [
+        ("username", unique(4, 64), Accepted),
+        ("username", long(65), Refused("username")),
+        ("username", json!("ab"), Refused("username")),
+        ("username", json!("a\nbc"), Refused("username")),
+        ("username", json!(""), Refused("username")),
+        ("password", long(1024), Accepted),
+        ("password", long(1025), Refused("password")),
+        ("password", json!("short"), Refused("password")),
+        ("password", json!([]), Refused("password")),
+        ("role", json!("root"), Refused("role")),
+        ("role", json!(1), Refused("role")),
+    ] {
+        s.field(&users, field, value, expect).await;
+    }
+    s.malformed(&users).await;
+    let id = s
+        .api
+        .create_user(&s.admin, "target", password, "viewer")
+        .await;
+    let update = Route {
+        method: Method::PUT,
+        path: format!("/users/{id}"),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(|_| json!({})),
+    };
+    s.field(&update, "role", json!("root"), Refused("role"))
+        .await;
+    s.field(&update, "active", json!("yes"), Refused("active"))
+        .await;
+    s.malformed(&update).await;
+    let reset = Route {
+        method: Method::POST,
+        path: format!("/users/{id}/reset-password"),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(move |_| json!({"password": password})),
+    };
+    s.field(&reset, "password", long(1025), Refused("password"))
+        .await;
+    s.field(&reset, "password", json!(""), Refused("password"))
+        .await;
+    s.malformed(&reset).await;
+
+    let secrets = Route {
+        method: Method::POST,
+        path: "/registration-secrets".into(),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(|i| json!({"name": format!("s{i}")})),
+    };
+    for (field, value, expect) in [
+        ("name", unique(5, 128), Accepted),
+        ("name", long(129), Refused("name")),
+        ("name", json!(""), Refused("name")),
+        ("name", ctrl(), Refused("name")),
+        ("max_registrations", json!(0), Refused("max_registrations")),
+        ("max_registrations", json!(-1), Refused("max_registrations")),
+        (
+            "max_registrations",
+            json!(1e20),
+            Refused("max_registrations"),
+        ),
+        (
+            "expires_at",
+            json!("2000-01-01T00:00:00Z"),
+            Refused("expires_at"),
+        ),
+        ("expires_at", json!("soon"), Refused("expires_at")),
+    ] {
+        s.field(&secrets, field, value, expect).await;
+    }
+    s.malformed(&secrets).await;
+    let r = s
+        .api
+        .post(
+            "/registration-secrets",
+            Some(&s.admin),
+            json!({"name": "renamed"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let secret_id = r.body["id"].as_str().expect("id").to_owned();
+    let rename = Route {
+        method: Method::PUT,
+        path: format!("/registration-secrets/{secret_id}"),
+        token: admin.clone(),
+        secret: None,
+        valid: Box::new(|_| json!({})),
+    };
+    s.field(&rename, "name", long(129), Refused("name")).await;
+    s.field(&rename, "name", ctrl(), Refused("name")).await;
+    s.field(&rename, "active", json!(1), Refused("active"))
+        .await;
+    s.malformed(&rename).await;
+
+    let login = Route {
+        method: Method::POST,
+        path: "/auth/login".into(),
+        token: None,
+        secret: None,
+        valid: Box::new(|_| json!({"username": "nobody", "password": "wrong"})),
+    };
+    s.field(&login, "username", long(65), Refused("username"))
+        .await;
+    s.field(&login, "password", long(1025), Refused("password"))
+        .await;
+    s.field(&login, "username", json!(5), Refused("username"))
+        .await;
+    s.malformed(&login).await;
+    let change = Route {
+        method: Method::POST,
+        path: "/auth/change-password".into(),
+        token: admin,
+        secret: None,
+        valid: Box::new(|_| json!({"current_password": ADMIN_PASSWORD, "new_password": "short"})),
+    };
+    s.field(&change, "new_password", long(1025), Refused("new_password"))
+        .await;
+    s.field(
+        &change,
+        "current_password",
+        json!(1),
+        Refused("current_password"),
+    )
+    .await;
+    s.malformed(&change).await;
+    let refresh = Route {
+        method: Method::POST,
+        path: "/auth/refresh".into(),
+        token: None,
+        secret: None,
+        valid: Box::new(|_| json!({"refresh_token": "nope"})),
+    };
+    s.field(
+        &refresh,
+        "refresh_token",
+        json!(5),
+        Refused("refresh_token"),
+    )
+    .await;
+    s.field(&refresh, "refresh_token", long(100_000), Client)
+        .await;
+    s.malformed(&refresh).await;
+    // Query parameters too.
+    for path in [
+        "/audit?limit=abc",
+        "/audit?limit=0",
+        "/audit?from=yesterday",
+        "/audit?limit=99999999999999999999",
+    ] {
+        let r = s.api.get(path, &s.admin).await;
+        assert!(
+            (400..500).contains(&r.status),
+            "{path}: {} {}",
+            r.status,
+            r.body
+        );
+        assert!(r.body["error"]["code"].is_string(), "{path}: {}", r.body);
+    }
+    s.running.stop().await;
+    s.env.cleanup().await;
+}
