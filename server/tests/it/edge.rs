@@ -246,20 +246,23 @@ impl Drop for SmallNats {
     }
 }
 
-#[tokio::test]
-async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_every_event() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
-        .port();
+        .port()
+}
+
+/// Starts a nats-server on `port` taking messages of at most 32 KiB.
+async fn small_nats(port: u16) -> (SmallNats, std::path::PathBuf) {
     let conf = std::env::temp_dir().join(format!("pga-small-nats-{}.conf", uuid::Uuid::new_v4()));
     std::fs::write(
         &conf,
         format!("listen: 127.0.0.1:{port}\nmax_payload: 32768\n"),
     )
     .expect("nats conf");
-    let _nats = SmallNats(
+    let nats = SmallNats(
         std::process::Command::new("nats-server")
             .arg("-c")
             .arg(&conf)
@@ -275,6 +278,13 @@ async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_ev
             .map(|_| ())
     })
     .await;
+    (nats, conf)
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_every_event() {
+    let port = free_port();
+    let (_nats, conf) = small_nats(port).await;
     let env = TestEnv::with_nats(&format!("nats://127.0.0.1:{port}")).await;
     let started = pganalytics::app::start(
         &env.config,
@@ -290,6 +300,26 @@ async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_ev
         Err(e) => format!("{e:#}"),
     };
     assert!(error.contains("max_payload"), "{error}");
+    let _ = std::fs::remove_file(&conf);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_server_started_before_nats_stops_once_nats_turns_out_too_small_for_its_events() {
+    let port = free_port();
+    let env = TestEnv::with_nats(&format!("nats://127.0.0.1:{port}")).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = pganalytics::app::start(&env.config, Roles::ALL, shutdown.clone())
+        .await
+        .expect("starts while NATS is down");
+    let (_nats, conf) = small_nats(port).await;
+    let stopped =
+        tokio::time::timeout(std::time::Duration::from_secs(30), shutdown.cancelled()).await;
+    assert!(
+        stopped.is_ok(),
+        "still running on a NATS server with max_payload 32768"
+    );
+    running.wait().await;
     let _ = std::fs::remove_file(&conf);
     env.cleanup().await;
 }
