@@ -56,6 +56,18 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     message: strip_position(&message),
                 }
             }
+            // serde_json reports a wrong type for an enum (`"role": 1`) as a syntax error; the
+            // body is valid JSON all the same, so it is the field at `path` that is wrong.
+            serde_json::error::Category::Syntax
+                if !path.is_empty()
+                    && path != "."
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+            {
+                ApiError::Invalid {
+                    field: path,
+                    message: "has the wrong type or an unknown value".into(),
+                }
+            }
             _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
         }
     })
@@ -94,6 +106,14 @@ mod tests {
     struct Body {
         name: String,
         port: u16,
+        #[serde(default)]
+        mode: Option<Mode>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Mode {
+        Fast,
     }
 
     fn field(r: Result<Body, ApiError>) -> String {
@@ -109,6 +129,7 @@ mod tests {
         assert_eq!(field(parse(br#"{"name":"a"}"#)), "port");
         assert_eq!(field(parse(br#"{"name":"a","port":1,"extra":1}"#)), "extra");
         assert_eq!(field(parse(br#"{"name":5,"port":1}"#)), "name");
+        assert_eq!(field(parse(br#"{"name":"a","port":1,"mode":1}"#)), "mode");
         assert!(matches!(
             parse::<Body>(b"{nope"),
             Err(ApiError::BadRequest(_))

@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::collector::{CollectorCommand, CollectorError};
 use domain::registration_secret::{RegistrationSecretCommand, RegistrationSecretError};
-use domain::values::{Actor, Name};
+use domain::values::{Actor, AgentVersion, Hostname, Name};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -145,8 +145,8 @@ pub async fn register_collector(
     service: &CommandService,
     secret: &str,
     name: Name,
-    hostname: String,
-    version: String,
+    hostname: Hostname,
+    version: AgentVersion,
 ) -> Result<Registered, CollectorCommandError> {
     let secret_id: Uuid = sqlx::query_scalar(
         "SELECT secret_id FROM registration_secret_lookup WHERE secret_hash = $1",

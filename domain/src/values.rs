@@ -67,6 +67,110 @@ impl std::fmt::Display for Name {
     }
 }
 
+/// Why a bounded piece of text was refused. Shared by the value types below, the connection
+/// settings of a managed instance and the metric batch parsers, so that every edge words its
+/// refusals alike (the caller names the field).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TextError {
+    /// Nothing left after trimming.
+    #[error("must not be empty")]
+    Empty,
+    /// Longer than the bound, in bytes of UTF-8 (what storage and the bus measure).
+    #[error("must be at most {max} bytes")]
+    TooLong {
+        /// The bound.
+        max: usize,
+    },
+    /// Contains a control character such as a newline or NUL.
+    #[error("must not contain control characters")]
+    ControlCharacter,
+}
+
+/// Checks text a person, a collector or a script sent: not empty (after trimming), at most
+/// `max` bytes, no control characters. Returns the trimmed text.
+///
+/// # Errors
+/// [`TextError`] naming the rule broken.
+pub fn bounded_text(raw: &str, max: usize) -> Result<&str, TextError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(TextError::Empty);
+    }
+    optional_text(trimmed, max)
+}
+
+/// Like [`bounded_text`] for text that may be empty; not trimmed.
+///
+/// # Errors
+/// [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+pub fn optional_text(raw: &str, max: usize) -> Result<&str, TextError> {
+    if raw.len() > max {
+        return Err(TextError::TooLong { max });
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(TextError::ControlCharacter);
+    }
+    Ok(raw)
+}
+
+/// Most bytes of a collector's host name: a DNS name is at most 253 characters; 255 leaves room
+/// for a trailing dot and matches what the API accepted before it was bounded in bytes.
+pub const HOSTNAME_MAX: usize = 255;
+
+/// Most bytes of a collector's agent version ("0.1.0", "3.3.0-rc1+build.42"…).
+pub const VERSION_MAX: usize = 64;
+
+/// The host a collector runs on: trimmed, 1–[`HOSTNAME_MAX`] bytes, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hostname(String);
+
+impl Hostname {
+    /// Parses a host name.
+    ///
+    /// # Errors
+    /// [`TextError`].
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        bounded_text(raw, HOSTNAME_MAX).map(|s| Self(s.to_owned()))
+    }
+
+    /// The host name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Hostname> for String {
+    fn from(value: Hostname) -> Self {
+        value.0
+    }
+}
+
+/// A collector's agent version: at most [`VERSION_MAX`] bytes, no control characters; empty
+/// when the collector does not say.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentVersion(String);
+
+impl AgentVersion {
+    /// Parses a version (trimmed).
+    ///
+    /// # Errors
+    /// [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        optional_text(raw.trim(), VERSION_MAX).map(|s| Self(s.to_owned()))
+    }
+
+    /// The version as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<AgentVersion> for String {
+    fn from(value: AgentVersion) -> Self {
+        value.0
+    }
+}
+
 /// Who issued a command, recorded in every event's metadata for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
@@ -117,6 +221,22 @@ mod tests {
         assert_eq!(Name::parse("   "), Err(NameError::Empty));
         assert_eq!(Name::parse("a\nb"), Err(NameError::ControlCharacter));
         assert_eq!(Name::parse(&"x".repeat(129)), Err(NameError::TooLong));
+    }
+
+    #[test]
+    fn bounded_text_counts_bytes_and_refuses_control_characters() {
+        assert_eq!(bounded_text(" db-1 ", 4), Ok("db-1"));
+        assert_eq!(bounded_text("db-12", 4), Err(TextError::TooLong { max: 4 }));
+        assert_eq!(bounded_text("ééé", 4), Err(TextError::TooLong { max: 4 }));
+        assert_eq!(bounded_text("  ", 4), Err(TextError::Empty));
+        assert_eq!(bounded_text("a\rb", 4), Err(TextError::ControlCharacter));
+        assert_eq!(optional_text("", 4), Ok(""));
+        let max = "h".repeat(HOSTNAME_MAX);
+        assert!(Hostname::parse(&max).is_ok());
+        assert!(Hostname::parse(&format!("{max}h")).is_err());
+        assert!(AgentVersion::parse(&"1".repeat(VERSION_MAX)).is_ok());
+        assert!(AgentVersion::parse(&"1".repeat(VERSION_MAX + 1)).is_err());
+        assert_eq!(AgentVersion::parse("").map(String::from), Ok(String::new()));
     }
 
     #[test]

@@ -224,10 +224,59 @@ pub async fn connect_nats(config: &Config) -> anyhow::Result<async_nats::Client>
         .context("invalid PGA_NATS_URL")
 }
 
+fn nats_connected(nats: &async_nats::Client) -> bool {
+    nats.connection_state() == async_nats::connection::State::Connected
+}
+
+fn check_max_payload(nats: &async_nats::Client) -> anyhow::Result<()> {
+    domain::envelope::check_max_payload(nats.server_info().max_payload)
+        .map_err(anyhow::Error::msg)
+        .context("the NATS server (PGA_NATS_URL) cannot carry pgAnalytics' events")
+}
+
+/// Refuses a NATS server whose `max_payload` is smaller than the largest event the domain can
+/// produce: the relay would retry such an event forever and every projection would freeze.
+/// Waits up to `patience` for the connection; `Ok(false)` when NATS is not reachable yet (the
+/// server starts anyway, and [`check_max_payload_later`] checks once it is).
+///
+/// # Errors
+/// When the server is connected and its `max_payload` is too small.
+async fn check_max_payload_now(
+    nats: &async_nats::Client,
+    patience: Duration,
+) -> anyhow::Result<bool> {
+    let deadline = tokio::time::Instant::now() + patience;
+    while !nats_connected(nats) {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!("NATS is not reachable yet; its max_payload is checked once it is");
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check_max_payload(nats)?;
+    Ok(true)
+}
+
+/// [`check_max_payload_now`] for a server that came up after start-up: stops every role when
+/// its `max_payload` is too small.
+async fn check_max_payload_later(nats: async_nats::Client, shutdown: CancellationToken) {
+    while !nats_connected(&nats) {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+    if let Err(e) = check_max_payload(&nats) {
+        tracing::error!("{e:#}; stopping");
+        shutdown.cancel();
+    }
+}
+
 /// Starts the given roles; they run until `shutdown` is cancelled.
 ///
 /// # Errors
-/// Start-up failures: PostgreSQL unreachable, a migration failing, the port taken, a missing
+/// Start-up failures: PostgreSQL unreachable, a migration failing, a NATS server whose
+/// `max_payload` cannot carry the largest event, the port taken, a missing
 /// secret for an HTTP role.
 pub async fn start(
     config: &Config,
@@ -245,6 +294,7 @@ pub async fn start(
     // without taking one from the projectors or from the auth guard.
     let read_pool = projections::db::pool(&config.database_url, 16)?;
     let nats = connect_nats(config).await?;
+    let max_payload_checked = check_max_payload_now(&nats, Duration::from_secs(2)).await?;
     let jetstream = jetstream::new(nats.clone());
     let mut keys = TokenKeys::new(
         config.require_jwt_secret()?.expose().as_bytes(),
@@ -255,6 +305,9 @@ pub async fn start(
     let projectors: Vec<Arc<dyn Projector>> =
         projections::projectors::all_projectors(keys.clone(), config.storage());
     let mut tasks = JoinSet::new();
+    if !max_payload_checked {
+        tasks.spawn(check_max_payload_later(nats.clone(), shutdown.clone()));
+    }
 
     if roles.project {
         if let Err(e) = ensure_events_stream(&jetstream, &config.names).await {

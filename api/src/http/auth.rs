@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use domain::user::{NewPassword, Role, UserCommand};
+use domain::user::{NewPassword, Role, UserCommand, PASSWORD_MAX_CHARS, USERNAME_MAX};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -106,6 +106,20 @@ pub(crate) async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<TokenPair>, ApiError> {
+    // No account can have a longer name or password: refuse before the limiter keeps the name
+    // and before argon2 hashes megabytes.
+    if body.username.len() > USERNAME_MAX {
+        return Err(ApiError::Invalid {
+            field: "username".into(),
+            message: format!("must be at most {USERNAME_MAX} characters"),
+        });
+    }
+    if body.password.chars().count() > PASSWORD_MAX_CHARS {
+        return Err(ApiError::Invalid {
+            field: "password".into(),
+            message: format!("must be at most {PASSWORD_MAX_CHARS} characters"),
+        });
+    }
     let user_key = format!("user:{}", body.username.to_lowercase());
     let addr_key = format!("addr:{}", peer.ip());
     state.auth.by_username.check(&user_key).map_err(limited)?;

@@ -9,7 +9,7 @@ use commands::collectors::{self, CollectorCommandError};
 use commands::service::CommandError;
 use domain::collector::{CollectorCommand, CollectorError};
 use domain::registration_secret::RegistrationSecretError;
-use domain::values::Name;
+use domain::values::{AgentVersion, Hostname, Name, TextError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -160,6 +160,13 @@ pub(crate) struct Registered {
     refresh_secret: String,
 }
 
+fn invalid(field: &str, e: TextError) -> ApiError {
+    ApiError::Invalid {
+        field: field.into(),
+        message: e.to_string(),
+    }
+}
+
 fn secret_refused(code: &'static str, message: String) -> ApiError {
     ApiError::Unauthorized { code, message }
 }
@@ -184,37 +191,30 @@ pub(crate) async fn register(
         field: "name".into(),
         message: e.to_string(),
     })?;
-    if body.hostname.trim().is_empty() || body.hostname.len() > 255 {
-        return Err(ApiError::Invalid {
-            field: "hostname".into(),
-            message: "must be 1-255 characters".into(),
-        });
-    }
-    let registered = collectors::register_collector(
-        &state.commands,
-        secret,
-        name,
-        body.hostname.trim().to_owned(),
-        body.version,
-    )
-    .await
-    .map_err(|e| match e {
-        CollectorCommandError::UnknownSecret => secret_refused(
-            "invalid_registration_secret",
-            "the registration secret is not valid".into(),
-        ),
-        CollectorCommandError::Secret(CommandError::Rejected(r)) => match r {
-            RegistrationSecretError::NotFound | RegistrationSecretError::Deleted => secret_refused(
-                "invalid_registration_secret",
-                "the registration secret is not valid".into(),
-            ),
-            other => ApiError::Forbidden(other.to_string()),
-        },
-        CollectorCommandError::Secret(CommandError::Conflict(_)) => {
-            ApiError::Conflict("another collector registered at the same moment; try again".into())
-        }
-        other => unavailable(other),
-    })?;
+    let hostname = Hostname::parse(&body.hostname).map_err(|e| invalid("hostname", e))?;
+    let version = AgentVersion::parse(&body.version).map_err(|e| invalid("version", e))?;
+    let registered =
+        collectors::register_collector(&state.commands, secret, name, hostname, version)
+            .await
+            .map_err(|e| match e {
+                CollectorCommandError::UnknownSecret => secret_refused(
+                    "invalid_registration_secret",
+                    "the registration secret is not valid".into(),
+                ),
+                CollectorCommandError::Secret(CommandError::Rejected(r)) => match r {
+                    RegistrationSecretError::NotFound | RegistrationSecretError::Deleted => {
+                        secret_refused(
+                            "invalid_registration_secret",
+                            "the registration secret is not valid".into(),
+                        )
+                    }
+                    other => ApiError::Forbidden(other.to_string()),
+                },
+                CollectorCommandError::Secret(CommandError::Conflict(_)) => ApiError::Conflict(
+                    "another collector registered at the same moment; try again".into(),
+                ),
+                other => unavailable(other),
+            })?;
     state.wait_visible(&registered.committed).await;
     let (token, token_expires_at) = state
         .auth

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use commands::instances::{self, InstanceCommandError};
 use commands::service::CommandError;
 use domain::managed_instance::{
-    ConnectionOutcome, ConnectionSpec, ManagedInstanceCommand, ManagedInstanceError, TestTrigger,
+    self, parse_tags, ConnectionOutcome, ConnectionSpec, ManagedInstanceCommand,
+    ManagedInstanceError, TestTrigger,
 };
 use domain::values::Name;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -169,18 +170,20 @@ fn parse_spec(
 }
 
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, ApiError> {
-    let tags: Vec<String> = tags
-        .into_iter()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .collect();
-    if tags.len() > 32 || tags.iter().any(|t| t.len() > 64) {
-        return Err(ApiError::Invalid {
-            field: "tags".into(),
-            message: "at most 32 tags of at most 64 characters".into(),
-        });
+    parse_tags(tags).map_err(|e| ApiError::Invalid {
+        field: "tags".into(),
+        message: e.to_string(),
+    })
+}
+
+fn check_password(password: Option<&str>) -> Result<(), ApiError> {
+    match password.map(managed_instance::check_password) {
+        Some(Err(e)) => Err(ApiError::Invalid {
+            field: "password".into(),
+            message: e.to_string(),
+        }),
+        _ => Ok(()),
     }
-    Ok(tags)
 }
 
 /// `GET /managed-instances`
@@ -224,6 +227,7 @@ pub(crate) async fn create(
         body.connect_timeout_s,
     )?;
     let tags = clean_tags(body.tags)?;
+    check_password(body.password.as_deref())?;
     let (id, committed) = instances::register(
         &state.commands,
         &name,
@@ -275,6 +279,7 @@ pub(crate) async fn update(
     )?;
     let tags = clean_tags(body.tags.unwrap_or(current.tags))?;
     let password = body.password.as_ref().map(|p| p.as_deref());
+    check_password(password.flatten())?;
     let committed = instances::update(
         &state.commands,
         id,
@@ -382,6 +387,7 @@ pub(crate) async fn test_connection_direct(
         &body.sslmode,
         body.connect_timeout_s,
     )?;
+    check_password(body.password.as_deref())?;
     let outcome: ConnectionOutcome = state
         .commands
         .tester()

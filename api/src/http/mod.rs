@@ -16,6 +16,9 @@ mod secrets;
 mod series;
 mod users;
 
+#[cfg(test)]
+mod bodies_never_panic;
+
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;

@@ -43,8 +43,8 @@ impl Aggregate for Collector {
                 }
                 let event = CollectorEvent::CollectorRegistered {
                     name,
-                    hostname,
-                    version,
+                    hostname: hostname.into(),
+                    version: version.into(),
                     registration_secret_id,
                     refresh_secret_hash,
                     at,

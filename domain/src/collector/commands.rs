@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use crate::values::Name;
+use crate::values::{AgentVersion, Hostname, Name};
 
 /// What can be asked of a Collector.
 #[derive(Debug, Clone)]
@@ -10,9 +10,9 @@ pub enum CollectorCommand {
         /// Display name.
         name: Name,
         /// Host the agent runs on.
-        hostname: String,
+        hostname: Hostname,
         /// Agent version.
-        version: String,
+        version: AgentVersion,
         /// The registration secret it used.
         registration_secret_id: String,
         /// Hash of the refresh secret handed to the collector (never the secret).

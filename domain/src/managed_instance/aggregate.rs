@@ -108,7 +108,8 @@ impl Aggregate for ManagedInstance {
             ManagedInstanceCommand::TestConnection { trigger, at } => {
                 let outcome = services
                     .test_connection(&current.connection, current.credential.as_ref())
-                    .await;
+                    .await
+                    .bounded();
                 let changed = current.last_status != Some(outcome.status);
                 let heartbeat_due = current
                     .last_recorded

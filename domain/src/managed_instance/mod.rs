@@ -13,6 +13,85 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::values::{bounded_text, optional_text, TextError};
+
+/// Most bytes of a host: a DNS name is at most 253 characters, a Unix socket directory at most
+/// 107 (`sun_path`); 255 covers both.
+pub const HOST_MAX: usize = 255;
+
+/// Most bytes of a database or role name: PostgreSQL identifiers are at most `NAMEDATALEN - 1`
+/// = 63 bytes, so a longer one cannot name anything on the server.
+pub const IDENTIFIER_MAX: usize = 63;
+
+/// Most bytes of a managed instance's password. Its sealed form (base64 of the ciphertext)
+/// travels in an event, so it must be bounded; libpq has no limit of its own worth speaking of,
+/// and 1024 is the bound of a pgAnalytics user's own password.
+pub const PASSWORD_MAX: usize = 1024;
+
+/// Most tags on one instance, and most bytes of one tag.
+pub const TAGS_MAX: usize = 32;
+/// See [`TAGS_MAX`].
+pub const TAG_MAX: usize = 64;
+
+/// Most bytes kept of a connection test's error message and of `server_version`: they come
+/// from the server tested (which may be hostile) and travel in an event.
+pub const OUTCOME_TEXT_MAX: usize = 2048;
+
+/// Checks a managed instance's password before it is sealed: at most [`PASSWORD_MAX`] bytes
+/// (any character may appear in a password).
+///
+/// # Errors
+/// [`TextError::TooLong`].
+pub fn check_password(raw: &str) -> Result<&str, TextError> {
+    if raw.len() > PASSWORD_MAX {
+        return Err(TextError::TooLong { max: PASSWORD_MAX });
+    }
+    Ok(raw)
+}
+
+/// Why a list of tags was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TagsError {
+    /// More than [`TAGS_MAX`] tags.
+    #[error("at most {TAGS_MAX} tags")]
+    TooMany,
+    /// One tag is too long or has control characters.
+    #[error("each tag {0}")]
+    Tag(TextError),
+}
+
+/// Trims tags, drops empty ones, and checks the rest: at most [`TAGS_MAX`] tags of at most
+/// [`TAG_MAX`] bytes, no control characters.
+///
+/// # Errors
+/// [`TagsError`].
+pub fn parse_tags(tags: Vec<String>) -> Result<Vec<String>, TagsError> {
+    let tags: Vec<String> = tags
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tags.len() > TAGS_MAX {
+        return Err(TagsError::TooMany);
+    }
+    for t in &tags {
+        optional_text(t, TAG_MAX).map_err(TagsError::Tag)?;
+    }
+    Ok(tags)
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary.
+fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// The result of `last_connection_status` after a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,6 +129,18 @@ pub struct ConnectionOutcome {
     /// Whether the session was encrypted, when connected.
     #[serde(default)]
     pub tls: Option<bool>,
+}
+
+impl ConnectionOutcome {
+    /// The outcome with its texts cut to [`OUTCOME_TEXT_MAX`] bytes, so that a server answering
+    /// with a huge error cannot make the event too large for the bus.
+    pub fn bounded(self) -> Self {
+        Self {
+            server_version: self.server_version.map(|v| truncated(v, OUTCOME_TEXT_MAX)),
+            error: self.error.map(|e| truncated(e, OUTCOME_TEXT_MAX)),
+            ..self
+        }
+    }
 }
 
 /// What the ManagedInstance aggregate needs from the outside world.
@@ -152,18 +243,18 @@ pub struct ConnectionSpec {
 /// Which field of a [`ConnectionSpec`] is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConnectionSpecError {
-    /// Empty host.
-    #[error("host must not be empty")]
-    EmptyHost,
+    /// Host empty, too long or with control characters.
+    #[error("host {0}")]
+    Host(TextError),
     /// Port outside 1–65535.
     #[error("port must be between 1 and 65535")]
     Port,
-    /// Empty database.
-    #[error("database must not be empty")]
-    EmptyDatabase,
-    /// Empty username.
-    #[error("username must not be empty")]
-    EmptyUsername,
+    /// Database empty, too long or with control characters.
+    #[error("database {0}")]
+    Database(TextError),
+    /// Username empty, too long or with control characters.
+    #[error("username {0}")]
+    Username(TextError),
     /// Unknown sslmode.
     #[error("sslmode must be one of disable, prefer, require, verify-ca, verify-full")]
     SslMode,
@@ -176,10 +267,10 @@ impl ConnectionSpecError {
     /// The request field the error is about.
     pub const fn field(&self) -> &'static str {
         match self {
-            Self::EmptyHost => "host",
+            Self::Host(_) => "host",
             Self::Port => "port",
-            Self::EmptyDatabase => "database",
-            Self::EmptyUsername => "username",
+            Self::Database(_) => "database",
+            Self::Username(_) => "username",
             Self::SslMode => "sslmode",
             Self::Timeout => "connect_timeout_s",
         }
@@ -199,20 +290,15 @@ impl ConnectionSpec {
         sslmode: &str,
         connect_timeout_s: i64,
     ) -> Result<Self, ConnectionSpecError> {
-        let host = host.trim();
-        if host.is_empty() {
-            return Err(ConnectionSpecError::EmptyHost);
-        }
+        let host = bounded_text(host, HOST_MAX).map_err(ConnectionSpecError::Host)?;
         let port = u16::try_from(port)
             .ok()
             .filter(|p| *p > 0)
             .ok_or(ConnectionSpecError::Port)?;
-        if database.trim().is_empty() {
-            return Err(ConnectionSpecError::EmptyDatabase);
-        }
-        if username.trim().is_empty() {
-            return Err(ConnectionSpecError::EmptyUsername);
-        }
+        let database =
+            bounded_text(database, IDENTIFIER_MAX).map_err(ConnectionSpecError::Database)?;
+        let username =
+            bounded_text(username, IDENTIFIER_MAX).map_err(ConnectionSpecError::Username)?;
         let sslmode = SslMode::parse(sslmode).ok_or(ConnectionSpecError::SslMode)?;
         let connect_timeout_s = u32::try_from(connect_timeout_s)
             .ok()
@@ -221,8 +307,8 @@ impl ConnectionSpec {
         Ok(Self {
             host: host.to_owned(),
             port,
-            database: database.trim().to_owned(),
-            username: username.trim().to_owned(),
+            database: database.to_owned(),
+            username: username.to_owned(),
             sslmode,
             connect_timeout_s,
         })
@@ -287,6 +373,69 @@ mod tests {
         for (result, field) in cases {
             assert_eq!(result.map_err(|e| e.field()), Err(field));
         }
+    }
+
+    #[test]
+    fn connection_spec_is_bounded_by_what_postgres_can_name() {
+        let h = "h".repeat(HOST_MAX);
+        let d = "d".repeat(IDENTIFIER_MAX);
+        assert!(ConnectionSpec::parse(&h, 5432, &d, &d, "prefer", 5).is_ok());
+        let long_host = format!("{h}h");
+        let long_ident = format!("{d}d");
+        let cases = [
+            (
+                ConnectionSpec::parse(&long_host, 5432, "app", "u", "prefer", 5),
+                "host",
+            ),
+            (
+                ConnectionSpec::parse("db", 5432, &long_ident, "u", "prefer", 5),
+                "database",
+            ),
+            (
+                ConnectionSpec::parse("db", 5432, "app", &long_ident, "prefer", 5),
+                "username",
+            ),
+            (
+                ConnectionSpec::parse("d\nb", 5432, "app", "u", "prefer", 5),
+                "host",
+            ),
+            (
+                ConnectionSpec::parse("db", 5432, "a\0pp", "u", "prefer", 5),
+                "database",
+            ),
+        ];
+        for (result, field) in cases {
+            assert_eq!(result.map_err(|e| e.field()), Err(field));
+        }
+    }
+
+    #[test]
+    fn tags_passwords_and_outcomes_are_bounded() {
+        assert_eq!(
+            parse_tags(vec![" a ".into(), "".into()]),
+            Ok(vec!["a".to_owned()])
+        );
+        assert!(parse_tags(vec!["t".repeat(TAG_MAX)]).is_ok());
+        assert!(parse_tags(vec!["t".repeat(TAG_MAX + 1)]).is_err());
+        assert!(parse_tags(vec!["a\tb".into()]).is_err());
+        assert_eq!(
+            parse_tags(vec!["t".into(); TAGS_MAX + 1]),
+            Err(TagsError::TooMany)
+        );
+        assert!(check_password(&"p".repeat(PASSWORD_MAX)).is_ok());
+        assert!(check_password(&"p".repeat(PASSWORD_MAX + 1)).is_err());
+        let outcome = ConnectionOutcome {
+            status: ConnectionStatus::Error,
+            latency_ms: 1.0,
+            server_version: Some("é".repeat(OUTCOME_TEXT_MAX)),
+            error: Some("x".repeat(OUTCOME_TEXT_MAX * 2)),
+            tls: None,
+        }
+        .bounded();
+        assert!(outcome.error.is_some_and(|e| e.len() == OUTCOME_TEXT_MAX));
+        assert!(outcome
+            .server_version
+            .is_some_and(|v| v.len() <= OUTCOME_TEXT_MAX && v.len() > OUTCOME_TEXT_MAX - 2));
     }
 
     #[test]

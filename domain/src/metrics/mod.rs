@@ -2,10 +2,21 @@
 //! two wire formats (the native one, and pgAnalytics v3's collector payload).
 //!
 //! A batch is a list of samples `(metric, labels, value, ts)`. Validation happens per sample:
-//! a non-finite value, a bad metric name or a timestamp more than an hour in the future rejects
-//! that sample (counted, with the reason), never the whole batch.
+//! a non-finite or out-of-range value, a bad metric name, bad labels or a timestamp more than an
+//! hour in the future rejects that sample (counted, with the reason), never the whole batch.
+//! What belongs to the batch as a whole (its id, collector, instance, statements) is bounded
+//! too, and a batch breaking one of those bounds is refused whole, naming the field: both
+//! ingest paths and the projectors parse through [`parse_payload`], so nothing unbounded
+//! reaches storage or the bus.
 
+mod bounds;
 mod v3;
+
+use bounds::check_batch;
+pub use bounds::{
+    BATCH_ID_MAX, COLLECTOR_ID_MAX, INSTANCE_MAX, LABELS_MAX, LABEL_KEY_MAX, LABEL_VALUE_MAX,
+    MAX_ABS_VALUE, METRIC_NAME_MAX, QUERYID_MAX, STATEMENT_TEXT_MAX,
+};
 
 /// The header a collector's token travels in with every batch, on both ingest paths.
 pub const TOKEN_HEADER: &str = "Pga-Collector-Token";
@@ -98,7 +109,7 @@ pub fn valid_metric_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':');
     first_ok
-        && name.len() <= 200
+        && name.len() <= METRIC_NAME_MAX
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
@@ -113,16 +124,32 @@ pub fn check_sample(sample: &Sample, now: DateTime<Utc>) -> Result<(), String> {
     if !sample.value.is_finite() {
         return Err("value is not a finite number".into());
     }
+    if sample.value.abs() > MAX_ABS_VALUE {
+        return Err(format!(
+            "value is out of range: its magnitude must be at most {MAX_ABS_VALUE:e}"
+        ));
+    }
     if sample.ts > now + Duration::hours(1) {
         return Err("timestamp is more than an hour in the future".into());
     }
-    if sample.labels.len() > 32
+    if sample.labels.len() > LABELS_MAX
         || sample
             .labels
             .iter()
-            .any(|(k, v)| k.len() > 128 || v.len() > 1024)
+            .any(|(k, v)| k.len() > LABEL_KEY_MAX || v.len() > LABEL_VALUE_MAX)
     {
         return Err("too many or too long labels".into());
+    }
+    // PostgreSQL's jsonb refuses NUL (`\u0000`); a label name is a name.
+    if sample
+        .labels
+        .iter()
+        .any(|(k, v)| k.is_empty() || k.chars().any(char::is_control) || v.contains('\0'))
+    {
+        return Err(
+            "a label name must be non-empty without control characters, a label value without NUL"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -193,15 +220,17 @@ pub fn parse_payload(
         .as_object()
         .ok_or_else(|| PayloadError::Malformed("the payload must be a JSON object".into()))?;
     if object.contains_key("samples") {
+        let field = native_field_at_fault(object);
         let native: NativeBatch =
             serde_json::from_value(value).map_err(|e| PayloadError::Field {
-                field: "samples".into(),
+                field,
                 message: e.to_string(),
             })?;
         return native_parsed(native, now);
     }
     if object.contains_key("metrics") {
         let (batch, skipped) = v3::convert(&value, &content_id())?;
+        check_batch(&batch, "hostname")?;
         let (samples, rejected) = split(batch.samples, now);
         return Ok(Parsed {
             batch: MetricBatch { samples, ..batch },
@@ -213,6 +242,41 @@ pub fn parse_payload(
     Err(PayloadError::Malformed(
         "unknown format: expected \"samples\" (native) or \"metrics\" (pgAnalytics v3)".into(),
     ))
+}
+
+/// The field of a native batch that does not have its type (or is unknown), so that the
+/// refusal names it: `samples[3]` for a bad sample, `samples` when no field stands out.
+fn native_field_at_fault(object: &serde_json::Map<String, serde_json::Value>) -> String {
+    fn fits<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> bool {
+        T::deserialize(v).is_ok()
+    }
+    for (key, v) in object {
+        let ok = match key.as_str() {
+            "batch_id" | "collector_id" => fits::<String>(v),
+            "instance" => fits::<Option<String>>(v),
+            "collected_at" => fits::<DateTime<Utc>>(v),
+            "statements" => fits::<BTreeMap<String, String>>(v),
+            "samples" => match v.as_array() {
+                Some(samples) => {
+                    if let Some(i) = samples.iter().position(|s| !fits::<NativeSample>(s)) {
+                        return format!("samples[{i}]");
+                    }
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if !ok {
+            return key.clone();
+        }
+    }
+    for required in ["batch_id", "collector_id", "collected_at"] {
+        if !object.contains_key(required) {
+            return required.to_owned();
+        }
+    }
+    "samples".to_owned()
 }
 
 fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, PayloadError> {
@@ -238,23 +302,19 @@ fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, Payl
                 }
             })
             .collect();
-        if native.batch_id.trim().is_empty() || native.batch_id.len() > 128 {
-            return Err(PayloadError::Field {
-                field: "batch_id".into(),
-                message: "must be 1-128 characters".into(),
-            });
-        }
         let (samples, mut more) = split(samples, now);
         rejected.append(&mut more);
+        let batch = MetricBatch {
+            batch_id: native.batch_id,
+            collector_id: native.collector_id,
+            instance: native.instance,
+            collected_at: native.collected_at,
+            samples,
+            statements: native.statements,
+        };
+        check_batch(&batch, "instance")?;
         Ok(Parsed {
-            batch: MetricBatch {
-                batch_id: native.batch_id,
-                collector_id: native.collector_id,
-                instance: native.instance,
-                collected_at: native.collected_at,
-                samples,
-                statements: native.statements,
-            },
+            batch,
             rejected,
             skipped_families: vec![],
             as_sent: false,
@@ -323,6 +383,170 @@ mod tests {
         let v3 = include_str!("../../fixtures/v3-push-example.json");
         let parsed = parse_payload(v3.as_bytes(), || "x".into(), now()).expect("v3 parses");
         assert!(!parsed.as_sent);
+    }
+
+    fn native(batch_id: &str, instance: &str, statements: serde_json::Value) -> Vec<u8> {
+        serde_json::json!({
+            "batch_id": batch_id, "collector_id": "c-1", "collected_at": "2026-02-27T15:13:20Z",
+            "instance": instance, "statements": statements,
+            "samples": [{"metric": "pg_up", "value": 1}]
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn refused_field(body: &[u8]) -> Option<String> {
+        match parse_payload(body, || "x".into(), now()) {
+            Err(PayloadError::Field { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn batch_fields_are_bounded_and_refused_whole_naming_the_field() {
+        let none = serde_json::json!({});
+        let ok_id = "b".repeat(BATCH_ID_MAX);
+        let ok_instance = "i".repeat(INSTANCE_MAX);
+        assert!(parse_payload(
+            &native(&ok_id, &ok_instance, none.clone()),
+            || "x".into(),
+            now()
+        )
+        .is_ok());
+        let long_id = "b".repeat(BATCH_ID_MAX + 1);
+        let long_instance = "i".repeat(INSTANCE_MAX + 1);
+        for (body, field) in [
+            (native(&long_id, "db", none.clone()), "batch_id"),
+            (
+                native("b\r\nNats-Msg-Id: x", "db", none.clone()),
+                "batch_id",
+            ),
+            (native("b 1", "db", none.clone()), "batch_id"),
+            (native("", "db", none.clone()), "batch_id"),
+            (native("b", &long_instance, none.clone()), "instance"),
+            (native("b", &"i".repeat(3000), none.clone()), "instance"),
+            (native("b", "d\0b", none.clone()), "instance"),
+            (
+                native(
+                    "b",
+                    "db",
+                    serde_json::json!({"q".repeat(QUERYID_MAX + 1): "select 1"}),
+                ),
+                "statements",
+            ),
+            (
+                native(
+                    "b",
+                    "db",
+                    serde_json::json!({"1": "s".repeat(STATEMENT_TEXT_MAX + 1)}),
+                ),
+                "statements",
+            ),
+            (
+                native("b", "db", serde_json::json!({"1": "select\0"})),
+                "statements",
+            ),
+        ] {
+            assert_eq!(refused_field(&body).as_deref(), Some(field));
+        }
+        let ok = native(
+            "b",
+            "db",
+            serde_json::json!({"q".repeat(QUERYID_MAX): "s".repeat(STATEMENT_TEXT_MAX)}),
+        );
+        assert!(parse_payload(&ok, || "x".into(), now()).is_ok());
+        let v3 = serde_json::json!({
+            "collector_id": "c-1", "hostname": "h".repeat(INSTANCE_MAX + 1),
+            "timestamp": "2026-02-27T15:13:20Z", "metrics": []
+        });
+        assert_eq!(
+            refused_field(v3.to_string().as_bytes()).as_deref(),
+            Some("hostname")
+        );
+    }
+
+    #[test]
+    fn values_that_could_overflow_a_rollup_and_bad_labels_are_refused_per_sample() {
+        let body = serde_json::json!({
+            "batch_id": "b-1", "collector_id": "c-1", "collected_at": "2026-02-27T15:13:20Z",
+            "samples": [
+                {"metric": "ok_max", "value": MAX_ABS_VALUE},
+                {"metric": "ok_min", "value": -MAX_ABS_VALUE},
+                {"metric": "huge", "value": 1e308},
+                {"metric": "huge_negative", "value": -1e201},
+                {"metric": "bad_key", "labels": {"a\nb": "v"}, "value": 1},
+                {"metric": "empty_key", "labels": {"": "v"}, "value": 1},
+                {"metric": "nul_value", "labels": {"k": "v\0"}, "value": 1},
+                {"metric": "long_value", "labels": {"k": "v".repeat(LABEL_VALUE_MAX + 1)}, "value": 1}
+            ]
+        });
+        let parsed =
+            parse_payload(body.to_string().as_bytes(), || "x".into(), now()).expect("parsed");
+        let kept: Vec<_> = parsed
+            .batch
+            .samples
+            .iter()
+            .map(|s| s.metric.as_str())
+            .collect();
+        assert_eq!(kept, ["ok_max", "ok_min"]);
+        let refused: Vec<_> = parsed.rejected.iter().map(|r| r.metric.as_str()).collect();
+        assert_eq!(
+            refused,
+            [
+                "huge",
+                "huge_negative",
+                "bad_key",
+                "empty_key",
+                "nul_value",
+                "long_value"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mistyped_native_batch_names_the_field_at_fault() {
+        let at = "2026-02-27T15:13:20Z";
+        let cases = [
+            (json_body(5, "c", at, "[]"), "batch_id"),
+            (json_body("b", "c", 7, "[]"), "collected_at"),
+            (
+                json_body(
+                    "b",
+                    "c",
+                    at,
+                    r#"[{"metric":"m","value":1},{"metric":"m","value":"x"}]"#,
+                ),
+                "samples[1]",
+            ),
+            (json_body("b", "c", at, r#"{"no":"list"}"#), "samples"),
+        ];
+        for (body, field) in cases {
+            assert_eq!(
+                refused_field(body.as_bytes()).as_deref(),
+                Some(field),
+                "{body}"
+            );
+        }
+        let missing = r#"{"batch_id":"b","collected_at":"2026-02-27T15:13:20Z","samples":[]}"#;
+        assert_eq!(
+            refused_field(missing.as_bytes()).as_deref(),
+            Some("collector_id")
+        );
+        let unknown = r#"{"batch_id":"b","collector_id":"c","collected_at":"2026-02-27T15:13:20Z","samples":[],"extra":1}"#;
+        assert_eq!(refused_field(unknown.as_bytes()).as_deref(), Some("extra"));
+    }
+
+    fn json_body(
+        batch_id: impl serde::Serialize,
+        collector: &str,
+        at: impl serde::Serialize,
+        samples: &str,
+    ) -> String {
+        format!(
+            r#"{{"batch_id":{},"collector_id":"{collector}","collected_at":{},"samples":{samples}}}"#,
+            serde_json::to_string(&batch_id).expect("json"),
+            serde_json::to_string(&at).expect("json"),
+        )
     }
 
     #[test]

@@ -49,6 +49,12 @@ impl Role {
     }
 }
 
+/// Most characters of a [`Username`] (ASCII only, so also bytes).
+pub const USERNAME_MAX: usize = 64;
+
+/// Most characters of a password a person types ([`NewPassword`]'s bound).
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+
 /// A login name: 3–64 characters of letters, digits, `.`, `_`, `-` and `@`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -65,7 +71,7 @@ impl Username {
     /// # Errors
     /// [`UsernameError`] when it is too short, too long or uses other characters.
     pub fn parse(raw: &str) -> Result<Self, UsernameError> {
-        let ok_len = (3..=64).contains(&raw.chars().count());
+        let ok_len = (3..=USERNAME_MAX).contains(&raw.chars().count());
         let ok_chars = raw
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
@@ -142,7 +148,7 @@ impl NewPassword {
         let n = raw.chars().count();
         if n < 12 {
             Err(PasswordPolicyError::TooShort)
-        } else if n > 1024 {
+        } else if n > PASSWORD_MAX_CHARS {
             Err(PasswordPolicyError::TooLong)
         } else {
             Ok(Self(raw.to_owned()))

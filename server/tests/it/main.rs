@@ -9,6 +9,8 @@ mod chaos;
 mod collector_agent;
 mod collectors;
 mod core_pipeline;
+mod edge;
+mod edge_sweep;
 mod faults;
 mod hour_build;
 mod http_limits;

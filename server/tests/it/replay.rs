@@ -5,7 +5,7 @@ use domain::collector::CollectorCommand;
 use domain::managed_instance::{ConnectionSpec, ManagedInstanceCommand};
 use domain::registration_secret::RegistrationSecretCommand;
 use domain::user::UserCommand;
-use domain::values::Name;
+use domain::values::{AgentVersion, Hostname, Name};
 use pganalytics::app::Roles;
 use projections::projectors::event_projectors;
 
@@ -107,8 +107,8 @@ async fn a_replayed_projection_equals_the_live_one() {
             &collector,
             CollectorCommand::RegisterCollector {
                 name: Name::parse("c-1").expect("name"),
-                hostname: "db-host".into(),
-                version: "0.1.0".into(),
+                hostname: Hostname::parse("db-host").expect("hostname"),
+                version: AgentVersion::parse("0.1.0").expect("version"),
                 registration_secret_id: secret.clone(),
                 refresh_secret_hash: "h".into(),
                 at: now,
