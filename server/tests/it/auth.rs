@@ -444,3 +444,57 @@ async fn changing_a_password_needs_the_current_one_and_ends_other_sessions() {
     running.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_change_does_not_leave_admin_changes_locked() {
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    env.config.command_wait = std::time::Duration::from_secs(5);
+    // The server gives up on a request after 2 s, dropping its handler mid-way (as it does when
+    // a client goes away and the connection closes).
+    env.config.http_request_timeout = std::time::Duration::from_secs(2);
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let first = api
+        .create_user(&admin, "first-editor", "a long enough password", "editor")
+        .await;
+    let second = api
+        .create_user(&admin, "second-editor", "a long enough password", "editor")
+        .await;
+
+    // The users projection is held up, so a change waits for its result to be visible: the
+    // request is abandoned in the middle of it.
+    let sql = env.sql().await;
+    sql.batch_execute(
+        "BEGIN; SELECT * FROM projection_checkpoints WHERE projection = 'users' FOR UPDATE;",
+    )
+    .await
+    .expect("hold the users projection");
+    let gone = api
+        .call(
+            Method::PUT,
+            &format!("/users/{first}"),
+            Some(&admin),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(gone.status, 408, "{}", gone.body);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    sql.batch_execute("COMMIT").await.expect("release");
+
+    // The next admin change is not blocked by a lock the vanished request left behind.
+    let patient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let next = patient
+        .put(format!("{}/users/{second}", api.base))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "viewer"}))
+        .send()
+        .await
+        .expect("the next change is answered");
+    assert_eq!(next.status().as_u16(), 200);
+    running.stop().await;
+    env.cleanup().await;
+}
