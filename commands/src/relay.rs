@@ -22,6 +22,8 @@
 //! held back by the projectors until the successor's predecessor arrives, never skipped.) An
 //! event that cannot be published is recorded on the checkpoint row with its position and the
 //! reason, which `/health` reports as a 503, and retried; it is never skipped.
+//!
+//! Every event carries the relay's signature ([`domain::signature`]); projectors apply no other.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use async_nats::jetstream::{self, message::PublishMessage, stream};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::bus::BusNames;
+use domain::signature::{EventSeal, SIGNATURE_HEADER};
 use domain::StoredEvent;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
@@ -59,6 +62,47 @@ pub struct Relay {
     batch_size: i64,
     /// Set after a failed publish: one event in flight at a time until a batch goes through.
     careful: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Signs every event it publishes.
+    seal: EventSeal,
+    /// Whether the point where signing began is recorded (once per database).
+    signing_recorded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Records, once, the stream sequence from which every event on the events stream is signed
+/// (the stream's next sequence when the first signing relay starts): events below it were
+/// published unsigned by an earlier version and are still accepted by the projectors.
+///
+/// # Errors
+/// [`RelayError`] when JetStream or PostgreSQL fails.
+pub async fn record_signing_start(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+) -> Result<(), RelayError> {
+    let recorded: Option<i64> =
+        sqlx::query_scalar("SELECT since_stream_sequence FROM event_signing")
+            .fetch_optional(pool)
+            .await?;
+    if recorded.is_some() {
+        return Ok(());
+    }
+    let next = jetstream
+        .get_stream(names.events_stream())
+        .await
+        .map_err(|e| RelayError::Bus(e.to_string()))?
+        .info()
+        .await
+        .map_err(|e| RelayError::Bus(e.to_string()))?
+        .state
+        .last_sequence
+        + 1;
+    sqlx::query(
+        "INSERT INTO event_signing (since_stream_sequence) VALUES ($1) ON CONFLICT DO NOTHING",
+    )
+    .bind(i64::try_from(next).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// An event the relay could not publish, as `/health` reports it.
@@ -138,8 +182,13 @@ pub async fn pending_events(pool: &PgPool) -> Result<i64, RelayError> {
 }
 
 impl Relay {
-    /// A relay named `events` (its checkpoint row).
-    pub fn new(pool: PgPool, jetstream: jetstream::Context, names: BusNames) -> Self {
+    /// A relay named `events` (its checkpoint row), signing with `seal`.
+    pub fn new(
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        names: BusNames,
+        seal: EventSeal,
+    ) -> Self {
         Self {
             pool,
             jetstream,
@@ -147,6 +196,8 @@ impl Relay {
             name: "events".to_owned(),
             batch_size: 500,
             careful: std::sync::Arc::default(),
+            seal,
+            signing_recorded: std::sync::Arc::default(),
         }
     }
 
@@ -157,6 +208,10 @@ impl Relay {
     /// [`RelayError`]; the checkpoint then stands after the last acknowledged event.
     pub async fn publish_pending(&self) -> Result<usize, RelayError> {
         ensure_events_stream(&self.jetstream, &self.names).await?;
+        if !self.signing_recorded.load(Ordering::SeqCst) {
+            record_signing_start(&self.pool, &self.jetstream, &self.names).await?;
+            self.signing_recorded.store(true, Ordering::SeqCst);
+        }
         let mut total = 0;
         loop {
             let batch = self.read_batch().await?;
@@ -286,10 +341,16 @@ impl Relay {
                     ));
                     break;
                 }
+                let subject = self.names.subject(&event.subject_suffix());
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", event.message_id().as_str());
+                headers.insert(
+                    SIGNATURE_HEADER,
+                    self.seal.sign(&subject, &payload).as_str(),
+                );
                 let message = PublishMessage::build()
                     .payload(Bytes::from(payload))
-                    .message_id(event.message_id());
-                let subject = self.names.subject(&event.subject_suffix());
+                    .headers(headers);
                 match self.jetstream.send_publish(subject, message).await {
                     Ok(ack) => acks.push((ack, event.position)),
                     Err(e) => {

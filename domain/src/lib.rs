@@ -11,6 +11,7 @@
 //! - [`envelope`]: the wire form of a stored event as the relay publishes it to JetStream and
 //!   the projectors read it back.
 //! - [`bus`]: subject, stream and consumer names derived from the deployment prefix.
+//! - [`signature`]: the relay's signature on every event it publishes, which projectors check.
 //! - [`metrics`]: metric batches and the parsers of the native and v3 push formats.
 //! - [`values`]: small parsed value types shared by several aggregates.
 //!
@@ -23,6 +24,7 @@ pub mod envelope;
 pub mod managed_instance;
 pub mod metrics;
 pub mod registration_secret;
+pub mod signature;
 pub mod user;
 pub mod values;
 

@@ -302,8 +302,9 @@ pub async fn start(
     )?;
     keys.collector_ttl = config.agent_token_ttl;
     let keys = Arc::new(keys);
+    let seal = config.event_seal()?;
     let projectors: Vec<Arc<dyn Projector>> =
-        projections::projectors::all_projectors(keys.clone(), config.storage());
+        projections::projectors::all_projectors(keys.clone(), &seal, config.storage());
     let mut tasks = JoinSet::new();
     if !max_payload_checked {
         tasks.spawn(check_max_payload_later(nats.clone(), shutdown.clone()));
@@ -312,12 +313,23 @@ pub async fn start(
     if roles.project {
         if let Err(e) = ensure_events_stream(&jetstream, &config.names).await {
             tracing::warn!(error = %e, "events stream not ready yet; the relay will retry");
+        } else if let Err(e) =
+            commands::relay::record_signing_start(&pool, &jetstream, &config.names).await
+        {
+            // The relay records it before it publishes anything; until then, nothing unsigned
+            // is applied.
+            tracing::warn!(error = %e, "could not record where event signing starts; the relay will retry");
         }
         let max_age = config.metrics_max_age;
         if let Err(e) = ingest::ensure_metrics_stream(&jetstream, &config.names, max_age).await {
             tracing::warn!(error = %e, "metrics stream not ready yet; projectors will retry");
         }
-        let relay = Relay::new(pool.clone(), jetstream.clone(), config.names.clone());
+        let relay = Relay::new(
+            pool.clone(),
+            jetstream.clone(),
+            config.names.clone(),
+            seal.clone(),
+        );
         tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
         for projector in &projectors {
             let runner = Runner::new(

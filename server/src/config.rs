@@ -315,6 +315,17 @@ impl Config {
             )
         })
     }
+
+    /// The key the relay signs domain events with and the projectors check them against,
+    /// derived from the JWT secret (which every server role holds).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the JWT secret is missing.
+    pub fn event_seal(&self) -> Result<domain::signature::EventSeal, ConfigError> {
+        Ok(domain::signature::EventSeal::derive(
+            self.require_jwt_secret()?.expose().as_bytes(),
+        ))
+    }
 }
 
 fn parse_key(b64: &str) -> Result<[u8; 32], ConfigError> {

@@ -156,8 +156,11 @@ async fn replay(
         config.require_jwt_secret()?.expose().as_bytes(),
         config.access_token_ttl,
     )?;
-    let projectors =
-        projections::projectors::all_projectors(std::sync::Arc::new(keys), config.storage());
+    let projectors = projections::projectors::all_projectors(
+        std::sync::Arc::new(keys),
+        &config.event_seal()?,
+        config.storage(),
+    );
     if list {
         for p in &projectors {
             println!("{}", p.name());

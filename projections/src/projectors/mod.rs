@@ -16,6 +16,7 @@ mod users;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::signature::{EventSeal, SignatureError, SIGNATURE_HEADER};
 use domain::StoredEvent;
 use tokio_postgres::Transaction;
 
@@ -51,8 +52,65 @@ pub trait EventProjector: Send + Sync + 'static {
     ) -> Result<(), ApplyError>;
 }
 
-/// Adapts an [`EventProjector`] to the runtime: envelope parsing and per-aggregate positions.
-pub struct EventProjection<P>(pub P);
+/// Adapts an [`EventProjector`] to the runtime: the relay's signature, envelope parsing and
+/// per-aggregate positions.
+pub struct EventProjection<P> {
+    inner: P,
+    seal: EventSeal,
+    /// The stream sequence from which every event is signed, once read.
+    signed_from: std::sync::OnceLock<u64>,
+}
+
+impl<P: EventProjector> EventProjection<P> {
+    /// A projection applying only events signed under `seal`.
+    pub fn new(inner: P, seal: EventSeal) -> Self {
+        Self {
+            inner,
+            seal,
+            signed_from: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Accepts a message signed by the relay, or an unsigned one an earlier version published
+    /// before signing began; rejects anything else (a forged or altered event).
+    async fn check_signature(
+        &self,
+        tx: &Transaction<'_>,
+        message: &Delivered,
+    ) -> Result<(), ApplyError> {
+        let signature = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(SIGNATURE_HEADER))
+            .map(|v| v.as_str());
+        let error = match self
+            .seal
+            .verify(&message.subject, &message.payload, signature)
+        {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if error == SignatureError::Missing {
+            let since = match self.signed_from.get() {
+                Some(since) => Some(*since),
+                None => {
+                    let row = tx
+                        .query_opt("SELECT since_stream_sequence FROM event_signing", &[])
+                        .await?;
+                    row.map(|r| {
+                        let since = u64::try_from(r.get::<_, i64>(0)).unwrap_or(0);
+                        *self.signed_from.get_or_init(|| since)
+                    })
+                }
+            };
+            // Not recorded yet: no relay has signed anything, so nothing unsigned is trusted.
+            if since.is_some_and(|since| message.stream_sequence < since) {
+                return Ok(());
+            }
+        }
+        Err(ApplyError::Reject(error.to_string()))
+    }
+}
 
 #[async_trait]
 impl<P: EventProjector> Projector for EventProjection<P> {
@@ -69,6 +127,7 @@ impl<P: EventProjector> Projector for EventProjection<P> {
     }
 
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
+        self.check_signature(tx, message).await?;
         let event: StoredEvent = serde_json::from_slice(&message.payload)
             .map_err(|e| ApplyError::Reject(format!("not a stored event: {e}")))?;
         if event.kind().is_none() {
@@ -160,7 +219,7 @@ impl<P: EventProjector> EventProjection<P> {
         message: &Delivered,
     ) -> Result<(), ApplyError> {
         tx.batch_execute("SAVEPOINT pga_event").await?;
-        match self.0.apply_event(tx, event).await {
+        match self.inner.apply_event(tx, event).await {
             Ok(()) => {
                 tx.batch_execute("RELEASE SAVEPOINT pga_event").await?;
                 if P::NOTIFY {
@@ -205,14 +264,15 @@ impl<P: EventProjector> EventProjection<P> {
     }
 }
 
-/// Every domain-event projection, in the order they are started.
-pub fn event_projectors() -> Vec<Arc<dyn Projector>> {
+/// Every domain-event projection, in the order they are started, each applying only events
+/// signed under `seal`.
+pub fn event_projectors(seal: &EventSeal) -> Vec<Arc<dyn Projector>> {
     vec![
-        Arc::new(EventProjection(Users)),
-        Arc::new(EventProjection(ManagedInstances)),
-        Arc::new(EventProjection(Collectors)),
-        Arc::new(EventProjection(RegistrationSecrets)),
-        Arc::new(EventProjection(AuditLog)),
+        Arc::new(EventProjection::new(Users, seal.clone())),
+        Arc::new(EventProjection::new(ManagedInstances, seal.clone())),
+        Arc::new(EventProjection::new(Collectors, seal.clone())),
+        Arc::new(EventProjection::new(RegistrationSecrets, seal.clone())),
+        Arc::new(EventProjection::new(AuditLog, seal.clone())),
     ]
 }
 
@@ -220,9 +280,10 @@ pub fn event_projectors() -> Vec<Arc<dyn Projector>> {
 /// batch's collector token with `verifier`.
 pub fn all_projectors(
     verifier: Arc<dyn domain::collector::CollectorTokenVerifier>,
+    seal: &EventSeal,
     storage: StorageLimits,
 ) -> Vec<Arc<dyn Projector>> {
-    let mut all = event_projectors();
+    let mut all = event_projectors(seal);
     // Both metrics projectors read every batch: one parse serves them both.
     let parsed = ParsedBatches::new(2);
     all.push(Arc::new(CollectorActivity::new(

@@ -187,7 +187,7 @@ async fn a_message_delivered_twice_changes_the_read_model_once() {
         pool,
         js.clone(),
         env.config.names.clone(),
-        Arc::new(EventProjection(Users)),
+        Arc::new(EventProjection::new(Users, env.seal())),
     );
     let stream = env.config.names.events_stream();
     let delivered = delivered(&js, &stream).await;
@@ -233,8 +233,14 @@ async fn a_malformed_message_is_recorded_acked_and_never_applied() {
         (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
     })
     .await;
+    // Signed, so that it reaches the envelope parser (unsigned ones are refused before it).
     let subject = env.config.names.subject("events.user.not-json");
-    js.publish(subject, "{this is not json".into())
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        domain::signature::SIGNATURE_HEADER,
+        env.seal().sign(&subject, b"{this is not json").as_str(),
+    );
+    js.publish_with_headers(subject, headers, "{this is not json".into())
         .await
         .expect("publish")
         .await
@@ -287,7 +293,7 @@ async fn a_message_past_a_missing_one_waits_for_it() {
         pool,
         js.clone(),
         env.config.names.clone(),
-        Arc::new(EventProjection(Users)),
+        Arc::new(EventProjection::new(Users, env.seal())),
     );
     let sql = env.sql().await;
 

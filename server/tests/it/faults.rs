@@ -225,14 +225,7 @@ async fn with_postgres_down_health_is_503_and_projectors_resume_without_loss() {
         recorded_at: Utc::now(),
     };
     let js = env.jetstream().await;
-    js.publish(
-        env.config.names.subject(&event.subject_suffix()),
-        serde_json::to_vec(&event).expect("json").into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .expect("ack");
+    env.publish_event(&js, &event).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     admin

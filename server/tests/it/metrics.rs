@@ -452,10 +452,11 @@ async fn the_samples_projection_replays_to_the_same_tables_partitions_included()
     let sql = env.sql().await;
     let live = snapshot(&sql).await;
     let keys = std::sync::Arc::new(env.token_keys());
-    let projector = projections::projectors::all_projectors(keys, env.config.storage())
-        .into_iter()
-        .find(|p| p.name() == "metric_samples")
-        .expect("projector");
+    let projector =
+        projections::projectors::all_projectors(keys, &env.seal(), env.config.storage())
+            .into_iter()
+            .find(|p| p.name() == "metric_samples")
+            .expect("projector");
     let report = env.replay(&running, projector).await;
     assert_eq!(report.checkpoint, 4);
     let rebuilt = snapshot(&sql).await;

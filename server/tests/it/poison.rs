@@ -191,14 +191,7 @@ async fn an_event_that_arrives_before_its_predecessor_waits_for_it_instead_of_be
         user_event(&id, 2, &deactivated),
         user_event(&id, 1, &created),
     ] {
-        js.publish(
-            env.config.names.subject(&event.subject_suffix()),
-            serde_json::to_vec(&event).expect("json").into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
+        env.publish_event(&js, &event).await;
     }
     let active = eventually("the user projected with both events", || async {
         sql.query_opt(
@@ -382,6 +375,137 @@ async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied
     assert_eq!(
         count(&sql, "SELECT count(*) FROM projection_parked").await,
         0
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_not_signed_by_the_relay_is_rejected_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let commands = env.commands().await;
+    let sql = env.sql().await;
+    let js = env.jetstream().await;
+    let (id, _) = create_user(&commands, "would-be-admin").await;
+    eventually("projected", || async {
+        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
+    })
+    .await;
+    let role: String = sql
+        .query_one("SELECT role FROM rm_users", &[])
+        .await
+        .expect("role")
+        .get(0);
+    // Anyone who can publish on NATS tries to make themselves admin: once unsigned, once
+    // signed under a key of their own.
+    let promote = user_event(
+        &id,
+        2,
+        &UserEvent::RoleChanged {
+            from: Role::Viewer,
+            to: Role::Admin,
+            at: Utc::now(),
+        },
+    );
+    let subject = env.config.names.subject(&promote.subject_suffix());
+    let payload = serde_json::to_vec(&promote).expect("json");
+    js.publish(subject.clone(), payload.clone().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let mut headers = async_nats::HeaderMap::new();
+    let forged = domain::signature::EventSeal::derive(b"not the server's secret, but long");
+    headers.insert(
+        domain::signature::SIGNATURE_HEADER,
+        forged.sign(&subject, &payload).as_str(),
+    );
+    js.publish_with_headers(subject, headers, payload.into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    create_user(&commands, "afterwards").await;
+
+    eventually("the next real event applied", || async {
+        (count(&sql, "SELECT count(*) FROM rm_users").await == 2).then_some(())
+    })
+    .await;
+    let reasons: Vec<String> = sql
+        .query(
+            "SELECT reason FROM projection_rejected WHERE projection = 'users' ORDER BY stream_sequence",
+            &[],
+        )
+        .await
+        .expect("rejected")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("not signed"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("signature does not match"),
+        "{reasons:?}"
+    );
+    let after: String = sql
+        .query_one(
+            "SELECT role FROM rm_users WHERE username = 'would-be-admin'",
+            &[],
+        )
+        .await
+        .expect("role")
+        .get(0);
+    assert_eq!(after, role, "the forged promotion changed nothing");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn unsigned_events_published_before_signing_began_are_still_applied() {
+    let env = TestEnv::new().await;
+    let js = env.jetstream().await;
+    commands::relay::ensure_events_stream(&js, &env.config.names)
+        .await
+        .expect("stream");
+    // What an earlier version left on the stream: an unsigned event.
+    let legacy = user_event(
+        &uuid::Uuid::new_v4().to_string(),
+        1,
+        &UserEvent::UserCreated {
+            username: Username::parse("from-before").expect("valid"),
+            role: Role::Viewer,
+            password_hash: PasswordHash::from_phc("$argon2id$stub".into()),
+            at: Utc::now(),
+        },
+    );
+    js.publish(
+        env.config.names.subject(&legacy.subject_suffix()),
+        serde_json::to_vec(&legacy).expect("json").into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("ack");
+    let running = env.start(Roles::ALL).await;
+    let sql = env.sql().await;
+    eventually("the earlier version's event applied", || async {
+        (count(
+            &sql,
+            "SELECT count(*) FROM rm_users WHERE username = 'from-before'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM projection_rejected").await,
+        0
+    );
+    assert_eq!(
+        count(&sql, "SELECT since_stream_sequence FROM event_signing").await,
+        2
     );
     running.stop().await;
     env.cleanup().await;

@@ -136,7 +136,7 @@ async fn a_replayed_projection_equals_the_live_one() {
 
     // Replay every projection while the live runners keep going.
     let mut reports = Vec::new();
-    for projector in event_projectors() {
+    for projector in event_projectors(&env.seal()) {
         let report = env.replay(&running, projector).await;
         reports.push(report);
     }

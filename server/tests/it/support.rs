@@ -101,7 +101,29 @@ impl TestEnv {
             commands.pool().clone(),
             js.clone(),
             self.config.names.clone(),
+            self.seal(),
         )
+    }
+
+    /// The key this environment's server signs domain events with.
+    pub fn seal(&self) -> domain::signature::EventSeal {
+        self.config.event_seal().expect("jwt secret")
+    }
+
+    /// Publishes `event` on the events stream as the server's relay would: signed.
+    pub async fn publish_event(&self, js: &jetstream::Context, event: &domain::StoredEvent) {
+        let subject = self.config.names.subject(&event.subject_suffix());
+        let payload = serde_json::to_vec(event).expect("json");
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            domain::signature::SIGNATURE_HEADER,
+            self.seal().sign(&subject, &payload).as_str(),
+        );
+        js.publish_with_headers(subject, headers, payload.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
     }
 
     /// The token keys the server derives from this environment's JWT secret.
