@@ -510,3 +510,42 @@ async fn unsigned_events_published_before_signing_began_are_still_applied() {
     running.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_the_projection() {
+    let env = TestEnv::new().await;
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let sql = env.sql().await;
+    eventually("health green at first", || async {
+        (health(&api).await.0 == 200).then_some(())
+    })
+    .await;
+    // An event parked two minutes ago whose predecessor never came.
+    sql.execute(
+        "INSERT INTO projection_parked
+            (projection, aggregate_type, aggregate_id, sequence, stream_sequence, subject, payload, parked_at)
+         VALUES ('users', 'user', 'u-1', 5, 9, 'x.events.user.u-1', '{}', now() - interval '2 minutes')",
+        &[],
+    )
+    .await
+    .expect("park");
+    let (status, body) = health(&api).await;
+    assert_eq!(status, 503, "{body}");
+    let users = body["projections"]
+        .as_array()
+        .expect("projections")
+        .iter()
+        .find(|p| p["name"] == "users")
+        .expect("users")
+        .clone();
+    assert_eq!(users["parked"], 1, "{body}");
+    assert!(
+        users["oldest_parked_s"].as_i64().unwrap_or(0) >= 119,
+        "{body}"
+    );
+    let problem = body["problems"][0].as_str().unwrap_or_default();
+    assert!(problem.contains("projection users"), "{body}");
+    running.stop().await;
+    env.cleanup().await;
+}
