@@ -22,7 +22,8 @@ CREATE TABLE projection_parked
     sequence        bigint      NOT NULL,
     stream_sequence bigint      NOT NULL,
     subject         text        NOT NULL,
-    payload         jsonb       NOT NULL,
+    -- The message as it came (bytes, not jsonb: jsonb refuses some valid JSON, e.g. \u0000).
+    payload         bytea       NOT NULL,
     parked_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (projection, aggregate_type, aggregate_id, sequence)
 );

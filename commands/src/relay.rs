@@ -229,8 +229,9 @@ impl Relay {
                     return Err(e);
                 }
             }
-            // A whole batch went through: back to pipelining.
+            // A whole batch went through: back to pipelining, and no longer failing.
             self.careful.store(false, Ordering::SeqCst);
+            self.clear_failure().await?;
         }
     }
 
@@ -327,7 +328,8 @@ impl Relay {
                 };
                 // Checked here, with the reason spelled out, rather than left to the client's
                 // "maximum payload exceeded" (the start-up check should make this unreachable).
-                if max_payload > 0 && payload.len() > max_payload {
+                // The server counts headers too (message id and signature: well under 512 bytes).
+                if max_payload > 0 && payload.len() + 512 > max_payload {
                     result = Err((
                         Some(event.position),
                         RelayError::Bus(format!(

@@ -23,6 +23,9 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct EventSeal {
     key: [u8; 32],
+    /// Keys derived from earlier server secrets: they verify, never sign (a secret can be
+    /// rotated without making the events already on the stream unverifiable).
+    previous: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for EventSeal {
@@ -46,11 +49,17 @@ impl EventSeal {
     /// The signing key derived from a server secret (the JWT secret every server role holds),
     /// under a label of its own so the two uses never share a key.
     pub fn derive(server_secret: &[u8]) -> Self {
-        let mut mac = mac(server_secret);
-        mac.update(b"pganalytics domain event signature v1");
         Self {
-            key: mac.finalize().into_bytes().into(),
+            key: derive_key(server_secret),
+            previous: Vec::new(),
         }
+    }
+
+    /// The same seal, also accepting signatures made under earlier server secrets.
+    #[must_use]
+    pub fn with_previous<'a>(mut self, secrets: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        self.previous = secrets.into_iter().map(derive_key).collect();
+        self
     }
 
     /// The signature header's value for an event published on `subject` with `payload`.
@@ -79,19 +88,31 @@ impl EventSeal {
             .strip_prefix(VERSION)
             .ok_or(SignatureError::Mismatch)?;
         let bytes = decode_hex(hex).ok_or(SignatureError::Mismatch)?;
-        self.tag(subject, payload)
-            .verify_slice(&bytes)
-            .map_err(|_| SignatureError::Mismatch)
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .any(|key| tag(key, subject, payload).verify_slice(&bytes).is_ok())
+            .then_some(())
+            .ok_or(SignatureError::Mismatch)
     }
 
     fn tag(&self, subject: &str, payload: &[u8]) -> HmacSha256 {
-        let mut mac = mac(&self.key);
-        // Length-prefixed, so no subject/payload split can be shifted into another.
-        mac.update(&(subject.len() as u64).to_be_bytes());
-        mac.update(subject.as_bytes());
-        mac.update(payload);
-        mac
+        tag(&self.key, subject, payload)
     }
+}
+
+fn derive_key(server_secret: &[u8]) -> [u8; 32] {
+    let mut mac = mac(server_secret);
+    mac.update(b"pganalytics domain event signature v1");
+    mac.finalize().into_bytes().into()
+}
+
+fn tag(key: &[u8], subject: &str, payload: &[u8]) -> HmacSha256 {
+    let mut mac = mac(key);
+    // Length-prefixed, so no subject/payload split can be shifted into another.
+    mac.update(&(subject.len() as u64).to_be_bytes());
+    mac.update(subject.as_bytes());
+    mac.update(payload);
+    mac
 }
 
 fn mac(key: &[u8]) -> HmacSha256 {
@@ -147,6 +168,21 @@ mod tests {
             Err(SignatureError::Missing)
         );
         assert_eq!(format!("{seal:?}"), "EventSeal(…)");
+    }
+
+    #[test]
+    fn after_a_rotation_old_signatures_still_verify_and_new_ones_use_the_new_key() {
+        let old = EventSeal::derive(b"the old server secret, long enough");
+        let signed_before = old.sign("s", b"p");
+        let rotated = EventSeal::derive(b"the new server secret, long enough")
+            .with_previous([b"the old server secret, long enough".as_slice()]);
+        assert_eq!(rotated.verify("s", b"p", Some(&signed_before)), Ok(()));
+        let signed_after = rotated.sign("s", b"p");
+        assert_ne!(signed_after, signed_before);
+        assert_eq!(
+            old.verify("s", b"p", Some(&signed_after)),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

@@ -13,9 +13,19 @@ pub fn is_infrastructure(e: &tokio_postgres::Error) -> bool {
             let text = e.to_string();
             !(text.starts_with("error serializing") || text.starts_with("error deserializing"))
         }
-        Some(code) => ["08", "53", "40", "57", "58"]
-            .iter()
-            .any(|class| code.code().starts_with(class)),
+        // Beyond the connection (08), transaction rollback (40), resources (53), operator (57)
+        // and system (58) classes: a read-only or aborted transaction (25: a standby after a
+        // failover), a lock not available (55), PostgreSQL's internal errors and corruption
+        // (XX), and a schema or grant that does not match the code (42501 insufficient
+        // privilege, 42P01 undefined table, 42703 undefined column). Those are the deployment's
+        // trouble, not the message's: rejecting the messages meanwhile would throw data away.
+        Some(code) => {
+            let code = code.code();
+            ["08", "25", "40", "53", "55", "57", "58", "XX"]
+                .iter()
+                .any(|class| code.starts_with(class))
+                || ["42501", "42P01", "42703"].contains(&code)
+        }
     }
 }
 

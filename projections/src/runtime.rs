@@ -14,7 +14,7 @@
 //! rolled back and applied again one message at a time to find the one responsible. Only
 //! infrastructure failures pause the projection, which then resumes from its checkpoint.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, consumer::pull, stream::Stream};
@@ -294,6 +294,11 @@ impl Runner {
             .collect::<Result<Vec<_>, _>>()?;
         let mut client = self.pool.get().await?;
         let mut tx = client.transaction().await?;
+        // What a rolled-back pass learnt about gaps is forgotten with it: a gap is accepted as
+        // "gone from the stream" only after a pass that saw it committed.
+        let gap_before = *self.gap_at.lock().unwrap_or_else(PoisonError::into_inner);
+        let forget_gap =
+            || *self.gap_at.lock().unwrap_or_else(PoisonError::into_inner) = gap_before;
         let (upto, gap) = match self.apply_batch(&mut tx, &delivered).await {
             Ok(checkpoint) => (checkpoint, None),
             // Everything before the gap was applied: keep it.
@@ -301,6 +306,7 @@ impl Runner {
             Err(RunError::FlushRefused(e)) => {
                 drop(tx);
                 self.projector.rolled_back();
+                forget_gap();
                 tracing::warn!(projection = self.name(), error = %describe(&e),
                     messages = delivered.len(),
                     "the batch's writes were refused; applying its messages one at a time to find the one responsible");
@@ -310,11 +316,13 @@ impl Runner {
             Err(e) => {
                 drop(tx);
                 self.projector.rolled_back();
+                forget_gap();
                 return Err(e);
             }
         };
         if let Err(e) = tx.commit().await {
             self.projector.rolled_back();
+            forget_gap();
             return Err(e.into());
         }
         for (message, d) in messages.iter().zip(&delivered) {
@@ -567,6 +575,8 @@ pub(crate) async fn record_rejection(
     let (collector, batch) = claimed_origin(message);
     let sqlstate = sqlstate.map(|c| c.code().to_owned());
     let reason = printable(reason);
+    // NATS does not check subjects' bytes: a NUL in one must not make the record fail.
+    let subject = printable(&message.subject);
     // Kept for a person to read; a huge payload is cut rather than refused.
     let mut payload = String::from_utf8_lossy(&message.payload).into_owned();
     if payload.len() > 64 * 1024 {
@@ -584,7 +594,7 @@ pub(crate) async fn record_rejection(
         &[
             &projection,
             &seq,
-            &message.subject,
+            &subject,
             &reason,
             &payload,
             &sqlstate,

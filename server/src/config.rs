@@ -31,6 +31,7 @@ struct Raw {
     agent_token_ttl_s: u64,
     refresh_token_ttl_days: u64,
     previous_encryption_keys: Option<Secret>,
+    previous_jwt_secrets: Option<Secret>,
     check_interval_s: u64,
     max_series_per_collector: usize,
     dashboard_dir: String,
@@ -61,6 +62,7 @@ impl Default for Raw {
             agent_token_ttl_s: 3600,
             refresh_token_ttl_days: 30,
             previous_encryption_keys: None,
+            previous_jwt_secrets: None,
             check_interval_s: 60,
             max_series_per_collector: 10_000,
             dashboard_dir: "dashboard/dist".into(),
@@ -86,6 +88,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// HMAC key for access tokens (required by roles that serve HTTP).
     pub jwt_secret: Option<Secret>,
+    /// Earlier JWT secrets, whose derived keys still verify events signed before a rotation.
+    pub previous_jwt_secrets: Vec<Secret>,
     /// 32-byte AES-256-GCM key for managed-instance passwords; none: credentials are refused.
     pub encryption_key: Option<[u8; 32]>,
     /// Subject, stream and consumer names.
@@ -249,6 +253,18 @@ impl Config {
             nats_url: raw.nats_url,
             listen,
             jwt_secret: raw.jwt_secret,
+            previous_jwt_secrets: raw
+                .previous_jwt_secrets
+                .as_ref()
+                .map(|s| {
+                    s.expose()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(|k| Secret::new(k.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             encryption_key,
             names,
             bootstrap_admin,
@@ -322,9 +338,14 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] when the JWT secret is missing.
     pub fn event_seal(&self) -> Result<domain::signature::EventSeal, ConfigError> {
-        Ok(domain::signature::EventSeal::derive(
-            self.require_jwt_secret()?.expose().as_bytes(),
-        ))
+        Ok(
+            domain::signature::EventSeal::derive(self.require_jwt_secret()?.expose().as_bytes())
+                .with_previous(
+                    self.previous_jwt_secrets
+                        .iter()
+                        .map(|s| s.expose().as_bytes()),
+                ),
+        )
     }
 }
 

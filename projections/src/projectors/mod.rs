@@ -171,7 +171,7 @@ impl<P: EventProjector> Projector for EventProjection<P> {
                     &event.sequence,
                     &i64::try_from(message.stream_sequence).unwrap_or(i64::MAX),
                     &message.subject,
-                    &serde_json::to_value(&event).map_err(|e| ApplyError::Reject(e.to_string()))?,
+                    &message.payload.as_ref(),
                 ],
             )
             .await?;
@@ -189,18 +189,17 @@ impl<P: EventProjector> Projector for EventProjection<P> {
             )
             .await?
         {
-            let payload: serde_json::Value = row.get(2);
+            let payload: Vec<u8> = row.get(2);
+            // It was verified and parsed when it arrived.
+            let event: StoredEvent = serde_json::from_slice(&payload)
+                .map_err(|e| ApplyError::Reject(format!("parked event does not parse: {e}")))?;
             let parked = Delivered {
                 stream_sequence: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
                 subject: row.get(1),
                 headers: None,
-                payload: serde_json::to_vec(&payload)
-                    .map_err(|e| ApplyError::Reject(e.to_string()))?
-                    .into(),
+                payload: payload.into(),
                 published: message.published,
             };
-            let event: StoredEvent = serde_json::from_value(payload)
-                .map_err(|e| ApplyError::Reject(format!("parked event does not parse: {e}")))?;
             self.apply_in_order(tx, &event, &parked).await?;
             next += 1;
         }

@@ -525,7 +525,7 @@ async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_th
     sql.execute(
         "INSERT INTO projection_parked
             (projection, aggregate_type, aggregate_id, sequence, stream_sequence, subject, payload, parked_at)
-         VALUES ('users', 'user', 'u-1', 5, 9, 'x.events.user.u-1', '{}', now() - interval '2 minutes')",
+         VALUES ('users', 'user', 'u-1', 5, 9, 'x.events.user.u-1', '\\x7b7d', now() - interval '2 minutes')",
         &[],
     )
     .await
