@@ -10,6 +10,13 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
+/// Background checks off: only the requests under test write events.
+async fn quiet() -> TestEnv {
+    let mut env = TestEnv::new().await.with_bootstrap_admin();
+    env.config.check_interval = Duration::ZERO;
+    env
+}
+
 async fn setup(env: TestEnv) -> (TestEnv, pganalytics::app::Running, Api, String) {
     let running = env.start(Roles::ALL).await;
     let api = Api::new(running.addr.expect("http"));
@@ -44,8 +51,7 @@ fn refusal(r: &Reply) -> (u16, Value) {
 
 #[tokio::test]
 async fn an_editors_target_change_without_the_password_is_refused_and_changes_nothing() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let (env, running, api, admin) = setup(env).await;
+    let (env, running, api, admin) = setup(quiet().await).await;
     api.create_user(&admin, "creds-editor", "editor password 1", "editor")
         .await;
     let editor = api.token("creds-editor", "editor password 1").await;
@@ -133,8 +139,7 @@ async fn an_editors_target_change_without_the_password_is_refused_and_changes_no
 
 #[tokio::test]
 async fn a_unix_socket_host_is_refused_by_default() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let (env, running, api, admin) = setup(env).await;
+    let (env, running, api, admin) = setup(quiet().await).await;
     let r = api
         .post(
             "/managed-instances",
@@ -177,8 +182,7 @@ async fn a_unix_socket_host_is_refused_by_default() {
 
 #[tokio::test]
 async fn connect_timeout_s_is_at_most_30() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let (env, running, api, admin) = setup(env).await;
+    let (env, running, api, admin) = setup(quiet().await).await;
     for timeout in [31, 300, 0] {
         let r = api
             .post(
