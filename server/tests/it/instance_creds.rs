@@ -181,6 +181,35 @@ async fn a_unix_socket_host_is_refused_by_default() {
 }
 
 #[tokio::test]
+async fn a_unix_socket_host_is_accepted_when_an_admin_allows_it() {
+    let mut env = quiet().await;
+    env.config.allow_unix_socket_hosts = true;
+    let (env, running, api, admin) = setup(env).await;
+    let r = api
+        .post(
+            "/managed-instances",
+            Some(&admin),
+            body("local", "/var/run/postgresql", 5432, None, 5),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().expect("id");
+    let path = format!("/managed-instances/{id}/test-connection");
+    let tested = api.post(&path, Some(&admin), json!({})).await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    // Whether a server listens there is this machine's business; the setting let it try.
+    assert!(
+        !tested.body["error"]
+            .to_string()
+            .contains("PGA_ALLOW_UNIX_SOCKET_HOSTS"),
+        "{}",
+        tested.body
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
 async fn connect_timeout_s_is_at_most_30() {
     let (env, running, api, admin) = setup(quiet().await).await;
     for timeout in [31, 300, 0] {
