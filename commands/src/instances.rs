@@ -2,7 +2,10 @@
 //! password before it reaches the command.
 
 use chrono::Utc;
-use domain::managed_instance::{ConnectionSpec, ManagedInstanceCommand, ManagedInstanceError};
+use domain::managed_instance::{
+    ConnectionSpec, CredentialChange, ManagedInstanceCommand, ManagedInstanceError,
+    SealedCredential, TestTrigger,
+};
 use domain::values::{Actor, Name};
 use uuid::Uuid;
 
@@ -84,16 +87,19 @@ async fn release_except(
     Ok(())
 }
 
+/// Seals `password` for instance `id` at `connection`'s target: it opens for nothing else.
 fn seal(
     service: &CommandService,
     password: Option<&str>,
-) -> Result<Option<domain::managed_instance::SealedCredential>, InstanceCommandError> {
+    id: Uuid,
+    connection: &ConnectionSpec,
+) -> Result<Option<SealedCredential>, InstanceCommandError> {
     match password {
         None => Ok(None),
         Some(p) => service
             .tester()
             .cipher()
-            .map(|c| Some(c.seal(p)))
+            .map(|c| Some(c.seal(p, &connection.credential_binding(id))))
             .ok_or(InstanceCommandError::NoEncryptionKey),
     }
 }
@@ -110,8 +116,8 @@ pub async fn register(
     tags: Vec<String>,
     actor: &Actor,
 ) -> Result<(Uuid, Committed), InstanceCommandError> {
-    let credential = seal(service, password)?;
     let id = Uuid::new_v4();
+    let credential = seal(service, password, id, &connection)?;
     claim(service, name, id).await?;
     let command = ManagedInstanceCommand::RegisterInstance {
         name: name.clone(),
@@ -133,10 +139,12 @@ pub async fn register(
 }
 
 /// Changes name, connection settings and tags; with `password: Some(..)` also replaces the
-/// stored password (`Some(None)` clears it). Returns the last commit.
+/// stored password (`Some(None)` clears it), in the same command. A new target (host, port,
+/// database, username, sslmode) with a stored password and `password: None` is refused by the
+/// aggregate. Returns the commit.
 ///
 /// # Errors
-/// [`InstanceCommandError`].
+/// [`InstanceCommandError`]; nothing is stored then.
 pub async fn update(
     service: &CommandService,
     id: Uuid,
@@ -146,16 +154,20 @@ pub async fn update(
     password: Option<Option<&str>>,
     actor: &Actor,
 ) -> Result<Committed, InstanceCommandError> {
-    let credential = password.map(|p| seal(service, p)).transpose()?;
+    let credential = match password {
+        None => CredentialChange::Keep,
+        Some(p) => CredentialChange::Replace(seal(service, p, id, &connection)?),
+    };
     let new_claim = claim(service, name, id).await?;
     let command = ManagedInstanceCommand::UpdateInstance {
         name: name.clone(),
         connection,
+        credential,
         tags,
         at: Utc::now(),
     };
     let aggregate = id.to_string();
-    let mut committed = match service.managed_instance(&aggregate, command, actor).await {
+    let committed = match service.managed_instance(&aggregate, command, actor).await {
         Ok(c) => c,
         Err(e) => {
             if new_claim {
@@ -165,13 +177,6 @@ pub async fn update(
         }
     };
     release_except(service, id, Some(name)).await?;
-    if let Some(credential) = credential {
-        let command = ManagedInstanceCommand::RotateCredentials {
-            credential,
-            at: Utc::now(),
-        };
-        committed = service.managed_instance(&aggregate, command, actor).await?;
-    }
     Ok(committed)
 }
 
@@ -192,8 +197,9 @@ pub async fn remove(
     Ok(committed)
 }
 
-/// Re-seals every stored password under the current key (`pganalytics rotate-key`). Returns
-/// how many instances were re-sealed.
+/// Re-seals every stored password under the current key and bound to its instance and target
+/// (`pganalytics rotate-key`; also binds passwords sealed before binding existed). Returns how
+/// many instances were re-sealed.
 ///
 /// # Errors
 /// The first failure; instances done before it stay done (re-running is safe).
@@ -216,7 +222,14 @@ pub async fn reseal_all(
         .bind(&id)
         .fetch_one(service.pool())
         .await?;
-        let command = ManagedInstanceCommand::ResealCredential { at: Utc::now() };
+        let Ok(instance) = Uuid::parse_str(&id) else {
+            tracing::warn!(instance = %id, "not a managed-instance id; skipped");
+            continue;
+        };
+        let command = ManagedInstanceCommand::ResealCredential {
+            instance,
+            at: Utc::now(),
+        };
         match service.managed_instance(&id, command, actor).await {
             Ok(c) if Some(c.sequence) != before => resealed += 1,
             Ok(_) | Err(CommandError::Rejected(ManagedInstanceError::AlreadyRemoved)) => {}
@@ -226,39 +239,36 @@ pub async fn reseal_all(
     Ok(resealed)
 }
 
-/// Runs a background connection check on every registered instance, `concurrency` at a time.
-/// The aggregate records only changes of status (and a sparse heartbeat). Returns how many
-/// instances were checked.
+/// The ids of every instance not removed.
 ///
 /// # Errors
-/// The event store's error when the instance list cannot be read; a failed check of one
-/// instance is logged and does not stop the others.
-pub async fn check_all(service: &CommandService, concurrency: usize) -> Result<usize, sqlx::Error> {
-    use futures::StreamExt;
-    let ids: Vec<String> = sqlx::query_scalar(
+/// The event store's.
+pub async fn live_ids(service: &CommandService) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
         "SELECT aggregate_id FROM events WHERE aggregate_type = $1
           GROUP BY aggregate_id HAVING bool_and(event_type <> 'InstanceRemoved')",
     )
     .bind(KIND)
     .fetch_all(service.pool())
-    .await?;
-    let actor = Actor::system("background-check");
-    let checked = ids.len();
-    futures::stream::iter(ids)
-        .for_each_concurrent(concurrency.max(1), |id| {
-            let actor = actor.clone();
-            async move {
-                let command = ManagedInstanceCommand::TestConnection {
-                    trigger: domain::managed_instance::TestTrigger::Background,
-                    at: Utc::now(),
-                };
-                match service.managed_instance(&id, command, &actor).await {
-                    // Removed meanwhile, or a person tested it at the same moment: fine.
-                    Ok(_) | Err(CommandError::Rejected(_) | CommandError::Conflict(_)) => {}
-                    Err(e) => tracing::warn!(instance = %id, error = %e, "background check failed"),
-                }
-            }
-        })
-        .await;
-    Ok(checked)
+    .await
+}
+
+/// Tests instance `id` now and records the result (a person's test or a background check).
+///
+/// # Errors
+/// [`CommandError`]: not found, removed, conflict, store.
+pub async fn test(
+    service: &CommandService,
+    id: Uuid,
+    trigger: TestTrigger,
+    actor: &Actor,
+) -> Result<Committed, CommandError<ManagedInstanceError>> {
+    let command = ManagedInstanceCommand::TestConnection {
+        instance: id,
+        trigger,
+        at: Utc::now(),
+    };
+    service
+        .managed_instance(&id.to_string(), command, actor)
+        .await
 }

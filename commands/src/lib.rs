@@ -6,7 +6,9 @@
 //! - [`collectors`]: registration secrets and collector registration.
 //! - [`credentials`]: AES-256-GCM sealing of instance passwords, with key ids for rotation.
 //! - [`tester`]: real connection tests (sslmode honoured, bounded, classified).
-//! - [`instances`]: instance commands that span aggregates (unique names).
+//! - [`instances`]: instance commands that span aggregates (unique names, sealing bound to the
+//!   target).
+//! - [`checks`]: background connection checks, each instance on its own schedule.
 //! - [`passwords`]: argon2id hashing and verification.
 //! - [`relay`]: publishes every stored event to JetStream in commit order, exactly once on the
 //!   stream, healing on restart whatever was committed but not yet published.
@@ -17,6 +19,7 @@
 //! writes a read model, and it never puts a secret (a password, a token) into an event: what
 //! reaches an event is a hash or a ciphertext.
 
+pub mod checks;
 pub mod collectors;
 pub mod credentials;
 pub mod instances;

@@ -6,17 +6,22 @@
 //! - `sslmode` is honoured as libpq does: `disable` never uses TLS; `prefer` tries TLS and
 //!   falls back; `require` insists on TLS without verifying the certificate; `verify-ca` verifies
 //!   the chain against the system's trusted roots; `verify-full` verifies chain and host name.
-//! - Each attempt is bounded by the instance's `connect_timeout_s` (connect and first query).
+//! - Each attempt is bounded by the instance's `connect_timeout_s` (connect and first query),
+//!   itself at most [`CONNECT_TIMEOUT_MAX_S`].
+//! - A host that is a Unix-socket directory is refused unless the admin setting allows them.
+//! - A stored password opens only for the instance and target it was sealed for.
 //! - Failures are classified: authentication → `invalid_credentials`; refused, DNS, timeout, TLS,
 //!   anything else → `error`. The password never appears in a message.
 
 use std::time::{Duration, Instant};
 
 use domain::managed_instance::{
-    ConnectionOutcome, ConnectionSpec, ConnectionStatus, InstanceServices, SealedCredential,
+    ConnectionOutcome, ConnectionSpec, ConnectionStatus, InstanceServices, ManagedInstanceError,
+    SealedCredential, CONNECT_TIMEOUT_MAX_S,
 };
 use pgconn::{ConnectError, PgConnector};
 use tokio_postgres::error::SqlState;
+use uuid::Uuid;
 
 use crate::credentials::CredentialCipher;
 
@@ -25,6 +30,7 @@ use crate::credentials::CredentialCipher;
 pub struct ConnectionTester {
     cipher: Option<CredentialCipher>,
     connector: PgConnector,
+    unix_sockets: bool,
 }
 
 impl ConnectionTester {
@@ -33,7 +39,29 @@ impl ConnectionTester {
         Self {
             cipher,
             connector: PgConnector::new(),
+            unix_sockets: false,
         }
+    }
+
+    /// Allows (or not: the default) hosts that are Unix-socket directories
+    /// (`PGA_ALLOW_UNIX_SOCKET_HOSTS`).
+    #[must_use]
+    pub fn with_unix_sockets(mut self, allowed: bool) -> Self {
+        self.unix_sockets = allowed;
+        self
+    }
+
+    /// Refuses a spec this server may not connect to.
+    ///
+    /// # Errors
+    /// [`ManagedInstanceError::UnixSocketHostNotAllowed`].
+    pub fn check_target(&self, spec: &ConnectionSpec) -> Result<(), ManagedInstanceError> {
+        if spec.is_unix_socket() && !self.unix_sockets {
+            return Err(ManagedInstanceError::UnixSocketHostNotAllowed(
+                spec.host.clone(),
+            ));
+        }
+        Ok(())
     }
 
     /// The cipher, when a key is configured.
@@ -47,8 +75,13 @@ impl ConnectionTester {
         spec: &ConnectionSpec,
         password: Option<&str>,
     ) -> ConnectionOutcome {
+        if let Err(e) = self.check_target(spec) {
+            return not_attempted(e.to_string());
+        }
         let started = Instant::now();
-        let timeout = Duration::from_secs(u64::from(spec.connect_timeout_s));
+        // Parsing bounds it already; this keeps any other path (a hand-built spec) bounded too.
+        let timeout_s = spec.connect_timeout_s.clamp(1, CONNECT_TIMEOUT_MAX_S);
+        let timeout = Duration::from_secs(u64::from(timeout_s));
         let mut config = tokio_postgres::Config::new();
         config
             .host(&spec.host)
@@ -91,8 +124,8 @@ impl ConnectionTester {
                 ConnectionStatus::Error,
                 (None, None),
                 Some(format!(
-                    "no answer from {}:{} within {} s (connect_timeout_s)",
-                    spec.host, spec.port, spec.connect_timeout_s
+                    "no answer from {}:{} within {timeout_s} s (connect_timeout_s)",
+                    spec.host, spec.port
                 )),
             ),
         };
@@ -174,17 +207,20 @@ fn classify(e: &tokio_postgres::Error, spec: &ConnectionSpec) -> (ConnectionStat
 impl InstanceServices for ConnectionTester {
     async fn test_connection(
         &self,
+        instance: Uuid,
         spec: &ConnectionSpec,
         credential: Option<&SealedCredential>,
     ) -> ConnectionOutcome {
         let password = match (credential, &self.cipher) {
             (None, _) => None,
-            (Some(sealed), Some(cipher)) => match cipher.open(sealed) {
-                Ok(p) => Some(p),
-                Err(e) => return unreadable(e.to_string()),
-            },
+            (Some(sealed), Some(cipher)) => {
+                match cipher.open(sealed, &spec.credential_binding(instance)) {
+                    Ok(p) => Some(p),
+                    Err(e) => return not_attempted(e.to_string()),
+                }
+            }
             (Some(_), None) => {
-                return unreadable(
+                return not_attempted(
                     "PGA_ENCRYPTION_KEY is not set, so the stored password cannot be read".into(),
                 )
             }
@@ -192,16 +228,27 @@ impl InstanceServices for ConnectionTester {
         self.test_plain(spec, password.as_deref()).await
     }
 
-    fn reseal(&self, credential: &SealedCredential) -> Result<Option<SealedCredential>, String> {
+    fn reseal(
+        &self,
+        credential: &SealedCredential,
+        instance: Uuid,
+        spec: &ConnectionSpec,
+    ) -> Result<Option<SealedCredential>, String> {
         let cipher = self
             .cipher
             .as_ref()
             .ok_or_else(|| "PGA_ENCRYPTION_KEY is not set".to_owned())?;
-        cipher.reseal(credential).map_err(|e| e.to_string())
+        cipher
+            .reseal(credential, &spec.credential_binding(instance))
+            .map_err(|e| e.to_string())
+    }
+
+    fn unix_sockets_allowed(&self) -> bool {
+        self.unix_sockets
     }
 }
 
-fn unreadable(message: String) -> ConnectionOutcome {
+fn not_attempted(message: String) -> ConnectionOutcome {
     ConnectionOutcome {
         status: ConnectionStatus::Error,
         latency_ms: 0.0,

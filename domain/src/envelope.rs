@@ -182,7 +182,7 @@ mod tests {
             database: quotes(IDENTIFIER_MAX),
             username: quotes(IDENTIFIER_MAX),
             sslmode: SslMode::VerifyFull,
-            connect_timeout_s: 300,
+            connect_timeout_s: crate::managed_instance::CONNECT_TIMEOUT_MAX_S,
         }
     }
 
@@ -194,6 +194,7 @@ mod tests {
             key_id: "k".repeat(64),
             nonce: b64(12),
             ciphertext: b64(PASSWORD_MAX + 16),
+            version: SealedCredential::BOUND,
         }
     }
 

@@ -29,7 +29,7 @@ pub fn tester(config: &Config) -> ConnectionTester {
         .encryption_key
         .as_ref()
         .map(|key| CredentialCipher::new(key, &config.previous_encryption_keys));
-    ConnectionTester::new(cipher)
+    ConnectionTester::new(cipher).with_unix_sockets(config.allow_unix_socket_hosts)
 }
 
 /// Hourly: partitions ahead, retention, dedup pruning (kept twice the stream's max age, so a
@@ -99,6 +99,7 @@ async fn hour_rollups(pool: deadpool_postgres::Pool, shutdown: CancellationToken
 }
 
 /// Re-tests every instance each `interval`, so the status stays true without anyone clicking.
+/// Each instance is checked on its own: a slow one delays only its own next check.
 async fn background_checks(
     commands: Arc<CommandService>,
     interval: Duration,
@@ -106,13 +107,15 @@ async fn background_checks(
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Dropped on return: the checks still running are cancelled.
+    let mut checks = commands::checks::BackgroundChecks::new(commands);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
         }
         tokio::select! {
-            r = commands::instances::check_all(&commands, 4) => {
+            r = checks.start_round() => {
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "background checks skipped: event store unavailable");
                 }

@@ -42,6 +42,7 @@ struct Raw {
     read_statement_timeout_ms: u64,
     max_concurrent_pushes: usize,
     http_request_timeout_s: u64,
+    allow_unix_socket_hosts: bool,
 }
 
 impl Default for Raw {
@@ -73,6 +74,7 @@ impl Default for Raw {
             read_statement_timeout_ms: 10_000,
             max_concurrent_pushes: 16,
             http_request_timeout_s: 30,
+            allow_unix_socket_hosts: false,
         }
     }
 }
@@ -124,6 +126,9 @@ pub struct Config {
     pub max_concurrent_pushes: usize,
     /// Longest an HTTP request may take, body included (`GET /events` is exempt).
     pub http_request_timeout: Duration,
+    /// Whether managed instances may name a Unix-socket directory as host (they reach servers
+    /// local to pgAnalytics; off unless an admin turns it on).
+    pub allow_unix_socket_hosts: bool,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -287,6 +292,7 @@ impl Config {
             read_statement_timeout: Duration::from_millis(raw.read_statement_timeout_ms),
             max_concurrent_pushes: raw.max_concurrent_pushes,
             http_request_timeout: Duration::from_secs(raw.http_request_timeout_s),
+            allow_unix_socket_hosts: raw.allow_unix_socket_hosts,
         })
     }
 
@@ -381,6 +387,10 @@ mod tests {
         let c = Config::validate(raw()).expect("valid");
         assert_eq!(c.listen.to_string(), "127.0.0.1:4000");
         assert_eq!(c.names.events_stream(), "PGA_EVENTS");
+        assert!(
+            !c.allow_unix_socket_hosts,
+            "Unix sockets only when an admin says so"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! is bounded.
 
 use domain::managed_instance::{
-    check_password, parse_tags, ConnectionSpec, HOST_MAX, IDENTIFIER_MAX, PASSWORD_MAX, TAGS_MAX,
-    TAG_MAX,
+    check_password, parse_tags, ConnectionSpec, CONNECT_TIMEOUT_MAX_S, HOST_MAX, IDENTIFIER_MAX,
+    PASSWORD_MAX, TAGS_MAX, TAG_MAX,
 };
 use domain::user::{NewPassword, Username, PASSWORD_MAX_CHARS, USERNAME_MAX};
 use domain::values::{AgentVersion, Hostname, Name, HOSTNAME_MAX, VERSION_MAX};
@@ -153,6 +153,7 @@ proptest! {
                 prop_assert!(spec.host.len() <= HOST_MAX && no_control(&spec.host));
                 prop_assert!(spec.database.len() <= IDENTIFIER_MAX && no_control(&spec.database));
                 prop_assert!(spec.username.len() <= IDENTIFIER_MAX && no_control(&spec.username));
+                prop_assert!((1..=CONNECT_TIMEOUT_MAX_S).contains(&spec.connect_timeout_s));
             }
         }
         if let Ok(tags) = parse_tags(tags) {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use commands::instances::{self, InstanceCommandError};
 use commands::service::CommandError;
 use domain::managed_instance::{
-    self, parse_tags, ConnectionOutcome, ConnectionSpec, ManagedInstanceCommand,
-    ManagedInstanceError, TestTrigger,
+    self, parse_tags, ConnectionOutcome, ConnectionSpec, ManagedInstanceError, TestTrigger,
+    CONNECT_TIMEOUT_MAX_S,
 };
 use domain::values::Name;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -97,7 +97,14 @@ fn aggregate_error(e: CommandError<ManagedInstanceError>) -> ApiError {
         CommandError::Rejected(
             ManagedInstanceError::NotFound | ManagedInstanceError::AlreadyRemoved,
         ) => not_found(),
-        CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
+        // A refusal about a request field (a new target needs the password; no Unix sockets).
+        CommandError::Rejected(e) => match e.field() {
+            Some(field) => ApiError::Invalid {
+                field: field.into(),
+                message: e.to_string(),
+            },
+            None => ApiError::Conflict(e.to_string()),
+        },
         CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
         CommandError::Unavailable(e) => unavailable(e),
     }
@@ -274,8 +281,9 @@ pub(crate) async fn update(
         body.database.as_deref().unwrap_or(&current.database),
         body.username.as_deref().unwrap_or(&current.username),
         body.sslmode.as_deref().unwrap_or(&current.sslmode),
+        // A row projected when the bound was 300 may hold more: read it as the bound.
         body.connect_timeout_s
-            .unwrap_or(i64::from(current.connect_timeout_s)),
+            .unwrap_or(i64::from(current.connect_timeout_s).min(i64::from(CONNECT_TIMEOUT_MAX_S))),
     )?;
     let tags = clean_tags(body.tags.unwrap_or(current.tags))?;
     let password = body.password.as_ref().map(|p| p.as_deref());
@@ -329,13 +337,7 @@ pub(crate) async fn test_connection(
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
     let id = parse_id(&id, "managed instance")?;
-    let command = ManagedInstanceCommand::TestConnection {
-        trigger: TestTrigger::Manual,
-        at: Utc::now(),
-    };
-    let committed = state
-        .commands
-        .managed_instance(&id.to_string(), command, &user.actor())
+    let committed = instances::test(&state.commands, id, TestTrigger::Manual, &user.actor())
         .await
         .map_err(aggregate_error)?;
     state.wait_visible(&committed).await;
@@ -388,11 +390,12 @@ pub(crate) async fn test_connection_direct(
         body.connect_timeout_s,
     )?;
     check_password(body.password.as_deref())?;
-    let outcome: ConnectionOutcome = state
-        .commands
-        .tester()
-        .test_plain(&spec, body.password.as_deref())
-        .await;
+    let tester = state.commands.tester();
+    tester.check_target(&spec).map_err(|e| ApiError::Invalid {
+        field: "host".into(),
+        message: e.to_string(),
+    })?;
+    let outcome: ConnectionOutcome = tester.test_plain(&spec, body.password.as_deref()).await;
     Ok(Json(TestResult {
         success: outcome.status == domain::managed_instance::ConnectionStatus::Connected,
         status: outcome.status.as_str().to_owned(),

@@ -4,8 +4,9 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ConnectionSpec, ConnectionStatus, ManagedInstanceCommand, ManagedInstanceError,
-    ManagedInstanceEvent, SealedCredential, SharedInstanceServices, TestTrigger,
+    ConnectionSpec, ConnectionStatus, CredentialChange, ManagedInstanceCommand,
+    ManagedInstanceError, ManagedInstanceEvent, SealedCredential, SharedInstanceServices,
+    TestTrigger,
 };
 use crate::envelope::AggregateKind;
 use crate::values::Name;
@@ -57,6 +58,7 @@ impl Aggregate for ManagedInstance {
             if self.registered.is_some() {
                 return Err(ManagedInstanceError::AlreadyRegistered);
             }
+            reachable(&connection, services)?;
             let event = ManagedInstanceEvent::InstanceRegistered {
                 name,
                 connection,
@@ -76,14 +78,33 @@ impl Aggregate for ManagedInstance {
             ManagedInstanceCommand::UpdateInstance {
                 name,
                 connection,
+                credential,
                 tags,
                 at,
-            } => ManagedInstanceEvent::InstanceUpdated {
-                name,
-                connection,
-                tags,
-                at,
-            },
+            } => {
+                reachable(&connection, services)?;
+                let moved = !connection.same_target(&current.connection);
+                if moved && current.credential.is_some() && credential == CredentialChange::Keep {
+                    return Err(ManagedInstanceError::PasswordRequiredForNewTarget);
+                }
+                let updated = ManagedInstanceEvent::InstanceUpdated {
+                    name,
+                    connection,
+                    tags,
+                    at,
+                };
+                // One command, so the new target is never stored with the old password.
+                sink.write(updated, self).await;
+                if let CredentialChange::Replace(credential) = credential {
+                    let rotated = ManagedInstanceEvent::CredentialsRotated {
+                        credential,
+                        key_rotation: false,
+                        at,
+                    };
+                    sink.write(rotated, self).await;
+                }
+                return Ok(());
+            }
             ManagedInstanceCommand::RotateCredentials { credential, at } => {
                 ManagedInstanceEvent::CredentialsRotated {
                     credential,
@@ -91,11 +112,11 @@ impl Aggregate for ManagedInstance {
                     at,
                 }
             }
-            ManagedInstanceCommand::ResealCredential { at } => {
+            ManagedInstanceCommand::ResealCredential { instance, at } => {
                 let Some(sealed) = current.credential.as_ref() else {
                     return Ok(());
                 };
-                match services.reseal(sealed) {
+                match services.reseal(sealed, instance, &current.connection) {
                     Ok(Some(credential)) => ManagedInstanceEvent::CredentialsRotated {
                         credential: Some(credential),
                         key_rotation: true,
@@ -105,9 +126,13 @@ impl Aggregate for ManagedInstance {
                     Err(e) => return Err(ManagedInstanceError::CredentialUnreadable(e)),
                 }
             }
-            ManagedInstanceCommand::TestConnection { trigger, at } => {
+            ManagedInstanceCommand::TestConnection {
+                instance,
+                trigger,
+                at,
+            } => {
                 let outcome = services
-                    .test_connection(&current.connection, current.credential.as_ref())
+                    .test_connection(instance, &current.connection, current.credential.as_ref())
                     .await
                     .bounded();
                 let changed = current.last_status != Some(outcome.status);
@@ -179,6 +204,19 @@ impl Aggregate for ManagedInstance {
     }
 }
 
+/// Refuses a Unix-socket host unless the admin setting allows them.
+fn reachable(
+    connection: &ConnectionSpec,
+    services: &SharedInstanceServices,
+) -> Result<(), ManagedInstanceError> {
+    if connection.is_unix_socket() && !services.unix_sockets_allowed() {
+        return Err(ManagedInstanceError::UnixSocketHostNotAllowed(
+            connection.host.clone(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -190,19 +228,25 @@ mod tests {
     use crate::managed_instance::{ConnectionOutcome, InstanceServices};
 
     /// Answers every test with the next queued outcome.
-    struct FakeServices(Mutex<Vec<ConnectionOutcome>>);
+    struct FakeServices(Mutex<Vec<ConnectionOutcome>>, bool);
 
     #[async_trait::async_trait]
     impl InstanceServices for FakeServices {
         async fn test_connection(
             &self,
+            _: uuid::Uuid,
             _: &ConnectionSpec,
             _: Option<&SealedCredential>,
         ) -> ConnectionOutcome {
             self.0.lock().expect("lock").remove(0)
         }
 
-        fn reseal(&self, c: &SealedCredential) -> Result<Option<SealedCredential>, String> {
+        fn reseal(
+            &self,
+            c: &SealedCredential,
+            _: uuid::Uuid,
+            _: &ConnectionSpec,
+        ) -> Result<Option<SealedCredential>, String> {
             if c.key_id == "new" {
                 return Ok(None);
             }
@@ -211,11 +255,17 @@ mod tests {
                 ..c.clone()
             }))
         }
+
+        fn unix_sockets_allowed(&self) -> bool {
+            self.1
+        }
     }
 
     fn services(outcomes: Vec<ConnectionOutcome>) -> SharedInstanceServices {
-        Arc::new(FakeServices(Mutex::new(outcomes)))
+        Arc::new(FakeServices(Mutex::new(outcomes), false))
     }
+
+    const ID: uuid::Uuid = uuid::Uuid::from_u128(1);
 
     fn outcome(status: ConnectionStatus) -> ConnectionOutcome {
         ConnectionOutcome {
@@ -239,6 +289,7 @@ mod tests {
                 key_id: "old".into(),
                 nonce: "n".into(),
                 ciphertext: "c".into(),
+                version: SealedCredential::BOUND,
             }),
             tags: vec!["eu".into()],
             at: t(0),
@@ -284,6 +335,7 @@ mod tests {
         TestFramework::<ManagedInstance>::with(services(vec![outcome(ok)]))
             .given(vec![registered(), tested(ok, TestTrigger::Manual, t(1))])
             .when(ManagedInstanceCommand::TestConnection {
+                instance: ID,
                 trigger: TestTrigger::Manual,
                 at: t(2),
             })
@@ -295,6 +347,7 @@ mod tests {
         let ok = ConnectionStatus::Connected;
         let down = ConnectionStatus::Error;
         let background = |at| ManagedInstanceCommand::TestConnection {
+            instance: ID,
             trigger: TestTrigger::Background,
             at,
         };
@@ -322,17 +375,24 @@ mod tests {
                 key_id: "new".into(),
                 nonce: "n".into(),
                 ciphertext: "c".into(),
+                version: SealedCredential::BOUND,
             }),
             key_rotation: true,
             at: t(3),
         };
         TestFramework::<ManagedInstance>::with(services(vec![]))
             .given(vec![registered()])
-            .when(ManagedInstanceCommand::ResealCredential { at: t(3) })
+            .when(ManagedInstanceCommand::ResealCredential {
+                instance: ID,
+                at: t(3),
+            })
             .then_expect_events(vec![resealed.clone()]);
         TestFramework::<ManagedInstance>::with(services(vec![]))
             .given(vec![registered(), resealed])
-            .when(ManagedInstanceCommand::ResealCredential { at: t(4) })
+            .when(ManagedInstanceCommand::ResealCredential {
+                instance: ID,
+                at: t(4),
+            })
             .then_expect_events(vec![]);
     }
 
@@ -349,6 +409,7 @@ mod tests {
         TestFramework::<ManagedInstance>::with(services(vec![]))
             .given(vec![registered(), removed])
             .when(ManagedInstanceCommand::TestConnection {
+                instance: ID,
                 trigger: TestTrigger::Manual,
                 at: t(6),
             })
@@ -357,5 +418,102 @@ mod tests {
             .given_no_previous_events()
             .when(ManagedInstanceCommand::RemoveInstance { at: t(6) })
             .then_expect_error(ManagedInstanceError::NotFound);
+    }
+
+    fn update(host: &str, credential: CredentialChange) -> ManagedInstanceCommand {
+        ManagedInstanceCommand::UpdateInstance {
+            name: Name::parse("prod").expect("valid"),
+            connection: ConnectionSpec::parse(host, 5432, "app", "u", "require", 5).expect("valid"),
+            credential,
+            tags: vec![],
+            at: t(2),
+        }
+    }
+
+    fn updated(host: &str) -> ManagedInstanceEvent {
+        ManagedInstanceEvent::InstanceUpdated {
+            name: Name::parse("prod").expect("valid"),
+            connection: ConnectionSpec::parse(host, 5432, "app", "u", "require", 5).expect("valid"),
+            tags: vec![],
+            at: t(2),
+        }
+    }
+
+    fn sealed(ciphertext: &str) -> SealedCredential {
+        SealedCredential {
+            key_id: "old".into(),
+            nonce: "n".into(),
+            ciphertext: ciphertext.into(),
+            version: SealedCredential::BOUND,
+        }
+    }
+
+    #[test]
+    fn a_new_target_without_the_password_is_refused_while_one_is_stored() {
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered()])
+            .when(update("elsewhere", CredentialChange::Keep))
+            .then_expect_error(ManagedInstanceError::PasswordRequiredForNewTarget);
+        // The same target (only the timeout may differ): the password stays.
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered()])
+            .when(update("db", CredentialChange::Keep))
+            .then_expect_events(vec![updated("db")]);
+        // No password stored: nothing to follow the instance.
+        let cleared = ManagedInstanceEvent::CredentialsRotated {
+            credential: None,
+            key_rotation: false,
+            at: t(1),
+        };
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered(), cleared])
+            .when(update("elsewhere", CredentialChange::Keep))
+            .then_expect_events(vec![updated("elsewhere")]);
+    }
+
+    #[test]
+    fn a_new_target_with_a_new_password_is_one_step() {
+        let rotated = |credential| ManagedInstanceEvent::CredentialsRotated {
+            credential,
+            key_rotation: false,
+            at: t(2),
+        };
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered()])
+            .when(update(
+                "elsewhere",
+                CredentialChange::Replace(Some(sealed("fresh"))),
+            ))
+            .then_expect_events(vec![updated("elsewhere"), rotated(Some(sealed("fresh")))]);
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered()])
+            .when(update("elsewhere", CredentialChange::Replace(None)))
+            .then_expect_events(vec![updated("elsewhere"), rotated(None)]);
+    }
+
+    #[test]
+    fn a_unix_socket_host_needs_the_admin_setting() {
+        let register = |host: &str| ManagedInstanceCommand::RegisterInstance {
+            name: Name::parse("local").expect("valid"),
+            connection: ConnectionSpec::parse(host, 5432, "app", "u", "disable", 5).expect("valid"),
+            credential: None,
+            tags: vec![],
+            at: t(0),
+        };
+        let refused = ManagedInstanceError::UnixSocketHostNotAllowed("/tmp".into());
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given_no_previous_events()
+            .when(register("/tmp"))
+            .then_expect_error(refused.clone());
+        TestFramework::<ManagedInstance>::with(services(vec![]))
+            .given(vec![registered()])
+            .when(update("/tmp", CredentialChange::Replace(None)))
+            .then_expect_error(refused);
+        let allowing: SharedInstanceServices = Arc::new(FakeServices(Mutex::new(vec![]), true));
+        let result = TestFramework::<ManagedInstance>::with(allowing)
+            .given_no_previous_events()
+            .when(register("/tmp"))
+            .inspect_result();
+        assert!(result.is_ok(), "{result:?}");
     }
 }

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{ConnectionSpec, SealedCredential};
 use crate::values::Name;
@@ -12,6 +13,15 @@ pub enum TestTrigger {
     Manual,
     /// The background check: recorded when the status changes, or as a sparse heartbeat.
     Background,
+}
+
+/// What an update does with the stored password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialChange {
+    /// Keep it: refused when the target changes and a password is stored.
+    Keep,
+    /// Replace it with this one (sealed for the new target), or remove it (`None`).
+    Replace(Option<SealedCredential>),
 }
 
 /// What can be asked of a ManagedInstance.
@@ -30,12 +40,15 @@ pub enum ManagedInstanceCommand {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Change name, connection settings or tags (the full new values).
+    /// Change name, connection settings or tags (the full new values), and perhaps the
+    /// password with them, in one step.
     UpdateInstance {
         /// New name.
         name: Name,
         /// New connection settings.
         connection: ConnectionSpec,
+        /// What becomes of the stored password; a new target needs [`CredentialChange::Replace`].
+        credential: CredentialChange,
         /// New tags.
         tags: Vec<String>,
         /// When.
@@ -48,13 +61,18 @@ pub enum ManagedInstanceCommand {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Re-seal the stored password under the current encryption key (`rotate-key`).
+    /// Re-seal the stored password under the current encryption key, bound to its instance
+    /// and target (`rotate-key`).
     ResealCredential {
+        /// This instance's id (the aggregate id): part of what the password is bound to.
+        instance: Uuid,
         /// When.
         at: DateTime<Utc>,
     },
     /// Connect now and record the result.
     TestConnection {
+        /// This instance's id (the aggregate id): the stored password opens only for it.
+        instance: Uuid,
         /// Who asked.
         trigger: TestTrigger,
         /// When.

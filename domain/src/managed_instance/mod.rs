@@ -5,13 +5,14 @@ mod commands;
 mod events;
 
 pub use aggregate::{ManagedInstance, BACKGROUND_HEARTBEAT};
-pub use commands::{ManagedInstanceCommand, TestTrigger};
+pub use commands::{CredentialChange, ManagedInstanceCommand, TestTrigger};
 pub use events::ManagedInstanceEvent;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
+use uuid::Uuid;
 
 use crate::values::{bounded_text, optional_text, TextError};
 
@@ -27,6 +28,11 @@ pub const IDENTIFIER_MAX: usize = 63;
 /// travels in an event, so it must be bounded; libpq has no limit of its own worth speaking of,
 /// and 1024 is the bound of a pgAnalytics user's own password.
 pub const PASSWORD_MAX: usize = 1024;
+
+/// Longest a connection attempt may take, in seconds. A background check waits this long at
+/// most for one instance; 30 s is far past any healthy server's answer. (It was 300 before;
+/// older events carrying more are read as this.)
+pub const CONNECT_TIMEOUT_MAX_S: u32 = 30;
 
 /// Most tags on one instance, and most bytes of one tag.
 pub const TAGS_MAX: usize = 32;
@@ -146,18 +152,31 @@ impl ConnectionOutcome {
 /// What the ManagedInstance aggregate needs from the outside world.
 #[async_trait::async_trait]
 pub trait InstanceServices: Send + Sync {
-    /// Connects with the stored spec and sealed credential and classifies the result.
+    /// Connects with the stored spec and sealed credential and classifies the result. The
+    /// credential opens only for the `instance` and target it was sealed for
+    /// ([`ConnectionSpec::credential_binding`]).
     async fn test_connection(
         &self,
+        instance: Uuid,
         spec: &ConnectionSpec,
         credential: Option<&SealedCredential>,
     ) -> ConnectionOutcome;
 
-    /// Re-seals a credential under the current key; `Ok(None)` when it already is.
+    /// Re-seals a credential under the current key, bound to `instance` and `spec`'s target;
+    /// `Ok(None)` when it already is both.
     ///
     /// # Errors
     /// A message when the credential cannot be opened with any configured key.
-    fn reseal(&self, credential: &SealedCredential) -> Result<Option<SealedCredential>, String>;
+    fn reseal(
+        &self,
+        credential: &SealedCredential,
+        instance: Uuid,
+        spec: &ConnectionSpec,
+    ) -> Result<Option<SealedCredential>, String>;
+
+    /// Whether hosts that are Unix-socket directories may be registered and connected to
+    /// (an admin setting: they reach servers local to pgAnalytics itself).
+    fn unix_sockets_allowed(&self) -> bool;
 }
 
 /// The services handle the aggregate is built with.
@@ -213,6 +232,19 @@ pub struct SealedCredential {
     pub nonce: String,
     /// Base64 ciphertext with its tag.
     pub ciphertext: String,
+    /// The sealed format: [`SealedCredential::UNBOUND`] (absent in events written before
+    /// credentials were bound to their target) or [`SealedCredential::BOUND`].
+    #[serde(default)]
+    pub version: u8,
+}
+
+impl SealedCredential {
+    /// Sealed without associated data: opens for any instance. Still read, never written;
+    /// `rotate-key` re-seals it as [`Self::BOUND`].
+    pub const UNBOUND: u8 = 0;
+    /// Sealed with [`ConnectionSpec::credential_binding`] as associated data: opens only for
+    /// the instance and target it was sealed for.
+    pub const BOUND: u8 = 1;
 }
 
 impl std::fmt::Debug for SealedCredential {
@@ -236,8 +268,14 @@ pub struct ConnectionSpec {
     pub username: String,
     /// TLS policy.
     pub sslmode: SslMode,
-    /// Upper bound for one connection attempt, 1–300 s.
+    /// Upper bound for one connection attempt, 1–[`CONNECT_TIMEOUT_MAX_S`] s. Events written
+    /// when the bound was 300 are read with the value cut to the bound, never refused.
+    #[serde(deserialize_with = "bounded_timeout")]
     pub connect_timeout_s: u32,
+}
+
+fn bounded_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Ok(u32::deserialize(d)?.clamp(1, CONNECT_TIMEOUT_MAX_S))
 }
 
 /// Which field of a [`ConnectionSpec`] is wrong.
@@ -258,8 +296,8 @@ pub enum ConnectionSpecError {
     /// Unknown sslmode.
     #[error("sslmode must be one of disable, prefer, require, verify-ca, verify-full")]
     SslMode,
-    /// Timeout outside 1–300.
-    #[error("connect_timeout_s must be between 1 and 300")]
+    /// Timeout outside 1–[`CONNECT_TIMEOUT_MAX_S`].
+    #[error("connect_timeout_s must be between 1 and {CONNECT_TIMEOUT_MAX_S}")]
     Timeout,
 }
 
@@ -302,7 +340,7 @@ impl ConnectionSpec {
         let sslmode = SslMode::parse(sslmode).ok_or(ConnectionSpecError::SslMode)?;
         let connect_timeout_s = u32::try_from(connect_timeout_s)
             .ok()
-            .filter(|t| (1..=300).contains(t))
+            .filter(|t| (1..=CONNECT_TIMEOUT_MAX_S).contains(t))
             .ok_or(ConnectionSpecError::Timeout)?;
         Ok(Self {
             host: host.to_owned(),
@@ -312,6 +350,42 @@ impl ConnectionSpec {
             sslmode,
             connect_timeout_s,
         })
+    }
+
+    /// Whether the host names a Unix-socket directory rather than a network host (the driver
+    /// treats a host starting with `/` so).
+    pub fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// Whether `other` connects to the same server as the same role: host, port, database,
+    /// username and sslmode. The timeout is not part of the target.
+    pub fn same_target(&self, other: &Self) -> bool {
+        self.host == other.host
+            && self.port == other.port
+            && self.database == other.database
+            && self.username == other.username
+            && self.sslmode == other.sslmode
+    }
+
+    /// The associated data a password for `instance` at this target is sealed with, so that
+    /// it opens for nothing else: a tag, then the instance id and host, port, database,
+    /// username and sslmode, each length-prefixed (canonical: no two targets encode alike).
+    pub fn credential_binding(&self, instance: Uuid) -> Vec<u8> {
+        fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+            // Every field is bounded far below u32::MAX (HOST_MAX, IDENTIFIER_MAX).
+            let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+        let mut out = b"pganalytics instance credential v1".to_vec();
+        field(&mut out, instance.as_bytes());
+        field(&mut out, self.host.as_bytes());
+        field(&mut out, &self.port.to_be_bytes());
+        field(&mut out, self.database.as_bytes());
+        field(&mut out, self.username.as_bytes());
+        field(&mut out, self.sslmode.as_str().as_bytes());
+        out
     }
 }
 
@@ -330,6 +404,24 @@ pub enum ManagedInstanceError {
     /// Re-sealing failed: no configured key opens the stored credential.
     #[error("stored credential cannot be opened: {0}")]
     CredentialUnreadable(String),
+    /// Host, port, database, username or sslmode changed while a password is stored, and no
+    /// new password (or its removal) came with the change.
+    #[error("changing host, port, database, username or sslmode needs the password again: send `password` (or `password: null` to remove the stored one), so that a stored password never goes to another server")]
+    PasswordRequiredForNewTarget,
+    /// A Unix-socket host while the admin setting does not allow them.
+    #[error("host {0:?} is a Unix-socket directory; this server refuses those unless an admin sets PGA_ALLOW_UNIX_SOCKET_HOSTS=true")]
+    UnixSocketHostNotAllowed(String),
+}
+
+impl ManagedInstanceError {
+    /// The request field a refusal is about, when it is one.
+    pub const fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::PasswordRequiredForNewTarget => Some("password"),
+            Self::UnixSocketHostNotAllowed(_) => Some("host"),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -439,11 +531,72 @@ mod tests {
     }
 
     #[test]
+    fn connect_timeout_s_is_at_most_30() {
+        let timeout = |t| ConnectionSpec::parse("db", 5432, "app", "u", "prefer", t);
+        assert!(timeout(30).is_ok());
+        for bad in [0, 31, 300] {
+            assert_eq!(timeout(bad), Err(ConnectionSpecError::Timeout), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_old_event_with_a_longer_timeout_still_reads_cut_to_the_bound() {
+        let old = r#"{"host":"db","port":5432,"database":"app","username":"u",
+            "sslmode":"prefer","connect_timeout_s":300}"#;
+        let spec: ConnectionSpec = serde_json::from_str(old).expect("old events still decode");
+        assert_eq!(spec.connect_timeout_s, CONNECT_TIMEOUT_MAX_S);
+        let zero = old.replace("300", "0");
+        let spec: ConnectionSpec = serde_json::from_str(&zero).expect("decodes");
+        assert_eq!(spec.connect_timeout_s, 1);
+    }
+
+    #[test]
+    fn the_credential_binding_differs_for_every_part_of_the_target() {
+        let id = Uuid::from_u128(7);
+        let base = ConnectionSpec::parse("db", 5432, "app", "u", "prefer", 5).expect("valid");
+        let binding = base.credential_binding(id);
+        let slower = ConnectionSpec {
+            connect_timeout_s: 30,
+            ..base.clone()
+        };
+        assert_eq!(
+            slower.credential_binding(id),
+            binding,
+            "timeout is not the target"
+        );
+        assert!(slower.same_target(&base));
+        let others = [
+            ConnectionSpec::parse("db2", 5432, "app", "u", "prefer", 5),
+            ConnectionSpec::parse("db", 5433, "app", "u", "prefer", 5),
+            ConnectionSpec::parse("db", 5432, "app2", "u", "prefer", 5),
+            ConnectionSpec::parse("db", 5432, "app", "u2", "prefer", 5),
+            ConnectionSpec::parse("db", 5432, "app", "u", "disable", 5),
+            // Length prefixes: moving a byte between fields changes the encoding.
+            ConnectionSpec::parse("d", 5432, "bapp", "u", "prefer", 5),
+        ];
+        for other in others {
+            let other = other.expect("valid");
+            assert!(!other.same_target(&base));
+            assert_ne!(other.credential_binding(id), binding, "{other:?}");
+        }
+        assert_ne!(base.credential_binding(Uuid::from_u128(8)), binding);
+    }
+
+    #[test]
+    fn a_host_starting_with_a_slash_is_a_unix_socket() {
+        let spec = |h| ConnectionSpec::parse(h, 5432, "app", "u", "prefer", 5).expect("valid");
+        assert!(spec("/var/run/postgresql").is_unix_socket());
+        assert!(!spec("db.internal").is_unix_socket());
+        assert!(!spec("127.0.0.1").is_unix_socket());
+    }
+
+    #[test]
     fn sealed_credential_debug_hides_ciphertext() {
         let c = SealedCredential {
             key_id: "k1".into(),
             nonce: "n".into(),
             ciphertext: "SECRETCIPHER".into(),
+            version: SealedCredential::BOUND,
         };
         assert!(!format!("{c:?}").contains("SECRETCIPHER"));
     }

@@ -14,6 +14,7 @@ mod edge_sweep;
 mod faults;
 mod hour_build;
 mod http_limits;
+mod instance_creds;
 mod instances;
 mod metrics;
 mod pg_fixture;
