@@ -41,6 +41,9 @@ struct Raw {
     read_statement_timeout_ms: u64,
     max_concurrent_pushes: usize,
     http_request_timeout_s: u64,
+    max_concurrent_hashes: Option<usize>,
+    trusted_proxy_header: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 impl Default for Raw {
@@ -71,6 +74,9 @@ impl Default for Raw {
             read_statement_timeout_ms: 10_000,
             max_concurrent_pushes: 16,
             http_request_timeout_s: 30,
+            max_concurrent_hashes: None,
+            trusted_proxy_header: None,
+            trusted_proxies: None,
         }
     }
 }
@@ -120,6 +126,10 @@ pub struct Config {
     pub max_concurrent_pushes: usize,
     /// Longest an HTTP request may take, body included (`GET /events` is exempt).
     pub http_request_timeout: Duration,
+    /// argon2 jobs (19 MiB each) at the same time; past it a login gets 503 with `Retry-After`.
+    pub max_concurrent_hashes: usize,
+    /// Where the login limits take the client's address from.
+    pub client_address: api::auth::client::ClientAddress,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -243,6 +253,20 @@ impl Config {
                 "PGA_READ_STATEMENT_TIMEOUT_MS, PGA_MAX_CONCURRENT_PUSHES and PGA_HTTP_REQUEST_TIMEOUT_S must be at least 1".into(),
             ));
         }
+        if raw.max_concurrent_hashes == Some(0) {
+            return Err(ConfigError(
+                "PGA_MAX_CONCURRENT_HASHES must be at least 1".into(),
+            ));
+        }
+        let client_address = api::auth::client::ClientAddress::new(
+            raw.trusted_proxy_header.as_deref(),
+            raw.trusted_proxies.as_deref(),
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "PGA_TRUSTED_PROXY_HEADER / PGA_TRUSTED_PROXIES: {e} (e.g. PGA_TRUSTED_PROXY_HEADER=X-Forwarded-For PGA_TRUSTED_PROXIES=10.0.0.5,10.1.0.0/16)"
+            ))
+        })?;
         let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
             database_url,
@@ -271,6 +295,10 @@ impl Config {
             read_statement_timeout: Duration::from_millis(raw.read_statement_timeout_ms),
             max_concurrent_pushes: raw.max_concurrent_pushes,
             http_request_timeout: Duration::from_secs(raw.http_request_timeout_s),
+            max_concurrent_hashes: raw
+                .max_concurrent_hashes
+                .unwrap_or_else(default_max_concurrent_hashes),
+            client_address,
         })
     }
 
@@ -315,6 +343,13 @@ impl Config {
             )
         })
     }
+}
+
+/// Two argon2 jobs per core, at least 4 (4 × 19 MiB is small on any server).
+fn default_max_concurrent_hashes() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 2)
+        .max(4)
 }
 
 fn parse_key(b64: &str) -> Result<[u8; 32], ConfigError> {
@@ -403,6 +438,28 @@ mod tests {
                     ..raw()
                 },
                 "PGA_READ_STATEMENT_TIMEOUT_MS",
+            ),
+            (
+                Raw {
+                    max_concurrent_hashes: Some(0),
+                    ..raw()
+                },
+                "PGA_MAX_CONCURRENT_HASHES",
+            ),
+            (
+                Raw {
+                    trusted_proxy_header: Some("X-Forwarded-For".into()),
+                    ..raw()
+                },
+                "PGA_TRUSTED_PROXIES",
+            ),
+            (
+                Raw {
+                    trusted_proxy_header: Some("X-Forwarded-For".into()),
+                    trusted_proxies: Some("10.0.0.300".into()),
+                    ..raw()
+                },
+                "PGA_TRUSTED_PROXIES",
             ),
         ];
         for (r, needle) in cases {
