@@ -43,6 +43,12 @@ async fn storage_upkeep(
     shutdown: CancellationToken,
 ) {
     let keep = chrono::Duration::from_std(stream_max_age * 2).unwrap_or(chrono::Duration::days(14));
+    // Texts stored by a version that did not redact them on ingest.
+    match projections::maintenance::redact_stored_statements(&pool).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(statements = n, "redacted stored statement texts"),
+        Err(e) => tracing::warn!(error = %describe_any(&e), "redacting stored statements failed"),
+    }
     let mut ticker = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {

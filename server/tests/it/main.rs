@@ -20,5 +20,6 @@ mod metrics;
 mod pg_fixture;
 mod poison;
 mod read_pools;
+mod redaction;
 mod replay;
 mod retention;
