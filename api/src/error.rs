@@ -117,6 +117,19 @@ impl ApiError {
     }
 }
 
+impl From<commands::passwords::HashError> for ApiError {
+    fn from(e: commands::passwords::HashError) -> Self {
+        match e {
+            // A full pool is load, not a fault: the client retries in a second.
+            commands::passwords::HashError::Busy(_) => Self::Busy {
+                what: "password hashing is at capacity",
+                retry_after_s: 1,
+            },
+            commands::passwords::HashError::Failed(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();

@@ -956,6 +956,8 @@ impl TargetCollector {
             }
             if let Some(text) = row.get::<_, Option<String>>(8) {
                 if self.sent_statements.insert(queryid.clone()) {
+                    // Utility statements keep their literals (passwords): never send them.
+                    let text = domain::metrics::redact_statement(&text).into_owned();
                     out.statements.insert(queryid, text);
                 }
             }

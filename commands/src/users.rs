@@ -25,13 +25,14 @@ pub enum CreateUserError {
     Store(#[from] sqlx::Error),
 }
 
-/// Claims the username, hashes the password and creates the user. On failure the claim is
-/// released, so nothing is half-applied.
+/// Claims the username, hashes the password on `hashes` and creates the user. On failure the
+/// claim is released, so nothing is half-applied.
 ///
 /// # Errors
 /// [`CreateUserError`].
 pub async fn create_user(
     service: &CommandService,
+    hashes: &passwords::HashPool,
     username: &Username,
     password: &NewPassword,
     role: Role,
@@ -50,7 +51,7 @@ pub async fn create_user(
         return Err(CreateUserError::UsernameTaken(username.as_str().to_owned()));
     }
     let result = async {
-        let password_hash = passwords::hash(password).await?;
+        let password_hash = hashes.hash(password).await?;
         let command = UserCommand::CreateUser {
             username: username.clone(),
             role,
@@ -88,6 +89,7 @@ pub async fn release_username(service: &CommandService, user_id: Uuid) -> Result
 /// [`CreateUserError`].
 pub async fn bootstrap_admin(
     service: &CommandService,
+    hashes: &passwords::HashPool,
     username: &Username,
     password: &NewPassword,
 ) -> Result<Option<Committed>, CreateUserError> {
@@ -100,6 +102,7 @@ pub async fn bootstrap_admin(
     }
     match create_user(
         service,
+        hashes,
         username,
         password,
         Role::Admin,

@@ -415,3 +415,37 @@ pub async fn build_hours(
     }
     Ok(out)
 }
+
+/// Redacts statement texts stored before ingest redacted them (an older version kept
+/// `ALTER ROLE … PASSWORD '…'` verbatim). Only rows that may hold a literal are read, and only
+/// changed ones written, so once the old ones are done a run costs one index-less scan of a
+/// small table. Returns how many were rewritten.
+///
+/// # Errors
+/// The database error.
+pub async fn redact_stored_statements(pool: &Pool) -> Result<u64, anyhow::Error> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT collector_id, queryid, query FROM metric_statements
+              WHERE query LIKE '%''%' OR query LIKE '%$%'",
+            &[],
+        )
+        .await?;
+    let mut changed = 0;
+    for row in rows {
+        let collector: uuid::Uuid = row.get("collector_id");
+        let queryid: &str = row.get("queryid");
+        let query: &str = row.get("query");
+        if let std::borrow::Cow::Owned(redacted) = domain::metrics::redact_statement(query) {
+            changed += client
+                .execute(
+                    "UPDATE metric_statements SET query = $3
+                      WHERE collector_id = $1 AND queryid = $2 AND query = $4",
+                    &[&collector, &queryid, &redacted, &query],
+                )
+                .await?;
+        }
+    }
+    Ok(changed)
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api::auth::limiter::FailureLimiter;
+use api::auth::limiter::LoginLimits;
 use api::auth::sessions::Sessions;
 use api::auth::tokens::TokenKeys;
 use api::auth::AuthState;
@@ -43,6 +43,12 @@ async fn storage_upkeep(
     shutdown: CancellationToken,
 ) {
     let keep = chrono::Duration::from_std(stream_max_age * 2).unwrap_or(chrono::Duration::days(14));
+    // Texts stored by a version that did not redact them on ingest.
+    match projections::maintenance::redact_stored_statements(&pool).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(statements = n, "redacted stored statement texts"),
+        Err(e) => tracing::warn!(error = %describe_any(&e), "redacting stored statements failed"),
+    }
     let mut ticker = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
@@ -128,6 +134,7 @@ async fn background_checks(
 /// Creates the configured first admin when the event store has no user yet.
 async fn bootstrap_admin(
     commands: &CommandService,
+    hashes: &commands::passwords::HashPool,
     username: &str,
     password: &str,
 ) -> anyhow::Result<Option<commands::service::Committed>> {
@@ -135,7 +142,8 @@ async fn bootstrap_admin(
         .map_err(|e| anyhow::anyhow!("PGA_BOOTSTRAP_ADMIN_USERNAME {e}"))?;
     let password = NewPassword::parse(password)
         .map_err(|e| anyhow::anyhow!("PGA_BOOTSTRAP_ADMIN_PASSWORD {e}"))?;
-    let committed = commands::users::bootstrap_admin(commands, &username, &password).await?;
+    let committed =
+        commands::users::bootstrap_admin(commands, hashes, &username, &password).await?;
     if committed.is_some() {
         tracing::info!(username = username.as_str(), "created the first admin");
     }
@@ -346,8 +354,9 @@ pub async fn start(
     }
 
     let commands = Arc::new(CommandService::new(pool.clone(), tester(config)));
+    let hashes = commands::passwords::HashPool::new(config.max_concurrent_hashes);
     if let Some((username, password)) = &config.bootstrap_admin {
-        let created = bootstrap_admin(&commands, username, password.expose()).await?;
+        let created = bootstrap_admin(&commands, &hashes, username, password.expose()).await?;
         if let (Some(c), true) = (created, roles.project) {
             // So that the admin can log in the moment the server says it is listening.
             let names = projections::projectors::event_projection_names();
@@ -380,9 +389,10 @@ pub async fn start(
         let auth = AuthState {
             tokens: keys.clone(),
             sessions: Sessions::new(pool.clone(), config.refresh_token_ttl),
-            by_username: FailureLimiter::new(5, Duration::from_secs(15 * 60)),
-            by_address: FailureLimiter::new(30, Duration::from_secs(15 * 60)),
-            decoy_hash: commands::passwords::decoy().await?,
+            logins: LoginLimits::default(),
+            client_address: config.client_address.clone(),
+            decoy_hash: hashes.decoy().await?,
+            hashes,
             command_wait: config.command_wait,
         };
         let timeout = Some(config.read_statement_timeout);

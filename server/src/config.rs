@@ -43,6 +43,9 @@ struct Raw {
     max_concurrent_pushes: usize,
     http_request_timeout_s: u64,
     allow_unix_socket_hosts: bool,
+    max_concurrent_hashes: Option<usize>,
+    trusted_proxy_header: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 impl Default for Raw {
@@ -75,6 +78,9 @@ impl Default for Raw {
             max_concurrent_pushes: 16,
             http_request_timeout_s: 30,
             allow_unix_socket_hosts: false,
+            max_concurrent_hashes: None,
+            trusted_proxy_header: None,
+            trusted_proxies: None,
         }
     }
 }
@@ -129,6 +135,10 @@ pub struct Config {
     /// Whether managed instances may name a Unix-socket directory as host (they reach servers
     /// local to pgAnalytics; off unless an admin turns it on).
     pub allow_unix_socket_hosts: bool,
+    /// argon2 jobs (19 MiB each) at the same time; past it a login gets 503 with `Retry-After`.
+    pub max_concurrent_hashes: usize,
+    /// Where the login limits take the client's address from.
+    pub client_address: api::auth::client::ClientAddress,
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -252,6 +262,20 @@ impl Config {
                 "PGA_READ_STATEMENT_TIMEOUT_MS, PGA_MAX_CONCURRENT_PUSHES and PGA_HTTP_REQUEST_TIMEOUT_S must be at least 1".into(),
             ));
         }
+        if raw.max_concurrent_hashes == Some(0) {
+            return Err(ConfigError(
+                "PGA_MAX_CONCURRENT_HASHES must be at least 1".into(),
+            ));
+        }
+        let client_address = api::auth::client::ClientAddress::new(
+            raw.trusted_proxy_header.as_deref(),
+            raw.trusted_proxies.as_deref(),
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "PGA_TRUSTED_PROXY_HEADER / PGA_TRUSTED_PROXIES: {e} (e.g. PGA_TRUSTED_PROXY_HEADER=X-Forwarded-For PGA_TRUSTED_PROXIES=10.0.0.5,10.1.0.0/16)"
+            ))
+        })?;
         let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
             database_url,
@@ -293,6 +317,10 @@ impl Config {
             max_concurrent_pushes: raw.max_concurrent_pushes,
             http_request_timeout: Duration::from_secs(raw.http_request_timeout_s),
             allow_unix_socket_hosts: raw.allow_unix_socket_hosts,
+            max_concurrent_hashes: raw
+                .max_concurrent_hashes
+                .unwrap_or_else(default_max_concurrent_hashes),
+            client_address,
         })
     }
 
@@ -353,6 +381,13 @@ impl Config {
                 ),
         )
     }
+}
+
+/// Two argon2 jobs per core, at least 4 (4 × 19 MiB is small on any server).
+fn default_max_concurrent_hashes() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 2)
+        .max(4)
 }
 
 fn parse_key(b64: &str) -> Result<[u8; 32], ConfigError> {
@@ -445,6 +480,28 @@ mod tests {
                     ..raw()
                 },
                 "PGA_READ_STATEMENT_TIMEOUT_MS",
+            ),
+            (
+                Raw {
+                    max_concurrent_hashes: Some(0),
+                    ..raw()
+                },
+                "PGA_MAX_CONCURRENT_HASHES",
+            ),
+            (
+                Raw {
+                    trusted_proxy_header: Some("X-Forwarded-For".into()),
+                    ..raw()
+                },
+                "PGA_TRUSTED_PROXIES",
+            ),
+            (
+                Raw {
+                    trusted_proxy_header: Some("X-Forwarded-For".into()),
+                    trusted_proxies: Some("10.0.0.300".into()),
+                    ..raw()
+                },
+                "PGA_TRUSTED_PROXIES",
             ),
         ];
         for (r, needle) in cases {

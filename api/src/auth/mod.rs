@@ -2,10 +2,12 @@
 //!
 //! - [`tokens`]: short-lived JWT access tokens (HS256).
 //! - [`sessions`]: rotating, revocable refresh tokens, stored as SHA-256 only.
-//! - [`limiter`]: failed-login rate limits per username and per client address.
+//! - [`limiter`]: login attempt limits per (username, address), per address and per username.
+//! - [`client`]: the client's address, from a trusted proxy's header only.
 //! - [`access`]: the one guard every route passes through, with the role the route declared.
 
 pub mod access;
+pub mod client;
 pub mod limiter;
 pub mod sessions;
 pub mod tokens;
@@ -20,10 +22,12 @@ pub struct AuthState {
     pub tokens: std::sync::Arc<tokens::TokenKeys>,
     /// Refresh tokens.
     pub sessions: sessions::Sessions,
-    /// Failed logins per username.
-    pub by_username: limiter::FailureLimiter,
-    /// Failed logins per client address.
-    pub by_address: limiter::FailureLimiter,
+    /// Login attempts, counted before the hash.
+    pub logins: limiter::LoginLimits,
+    /// Where the client's address comes from.
+    pub client_address: client::ClientAddress,
+    /// The bounded pool every argon2 job runs on.
+    pub hashes: commands::passwords::HashPool,
     /// Verified against when a username is unknown, so both failures take the same time.
     pub decoy_hash: PasswordHash,
     /// How long a command endpoint waits for its events to be visible.

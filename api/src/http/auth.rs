@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use domain::user::{NewPassword, Role, UserCommand, PASSWORD_MAX_CHARS, USERNAME_MAX};
@@ -100,13 +100,16 @@ async fn issue(
 }
 
 /// `POST /auth/login`. Unknown user and wrong password answer alike and cost one argon2
-/// verification each; failures are limited per username and per client address.
+/// verification each. The attempt is counted before the hash (see `auth::limiter` for the
+/// scheme); the hash runs on the bounded pool, and past it the answer is 503 with
+/// `Retry-After`.
 pub(crate) async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    // No account can have a longer name or password: refuse before the limiter keeps the name
+    // No account can have a longer name or password: refuse before the limiter sees the name
     // and before argon2 hashes megabytes.
     if body.username.len() > USERNAME_MAX {
         return Err(ApiError::Invalid {
@@ -120,25 +123,41 @@ pub(crate) async fn login(
             message: format!("must be at most {PASSWORD_MAX_CHARS} characters"),
         });
     }
-    let user_key = format!("user:{}", body.username.to_lowercase());
-    let addr_key = format!("addr:{}", peer.ip());
-    state.auth.by_username.check(&user_key).map_err(limited)?;
-    state.auth.by_address.check(&addr_key).map_err(limited)?;
+    let client = state.auth.client_address.resolve(peer.ip(), &headers);
+    let attempt = state
+        .auth
+        .logins
+        .begin(&body.username, client)
+        .map_err(limited)?;
+    if !attempt.delay.is_zero() {
+        // The username is being guessed from many addresses: slow every try, lock none.
+        tokio::time::sleep(attempt.delay).await;
+    }
 
-    let found = find_user(&state, &body.username).await?;
+    let found = match find_user(&state, &body.username).await {
+        Ok(found) => found,
+        Err(e) => {
+            state.auth.logins.abandoned(attempt);
+            return Err(e);
+        }
+    };
     let hash = found
         .as_ref()
         .map_or(state.auth.decoy_hash.as_phc(), |u| u.hash.as_str());
-    let verified = commands::passwords::verify(&body.password, hash).await;
-    let user = match found {
-        Some(user) if verified && user.active => user,
-        _ => {
-            state.auth.by_username.fail(&user_key);
-            state.auth.by_address.fail(&addr_key);
-            return Err(bad_login());
+    let verified = match state.auth.hashes.verify(&body.password, hash).await {
+        Ok(verified) => verified,
+        Err(e) => {
+            // Nothing was checked (the pool is full): the attempt does not count.
+            state.auth.logins.abandoned(attempt);
+            return Err(e.into());
         }
     };
-    state.auth.by_username.clear(&user_key);
+    let user = match found {
+        Some(user) if verified && user.active => user,
+        // The reservation stays: it is the failure.
+        _ => return Err(bad_login()),
+    };
+    state.auth.logins.succeeded(attempt);
 
     let actor = domain::values::Actor::user(&user.id.to_string(), &user.username);
     state
@@ -278,14 +297,17 @@ pub(crate) async fn change_password(
     let row = find_user(&state, &user.username)
         .await?
         .ok_or_else(bad_login)?;
-    if !commands::passwords::verify(&body.current_password, &row.hash).await {
+    if !state
+        .auth
+        .hashes
+        .verify(&body.current_password, &row.hash)
+        .await?
+    {
         return Err(ApiError::Forbidden(
             "current_password is not your password".into(),
         ));
     }
-    let password_hash = commands::passwords::hash(&new)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = state.auth.hashes.hash(&new).await?;
     let committed = state
         .commands
         .user(

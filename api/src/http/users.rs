@@ -122,6 +122,7 @@ pub(crate) async fn create(
     })?;
     let (id, committed) = commands::users::create_user(
         &state.commands,
+        &state.auth.hashes,
         &username,
         &password,
         body.role,
@@ -132,7 +133,7 @@ pub(crate) async fn create(
         CreateUserError::UsernameTaken(_) => ApiError::Conflict(e.to_string()),
         CreateUserError::Command(e) => command_error(e),
         CreateUserError::Store(e) => unavailable(e),
-        CreateUserError::Hash(e) => ApiError::Internal(e.to_string()),
+        CreateUserError::Hash(e) => ApiError::from(e),
     })?;
     state.wait_visible(&committed).await;
     Ok((StatusCode::CREATED, Json(load_existing(&state, id).await?)))
@@ -308,9 +309,7 @@ pub(crate) async fn reset_password(
         message: e.to_string(),
     })?;
     load_existing(&state, id).await?;
-    let password_hash = commands::passwords::hash(&password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let password_hash = state.auth.hashes.hash(&password).await?;
     let command = UserCommand::ResetPassword {
         password_hash,
         at: Utc::now(),

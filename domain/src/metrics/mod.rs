@@ -10,6 +10,7 @@
 //! reaches storage or the bus.
 
 mod bounds;
+mod redact;
 mod v3;
 
 use bounds::check_batch;
@@ -17,6 +18,7 @@ pub use bounds::{
     BATCH_ID_MAX, COLLECTOR_ID_MAX, INSTANCE_MAX, LABELS_MAX, LABEL_KEY_MAX, LABEL_VALUE_MAX,
     MAX_ABS_VALUE, METRIC_NAME_MAX, QUERYID_MAX, STATEMENT_TEXT_MAX,
 };
+pub use redact::{redact_statement, redact_statements};
 
 /// The header a collector's token travels in with every batch, on both ingest paths.
 pub const TOKEN_HEADER: &str = "Pga-Collector-Token";
@@ -209,10 +211,7 @@ pub fn parse_payload(
 ) -> Result<Parsed, PayloadError> {
     // The common case, a well-formed native batch, straight into its types: no JSON tree.
     if let Ok(native) = serde_json::from_slice::<NativeBatch>(body) {
-        return native_parsed(native, now).map(|p| Parsed {
-            as_sent: p.rejected.is_empty(),
-            ..p
-        });
+        return native_parsed(native, now);
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| PayloadError::Malformed(format!("not JSON: {e}")))?;
@@ -226,11 +225,15 @@ pub fn parse_payload(
                 field,
                 message: e.to_string(),
             })?;
-        return native_parsed(native, now);
+        return native_parsed(native, now).map(|p| Parsed {
+            as_sent: false,
+            ..p
+        });
     }
     if object.contains_key("metrics") {
-        let (batch, skipped) = v3::convert(&value, &content_id())?;
+        let (mut batch, skipped) = v3::convert(&value, &content_id())?;
         check_batch(&batch, "hostname")?;
+        redact_statements(&mut batch.statements);
         let (samples, rejected) = split(batch.samples, now);
         return Ok(Parsed {
             batch: MetricBatch { samples, ..batch },
@@ -304,7 +307,7 @@ fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, Payl
             .collect();
         let (samples, mut more) = split(samples, now);
         rejected.append(&mut more);
-        let batch = MetricBatch {
+        let mut batch = MetricBatch {
             batch_id: native.batch_id,
             collector_id: native.collector_id,
             instance: native.instance,
@@ -313,11 +316,15 @@ fn native_parsed(native: NativeBatch, now: DateTime<Utc>) -> Result<Parsed, Payl
             statements: native.statements,
         };
         check_batch(&batch, "instance")?;
+        // Secrets in utility statements never travel on, whoever sent them; a batch that had
+        // any is published as redacted, not as sent.
+        let redacted = redact_statements(&mut batch.statements);
+        let as_sent = rejected.is_empty() && !redacted;
         Ok(Parsed {
             batch,
             rejected,
             skipped_families: vec![],
-            as_sent: false,
+            as_sent,
         })
     }
 }
@@ -383,6 +390,32 @@ mod tests {
         let v3 = include_str!("../../fixtures/v3-push-example.json");
         let parsed = parse_payload(v3.as_bytes(), || "x".into(), now()).expect("v3 parses");
         assert!(!parsed.as_sent);
+    }
+
+    #[test]
+    fn a_batch_carrying_a_password_in_a_statement_is_redacted_and_not_sent_as_it_came() {
+        let body = native(
+            "b-3",
+            "db-1",
+            serde_json::json!({"1": "ALTER ROLE app PASSWORD 'hunter2'", "2": "SELECT $1"}),
+        );
+        let parsed = parse_payload(&body, || "x".into(), now()).expect("parsed");
+        assert!(
+            !parsed.as_sent,
+            "the bridge must publish the redacted batch"
+        );
+        assert_eq!(
+            parsed.batch.statements["1"],
+            "ALTER ROLE app PASSWORD '***'"
+        );
+        assert_eq!(parsed.batch.statements["2"], "SELECT $1");
+        // Redacted already (as the collector sends it): it may travel as sent.
+        let again = serde_json::to_vec(&parsed.batch).expect("json");
+        assert!(
+            parse_payload(&again, || "x".into(), now())
+                .expect("parsed")
+                .as_sent
+        );
     }
 
     fn native(batch_id: &str, instance: &str, statements: serde_json::Value) -> Vec<u8> {
