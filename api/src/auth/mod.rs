@@ -2,12 +2,14 @@
 //!
 //! - [`tokens`]: short-lived JWT access tokens (HS256).
 //! - [`sessions`]: rotating, revocable refresh tokens, stored as SHA-256 only.
+//! - [`tickets`]: one-use tickets that open the live event stream without a token in the URL.
 //! - [`limiter`]: failed-login rate limits per username and per client address.
 //! - [`access`]: the one guard every route passes through, with the role the route declared.
 
 pub mod access;
 pub mod limiter;
 pub mod sessions;
+pub mod tickets;
 pub mod tokens;
 
 use std::time::Duration;

@@ -186,6 +186,13 @@ fn table() -> Vec<Entry> {
             Access::Collector,
             post(metrics::push).layer(DefaultBodyLimit::disable()),
         ),
+        (
+            Method::POST,
+            "/events/ticket",
+            Role(Viewer),
+            post(events::ticket),
+        ),
+        // Also takes `?ticket=` from the route above (see `auth::access`).
         (Method::GET, "/events", Role(Viewer), get(events::stream)),
         (Method::GET, "/audit", Role(Admin), get(audit::list)),
         (

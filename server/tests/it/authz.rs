@@ -44,6 +44,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/collectors/{id}", "viewer"),
     ("DELETE", "/collectors/{id}", "admin"),
     ("POST", "/metrics/push", "collector"),
+    ("POST", "/events/ticket", "viewer"),
     ("GET", "/events", "viewer"),
     ("GET", "/audit", "admin"),
     ("GET", "/metrics/series", "viewer"),

@@ -15,6 +15,7 @@ mod faults;
 mod hour_build;
 mod http_limits;
 mod instances;
+mod live;
 mod metrics;
 mod pg_fixture;
 mod poison;
