@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod bindings;
 mod collectors;
 mod events;
 mod health;
@@ -179,6 +180,12 @@ fn table() -> Vec<Entry> {
             "/collectors/{id}",
             Role(Admin),
             delete(collectors::remove),
+        ),
+        (
+            Method::PUT,
+            "/collectors/{id}/instances",
+            Role(Admin),
+            put(bindings::bind),
         ),
         (
             Method::POST,

@@ -43,6 +43,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/collectors", "viewer"),
     ("GET", "/collectors/{id}", "viewer"),
     ("DELETE", "/collectors/{id}", "admin"),
+    ("PUT", "/collectors/{id}/instances", "admin"),
     ("POST", "/metrics/push", "collector"),
     ("POST", "/events/ticket", "viewer"),
     ("GET", "/events", "viewer"),

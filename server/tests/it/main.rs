@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod authz;
+mod bindings;
 mod chaos;
 mod collector_agent;
 mod collectors;
