@@ -175,7 +175,10 @@ fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 /// The bearer token or, for the event stream only, a ticket. An access token in a URL ends up
 /// in proxy logs and browser history, so it is refused with a message saying what to do.
 fn user_credential(request: &Request) -> Result<Credential, ApiError> {
-    if request.headers().contains_key(axum::http::header::AUTHORIZATION) {
+    if request
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
+    {
         return bearer(request).map(Credential::Bearer);
     }
     if request.uri().path().ends_with("/events") {

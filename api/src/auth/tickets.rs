@@ -86,7 +86,10 @@ pub async fn issue(
 ///
 /// # Errors
 /// [`TicketError`].
-pub async fn redeem(client: &tokio_postgres::Client, ticket: &str) -> Result<Redeemed, TicketError> {
+pub async fn redeem(
+    client: &tokio_postgres::Client,
+    ticket: &str,
+) -> Result<Redeemed, TicketError> {
     let row = client
         .query_opt(
             "DELETE FROM auth_live_tickets WHERE ticket_hash = $1

@@ -62,7 +62,8 @@ impl Aggregate for RegistrationSecret {
             };
             sink.write(event, self).await;
             if !instance_ids.is_empty() {
-                let bound = RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, at };
+                let bound =
+                    RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, at };
                 sink.write(bound, self).await;
             }
             return Ok(());

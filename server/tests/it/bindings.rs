@@ -31,7 +31,12 @@ async fn managed_instance(api: &Api, admin: &str, name: &str) -> String {
 }
 
 /// Registers a collector with a new secret bound to `instances`.
-async fn collector_for(api: &Api, admin: &str, name: &str, instances: &[&str]) -> RegisteredCollector {
+async fn collector_for(
+    api: &Api,
+    admin: &str,
+    name: &str,
+    instances: &[&str],
+) -> RegisteredCollector {
     let secret = api
         .post(
             "/registration-secrets",
@@ -40,7 +45,12 @@ async fn collector_for(api: &Api, admin: &str, name: &str, instances: &[&str]) -
         )
         .await;
     assert_eq!(secret.status, 201, "{}", secret.body);
-    assert_eq!(secret.body["instance_ids"], json!(instances), "{}", secret.body);
+    assert_eq!(
+        secret.body["instance_ids"],
+        json!(instances),
+        "{}",
+        secret.body
+    );
     let secret = secret.body["secret"].as_str().expect("secret").to_owned();
     let reply = api
         .http
@@ -78,7 +88,10 @@ async fn a_batch_for_an_instance_the_collector_is_not_bound_to_is_refused_with_t
     let a = managed_instance(&api, &admin, "bound-a").await;
     let _b = managed_instance(&api, &admin, "other-b").await;
     let c = collector_for(&api, &admin, "scoped", &[&a]).await;
-    assert_eq!(collector(&api, &admin, &c.id).await["instance_ids"], json!([a]));
+    assert_eq!(
+        collector(&api, &admin, &c.id).await["instance_ids"],
+        json!([a])
+    );
 
     push(&api, &c, "to-b", "other-b", 1.0).await;
     let view = eventually("the batch about other-b refused", || async {
@@ -101,21 +114,33 @@ async fn a_batch_for_an_instance_the_collector_is_not_bound_to_is_refused_with_t
     .await;
     assert_eq!(view["rejected_batches"], 1, "{view}");
     let sql = env.sql().await;
-    let stored = count(&sql, "SELECT count(*) FROM metric_series WHERE instance = 'other-b'").await;
+    let stored = count(
+        &sql,
+        "SELECT count(*) FROM metric_series WHERE instance = 'other-b'",
+    )
+    .await;
     assert_eq!(stored, 0, "nothing of the refused batch was written");
 
     // A collector bound to nothing may not report a managed instance either.
     let stranger = register_collector(&api, &admin, "stranger").await;
     let body = json!({"batch_id": "stranger-a", "collector_id": stranger.id, "instance": "bound-a",
         "collected_at": Utc::now(), "samples": [{"metric": "pg_bound_value", "value": 9.0}]});
-    assert_eq!(api.post("/metrics/push", Some(&stranger.token), body).await.status, 202);
+    assert_eq!(
+        api.post("/metrics/push", Some(&stranger.token), body)
+            .await
+            .status,
+        202
+    );
     let view = eventually("the stranger's batch refused", || async {
         let v = collector(&api, &admin, &stranger.id).await;
         (v["rejected_batches"] == 1).then_some(v)
     })
     .await;
     assert!(
-        view["last_rejected_reason"].as_str().unwrap_or_default().contains("managed instance"),
+        view["last_rejected_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("managed instance"),
         "{view}"
     );
     running.stop().await;
@@ -178,7 +203,10 @@ async fn an_instance_shows_only_data_from_collectors_bound_to_it() {
             Some(json!({"instance_ids": [uuid::Uuid::new_v4()]})),
         )
         .await;
-    assert_eq!((bad.status, bad.body["error"]["field"].clone()), (422, json!("instance_ids")));
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].clone()),
+        (422, json!("instance_ids"))
+    );
     running.stop().await;
     env.cleanup().await;
 }

@@ -19,7 +19,10 @@ async fn setup() -> (TestEnv, pganalytics::app::Running, Api, String) {
 }
 
 /// Status and JSON error body of `GET /events?<query>` (the body only when it is not a stream).
-async fn open_events(api: &Api, query: &str) -> (u16, serde_json::Value, Option<reqwest::Response>) {
+async fn open_events(
+    api: &Api,
+    query: &str,
+) -> (u16, serde_json::Value, Option<reqwest::Response>) {
     let response = api
         .http
         .get(format!("{}/events?{query}", api.base))
@@ -35,7 +38,11 @@ async fn open_events(api: &Api, query: &str) -> (u16, serde_json::Value, Option<
 }
 
 /// Reads the stream until it has sent `needle`; panics after `seconds`.
-async fn read_until(response: reqwest::Response, needle: &str, seconds: u64) -> (String, reqwest::Response) {
+async fn read_until(
+    response: reqwest::Response,
+    needle: &str,
+    seconds: u64,
+) -> (String, reqwest::Response) {
     let mut response = response;
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
@@ -65,9 +72,7 @@ async fn an_access_token_in_the_events_url_is_refused() {
 #[tokio::test]
 async fn a_live_ticket_opens_the_stream_once() {
     let (env, running, api, admin) = setup().await;
-    let reply = api
-        .post("/events/ticket", Some(&admin), json!({}))
-        .await;
+    let reply = api.post("/events/ticket", Some(&admin), json!({})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["expires_in"], 30, "{}", reply.body);
     let ticket = reply.body["ticket"].as_str().expect("ticket").to_owned();
@@ -94,9 +99,14 @@ async fn a_live_ticket_opens_the_stream_once() {
         .get(0);
     assert_eq!(leaks, 0);
     let (unknown, body, _) = open_events(&api, "ticket=pgt_made-up").await;
-    assert_eq!((unknown, body["error"]["code"].clone()), (401, json!("invalid_ticket")));
+    assert_eq!(
+        (unknown, body["error"]["code"].clone()),
+        (401, json!("invalid_ticket"))
+    );
     // Without a token the ticket route is the guard's 401 like any other.
-    let anonymous = api.call(Method::POST, "/events/ticket", None, Some(json!({}))).await;
+    let anonymous = api
+        .call(Method::POST, "/events/ticket", None, Some(json!({})))
+        .await;
     assert_eq!(anonymous.status, 401);
     running.stop().await;
     env.cleanup().await;
