@@ -58,7 +58,8 @@ pub struct CreatedSecret {
     pub committed: Committed,
 }
 
-/// Creates a registration secret; only its hash and a short prefix are stored.
+/// Creates a registration secret; only its hash and a short prefix are stored. Collectors
+/// registered with it are bound to `instance_ids` (the caller checked they exist).
 ///
 /// # Errors
 /// [`CollectorCommandError`]; nothing is stored then.
@@ -67,22 +68,30 @@ pub async fn create_secret(
     name: Name,
     expires_at: Option<DateTime<Utc>>,
     max_registrations: Option<u32>,
+    instance_ids: Vec<Uuid>,
     actor: &Actor,
 ) -> Result<CreatedSecret, CollectorCommandError> {
     let id = Uuid::new_v4();
     let secret = random_secret("pgas");
     let hash = digest(&secret);
-    sqlx::query("INSERT INTO registration_secret_lookup (secret_hash, secret_id) VALUES ($1, $2)")
-        .bind(&hash)
-        .bind(id)
-        .execute(service.pool())
-        .await?;
+    // The lookup also keeps the instances, for registration to read (an aggregate returns no
+    // state); the secret's events carry them for history.
+    sqlx::query(
+        "INSERT INTO registration_secret_lookup (secret_hash, secret_id, instance_ids)
+         VALUES ($1, $2, $3)",
+    )
+    .bind(&hash)
+    .bind(id)
+    .bind(&instance_ids)
+    .execute(service.pool())
+    .await?;
     let command = RegistrationSecretCommand::CreateSecret {
         name,
         secret_hash: hash,
         prefix: secret.chars().take(12).collect(),
         expires_at,
         max_registrations,
+        instance_ids: instance_ids.iter().map(Uuid::to_string).collect(),
         at: Utc::now(),
     };
     match service
@@ -148,8 +157,8 @@ pub async fn register_collector(
     hostname: Hostname,
     version: AgentVersion,
 ) -> Result<Registered, CollectorCommandError> {
-    let secret_id: Uuid = sqlx::query_scalar(
-        "SELECT secret_id FROM registration_secret_lookup WHERE secret_hash = $1",
+    let (secret_id, instance_ids): (Uuid, Vec<Uuid>) = sqlx::query_as(
+        "SELECT secret_id, instance_ids FROM registration_secret_lookup WHERE secret_hash = $1",
     )
     .bind(digest(secret))
     .fetch_optional(service.pool())
@@ -192,6 +201,7 @@ pub async fn register_collector(
         version,
         registration_secret_id: secret_id.to_string(),
         refresh_secret_hash: digest(&refresh_secret),
+        instance_ids: instance_ids.iter().map(Uuid::to_string).collect(),
         at: Utc::now(),
     };
     let committed = service

@@ -56,10 +56,11 @@ async function shot(page, name) {
 // ---- set-up through the API (what an admin would have done before) ----
 const admin = (await call("POST", "/auth/login", null, { username: ADMIN, password: ADMIN_PASSWORD })).access_token;
 await call("POST", "/users", admin, { username: VIEWER, password: VIEWER_PASSWORD, role: "viewer" });
-await call("POST", "/managed-instances", admin, {
+const managed = await call("POST", "/managed-instances", admin, {
   name: INSTANCE, host: PG_HOST, port: PG_PORT, database: "postgres", username: "postgres", sslmode: "disable", tags: ["e2e"],
 });
-const secret = (await call("POST", "/registration-secrets", admin, { name: "e2e collectors" })).secret;
+// Collectors registered with this secret may report the instance (and only it).
+const secret = (await call("POST", "/registration-secrets", admin, { name: "e2e collectors", instance_ids: [managed.id] })).secret;
 // A second collector, registered by hand, that the viewer will see (the first one gets deleted).
 await call("POST", "/collectors/register", null, { name: "standby collector", hostname: "db-standby", version: "e2e" },
   { "X-Registration-Secret": secret });

@@ -1,6 +1,10 @@
 //! The one guard: every route declares an [`Access`] in the route table and passes through
 //! [`authorize`] with it. Missing or malformed token → 401, expired → 401 `token_expired`,
 //! role too low → 403. The user's role and active flag are read fresh on every request.
+//!
+//! Tokens travel in the `Authorization` header only. The live event stream (`GET /events`),
+//! which a browser's `EventSource` opens without headers, also takes a one-use
+//! [`ticket`](super::tickets) in its URL; an access token in a URL is refused.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -10,6 +14,7 @@ use domain::user::Role;
 use domain::values::Actor;
 use uuid::Uuid;
 
+use super::tickets::{self, TicketError};
 use super::tokens::TokenError;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,6 +37,16 @@ pub struct CurrentCollector {
     pub id: Uuid,
     /// The token it presented (forwarded with its batches for the projectors to verify).
     pub token: String,
+}
+
+/// What the credential of a user request allows beyond this request, put in the request by
+/// [`authorize`] next to [`CurrentUser`]: a long-lived response (the event stream) re-checks it.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    /// The role the route requires.
+    pub required: Role,
+    /// When the access token presented (or the one the ticket was asked with) expires.
+    pub access_expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The authenticated user, put in the request by [`authorize`].
@@ -73,14 +88,35 @@ pub async fn authorize(
         Access::Collector => return authorize_collector(&state, request, next).await,
         Access::Role(role) => role,
     };
-    let token = bearer(&request)?;
-    let claims = state.auth.tokens.verify(&token).map_err(|e| match e {
-        TokenError::Expired => unauthorized("token_expired", &e.to_string()),
-        TokenError::Invalid => unauthorized("invalid_token", &e.to_string()),
-    })?;
-    let id = Uuid::parse_str(&claims.sub)
-        .map_err(|_| unauthorized("invalid_token", "the access token is invalid"))?;
+    // The token is checked before a connection is taken, so a bad one costs no database work.
+    let credential = match user_credential(&request)? {
+        Credential::Bearer(token) => {
+            let claims = state.auth.tokens.verify(&token).map_err(|e| match e {
+                TokenError::Expired => unauthorized("token_expired", &e.to_string()),
+                TokenError::Invalid => unauthorized("invalid_token", &e.to_string()),
+            })?;
+            let id = Uuid::parse_str(&claims.sub)
+                .map_err(|_| unauthorized("invalid_token", "the access token is invalid"))?;
+            let expires = chrono::DateTime::from_timestamp(claims.exp, 0)
+                .ok_or_else(|| unauthorized("invalid_token", "the access token is invalid"))?;
+            Ok((id, expires))
+        }
+        Credential::Ticket(ticket) => Err(ticket),
+    };
     let client = state.auth_read().await?;
+    let (id, access_expires_at) = match credential {
+        Ok(known) => known,
+        Err(ticket) => match tickets::redeem(&client, &ticket).await {
+            Ok(r) => (r.user, r.access_expires_at),
+            Err(e @ TicketError::Unknown) => {
+                return Err(unauthorized("invalid_ticket", &e.to_string()))
+            }
+            Err(e @ TicketError::Expired) => {
+                return Err(unauthorized("ticket_expired", &e.to_string()))
+            }
+            Err(TicketError::Store(e)) => return Err(ApiError::Unavailable(e.to_string())),
+        },
+    };
     let row = client
         .query_opt(
             "SELECT username, role, active FROM rm_users WHERE id = $1",
@@ -111,38 +147,76 @@ pub async fn authorize(
         username: row.get::<_, String>(0),
         role,
     });
+    request.extensions_mut().insert(Grant {
+        required,
+        access_expires_at,
+    });
     Ok(next.run(request).await)
 }
 
-/// The bearer token: the `Authorization` header, or for server-sent events (a browser's
-/// EventSource cannot set headers) an `access_token` query parameter.
-fn bearer(request: &Request) -> Result<String, ApiError> {
-    if let Some(header) = request.headers().get(axum::http::header::AUTHORIZATION) {
-        return header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                unauthorized(
-                    "invalid_token",
-                    "the Authorization header must be 'Bearer <token>'",
-                )
-            });
-    }
-    let from_query = request.uri().path().ends_with("/events").then(|| {
-        request.uri().query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("access_token="))
-                .map(str::to_owned)
+/// How a user request says who it is.
+enum Credential {
+    /// An access token in the `Authorization` header.
+    Bearer(String),
+    /// A one-use ticket in the event stream's URL.
+    Ticket(String),
+}
+
+fn query_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.uri().query().and_then(|q| {
+        q.split('&').find_map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v)
         })
-    });
-    from_query
-        .flatten()
+    })
+}
+
+/// The bearer token or, for the event stream only, a ticket. An access token in a URL ends up
+/// in proxy logs and browser history, so it is refused with a message saying what to do.
+fn user_credential(request: &Request) -> Result<Credential, ApiError> {
+    if request
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        return bearer(request).map(Credential::Bearer);
+    }
+    if request.uri().path().ends_with("/events") {
+        if query_param(request, "access_token").is_some() {
+            return Err(unauthorized(
+                "token_in_url",
+                "an access token in the URL is refused: POST /api/v1/events/ticket with the \
+                 Authorization header, then open /api/v1/events?ticket=<ticket>",
+            ));
+        }
+        if let Some(ticket) = query_param(request, "ticket").filter(|t| !t.is_empty()) {
+            return Ok(Credential::Ticket(ticket.to_owned()));
+        }
+    }
+    bearer(request).map(Credential::Bearer)
+}
+
+/// The bearer token of the `Authorization` header.
+fn bearer(request: &Request) -> Result<String, ApiError> {
+    let Some(header) = request.headers().get(axum::http::header::AUTHORIZATION) else {
+        return Err(unauthorized(
+            "missing_token",
+            "log in: this route needs a bearer token",
+        ));
+    };
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthorized("missing_token", "log in: this route needs a bearer token"))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            unauthorized(
+                "invalid_token",
+                "the Authorization header must be 'Bearer <token>'",
+            )
+        })
 }
 
 async fn authorize_collector(

@@ -4,12 +4,14 @@
 //! - [`sessions`]: rotating, revocable refresh tokens, stored as SHA-256 only.
 //! - [`limiter`]: login attempt limits per (username, address), per address and per username.
 //! - [`client`]: the client's address, from a trusted proxy's header only.
+//! - [`tickets`]: one-use tickets that open the live event stream without a token in the URL.
 //! - [`access`]: the one guard every route passes through, with the role the route declared.
 
 pub mod access;
 pub mod client;
 pub mod limiter;
 pub mod sessions;
+pub mod tickets;
 pub mod tokens;
 
 use std::time::Duration;

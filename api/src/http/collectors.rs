@@ -31,7 +31,12 @@ SELECT c.id, c.name, c.hostname, c.version, c.registered_at, a.last_seen,
          WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text),
        a.last_instance,
        extract(epoch FROM now() - a.last_seen)::float8,
-       coalesce(r.refused, 0), r.last_metric
+       coalesce(r.refused, 0), r.last_metric,
+       (SELECT coalesce(array_agg(ci.instance_id ORDER BY ci.instance_id), '{}')
+          FROM rm_collector_instances ci WHERE ci.collector_id = c.id),
+       (SELECT r.reason FROM projection_rejected r
+         WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text
+         ORDER BY r.rejected_at DESC LIMIT 1)
   FROM rm_collectors c
   LEFT JOIN rm_collector_activity a ON a.collector_id = c.id
   LEFT JOIN metric_series_refused r ON r.collector_id = c.id";
@@ -55,6 +60,11 @@ pub(crate) struct CollectorView {
     /// Data points refused by the cardinality guard (too many series), and the last metric.
     series_refused: i64,
     series_refused_last_metric: Option<String>,
+    /// Managed instances it may report; empty: none (then it may not report a managed
+    /// instance at all).
+    instance_ids: Vec<Uuid>,
+    /// Why its latest refused batch was refused.
+    last_rejected_reason: Option<String>,
 }
 
 fn view(r: &tokio_postgres::Row) -> CollectorView {
@@ -78,6 +88,8 @@ fn view(r: &tokio_postgres::Row) -> CollectorView {
         last_instance: r.get(10),
         series_refused: r.get(12),
         series_refused_last_metric: r.get(13),
+        instance_ids: r.get(14),
+        last_rejected_reason: r.get(15),
     }
 }
 
@@ -89,7 +101,7 @@ fn not_found() -> ApiError {
     ApiError::NotFound("collector not found".into())
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, ApiError> {
+pub(crate) async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, ApiError> {
     let client = state.read().await?;
     let row = client
         .query_opt(&format!("{QUERY} WHERE c.id = $1"), &[&id])

@@ -1,34 +1,167 @@
-//! `GET /events` (viewer): server-sent events, one `change` event per projection change
-//! (`{"kind": "collector" | "managed_instance" | …, "id": …}`), so a dashboard updates
-//! "last heartbeat" and status badges without reloading.
+//! The live event stream.
+//!
+//! - `POST /events/ticket` (viewer): a one-use ticket, valid 30 s, for opening the stream; a
+//!   browser's `EventSource` cannot send the `Authorization` header, and an access token in a
+//!   URL is refused (it would sit in proxy logs and history).
+//! - `GET /events` (viewer; `?ticket=…` or the `Authorization` header): server-sent events, one
+//!   `change` event per projection change (`{"kind": "collector" | "managed_instance" | …,
+//!   "id": …}`), so a dashboard updates "last heartbeat" and status badges without reloading.
+//!
+//! An open stream is re-checked every [`RECHECK`] and on every change to its user: it ends, with
+//! an `end` event saying why, once the access token it was opened with would have expired, or
+//! the user was deactivated, deleted, demoted below the route's role, or lost every session
+//! (logout everywhere, password change). The dashboard then asks for a new ticket, which a
+//! refreshed session gets and an ended one does not.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::{Extension, Json};
 use futures::{Stream, StreamExt};
+use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
 
+use crate::auth::access::{CurrentUser, Grant};
+use crate::auth::tickets;
+use crate::error::ApiError;
 use crate::state::AppState;
 
+/// How often an open stream re-checks its user and session even when no user changed.
+const RECHECK: Duration = Duration::from_secs(15);
+
+/// `POST /events/ticket` → `{ticket, expires_in}`.
+pub(crate) async fn ticket(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Extension(grant): Extension<Grant>,
+) -> Result<Json<Value>, ApiError> {
+    let client = state.auth_read().await?;
+    let (ticket, ttl) = tickets::issue(&client, user.id, grant.access_expires_at)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({"ticket": ticket, "expires_in": ttl.as_secs()})))
+}
+
+/// Whether the stream may stay open; the error is the `end` event's `reason`.
+async fn still_allowed(
+    state: &AppState,
+    user: &CurrentUser,
+    grant: &Grant,
+) -> Result<(), &'static str> {
+    if chrono::Utc::now() >= grant.access_expires_at {
+        return Err("session_expired");
+    }
+    let Ok(client) = state.auth_read().await else {
+        // Fail closed: the dashboard reconnects with a new ticket once the database is back.
+        return Err("unavailable");
+    };
+    let row = client
+        .query_opt(
+            "SELECT u.role, u.active,
+                    EXISTS (SELECT 1 FROM auth_sessions s WHERE s.user_id = u.id
+                              AND s.revoked_at IS NULL AND s.expires_at > now())
+               FROM rm_users u WHERE u.id = $1",
+            &[&user.id],
+        )
+        .await
+        .map_err(|_| "unavailable")?;
+    let Some(row) = row else {
+        return Err("user_deleted");
+    };
+    if !row.get::<_, bool>(1) {
+        return Err("user_inactive");
+    }
+    let role = domain::user::Role::parse(row.get::<_, &str>(0)).ok_or("role_changed")?;
+    if !role.allows(grant.required) {
+        return Err("role_changed");
+    }
+    if !row.get::<_, bool>(2) {
+        return Err("session_revoked");
+    }
+    Ok(())
+}
+
+/// Whether `change` is about this user (a login, a role change, a deactivation, a deletion).
+fn is_about(change: &str, user: uuid::Uuid) -> bool {
+    serde_json::from_str::<Value>(change)
+        .is_ok_and(|c| c["kind"] == "user" && c["id"] == user.to_string().as_str())
+}
+
+struct Open {
+    rx: Receiver<String>,
+    state: AppState,
+    user: CurrentUser,
+    grant: Grant,
+    recheck: tokio::time::Interval,
+    ended: bool,
+}
+
+impl Open {
+    /// The next event, or `None` once the stream ended.
+    async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let expiry = (self.grant.access_expires_at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            // What to send once the session checks out; `None`: nothing, wait again.
+            let pending = tokio::select! {
+                received = self.rx.recv() => match received {
+                    Ok(change) if is_about(&change, self.user.id) => {
+                        Some(Event::default().event("change").data(change))
+                    }
+                    Ok(change) => return Some(Event::default().event("change").data(change)),
+                    // Fell behind: the page reloads its lists once; a user change may be among
+                    // the skipped ones, so check too.
+                    Err(RecvError::Lagged(_)) => Some(Event::default().event("resync").data("{}")),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.recheck.tick() => None,
+                () = tokio::time::sleep(expiry) => None,
+            };
+            if let Err(reason) = still_allowed(&self.state, &self.user, &self.grant).await {
+                self.ended = true;
+                let data = json!({"reason": reason}).to_string();
+                return Some(Event::default().event("end").data(data));
+            }
+            if let Some(event) = pending {
+                return Some(event);
+            }
+        }
+    }
+}
+
+/// `GET /events`.
 pub(crate) async fn stream(
     State(state): State<AppState>,
+    user: CurrentUser,
+    Extension(grant): Extension<Grant>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = state.changes.subscribe();
+    let rx = state.changes.subscribe();
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.reset();
+    let stop = state.shutdown.clone().cancelled_owned();
+    let open = Open {
+        rx,
+        state,
+        user,
+        grant,
+        recheck,
+        ended: false,
+    };
     let ready = futures::stream::once(async { Ok(Event::default().event("ready").data("{}")) });
     // Dropped with the response when the browser goes away.
-    let changes = futures::stream::unfold(receiver, |mut rx| async move {
-        let event = match rx.recv().await {
-            Ok(change) => Event::default().event("change").data(change),
-            // Fell behind: the page reloads its lists once.
-            Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), rx))
+    let changes = futures::stream::unfold(open, |mut open| async move {
+        let event = open.next().await?;
+        Some((Ok(event), open))
     });
     // Ends at shutdown, or graceful shutdown would wait for every open dashboard forever.
-    let stop = state.shutdown.clone().cancelled_owned();
     Sse::new(ready.chain(changes).take_until(stop))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

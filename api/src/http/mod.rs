@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod bindings;
 mod collectors;
 mod events;
 mod health;
@@ -181,11 +182,24 @@ fn table() -> Vec<Entry> {
             delete(collectors::remove),
         ),
         (
+            Method::PUT,
+            "/collectors/{id}/instances",
+            Role(Admin),
+            put(bindings::bind),
+        ),
+        (
             Method::POST,
             "/metrics/push",
             Access::Collector,
             post(metrics::push).layer(DefaultBodyLimit::disable()),
         ),
+        (
+            Method::POST,
+            "/events/ticket",
+            Role(Viewer),
+            post(events::ticket),
+        ),
+        // Also takes `?ticket=` from the route above (see `auth::access`).
         (Method::GET, "/events", Role(Viewer), get(events::stream)),
         (Method::GET, "/audit", Role(Admin), get(audit::list)),
         (

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
-const COLUMNS: &str = "id, name, prefix, active, expires_at, max_registrations, registrations_used, last_used_at, created_at";
+const COLUMNS: &str = "id, name, prefix, active, expires_at, max_registrations, registrations_used, last_used_at, created_at, instance_ids";
 
 #[derive(Serialize)]
 pub(crate) struct SecretView {
@@ -30,6 +30,8 @@ pub(crate) struct SecretView {
     registrations_used: i32,
     last_used_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    /// Managed instances the collectors it registers are bound to.
+    instance_ids: Vec<Uuid>,
     /// Present only in the creation response.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
@@ -46,6 +48,7 @@ fn view(r: &tokio_postgres::Row) -> SecretView {
         registrations_used: r.get(6),
         last_used_at: r.get(7),
         created_at: r.get(8),
+        instance_ids: r.get(9),
         secret: None,
     }
 }
@@ -119,6 +122,9 @@ pub(crate) struct CreateBody {
     expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     max_registrations: Option<u32>,
+    /// Managed instances the collectors it registers are bound to.
+    #[serde(default)]
+    instance_ids: Vec<Uuid>,
 }
 
 /// `POST /registration-secrets` → 201 with the secret, this once.
@@ -143,11 +149,13 @@ pub(crate) async fn create(
             message: "must be at least 1".into(),
         });
     }
+    super::bindings::existing_instances(&state, "instance_ids", &body.instance_ids).await?;
     let created = collectors::create_secret(
         &state.commands,
         name,
         body.expires_at,
         body.max_registrations,
+        body.instance_ids,
         &user.actor(),
     )
     .await

@@ -183,11 +183,25 @@ pub(crate) async fn series(
                 .await
         }
         (None, Some(i)) => {
+            // A managed instance (by id or name) shows only what collectors bound to it sent
+            // under its name; any other name, only what collectors bound to nothing sent (a
+            // bound collector's batches about other names are refused anyway).
             client
                 .query(
-                    "SELECT id, labels, counter FROM metric_series
-                      WHERE instance = $1 AND metric = $2 AND labels @> $3
-                      ORDER BY id LIMIT $4",
+                    "WITH m AS (SELECT id, name FROM rm_managed_instances
+                                 WHERE id::text = $1 OR name = $1
+                                 ORDER BY (id::text = $1) DESC LIMIT 1)
+                     SELECT s.id, s.labels, s.counter FROM metric_series s
+                      WHERE s.instance = coalesce((SELECT name FROM m), $1)
+                        AND s.metric = $2 AND s.labels @> $3
+                        AND CASE WHEN EXISTS (SELECT 1 FROM m)
+                            THEN EXISTS (SELECT 1 FROM rm_collector_instances ci, m
+                                          WHERE ci.collector_id = s.collector_id
+                                            AND ci.instance_id = m.id)
+                            ELSE NOT EXISTS (SELECT 1 FROM rm_collector_instances ci
+                                              WHERE ci.collector_id = s.collector_id)
+                            END
+                      ORDER BY s.id LIMIT $4",
                     &[i, &metric, &labels, &series_limit],
                 )
                 .await

@@ -24,7 +24,14 @@ export function Collectors() {
                 <tr key={c.id} data-collector={c.id}>
                   <td>{c.name}<div className="muted small">{c.version}</div></td>
                   <td>{c.hostname}{c.last_instance && <div className="muted small">{c.last_instance}</div>}</td>
-                  <td><span className={`badge ${c.status}`}>{c.status}</span></td>
+                  <td>
+                    <span className={`badge ${c.status}`}>{c.status}</span>
+                    {c.rejected_batches > 0 && (
+                      <div className="muted small" data-testid="rejected" title={c.last_rejected_reason ?? ""}>
+                        {num(c.rejected_batches)} refused{c.last_rejected_reason ? `: ${c.last_rejected_reason}` : ""}
+                      </div>
+                    )}
+                  </td>
                   <td data-testid="heartbeat" data-last-seen={c.last_seen ?? ""} title={c.last_seen ?? ""}>{ago(c.last_seen)}</td>
                   <td>{num(c.metrics_count_total)}</td>
                   <td>{num(c.metrics_count_24h)}</td>

@@ -1,10 +1,12 @@
 import { useState } from "react";
 import { api, get } from "../api";
 import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
+import type { Instance } from "./types";
 
 interface Secret {
   id: string; name: string; prefix: string; active: boolean; expires_at: string | null;
   max_registrations: number | null; registrations_used: number; last_used_at: string | null; created_at: string; secret?: string;
+  instance_ids: string[];
 }
 
 export function Secrets() {
@@ -12,6 +14,9 @@ export function Secrets() {
   const [name, setName] = useState("");
   const [max, setMax] = useState("");
   const [days, setDays] = useState("");
+  const instances = useLive(() => get<Instance[]>("/managed-instances"), ["managed_instance"]).data ?? [];
+  const [bound, setBound] = useState<string[]>([]);
+  const nameOf = (id: string) => instances.find((i) => i.id === id)?.name ?? id;
   const [created, setCreated] = useState<Secret | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
@@ -28,9 +33,11 @@ export function Secrets() {
             const body: Record<string, unknown> = { name };
             if (max) body.max_registrations = Number(max);
             if (days) body.expires_at = new Date(Date.now() + Number(days) * 86400000).toISOString();
+            if (bound.length) body.instance_ids = bound;
             setCreated(await api<Secret>("POST", "/registration-secrets", body));
             setCopied(false);
             setName("");
+            setBound([]);
             reload();
           } catch (err) {
             setFormError(message(err));
@@ -42,6 +49,12 @@ export function Secrets() {
           <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required placeholder="eu-west collectors" /></label>
           <label>Most registrations<input value={max} onChange={(e) => setMax(e.target.value)} inputMode="numeric" placeholder="unlimited" /></label>
           <label>Expires in days<input value={days} onChange={(e) => setDays(e.target.value)} inputMode="numeric" placeholder="never" /></label>
+          <label>
+            Instances its collectors may report
+            <select multiple value={bound} onChange={(e) => setBound(Array.from(e.target.selectedOptions, (o) => o.value))}>
+              {instances.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}
+            </select>
+          </label>
         </div>
         <ErrorNote text={formError} />
         <button type="submit">Create secret</button>
@@ -68,12 +81,13 @@ export function Secrets() {
       {data === null ? <Loading what="secrets" /> : data.length === 0 ? <p className="empty">No registration secrets yet.</p> : (
         <div className="scroll">
           <table>
-            <thead><tr><th>Name</th><th>Prefix</th><th>State</th><th>Used</th><th>Expires</th><th>Last used</th><th><span className="sr">Actions</span></th></tr></thead>
+            <thead><tr><th>Name</th><th>Prefix</th><th>Instances</th><th>State</th><th>Used</th><th>Expires</th><th>Last used</th><th><span className="sr">Actions</span></th></tr></thead>
             <tbody>
               {data.map((s) => (
                 <tr key={s.id}>
                   <td>{s.name}</td>
                   <td><code>{s.prefix}…</code></td>
+                  <td>{s.instance_ids.length ? s.instance_ids.map(nameOf).join(", ") : <span className="muted">none</span>}</td>
                   <td><span className={`badge ${s.active ? "active" : "inactive"}`}>{s.active ? "active" : "deactivated"}</span></td>
                   <td>{s.registrations_used}{s.max_registrations !== null ? ` / ${s.max_registrations}` : ""}</td>
                   <td>{s.expires_at ? new Date(s.expires_at).toLocaleString() : "never"}</td>

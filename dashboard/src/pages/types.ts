@@ -27,6 +27,10 @@ export interface Collector {
   metrics_count_24h: number;
   batches_total: number;
   last_instance: string | null;
+  rejected_batches: number;
+  /** Managed instances it may report; empty: none. */
+  instance_ids: string[];
+  last_rejected_reason: string | null;
 }
 
 export interface Series {

@@ -11,6 +11,9 @@ use crate::values::Name;
 pub struct Collector {
     name: Option<Name>,
     deleted: bool,
+    /// Sorted, so that setting the same set again is a no-op.
+    #[serde(default)]
+    instance_ids: Vec<String>,
 }
 
 impl Aggregate for Collector {
@@ -36,6 +39,7 @@ impl Aggregate for Collector {
                 version,
                 registration_secret_id,
                 refresh_secret_hash,
+                instance_ids,
                 at,
             } => {
                 if self.name.is_some() {
@@ -50,6 +54,21 @@ impl Aggregate for Collector {
                     at,
                 };
                 sink.write(event, self).await;
+                let instance_ids = normalized(instance_ids);
+                if !instance_ids.is_empty() {
+                    let bound = CollectorEvent::CollectorInstancesBound { instance_ids, at };
+                    sink.write(bound, self).await;
+                }
+            }
+            CollectorCommand::BindInstances { instance_ids, at } => {
+                if self.name.is_none() {
+                    return Err(CollectorError::NotFound);
+                }
+                let instance_ids = normalized(instance_ids);
+                if instance_ids != self.instance_ids {
+                    let bound = CollectorEvent::CollectorInstancesBound { instance_ids, at };
+                    sink.write(bound, self).await;
+                }
             }
             CollectorCommand::DeleteCollector { at } => {
                 let name = self.name.clone().ok_or(CollectorError::NotFound)?;
@@ -64,8 +83,17 @@ impl Aggregate for Collector {
         match event {
             CollectorEvent::CollectorRegistered { name, .. } => self.name = Some(name),
             CollectorEvent::CollectorDeleted { .. } => self.deleted = true,
+            CollectorEvent::CollectorInstancesBound { instance_ids, .. } => {
+                self.instance_ids = instance_ids;
+            }
         }
     }
+}
+
+fn normalized(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]
@@ -101,6 +129,44 @@ mod tests {
         TestFramework::<Collector>::with(())
             .given_no_previous_events()
             .when(CollectorCommand::DeleteCollector { at })
+            .then_expect_error(CollectorError::NotFound);
+    }
+
+    #[test]
+    fn bindings_are_a_set_and_setting_the_same_one_again_is_a_no_op() {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let registered = CollectorEvent::CollectorRegistered {
+            name: Name::parse("c1").expect("valid"),
+            hostname: "db-1".into(),
+            version: "0.1.0".into(),
+            registration_secret_id: "s1".into(),
+            refresh_secret_hash: "h".into(),
+            at,
+        };
+        let bound = CollectorEvent::CollectorInstancesBound {
+            instance_ids: vec!["a".into(), "b".into()],
+            at,
+        };
+        TestFramework::<Collector>::with(())
+            .given(vec![registered.clone()])
+            .when(CollectorCommand::BindInstances {
+                instance_ids: vec!["b".into(), "a".into(), "b".into()],
+                at,
+            })
+            .then_expect_events(vec![bound.clone()]);
+        TestFramework::<Collector>::with(())
+            .given(vec![registered, bound])
+            .when(CollectorCommand::BindInstances {
+                instance_ids: vec!["a".into(), "b".into()],
+                at,
+            })
+            .then_expect_events(vec![]);
+        TestFramework::<Collector>::with(())
+            .given_no_previous_events()
+            .when(CollectorCommand::BindInstances {
+                instance_ids: vec![],
+                at,
+            })
             .then_expect_error(CollectorError::NotFound);
     }
 }

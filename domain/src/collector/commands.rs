@@ -17,6 +17,15 @@ pub enum CollectorCommand {
         registration_secret_id: String,
         /// Hash of the refresh secret handed to the collector (never the secret).
         refresh_secret_hash: String,
+        /// Managed instances it may report, from its registration secret; empty: none.
+        instance_ids: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Set the managed instances it may report (the whole set).
+    BindInstances {
+        /// Managed instance ids.
+        instance_ids: Vec<String>,
         /// When.
         at: DateTime<Utc>,
     },

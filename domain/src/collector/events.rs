@@ -22,6 +22,14 @@ pub enum CollectorEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The managed instances the collector may report changed (at registration, from its
+    /// secret, or by an admin). Batches about any other instance are refused.
+    CollectorInstancesBound {
+        /// Managed instance ids, the whole new set (empty: bound to none).
+        instance_ids: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A collector was deleted.
     CollectorDeleted {
         /// Name at deletion, for the audit log.
@@ -36,6 +44,7 @@ impl DomainEvent for CollectorEvent {
         match self {
             Self::CollectorRegistered { .. } => "CollectorRegistered",
             Self::CollectorDeleted { .. } => "CollectorDeleted",
+            Self::CollectorInstancesBound { .. } => "CollectorInstancesBound",
         }
         .to_owned()
     }

@@ -45,6 +45,7 @@ impl Aggregate for RegistrationSecret {
             prefix,
             expires_at,
             max_registrations,
+            instance_ids,
             at,
         } = command
         {
@@ -60,6 +61,11 @@ impl Aggregate for RegistrationSecret {
                 at,
             };
             sink.write(event, self).await;
+            if !instance_ids.is_empty() {
+                let bound =
+                    RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, at };
+                sink.write(bound, self).await;
+            }
             return Ok(());
         }
         let s = self
@@ -143,6 +149,8 @@ impl Aggregate for RegistrationSecret {
                 }
             }
             RegistrationSecretEvent::RegistrationSecretDeleted { .. } => self.deleted = true,
+            // Read by the command side from its lookup table at registration.
+            RegistrationSecretEvent::RegistrationSecretInstancesSet { .. } => {}
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum RegistrationSecretCommand {
         expires_at: Option<DateTime<Utc>>,
         /// Optional cap on registrations.
         max_registrations: Option<u32>,
+        /// Managed instances the collectors it registers are bound to; empty: none.
+        instance_ids: Vec<String>,
         /// When.
         at: DateTime<Utc>,
     },

@@ -48,6 +48,14 @@ pub enum RegistrationSecretEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The managed instances collectors registered with this secret are bound to (given at
+    /// creation, right after [`Self::RegistrationSecretCreated`]).
+    RegistrationSecretInstancesSet {
+        /// Managed instance ids.
+        instance_ids: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A secret was deleted.
     RegistrationSecretDeleted {
         /// Name at deletion, for the audit log.
@@ -66,6 +74,7 @@ impl DomainEvent for RegistrationSecretEvent {
             Self::RegistrationSecretReactivated { .. } => "RegistrationSecretReactivated",
             Self::RegistrationSecretUsed { .. } => "RegistrationSecretUsed",
             Self::RegistrationSecretDeleted { .. } => "RegistrationSecretDeleted",
+            Self::RegistrationSecretInstancesSet { .. } => "RegistrationSecretInstancesSet",
         }
         .to_owned()
     }

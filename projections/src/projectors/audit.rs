@@ -122,6 +122,9 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
                 format!("collector {name} registered from {hostname}")
             }
             CollectorEvent::CollectorDeleted { name, .. } => format!("deleted collector {name}"),
+            CollectorEvent::CollectorInstancesBound { instance_ids, .. } => {
+                bound_summary("bound the collector to", &instance_ids)
+            }
         },
         AggregateKind::RegistrationSecret => match decode::<RegistrationSecretEvent>(event)? {
             RegistrationSecretEvent::RegistrationSecretCreated { name, prefix, .. } => {
@@ -142,6 +145,16 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
             RegistrationSecretEvent::RegistrationSecretDeleted { name, .. } => {
                 format!("deleted registration secret {name}")
             }
+            RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, .. } => {
+                bound_summary("collectors registered with it are bound to", &instance_ids)
+            }
         },
     })
+}
+
+fn bound_summary(what: &str, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return format!("{what} no instance");
+    }
+    format!("{what} instance(s) {}", ids.join(", "))
 }

@@ -73,7 +73,8 @@ impl Projector for CollectorActivity {
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
         let (batch, id) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
         let applied = "INSERT INTO rm_applied_batches (batch_id, collector_id) SELECT $1, $2 FROM c WHERE c.ok";
-        if !claim(tx, applied, &batch.batch_id, id).await? {
+        let instance = batch.instance.as_deref().unwrap_or_default();
+        if !claim(tx, applied, &batch.batch_id, id, instance).await? {
             return Ok(()); // already counted
         }
         // Parsing checked every sample against the time JetStream stored the message.

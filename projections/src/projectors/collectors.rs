@@ -7,12 +7,26 @@ use super::{decode, uuid_of, EventProjector};
 use crate::runtime::ApplyError;
 
 /// `rm_collectors`: registration facts; activity is added by the metrics side.
+/// `rm_collector_instances`: the managed instances each collector may report.
 pub struct Collectors;
+
+/// Instance ids as carried by events, parsed.
+///
+/// # Errors
+/// [`ApplyError::Reject`] for one that is not a UUID.
+pub(crate) fn uuids(ids: &[String]) -> Result<Vec<uuid::Uuid>, ApplyError> {
+    ids.iter()
+        .map(|i| {
+            uuid::Uuid::parse_str(i)
+                .map_err(|_| ApplyError::Reject(format!("instance id {i:?} is not a UUID")))
+        })
+        .collect()
+}
 
 #[async_trait]
 impl EventProjector for Collectors {
     const NAME: &'static str = "collectors";
-    const TABLES: &'static [&'static str] = &["rm_collectors"];
+    const TABLES: &'static [&'static str] = &["rm_collectors", "rm_collector_instances"];
 
     async fn apply_event(
         &self,
@@ -49,9 +63,33 @@ impl EventProjector for Collectors {
                 )
                 .await?;
             }
+            CollectorEvent::CollectorInstancesBound { instance_ids, .. } => {
+                let ids = uuids(&instance_ids)?;
+                tx.execute(
+                    "DELETE FROM rm_collector_instances WHERE collector_id = $1",
+                    &[&id],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO rm_collector_instances (collector_id, instance_id)
+                     SELECT $1, unnest($2::uuid[])",
+                    &[&id, &ids],
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE rm_collectors SET last_sequence = $2 WHERE id = $1",
+                    &[&id, &event.sequence],
+                )
+                .await?;
+            }
             CollectorEvent::CollectorDeleted { .. } => {
                 tx.execute("DELETE FROM rm_collectors WHERE id = $1", &[&id])
                     .await?;
+                tx.execute(
+                    "DELETE FROM rm_collector_instances WHERE collector_id = $1",
+                    &[&id],
+                )
+                .await?;
             }
         }
         Ok(())

@@ -158,29 +158,94 @@ pub(crate) fn verified_batch(
     Ok((batch, id))
 }
 
-/// Records `batch_id` in the projection's `applied` table if its collector is still registered,
-/// in one round trip. `Ok(true)`: first time, apply it; `Ok(false)`: applied before, skip.
+/// Records `batch_id` in the projection's `applied` table if its collector is still registered
+/// and may report `instance`, in one round trip. `Ok(true)`: first time, apply it; `Ok(false)`:
+/// applied before, skip.
+///
+/// Who may report what: a collector bound to instances (`rm_collector_instances`) only those,
+/// named as their managed instance is; a collector bound to none may not report a managed
+/// instance, only names no managed instance has (what collectors did before bindings existed;
+/// such data is never shown on a managed instance's page).
 ///
 /// # Errors
-/// [`ApplyError::Reject`] when the collector is deleted or unknown; the database error.
+/// [`ApplyError::Reject`] when the collector is deleted or unknown, or may not report the
+/// instance; the database error.
 pub(crate) async fn claim(
     tx: &Transaction<'_>,
     insert_applied: &str,
     batch_id: &str,
     collector: uuid::Uuid,
+    instance: &str,
 ) -> Result<bool, ApplyError> {
     let sql = format!(
-        "WITH c AS (SELECT EXISTS (SELECT 1 FROM rm_collectors WHERE id = $2) AS ok),
+        "WITH b AS (SELECT
+                  EXISTS (SELECT 1 FROM rm_collectors WHERE id = $2) AS known,
+                  EXISTS (SELECT 1 FROM rm_collector_instances ci
+                            JOIN rm_managed_instances m ON m.id = ci.instance_id
+                           WHERE ci.collector_id = $2 AND m.name = $3::text) AS bound,
+                  EXISTS (SELECT 1 FROM rm_collector_instances WHERE collector_id = $2) AS scoped,
+                  EXISTS (SELECT 1 FROM rm_managed_instances WHERE name = $3::text) AS managed),
+              c AS (SELECT known AND (bound OR NOT (scoped OR managed)) AS ok FROM b),
               i AS ({insert_applied} ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT c.ok, EXISTS (SELECT 1 FROM i) FROM c"
+         SELECT b.known, c.ok, EXISTS (SELECT 1 FROM i), b.scoped FROM b, c"
     );
-    let row = tx.query_one(&sql, &[&batch_id, &collector]).await?;
+    let row = tx
+        .query_one(&sql, &[&batch_id, &collector, &instance])
+        .await?;
     if !row.get::<_, bool>(0) {
         return Err(ApplyError::Reject(format!(
             "collector {collector} is deleted or unknown"
         )));
     }
-    Ok(row.get(1))
+    if !row.get::<_, bool>(1) {
+        return Err(ApplyError::Reject(
+            refusal(tx, collector, instance, row.get(3)).await?,
+        ));
+    }
+    Ok(row.get(2))
+}
+
+/// Why `collector` may not report `instance`, in words for the collector's page.
+async fn refusal(
+    tx: &Transaction<'_>,
+    collector: uuid::Uuid,
+    instance: &str,
+    scoped: bool,
+) -> Result<String, tokio_postgres::Error> {
+    let how = format!(
+        "an admin binds it with PUT /api/v1/collectors/{collector}/instances, or registers it \
+         with a registration secret for that instance"
+    );
+    if !scoped {
+        return Ok(format!(
+            "instance {instance:?} is a managed instance and collector {collector} is not bound \
+             to it; {how}"
+        ));
+    }
+    let names: Vec<String> = tx
+        .query(
+            "SELECT m.name FROM rm_collector_instances ci
+               JOIN rm_managed_instances m ON m.id = ci.instance_id
+              WHERE ci.collector_id = $1 ORDER BY m.name",
+            &[&collector],
+        )
+        .await?
+        .iter()
+        .map(|r| format!("{:?}", r.get::<_, String>(0)))
+        .collect();
+    let what = if instance.is_empty() {
+        "a batch that names no instance".to_owned()
+    } else {
+        format!("instance {instance:?}")
+    };
+    Ok(format!(
+        "collector {collector} is not bound to {what}; it may report {}; {how}",
+        if names.is_empty() {
+            "none (its instances were removed)".to_owned()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 #[cfg(test)]

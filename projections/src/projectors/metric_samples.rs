@@ -288,10 +288,10 @@ impl Projector for MetricSamples {
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
         let (batch, collector) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
         let applied = "INSERT INTO metric_applied_batches (batch_id, collector_id) SELECT $1, $2 FROM c WHERE c.ok";
-        if !claim(tx, applied, &batch.batch_id, collector).await? {
+        let instance = batch.instance.clone().unwrap_or_default();
+        if !claim(tx, applied, &batch.batch_id, collector, &instance).await? {
             return Ok(());
         }
-        let instance = batch.instance.clone().unwrap_or_default();
         let oldest = message.published - self.retention;
 
         // Series: known ones from the cache, new ones inserted (within the cardinality cap).

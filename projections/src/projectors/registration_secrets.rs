@@ -71,6 +71,11 @@ impl EventProjector for RegistrationSecrets {
                             WHERE id = $1";
                 tx.execute(sql, &[&id, &at, &event.sequence]).await?;
             }
+            RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, .. } => {
+                let ids = super::collectors::uuids(&instance_ids)?;
+                let sql = "UPDATE rm_registration_secrets SET instance_ids = $2, last_sequence = $3 WHERE id = $1";
+                tx.execute(sql, &[&id, &ids, &event.sequence]).await?;
+            }
             RegistrationSecretEvent::RegistrationSecretDeleted { .. } => {
                 tx.execute("DELETE FROM rm_registration_secrets WHERE id = $1", &[&id])
                     .await?;

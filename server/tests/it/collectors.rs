@@ -523,9 +523,10 @@ async fn registration_refuses_bad_secrets_and_creates_nothing() {
 async fn the_event_stream_tells_the_dashboard_about_a_push() {
     let (env, running, api, admin) = setup().await;
     let c = register_collector(&api, &admin, "live").await;
+    let ticket = live_ticket(&api, &admin).await;
     let response = api
         .http
-        .get(format!("{}/events?access_token={admin}", api.base))
+        .get(format!("{}/events?ticket={ticket}", api.base))
         .send()
         .await
         .expect("events");

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod authz;
+mod bindings;
 mod chaos;
 mod collector_agent;
 mod collectors;
@@ -17,6 +18,7 @@ mod http_limits;
 mod instance_creds;
 mod instances;
 mod logins;
+mod live;
 mod metrics;
 mod pg_fixture;
 mod poison;

@@ -432,3 +432,12 @@ pub async fn register_collector(api: &Api, admin: &str, name: &str) -> Registere
         secret,
     }
 }
+
+/// Asks for a one-use live-updates ticket with `token`, panicking on failure.
+pub async fn live_ticket(api: &Api, token: &str) -> String {
+    let reply = api
+        .post("/events/ticket", Some(token), serde_json::json!({}))
+        .await;
+    assert_eq!(reply.status, 200, "ticket: {}", reply.body);
+    reply.body["ticket"].as_str().expect("ticket").to_owned()
+}
