@@ -137,12 +137,14 @@ pub(crate) async fn series(
         .clone();
     let (from, to) = range(&q, MAX_RANGE_DAYS)?;
     let span = (to - from).num_seconds().max(1);
-    let step = match q.get("step") {
-        Some(s) => s
-            .parse::<i64>()
-            .map_err(|_| invalid("step", "must be a whole number of seconds"))?,
-        None => (span / 300).max(1),
-    };
+    let explicit_step = q
+        .get("step")
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| invalid("step", "must be a whole number of seconds"))
+        })
+        .transpose()?;
+    let mut step = explicit_step.unwrap_or((span / 300).max(1));
     if step <= 0 {
         return Err(invalid("step", "must be positive"));
     }
@@ -214,6 +216,13 @@ pub(crate) async fn series(
             "metric",
             &format!("matches more than {MAX_SERIES} series; narrow it with label.<key>=<value>"),
         ));
+    }
+    if explicit_step.is_none() {
+        // No step asked for: the finest one whose answer fits, so a server with hundreds of
+        // databases still gets its chart (with fewer points per line) instead of a 422.
+        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX).max(1);
+        let per_series = (MAX_POINTS / n).max(2);
+        step = step.max((span + per_series - 2) / (per_series - 1));
     }
     let buckets = span / step + 1;
     let n_series = i64::try_from(rows.len()).unwrap_or(i64::MAX);

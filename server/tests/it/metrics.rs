@@ -714,3 +714,39 @@ async fn a_series_query_matching_too_many_series_or_rows_is_refused_with_422() {
     running.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn without_a_step_a_query_over_many_series_gets_a_coarser_step_not_a_422() {
+    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let sql = env.sql().await;
+    let collector: uuid::Uuid = c.id.parse().expect("uuid");
+    // A server with 120 databases: 120 series of one metric (24 h at the default 5-minute
+    // step would be 120 × 289 points, over the 20,000 an answer may hold).
+    sql.execute(
+        "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+         SELECT i, $1, '', 'per_db', jsonb_build_object('database', 'db' || i), false
+           FROM generate_series(1, 120) i",
+        &[&collector],
+    )
+    .await
+    .expect("series");
+    let now = Utc::now().timestamp();
+    let q = format!(
+        "/metrics/series?collector_id={}&metric=per_db&from={}&to={now}",
+        c.id,
+        now - 86_400
+    );
+    let r = api.get(&q, &admin).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["series"].as_array().map(Vec::len), Some(120));
+    // An explicit step that does not fit is still refused, naming it.
+    let r = api.get(&format!("{q}&step=60"), &admin).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].clone()),
+        (422, json!("step")),
+        "{}",
+        r.body
+    );
+    running.stop().await;
+    env.cleanup().await;
+}
