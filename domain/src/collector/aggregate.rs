@@ -103,17 +103,21 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_deleted_collector_refuses_everything() {
-        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let registered = CollectorEvent::CollectorRegistered {
+    fn registered(at: chrono::DateTime<Utc>) -> CollectorEvent {
+        CollectorEvent::CollectorRegistered {
             name: Name::parse("c1").expect("valid"),
             hostname: "db-1".into(),
             version: "0.1.0".into(),
             registration_secret_id: "s1".into(),
             refresh_secret_hash: "h".into(),
             at,
-        };
+        }
+    }
+
+    #[test]
+    fn a_deleted_collector_refuses_everything() {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let registered = registered(at);
         let deleted = CollectorEvent::CollectorDeleted {
             name: Name::parse("c1").expect("valid"),
             at,
@@ -135,14 +139,7 @@ mod tests {
     #[test]
     fn bindings_are_a_set_and_setting_the_same_one_again_is_a_no_op() {
         let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let registered = CollectorEvent::CollectorRegistered {
-            name: Name::parse("c1").expect("valid"),
-            hostname: "db-1".into(),
-            version: "0.1.0".into(),
-            registration_secret_id: "s1".into(),
-            refresh_secret_hash: "h".into(),
-            at,
-        };
+        let registered = registered(at);
         let bound = CollectorEvent::CollectorInstancesBound {
             instance_ids: vec!["a".into(), "b".into()],
             at,
