@@ -197,13 +197,7 @@ async fn forged_nats_batches_are_rejected_with_a_reason_and_never_counted() {
         0
     );
     let sql = env.sql().await;
-    let reasons: Vec<String> = sql
-        .query("SELECT reason FROM projection_rejected WHERE projection = 'collector_activity' ORDER BY stream_sequence", &[])
-        .await
-        .expect("rejected")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let reasons = rejected_reasons(&sql, "collector_activity").await;
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons[0].contains("token belongs to"), "{reasons:?}");
     assert!(reasons[1].contains("token belongs to"), "{reasons:?}");

@@ -155,16 +155,7 @@ async fn a_batch_naming_a_3000_character_instance_is_refused_on_both_paths() {
         1,
         "only the narrow batch's series"
     );
-    let reasons: Vec<String> = sql
-        .query(
-            "SELECT reason FROM projection_rejected WHERE projection = 'metric_samples'",
-            &[],
-        )
-        .await
-        .expect("rejected")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let reasons = rejected_reasons(&sql, "metric_samples").await;
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("instance"), "{reasons:?}");
     running.stop().await;

@@ -207,23 +207,16 @@ async fn with_postgres_down_health_is_503_and_projectors_resume_without_loss() {
 
     // An event arrives on the stream meanwhile; the projectors cannot apply it yet.
     let id = uuid::Uuid::new_v4().to_string();
-    let event = domain::StoredEvent {
-        position: 999,
-        aggregate_type: "user".into(),
-        aggregate_id: id.clone(),
-        sequence: 1,
-        event_type: "UserCreated".into(),
-        event_version: "1".into(),
-        payload: serde_json::to_value(UserEvent::UserCreated {
+    let event = user_event(
+        &id,
+        1,
+        &UserEvent::UserCreated {
             username: Username::parse("while-down").expect("valid"),
             role: Role::Viewer,
             password_hash: PasswordHash::from_phc("$argon2id$stub".into()),
             at: Utc::now(),
-        })
-        .expect("json"),
-        metadata: serde_json::json!({}),
-        recorded_at: Utc::now(),
-    };
+        },
+    );
     let js = env.jetstream().await;
     env.publish_event(&js, &event).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -156,20 +156,6 @@ async fn two_collectors_may_use_the_same_batch_id_and_both_batches_count() {
     env.cleanup().await;
 }
 
-fn user_event(id: &str, sequence: i64, event: &UserEvent) -> domain::StoredEvent {
-    domain::StoredEvent {
-        position: 1000 + sequence,
-        aggregate_type: "user".into(),
-        aggregate_id: id.to_owned(),
-        sequence,
-        event_type: "UserEvent".into(),
-        event_version: "1".into(),
-        payload: serde_json::to_value(event).expect("json"),
-        metadata: json!({}),
-        recorded_at: Utc::now(),
-    }
-}
-
 #[tokio::test]
 async fn an_event_that_arrives_before_its_predecessor_waits_for_it_instead_of_being_lost() {
     let env = TestEnv::new().await;
@@ -204,10 +190,18 @@ async fn an_event_that_arrives_before_its_predecessor_waits_for_it_instead_of_be
     })
     .await;
     assert!(!active, "the deactivation was applied, after the creation");
-    assert_eq!(
-        count(&sql, "SELECT count(*) FROM projection_parked").await,
-        0
-    );
+    // Every event projection (not only users) releases what it held back.
+    eventually("no projection holds an event back", || async {
+        (count(&sql, "SELECT count(*) FROM projection_parked").await == 0
+            && count(
+                &sql,
+                &format!("SELECT count(*) FROM rm_audit_log WHERE aggregate_id = '{id}'"),
+            )
+            .await
+                == 2)
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
         0
@@ -358,24 +352,27 @@ async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied
         "the deactivation (published late) was applied, not skipped"
     );
     assert_eq!(role, "editor");
-    assert_eq!(
-        count(
-            &sql,
-            &format!("SELECT count(*) FROM rm_audit_log WHERE aggregate_id = '{id}'"),
-        )
-        .await,
-        3
-    );
+    // Every event projection applies all three, in order, and holds nothing back.
+    eventually(
+        "the audit log has all three and nothing is parked",
+        || async {
+            (count(
+                &sql,
+                &format!("SELECT count(*) FROM rm_audit_log WHERE aggregate_id = '{id}'"),
+            )
+            .await
+                == 3
+                && count(&sql, "SELECT count(*) FROM projection_parked").await == 0)
+                .then_some(())
+        },
+    )
+    .await;
     let (status, body) = eventually("health green again", || async {
         let (status, body) = health(&api).await;
         (status == 200).then_some((status, body))
     })
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        count(&sql, "SELECT count(*) FROM projection_parked").await,
-        0
-    );
     running.stop().await;
     env.cleanup().await;
 }
@@ -432,16 +429,7 @@ async fn an_event_not_signed_by_the_relay_is_rejected_and_changes_nothing() {
         (count(&sql, "SELECT count(*) FROM rm_users").await == 2).then_some(())
     })
     .await;
-    let reasons: Vec<String> = sql
-        .query(
-            "SELECT reason FROM projection_rejected WHERE projection = 'users' ORDER BY stream_sequence",
-            &[],
-        )
-        .await
-        .expect("rejected")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let reasons = rejected_reasons(&sql, "users").await;
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(reasons[0].contains("not signed"), "{reasons:?}");
     assert!(

@@ -441,3 +441,32 @@ pub async fn live_ticket(api: &Api, token: &str) -> String {
     assert_eq!(reply.status, 200, "ticket: {}", reply.body);
     reply.body["ticket"].as_str().expect("ticket").to_owned()
 }
+
+/// A user event as the event store would hold it, for publishing by hand.
+pub fn user_event(id: &str, sequence: i64, event: &domain::user::UserEvent) -> domain::StoredEvent {
+    domain::StoredEvent {
+        position: 1000 + sequence,
+        aggregate_type: "user".into(),
+        aggregate_id: id.to_owned(),
+        sequence,
+        event_type: "UserEvent".into(),
+        event_version: "1".into(),
+        payload: serde_json::to_value(event).expect("json"),
+        metadata: serde_json::json!({}),
+        recorded_at: chrono::Utc::now(),
+    }
+}
+
+/// The reasons `projection` rejected messages for, oldest first.
+pub async fn rejected_reasons(client: &tokio_postgres::Client, projection: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT reason FROM projection_rejected WHERE projection = $1 ORDER BY stream_sequence",
+            &[&projection],
+        )
+        .await
+        .expect("rejected")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
