@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local demo: pgAnalytics at http://127.0.0.1:4000, monitoring the local PostgreSQL.
 # Generates its secrets once into .pga-demo/env (kept, so a restart can still read stored
-# credentials) and prints the admin login.
+# credentials) and prints the admin login. NATS is the demo's own nats-server in operator mode
+# on 127.0.0.1:4223 (set up once by `pganalytics nats-init` into .pga-demo/nats/): only the
+# server's credential may use JetStream; collectors get credentials for their own subject.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,17 @@ ENV
 fi
 set -a; . "$state/env"; set +a
 
-if ! psql "$pg/postgres" -qAtc "select 1 from pg_database where datname = 'pganalytics_demo'" | grep -q 1; then
+demo_db_exists() {
+  psql "$pg/postgres" -qAtc "select 1 from pg_database where datname = 'pganalytics_demo'" | grep -q 1
+}
+if [ ! -f "$state/nats/pganalytics.env" ] && demo_db_exists; then
+  # An earlier demo kept its streams on the unauthenticated NATS of port 4222: its projections'
+  # checkpoints point into streams the new NATS does not have. Start the demo afresh.
+  echo "[demo] the demo now runs its own NATS in operator mode; starting its database afresh"
+  psql "$pg/postgres" -qc "drop database pganalytics_demo with (force)"
+  rm -rf "$state/collector"
+fi
+if ! demo_db_exists; then
   psql "$pg/postgres" -qc "create database pganalytics_demo"
 fi
 
@@ -34,12 +46,20 @@ cargo build --release --bin pganalytics --bin pganalytics-collector
 (cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
 export PGA_DASHBOARD_DIR="$PWD/dashboard/dist"
 
+if [ ! -f "$state/nats/pganalytics.env" ]; then
+  ./target/release/pganalytics nats-init --dir "$state/nats" --listen 127.0.0.1:4223
+fi
+"$(command -v nats-server || echo /usr/sbin/nats-server)" -c "$state/nats/nats-server.conf" -l "$state/nats.log" &
+nats=$!
+set -a; . "$state/nats/pganalytics.env"; set +a
+
 ./target/release/pganalytics serve &
 server=$!
 collector=""
 cleanup() {
   [ -n "$collector" ] && kill "$collector" 2>/dev/null || true
   kill "$server" 2>/dev/null || true
+  kill "$nats" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
@@ -101,6 +121,7 @@ cat <<MSG
   login:      $PGA_BOOTSTRAP_ADMIN_USERNAME / $PGA_BOOTSTRAP_ADMIN_PASSWORD
   collector:  monitoring the local PostgreSQL as "local-postgres" ($state/collector/collector.toml)
   secrets:    $state/env (generated for this demo only; keep it to keep stored credentials readable)
+  NATS:       $PGA_NATS_URL, operator mode ($state/nats/; log $state/nats.log)
   Ctrl-C stops both.
 
 MSG

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dashboard's end-to-end tests: builds the dashboard, starts a real pgAnalytics server (fresh
 # database, own NATS prefix, random port) and runs dashboard/e2e/run.mjs in Debian's headless
-# Chromium, with a real collector agent. Screenshots go to test-artifacts/.
+# Chromium, with a real collector agent. Screenshots go to test-artifacts/. NATS is a private
+# nats-server in operator mode, set up by `pganalytics nats-init` as in production.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,12 +19,20 @@ work=$(mktemp -d)
 psql "$pg/postgres" -qc "create database $db"
 admin_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 server=""
+nats=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  [ -n "$nats" ] && kill "$nats" 2>/dev/null && wait "$nats" 2>/dev/null || true
   psql "$pg/postgres" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+./target/debug/pganalytics nats-init --dir "$work/nats" --listen "127.0.0.1:$nats_port" >/dev/null
+"$(command -v nats-server || echo /usr/sbin/nats-server)" -c "$work/nats/nats-server.conf" -l "$work/nats.log" &
+nats=$!
+set -a; . "$work/nats/pganalytics.env"; set +a
 
 PGA_DATABASE_URL="$pg/$db" \
 PGA_NATS_PREFIX="e2e$id" \

@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth_pool: Pool,
     /// The NATS connection (health, ingest).
     pub nats: async_nats::Client,
+    /// Why NATS last refused or dropped the connection, shown by `/health` while disconnected.
+    pub nats_trouble: NatsTrouble,
     /// JetStream on that connection.
     pub jetstream: jetstream::Context,
     /// Subject and stream names.
@@ -42,6 +44,26 @@ pub struct AppState {
     pub changes: tokio::sync::broadcast::Sender<String>,
     /// Cancelled at shutdown: long-lived responses (event streams) end so the server can drain.
     pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// What NATS last said against the server's connection (an authorization violation, a refused
+/// credential, an unreachable address), forgotten once it connects. Shared by the connection's
+/// event callback and `/health`, so that an operator sees *why* NATS is down.
+#[derive(Clone, Default, Debug)]
+pub struct NatsTrouble(Arc<std::sync::Mutex<Option<String>>>);
+
+impl NatsTrouble {
+    /// Records what NATS said; `None` once connected.
+    pub fn set(&self, trouble: Option<String>) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = trouble;
+        }
+    }
+
+    /// The last trouble, if the connection has not recovered since.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|t| t.clone())
+    }
 }
 
 impl AppState {

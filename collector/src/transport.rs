@@ -41,6 +41,18 @@ struct Registered {
 struct FreshToken {
     token: String,
     token_expires_at: DateTime<Utc>,
+    /// On operator-mode NATS, this collector's own NATS credential (renewed with the token).
+    #[serde(default)]
+    nats: Option<NatsGrant>,
+}
+
+/// A NATS credential the server issued: it may publish only to `subject` and receive only
+/// below `inbox_prefix`.
+#[derive(Deserialize, Clone)]
+struct NatsGrant {
+    credentials: String,
+    subject: String,
+    inbox_prefix: String,
 }
 
 /// The API's error body: `{"error": {"code": …, "message": …}}`.
@@ -64,6 +76,8 @@ pub struct Link {
     nats: Option<async_nats::jetstream::Context>,
     nats_url: Option<String>,
     subject: String,
+    /// The NATS credential of the last token refresh, if the server issues them.
+    nats_grant: Option<NatsGrant>,
     state: State,
     /// The token, when it expires, and how long it was valid for when it came.
     token: Option<(String, DateTime<Utc>, chrono::Duration)>,
@@ -199,6 +213,7 @@ impl Link {
                 "{}.metrics.{}",
                 config.server.nats_prefix, state.collector_id
             ),
+            nats_grant: None,
             state,
             token: None,
             timeout,
@@ -249,6 +264,13 @@ impl Link {
             .await
             .map_err(|e| SendError::Unavailable(format!("token refresh: {e}")))?;
         tracing::debug!(expires_at = %fresh.token_expires_at, "token refreshed");
+        if let Some(grant) = fresh.nats {
+            // The old connection's credential expires with the old token: reconnect with the
+            // new one before the next publish.
+            self.nats = None;
+            self.subject = grant.subject.clone();
+            self.nats_grant = Some(grant);
+        }
         let lifetime = fresh.token_expires_at - Utc::now();
         self.token = Some((fresh.token, fresh.token_expires_at, lifetime));
         self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
@@ -339,7 +361,14 @@ impl Link {
             .ok_or_else(|| SendError::Refused("spooled batch without batch_id".into()))?;
         if self.nats.is_none() {
             let url = self.nats_url.clone().unwrap_or_default();
-            let client = async_nats::ConnectOptions::new()
+            let mut options = async_nats::ConnectOptions::new();
+            if let Some(grant) = &self.nats_grant {
+                options = options
+                    .credentials(&grant.credentials)
+                    .map_err(|e| SendError::Unavailable(format!("NATS credential: {e}")))?
+                    .custom_inbox_prefix(&grant.inbox_prefix);
+            }
+            let client = options
                 .connection_timeout(self.timeout)
                 .connect(url.as_str())
                 .await

@@ -9,6 +9,8 @@
 //! - [`instances`]: instance commands that span aggregates (unique names, sealing bound to the
 //!   target).
 //! - [`checks`]: background connection checks, each instance on its own schedule.
+//! - [`nats_auth`]: the NATS trust chain (operator mode) and collectors' NATS credentials, each
+//!   allowed only its own subject.
 //! - [`passwords`]: argon2id hashing and verification.
 //! - [`relay`]: publishes every stored event to JetStream in commit order, exactly once on the
 //!   stream, healing on restart whatever was committed but not yet published.
@@ -23,6 +25,7 @@ pub mod checks;
 pub mod collectors;
 pub mod credentials;
 pub mod instances;
+pub mod nats_auth;
 pub mod passwords;
 pub mod relay;
 pub mod service;

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, NatsAuth};
 
 /// The connection tester, with the credential cipher when a key is configured.
 pub fn tester(config: &Config) -> ConnectionTester {
@@ -221,18 +221,60 @@ pub async fn connect_store(config: &Config, patience: Duration) -> anyhow::Resul
 }
 
 /// Connects to NATS. Never fails because NATS is down: the client keeps retrying in the
-/// background, health reports it, and the relay catches up once it is back.
+/// background, health reports it, and the relay catches up once it is back. What NATS says
+/// (an authorization violation, a permission refused, a lost connection) is logged.
 ///
 /// # Errors
-/// Only for an invalid URL.
-pub async fn connect_nats(config: &Config) -> anyhow::Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
+/// Only for an invalid URL or unusable credentials.
+pub async fn connect_nats(
+    config: &Config,
+    trouble: &api::state::NatsTrouble,
+) -> anyhow::Result<async_nats::Client> {
+    let trouble = trouble.clone();
+    nats_options(config)?
         .name("pganalytics")
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(3))
+        .event_callback(move |event| {
+            let trouble = trouble.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        trouble.set(None);
+                        tracing::info!("NATS connected");
+                    }
+                    async_nats::Event::ServerError(e) => {
+                        tracing::error!(error = %e, "NATS refused the server (check PGA_NATS_CREDS / PGA_NATS_USER)");
+                        trouble.set(Some(e.to_string()));
+                    }
+                    async_nats::Event::ClientError(e) => {
+                        tracing::warn!(error = %e, "NATS connection failed");
+                        trouble.set(Some(e.to_string()));
+                    }
+                    other => tracing::warn!(event = %other, "NATS"),
+                }
+            }
+        })
         .connect(config.nats_url.as_str())
         .await
         .context("invalid PGA_NATS_URL")
+}
+
+/// The server's NATS credentials as connect options.
+///
+/// # Errors
+/// A creds file that does not parse.
+pub fn nats_options(config: &Config) -> anyhow::Result<async_nats::ConnectOptions> {
+    let options = async_nats::ConnectOptions::new();
+    Ok(match &config.nats_auth {
+        NatsAuth::None => options,
+        NatsAuth::Creds(creds) => options
+            .credentials(creds.expose())
+            .context("PGA_NATS_CREDS is not a NATS creds file")?,
+        NatsAuth::UserPassword(user, password) => {
+            options.user_and_password(user.clone(), password.expose().to_owned())
+        }
+    })
 }
 
 fn nats_connected(nats: &async_nats::Client) -> bool {
@@ -304,7 +346,8 @@ pub async fn start(
     // statement timeout); and authentication. A heavy query waits for a read connection
     // without taking one from the projectors or from the auth guard.
     let read_pool = projections::db::pool(&config.database_url, 16)?;
-    let nats = connect_nats(config).await?;
+    let nats_trouble = api::state::NatsTrouble::default();
+    let nats = connect_nats(config, &nats_trouble).await?;
     let max_payload_checked = check_max_payload_now(&nats, Duration::from_secs(2)).await?;
     let jetstream = jetstream::new(nats.clone());
     let mut keys = TokenKeys::new(
@@ -394,6 +437,7 @@ pub async fn start(
             decoy_hash: hashes.decoy().await?,
             hashes,
             command_wait: config.command_wait,
+            nats_issuer: config.nats_issuer.clone(),
         };
         let timeout = Some(config.read_statement_timeout);
         let state = api::AppState {
@@ -401,6 +445,7 @@ pub async fn start(
             read_pool: projections::db::pool_with(&config.database_url, 16, timeout)?,
             auth_pool: projections::db::pool_with(&config.database_url, 8, timeout)?,
             nats: nats.clone(),
+            nats_trouble: nats_trouble.clone(),
             jetstream: jetstream.clone(),
             names: config.names.clone(),
             projectors: Arc::new(projectors.clone()),

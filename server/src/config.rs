@@ -46,6 +46,10 @@ struct Raw {
     max_concurrent_hashes: Option<usize>,
     trusted_proxy_header: Option<String>,
     trusted_proxies: Option<String>,
+    nats_creds: Option<String>,
+    nats_user: Option<String>,
+    nats_password: Option<Secret>,
+    nats_account_signing_key: Option<Secret>,
 }
 
 impl Default for Raw {
@@ -81,6 +85,10 @@ impl Default for Raw {
             max_concurrent_hashes: None,
             trusted_proxy_header: None,
             trusted_proxies: None,
+            nats_creds: None,
+            nats_user: None,
+            nats_password: None,
+            nats_account_signing_key: None,
         }
     }
 }
@@ -139,6 +147,22 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Where the login limits take the client's address from.
     pub client_address: api::auth::client::ClientAddress,
+    /// How the server proves itself to NATS.
+    pub nats_auth: NatsAuth,
+    /// Issues collectors' NATS credentials (operator mode), when the account signing key is set.
+    pub nats_issuer: Option<std::sync::Arc<commands::nats_auth::NatsIssuer>>,
+}
+
+/// The server's own NATS credentials.
+#[derive(Debug, Clone, Default)]
+pub enum NatsAuth {
+    /// No authentication: only for a NATS nobody else can reach.
+    #[default]
+    None,
+    /// A creds file (user JWT and seed), read at start-up: operator mode.
+    Creds(Secret),
+    /// A user and password from nats-server's own configuration.
+    UserPassword(String, Secret),
 }
 
 /// A configuration problem, worded for the person starting the server.
@@ -276,6 +300,12 @@ impl Config {
                 "PGA_TRUSTED_PROXY_HEADER / PGA_TRUSTED_PROXIES: {e} (e.g. PGA_TRUSTED_PROXY_HEADER=X-Forwarded-For PGA_TRUSTED_PROXIES=10.0.0.5,10.1.0.0/16)"
             ))
         })?;
+        let (nats_auth, nats_issuer) = nats_auth(
+            raw.nats_creds.as_deref(),
+            raw.nats_user,
+            raw.nats_password,
+            raw.nats_account_signing_key.as_ref(),
+        )?;
         let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
             database_url,
@@ -321,6 +351,8 @@ impl Config {
                 .max_concurrent_hashes
                 .unwrap_or_else(default_max_concurrent_hashes),
             client_address,
+            nats_auth,
+            nats_issuer,
         })
     }
 
@@ -344,6 +376,24 @@ impl Config {
             encryption_key: Some(Secret::new(random(32))),
             ..Raw::default()
         })
+    }
+
+    /// This configuration connecting to NATS with the creds file text `creds` and issuing
+    /// collector credentials with `signing_key` (operator mode; for tests and the demo).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a bad creds file or seed.
+    pub fn with_nats_operator_auth(
+        mut self,
+        creds: &str,
+        signing_key: &str,
+    ) -> Result<Self, ConfigError> {
+        self.nats_issuer = Some(std::sync::Arc::new(
+            commands::nats_auth::NatsIssuer::for_server_creds(signing_key, creds)
+                .map_err(|e| ConfigError(e.to_string()))?,
+        ));
+        self.nats_auth = NatsAuth::Creds(Secret::new(creds));
+        Ok(self)
     }
 
     /// Limits of metric storage.
@@ -381,6 +431,56 @@ impl Config {
                 ),
         )
     }
+}
+
+/// The server's NATS authentication, and the issuer of collector credentials.
+fn nats_auth(
+    creds: Option<&str>,
+    user: Option<String>,
+    password: Option<Secret>,
+    signing_key: Option<&Secret>,
+) -> Result<
+    (
+        NatsAuth,
+        Option<std::sync::Arc<commands::nats_auth::NatsIssuer>>,
+    ),
+    ConfigError,
+> {
+    let auth = match (creds, user, password) {
+        (None, None, None) => NatsAuth::None,
+        (Some(path), None, None) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "PGA_NATS_CREDS {path:?} cannot be read: {e} (`pganalytics nats-init` writes one)"
+                ))
+            })?;
+            NatsAuth::Creds(Secret::new(text))
+        }
+        (None, Some(user), Some(password)) => NatsAuth::UserPassword(user, password),
+        (Some(_), _, _) => {
+            return Err(ConfigError(
+                "set PGA_NATS_CREDS or PGA_NATS_USER/PGA_NATS_PASSWORD, not both".into(),
+            ))
+        }
+        _ => {
+            return Err(ConfigError(
+                "set both PGA_NATS_USER and PGA_NATS_PASSWORD, or neither".into(),
+            ))
+        }
+    };
+    let issuer = match (signing_key, &auth) {
+        (None, _) => None,
+        (Some(key), NatsAuth::Creds(creds)) => Some(std::sync::Arc::new(
+            commands::nats_auth::NatsIssuer::for_server_creds(key.expose(), creds.expose())
+                .map_err(|e| ConfigError(e.to_string()))?,
+        )),
+        (Some(_), _) => {
+            return Err(ConfigError(
+                "PGA_NATS_ACCOUNT_SIGNING_KEY needs PGA_NATS_CREDS (operator mode: the server's own credential names the account)".into(),
+            ))
+        }
+    };
+    Ok((auth, issuer))
 }
 
 /// Two argon2 jobs per core, at least 4 (4 × 19 MiB is small on any server).
@@ -466,6 +566,29 @@ mod tests {
                     ..raw()
                 },
                 "PGA_BOOTSTRAP_ADMIN",
+            ),
+            (
+                Raw {
+                    nats_creds: Some("/nonexistent/pganalytics.creds".into()),
+                    ..raw()
+                },
+                "PGA_NATS_CREDS",
+            ),
+            (
+                Raw {
+                    nats_user: Some("pga".into()),
+                    ..raw()
+                },
+                "PGA_NATS_PASSWORD",
+            ),
+            (
+                Raw {
+                    nats_user: Some("pga".into()),
+                    nats_password: Some(Secret::new("pw")),
+                    nats_account_signing_key: Some(Secret::new("SA")),
+                    ..raw()
+                },
+                "PGA_NATS_ACCOUNT_SIGNING_KEY",
             ),
             (
                 Raw {

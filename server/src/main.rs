@@ -49,6 +49,19 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Write the files of an operator-mode NATS (nats-server configuration, the server's
+    /// credential, the account signing key that issues collectors theirs) into a folder.
+    NatsInit {
+        /// The folder to write into (created; an existing set is never overwritten).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The address nats-server will listen on.
+        #[arg(long, default_value = "127.0.0.1:4222")]
+        listen: std::net::SocketAddr,
+        /// JetStream's store (default: <dir>/jetstream).
+        #[arg(long)]
+        store_dir: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -60,6 +73,27 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    if let Command::NatsInit {
+        dir,
+        listen,
+        store_dir,
+    } = &cli.command
+    {
+        let env = pganalytics::nats_init::NatsInit {
+            dir: dir.clone(),
+            listen: *listen,
+            store_dir: store_dir.clone(),
+        }
+        .run()?;
+        println!(
+            "wrote {}; start nats-server -c {} and give the server the variables of {}",
+            env.parent()
+                .map_or(String::new(), |d| d.display().to_string()),
+            env.with_file_name("nats-server.conf").display(),
+            env.display()
+        );
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     let roles = match cli.command {
         Command::Serve => Roles::ALL,
@@ -110,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             return replay(&config, projection, all, list).await;
         }
+        Command::NatsInit { .. } => unreachable!("handled before the configuration is read"),
     };
     let shutdown = CancellationToken::new();
     let running = app::start(&config, roles, shutdown.clone()).await?;
@@ -184,7 +219,8 @@ async fn replay(
         (None, false) => anyhow::bail!("name a projection or pass --all (`--list` shows names)"),
     };
     let read_pool = projections::db::pool(&config.database_url, 4)?;
-    let nats = async_nats::connect(config.nats_url.as_str())
+    let nats = app::nats_options(config)?
+        .connect(config.nats_url.as_str())
         .await
         .context("replay needs NATS (PGA_NATS_URL)")?;
     let jetstream = async_nats::jetstream::new(nats);

@@ -34,4 +34,7 @@ pub struct AuthState {
     pub decoy_hash: PasswordHash,
     /// How long a command endpoint waits for its events to be visible.
     pub command_wait: Duration,
+    /// Issues each collector a NATS credential for its own subject (operator-mode NATS); none
+    /// when the server holds no account signing key.
+    pub nats_issuer: Option<std::sync::Arc<commands::nats_auth::NatsIssuer>>,
 }

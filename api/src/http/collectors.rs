@@ -167,9 +167,39 @@ pub(crate) struct RegisterBody {
 #[derive(Serialize)]
 pub(crate) struct Registered {
     collector_id: Uuid,
+    #[serde(flatten)]
+    credentials: Credentials,
+    refresh_secret: String,
+}
+
+/// What a collector proves itself with: its token, and on operator-mode NATS its own NATS
+/// credential, valid as long as the token and renewed with it.
+#[derive(Serialize)]
+pub(crate) struct Credentials {
     token: String,
     token_expires_at: DateTime<Utc>,
-    refresh_secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats: Option<commands::nats_auth::CollectorNatsCredential>,
+}
+
+fn issue_credentials(state: &AppState, collector_id: Uuid) -> Result<Credentials, ApiError> {
+    let (token, token_expires_at) = state
+        .auth
+        .tokens
+        .issue_collector(collector_id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let nats = state
+        .auth
+        .nats_issuer
+        .as_ref()
+        .map(|issuer| issuer.collector(collector_id, &state.names, token_expires_at))
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Credentials {
+        token,
+        token_expires_at,
+        nats,
+    })
 }
 
 fn invalid(field: &str, e: TextError) -> ApiError {
@@ -228,17 +258,12 @@ pub(crate) async fn register(
                 other => unavailable(other),
             })?;
     state.wait_visible(&registered.committed).await;
-    let (token, token_expires_at) = state
-        .auth
-        .tokens
-        .issue_collector(registered.collector_id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let credentials = issue_credentials(&state, registered.collector_id)?;
     Ok((
         StatusCode::CREATED,
         Json(Registered {
             collector_id: registered.collector_id,
-            token,
-            token_expires_at,
+            credentials,
             refresh_secret: registered.refresh_secret,
         }),
     ))
@@ -253,8 +278,8 @@ pub(crate) struct TokenBody {
 #[derive(Serialize)]
 pub(crate) struct FreshToken {
     collector_id: Uuid,
-    token: String,
-    token_expires_at: DateTime<Utc>,
+    #[serde(flatten)]
+    credentials: Credentials,
 }
 
 /// `POST /collectors/{id}/token` with the refresh secret (`X-Refresh-Secret` or
@@ -296,14 +321,8 @@ pub(crate) async fn token(
     if !matches {
         return Err(refused());
     }
-    let (token, token_expires_at) = state
-        .auth
-        .tokens
-        .issue_collector(id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(FreshToken {
         collector_id: id,
-        token,
-        token_expires_at,
+        credentials: issue_credentials(&state, id)?,
     }))
 }

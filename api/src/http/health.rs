@@ -85,7 +85,10 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
             Err(_) => Err("jetstream timed out".to_owned()),
         }
     } else {
-        Err("not connected".to_owned())
+        Err(match state.nats_trouble.get() {
+            Some(why) => format!("not connected: {why}"),
+            None => "not connected".to_owned(),
+        })
     });
     let projections = if postgres.up {
         tokio::time::timeout(

@@ -67,6 +67,7 @@ async fn collector_for(
         token: body["token"].as_str().expect("token").to_owned(),
         refresh_secret: body["refresh_secret"].as_str().expect("refresh").to_owned(),
         secret,
+        nats: body.get("nats").cloned(),
     }
 }
 

@@ -269,6 +269,7 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
                 token: c.token.clone(),
                 refresh_secret: c.refresh_secret.clone(),
                 secret: c.secret.clone(),
+                nats: c.nats.clone(),
             };
             workers.spawn(pusher(api.clone(), c, stop.clone(), pushes.clone()));
         }

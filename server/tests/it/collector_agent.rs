@@ -292,8 +292,8 @@ async fn the_nats_transport_publishes_batches_that_count() {
     let t = setup(|_| {}).await;
     let secret = t.secret("nats agent").await;
     let extra = format!(
-        "transport = \"nats\"\nnats_url = \"{NATS_URL}\"\nnats_prefix = \"{}\"",
-        t.env.prefix
+        "transport = \"nats\"\nnats_url = \"{}\"\nnats_prefix = \"{}\"",
+        t.env.config.nats_url, t.env.prefix
     );
     let config = t.agent_config(&extra);
     let (agent, link) = prepared(config, &secret).await;

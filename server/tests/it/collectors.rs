@@ -48,7 +48,7 @@ async fn wait_counts(api: &Api, admin: &str, id: &str, total: i64) -> Value {
 }
 
 async fn publish_nats(env: &TestEnv, subject_id: &str, token: &str, body: &Value, msg_id: &str) {
-    let client = async_nats::connect(NATS_URL).await.expect("nats");
+    let client = env.nats().await;
     let js = async_nats::jetstream::new(client);
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", msg_id);

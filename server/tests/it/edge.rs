@@ -128,7 +128,7 @@ async fn a_batch_naming_a_3000_character_instance_is_refused_on_both_paths() {
         .await;
     assert_refused(&r, Some("instance"), "3000-character instance over HTTP");
     // Over NATS the projectors refuse it with the reason, and move on to the next batch.
-    let client = async_nats::connect(NATS_URL).await.expect("nats");
+    let client = env.nats().await;
     let js = async_nats::jetstream::new(client);
     for (id, instance) in [("wide-2", long.as_str()), ("narrow", "db-1")] {
         let mut headers = async_nats::HeaderMap::new();

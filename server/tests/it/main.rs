@@ -20,6 +20,7 @@ mod instances;
 mod live;
 mod logins;
 mod metrics;
+mod nats_auth;
 mod pg_fixture;
 mod poison;
 mod read_pools;

@@ -105,7 +105,7 @@ async fn a_password_in_a_pushed_statement_is_neither_stored_nor_served() {
 async fn a_password_in_a_statement_published_over_nats_is_not_served() {
     let (env, running, api, admin, c) = started().await;
     let t0 = Utc::now() - Duration::minutes(5);
-    let client = async_nats::connect(NATS_URL).await.expect("nats");
+    let client = env.nats().await;
     let js = async_nats::jetstream::new(client);
     for (id, at, calls, time) in [
         ("n0", t0, 1.0, 10.0),

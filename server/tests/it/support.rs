@@ -15,7 +15,6 @@ use pganalytics::app::{self, Roles, Running};
 use pganalytics::config::Config;
 use tokio_util::sync::CancellationToken;
 
-pub const NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const ADMIN_USER: &str = "root-admin";
 pub const ADMIN_PASSWORD: &str = "first admin password";
 
@@ -40,6 +39,77 @@ fn with_database(url: &str, db: &str) -> String {
     }
 }
 
+/// The test process's own nats-server in operator mode, as `pganalytics nats-init` sets it up:
+/// every test's server connects with the server credential and issues collectors theirs.
+pub struct SecureNats {
+    pub url: String,
+    pub creds: String,
+    pub signing_key: String,
+    _dir: tempfile::TempDir,
+}
+
+static SECURE_NATS: std::sync::OnceLock<SecureNats> = std::sync::OnceLock::new();
+
+/// The shared operator-mode nats-server, started on first use on a free loopback port. A
+/// watchdog shell stops it when this test process ends.
+pub fn secure_nats() -> &'static SecureNats {
+    SECURE_NATS.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let env_file = pganalytics::nats_init::NatsInit {
+            dir: dir.path().join("nats"),
+            listen,
+            store_dir: None,
+        }
+        .run()
+        .expect("nats-init");
+        let env = std::fs::read_to_string(&env_file).expect("env file");
+        let var = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .expect("variable")
+                .to_owned()
+        };
+        let creds = std::fs::read_to_string(var("PGA_NATS_CREDS")).expect("creds");
+        let conf = env_file.with_file_name("nats-server.conf");
+        // The shell returns at once, leaving a watchdog (reparented to init, so no zombie of
+        // ours) that stops nats-server once this test process is gone.
+        let script = format!(
+            "( nats-server -c '{}' -l '{}' & child=$!; \
+               while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; \
+               kill $child 2>/dev/null ) >/dev/null 2>&1 &",
+            conf.display(),
+            dir.path().join("nats.log").display(),
+            std::process::id()
+        );
+        let started = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .status()
+            .expect("sh");
+        assert!(started.success(), "could not start nats-server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(listen).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the operator-mode nats-server did not start: {}",
+                std::fs::read_to_string(dir.path().join("nats.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SecureNats {
+            url: var("PGA_NATS_URL"),
+            creds,
+            signing_key: var("PGA_NATS_ACCOUNT_SIGNING_KEY"),
+            _dir: dir,
+        }
+    })
+}
+
 pub struct TestEnv {
     pub db: String,
     pub prefix: String,
@@ -47,9 +117,16 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// A new database (migrated) and a new NATS prefix.
+    /// A new database (migrated) and a new NATS prefix, on the operator-mode NATS: the server
+    /// connects with its own credential and issues collectors theirs.
     pub async fn new() -> Self {
-        Self::with_nats(NATS_URL).await
+        let nats = secure_nats();
+        let mut env = Self::with_nats(&nats.url).await;
+        env.config = env
+            .config
+            .with_nats_operator_auth(&nats.creds, &nats.signing_key)
+            .expect("operator auth");
+        env
     }
 
     pub async fn with_nats(nats_url: &str) -> Self {
@@ -168,16 +245,26 @@ impl TestEnv {
         CommandService::new(pool, pganalytics::app::tester(&self.config))
     }
 
-    pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(&self.config.nats_url)
+    /// A NATS connection with the server's own credential.
+    pub async fn nats(&self) -> async_nats::Client {
+        pganalytics::app::nats_options(&self.config)
+            .expect("nats options")
+            .connect(&self.config.nats_url)
             .await
-            .expect("nats");
-        jetstream::new(client)
+            .expect("nats")
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        jetstream::new(self.nats().await)
     }
 
     /// Drops the database and this prefix's streams.
     pub async fn cleanup(self) {
-        if let Ok(client) = async_nats::connect(&self.config.nats_url).await {
+        let client = pganalytics::app::nats_options(&self.config)
+            .expect("nats options")
+            .connect(&self.config.nats_url)
+            .await;
+        if let Ok(client) = client {
             let js = jetstream::new(client);
             let _ = js.delete_stream(self.config.names.events_stream()).await;
             let _ = js.delete_stream(self.config.names.metrics_stream()).await;
@@ -397,6 +484,9 @@ pub struct RegisteredCollector {
     pub token: String,
     pub refresh_secret: String,
     pub secret: String,
+    /// Its NATS credential (`credentials`, `subject`, `inbox_prefix`, `expires_at`), when the
+    /// server issues them.
+    pub nats: Option<serde_json::Value>,
 }
 
 /// Creates a registration secret as `admin`; returns the secret itself.
@@ -430,6 +520,7 @@ pub async fn register_collector(api: &Api, admin: &str, name: &str) -> Registere
         token: body["token"].as_str().expect("token").to_owned(),
         refresh_secret: body["refresh_secret"].as_str().expect("refresh").to_owned(),
         secret,
+        nats: body.get("nats").cloned(),
     }
 }
 

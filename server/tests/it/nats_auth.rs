@@ -1,0 +1,258 @@
+//! NATS enforces least privilege itself (operator mode): a collector's credential publishes to
+//! its own subject only, reads nothing, and expires; nobody connects without a credential.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use chrono::Utc;
+use pganalytics::app::Roles;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::support::*;
+
+/// A connection with a collector's NATS credential, and what the server says to it.
+async fn connect_as(
+    url: &str,
+    grant: &Value,
+) -> (async_nats::Client, mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::new()
+        .credentials(grant["credentials"].as_str().expect("credentials"))
+        .expect("creds")
+        .custom_inbox_prefix(grant["inbox_prefix"].as_str().expect("inbox"))
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                if let async_nats::Event::ServerError(e) = event {
+                    let _ = tx.send(e.to_string());
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .expect("a collector connects with its credential");
+    (client, rx)
+}
+
+/// Waits (up to 10 s) for the server's permissions violation naming `subject`.
+async fn violation(rx: &mut mpsc::UnboundedReceiver<String>, kind: &str, subject: &str) {
+    let wanted = format!("Permissions Violation for {kind} to \"{subject}");
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(e) = rx.recv().await {
+            if e.contains(&wanted) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "NATS did not refuse: {wanted}");
+}
+
+fn batch(collector: &str, batch_id: &str) -> Value {
+    json!({"batch_id": batch_id, "collector_id": collector, "collected_at": Utc::now(),
+           "samples": [{"metric": "pg_test_value", "labels": {}, "value": 1.0}]})
+}
+
+#[tokio::test]
+async fn a_collector_credential_publishes_to_its_own_subject_only_and_reads_nothing() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let a = register_collector(&api, &admin, "a").await;
+    let b = register_collector(&api, &admin, "b").await;
+    let grant = a
+        .nats
+        .clone()
+        .expect("registration issues a NATS credential");
+    let own = env.config.names.subject(&format!("metrics.{}", a.id));
+    assert_eq!(grant["subject"], own.as_str());
+    let (client, mut said) = connect_as(&env.config.nats_url, &grant).await;
+
+    // Its own subject: JetStream acknowledges, and the batch counts.
+    let js = jetstream::new(client.clone());
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", format!("{}:own", a.id).as_str());
+    headers.insert(domain::metrics::TOKEN_HEADER, a.token.as_str());
+    let payload = serde_json::to_vec(&batch(&a.id, "own")).expect("json");
+    js.publish_with_headers(own.clone(), headers, payload.into())
+        .await
+        .expect("publish")
+        .await
+        .expect("JetStream acknowledges the collector's own batch");
+    eventually("the batch counts", || async {
+        let v = api.get(&format!("/collectors/{}", a.id), &admin).await.body;
+        (v["metrics_count_total"] == 1).then_some(())
+    })
+    .await;
+
+    // Another collector's subject and the events are refused by NATS itself.
+    let others = env.config.names.subject(&format!("metrics.{}", b.id));
+    let forged = serde_json::to_vec(&batch(&b.id, "forged")).expect("json");
+    client
+        .publish(others.clone(), forged.into())
+        .await
+        .expect("sent");
+    violation(&mut said, "Publish", &others).await;
+    let event = env.config.names.subject("events.user.x");
+    client
+        .publish(event.clone(), "{}".into())
+        .await
+        .expect("sent");
+    violation(&mut said, "Publish", &event).await;
+
+    // It cannot read the streams: neither a plain subscription nor the JetStream API.
+    let wildcard = env.config.names.metrics_wildcard();
+    let _sub = client.subscribe(wildcard.clone()).await.expect("sent");
+    violation(&mut said, "Subscription", &wildcard).await;
+    let info = tokio::time::timeout(
+        Duration::from_secs(10),
+        js.get_stream(env.config.names.metrics_stream()),
+    )
+    .await;
+    assert!(
+        !matches!(info, Ok(Ok(_))),
+        "the JetStream API answered a collector"
+    );
+    violation(&mut said, "Publish", "$JS.API.STREAM.INFO").await;
+
+    // What reached the streams: the collector's own batch only.
+    let server_js = env.jetstream().await;
+    let subjects: Vec<String> = stream_messages(&server_js, &env.config.names.metrics_stream())
+        .await
+        .iter()
+        .map(|m| m.subject.to_string())
+        .collect();
+    assert_eq!(subjects, vec![own]);
+    let events = stream_messages(&server_js, &env.config.names.events_stream()).await;
+    assert!(events.iter().all(|m| m.subject.as_str() != event));
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn nats_refuses_clients_without_a_credential_with_an_expired_one_or_a_forged_one() {
+    let env = TestEnv::new().await;
+    let url = env.config.nats_url.clone();
+    let anonymous = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await;
+    assert!(anonymous.is_err(), "an anonymous client connected");
+
+    let names = &env.config.names;
+    let id = uuid::Uuid::new_v4();
+    let issuer = env.config.nats_issuer.clone().expect("issuer");
+    let expired = issuer
+        .collector(id, names, Utc::now() - chrono::Duration::minutes(1))
+        .expect("issue");
+    let refused = async_nats::ConnectOptions::new()
+        .credentials(&expired.credentials)
+        .expect("creds")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await;
+    assert!(refused.is_err(), "an expired credential connected");
+
+    // Signed by a signing key the account does not list: a forger's own trust chain.
+    let forger = commands::nats_auth::NatsSetup::generate("forger").expect("setup");
+    let forged = commands::nats_auth::NatsIssuer::new(&forger.signing_seed, issuer.account())
+        .expect("issuer")
+        .collector(id, names, Utc::now() + chrono::Duration::minutes(5))
+        .expect("issue");
+    let refused = async_nats::ConnectOptions::new()
+        .credentials(&forged.credentials)
+        .expect("creds")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await;
+    assert!(
+        refused.is_err(),
+        "a credential from another signing key connected"
+    );
+
+    // The real one connects.
+    let valid = issuer
+        .collector(id, names, Utc::now() + chrono::Duration::minutes(5))
+        .expect("issue");
+    async_nats::ConnectOptions::new()
+        .credentials(&valid.credentials)
+        .expect("creds")
+        .connect(&url)
+        .await
+        .expect("a valid credential connects");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_nats_credential_is_renewed_with_the_token_and_not_once_the_collector_is_deleted() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let c = register_collector(&api, &admin, "renewing").await;
+    let refresh = || async {
+        api.http
+            .post(format!("{}/collectors/{}/token", api.base, c.id))
+            .header("X-Refresh-Secret", &c.refresh_secret)
+            .send()
+            .await
+            .expect("refresh")
+    };
+    let fresh = refresh().await;
+    assert_eq!(fresh.status().as_u16(), 200);
+    let body: Value = fresh.json().await.expect("json");
+    assert_eq!(
+        body["nats"]["expires_at"], body["token_expires_at"],
+        "the NATS credential lives as long as the token"
+    );
+    assert_ne!(
+        body["nats"]["credentials"],
+        c.nats.as_ref().expect("nats")["credentials"]
+    );
+    let (client, _said) = connect_as(&env.config.nats_url, &body["nats"]).await;
+    drop(client);
+
+    let deleted = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/collectors/{}", c.id),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    let refused = refresh().await;
+    assert_eq!(refused.status().as_u16(), 401);
+    let body: Value = refused.json().await.expect("json");
+    assert!(body.get("nats").is_none());
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_server_whose_nats_credential_is_refused_says_why_in_health() {
+    let mut env = TestEnv::new().await;
+    let forger = commands::nats_auth::NatsSetup::generate("forger").expect("setup");
+    env.config = env
+        .config
+        .clone()
+        .with_nats_operator_auth(&forger.server_creds, &forger.signing_seed)
+        .expect("config");
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let health = eventually("health names NATS's refusal", || async {
+        let r = api.call(reqwest::Method::GET, "/health", None, None).await;
+        let error = r.body["nats"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (r.status == 503 && error.contains("authorization violation")).then_some(r.body)
+    })
+    .await;
+    assert_eq!(health["nats"]["up"], false);
+    running.stop().await;
+    env.cleanup().await;
+}
