@@ -93,8 +93,9 @@ impl Default for Raw {
     }
 }
 
-/// The validated configuration.
-#[derive(Debug, Clone)]
+/// The validated configuration. Its `Debug` prints no secret: keys are redacted and the
+/// database URL's password masked.
+#[derive(Clone)]
 pub struct Config {
     /// PostgreSQL: event store and read models.
     pub database_url: String,
@@ -151,6 +152,63 @@ pub struct Config {
     pub nats_auth: NatsAuth,
     /// Issues collectors' NATS credentials (operator mode), when the account signing key is set.
     pub nats_issuer: Option<std::sync::Arc<commands::nats_auth::NatsIssuer>>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |present: bool| if present { "<secret>" } else { "none" };
+        f.debug_struct("Config")
+            .field("database_url", &mask_password(&self.database_url))
+            .field("nats_url", &mask_password(&self.nats_url))
+            .field("listen", &self.listen)
+            .field("jwt_secret", &redacted(self.jwt_secret.is_some()))
+            .field("previous_jwt_secrets", &self.previous_jwt_secrets.len())
+            .field("encryption_key", &redacted(self.encryption_key.is_some()))
+            .field(
+                "previous_encryption_keys",
+                &self.previous_encryption_keys.len(),
+            )
+            .field("names", &self.names)
+            .field(
+                "bootstrap_admin",
+                &self.bootstrap_admin.as_ref().map(|(user, _)| user),
+            )
+            .field("metrics_max_age", &self.metrics_max_age)
+            .field("retention_days", &self.retention_days)
+            .field("command_wait", &self.command_wait)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("agent_token_ttl", &self.agent_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("check_interval", &self.check_interval)
+            .field("max_series_per_collector", &self.max_series_per_collector)
+            .field("dashboard_dir", &self.dashboard_dir)
+            .field("retention", &self.retention)
+            .field("read_statement_timeout", &self.read_statement_timeout)
+            .field("max_concurrent_pushes", &self.max_concurrent_pushes)
+            .field("http_request_timeout", &self.http_request_timeout)
+            .field("allow_unix_socket_hosts", &self.allow_unix_socket_hosts)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("client_address", &self.client_address)
+            .field("nats_auth", &self.nats_auth)
+            .field("nats_issuer", &self.nats_issuer)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user-info part replaced by `***`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// The server's own NATS credentials.
@@ -641,5 +699,43 @@ mod tests {
         })
         .expect("valid");
         assert!(!format!("{c:?}").contains("xxxx"));
+    }
+
+    #[test]
+    fn debug_prints_no_key_and_no_database_password() {
+        let c = Config::validate(Raw {
+            database_url: Some("postgres://app:hunter2@db:5432/pga?sslmode=require".into()),
+            encryption_key: Some(Secret::new(
+                base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            )),
+            previous_encryption_keys: Some(Secret::new(
+                base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+            )),
+            ..raw()
+        })
+        .expect("valid");
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("postgres://app:***@db:5432/pga?sslmode=require"));
+        assert!(
+            !printed.contains("[7, 7") && !printed.contains("[9, 9"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_password_is_printed_as_it_is() {
+        assert_eq!(
+            mask_password("postgres://postgres@h/db"),
+            "postgres://postgres@h/db"
+        );
+        assert_eq!(
+            mask_password("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
+        assert_eq!(
+            mask_password("nats://u:p@w:rd@host:4222"),
+            "nats://u:***@host:4222"
+        );
     }
 }
