@@ -18,5 +18,5 @@ pub mod json;
 pub mod live;
 pub mod state;
 
-pub use http::router;
+pub use http::{router, Surface};
 pub use state::AppState;

@@ -336,7 +336,7 @@ impl Pusher {
                 let mut headers = async_nats::HeaderMap::new();
                 // As `domain::bus::BusNames::batch_message_id` makes it.
                 headers.insert("Nats-Msg-Id", format!("{}:{id}", c.id).as_str());
-                headers.insert("Pga-Collector-Token", c.token.as_str());
+                headers.insert(domain::metrics::TOKEN_HEADER, c.token.as_str());
                 let subject = format!("{}.metrics.{}", self.prefix, c.id);
                 self.js
                     .publish_with_headers(subject, headers, body.into())

@@ -14,7 +14,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn parse(body: &[u8]) -> Option<Parsed> {
-    parse_payload(body, || "content".into(), now()).ok()
+    parse_payload(body, now()).ok()
 }
 
 /// Every bound a batch that was accepted must satisfy.

@@ -20,7 +20,6 @@ use bytes::Bytes;
 use chrono::Utc;
 use domain::bus::BusNames;
 use domain::metrics::{parse_payload, PayloadError, RejectedSample};
-use sha2::{Digest, Sha256};
 
 pub use domain::metrics::TOKEN_HEADER;
 
@@ -166,15 +165,7 @@ impl Bridge {
     /// # Errors
     /// [`IngestError`].
     pub fn prepare(&self, collector_id: &str, body: &[u8]) -> Result<Prepared, IngestError> {
-        // Only a v3 payload (no batch id of its own) needs the digest.
-        let content_id = || {
-            Sha256::digest(body)
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
-        let parsed = parse_payload(body, content_id, Utc::now())?;
+        let parsed = parse_payload(body, Utc::now())?;
         if parsed.batch.collector_id != collector_id {
             return Err(IngestError::WrongCollector {
                 token: collector_id.to_owned(),

@@ -465,7 +465,13 @@ pub async fn start(
             .await
             .with_context(|| format!("cannot listen on {} (PGA_LISTEN)", config.listen))?;
         addr = Some(listener.local_addr()?);
-        let router = api::router(state, Some(&config.dashboard_dir))
+        // `pganalytics ingest` alone serves collectors only: users and queries are the api's.
+        let surface = if roles.api {
+            api::Surface::Full
+        } else {
+            api::Surface::Collectors
+        };
+        let router = api::router(state, Some(&config.dashboard_dir), surface)
             .into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         tasks.spawn(async move {

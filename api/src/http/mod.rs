@@ -236,11 +236,33 @@ pub fn route_table() -> Vec<RouteSpec> {
         .collect()
 }
 
-/// The whole API under `/api/v1`; the built dashboard (a single-page app) everywhere else,
-/// when `dashboard` names its folder.
-pub fn router(state: AppState, dashboard: Option<&std::path::Path>) -> Router {
+/// Which routes a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Every route, and the dashboard (`serve`, `api`).
+    Full,
+    /// Only what collectors call: health, registration, token refresh and pushes (`ingest`).
+    Collectors,
+}
+
+/// The paths a collector calls: all that the `ingest` role serves on its own.
+const COLLECTOR_PATHS: &[&str] = &[
+    "/health",
+    "/version",
+    "/collectors/register",
+    "/collectors/{id}/token",
+    "/metrics/push",
+];
+
+/// The API under `/api/v1` (every route, or only the collectors' for [`Surface::Collectors`]);
+/// with the full surface, the built dashboard (a single-page app) everywhere else, when
+/// `dashboard` names its folder.
+pub fn router(state: AppState, dashboard: Option<&std::path::Path>, surface: Surface) -> Router {
     let mut v1 = Router::new();
-    for (method, path, access, handler) in table() {
+    let served = table()
+        .into_iter()
+        .filter(|(_, path, _, _)| surface == Surface::Full || COLLECTOR_PATHS.contains(path));
+    for (method, path, access, handler) in served {
         let guard = from_fn_with_state((state.clone(), access), authorize);
         let handler = handler.layer(guard);
         // The event stream is meant to stay open; every other request has a deadline.
@@ -261,6 +283,7 @@ pub fn router(state: AppState, dashboard: Option<&std::path::Path>) -> Router {
         .nest("/api/v1", v1)
         .route("/api", axum::routing::any(not_found))
         .route("/api/{*rest}", axum::routing::any(not_found));
+    let dashboard = dashboard.filter(|_| surface == Surface::Full);
     let app = match dashboard.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => {
             let files = tower_http::services::ServeDir::new(dir)

@@ -198,17 +198,24 @@ struct NativeSample {
     counter: bool,
 }
 
-/// Parses a payload in either format. `content_id` is a digest of the raw body: a v3 payload,
-/// which has no batch id, gets one derived from it, so a retry of the same payload is the same
-/// batch.
+/// The content id of a raw payload: the first 16 bytes of its SHA-256, in hex. A v3 payload,
+/// which has no batch id, gets `v3-<content id>`, so a retry of the same payload is the same
+/// batch whichever path (HTTP bridge or NATS) it came by. The one place it is computed.
+pub fn content_id(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(body)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parses a payload in either format; a v3 payload's batch id is derived from its
+/// [`content_id`].
 ///
 /// # Errors
 /// [`PayloadError`] when the payload as a whole is unusable.
-pub fn parse_payload(
-    body: &[u8],
-    content_id: impl FnOnce() -> String,
-    now: DateTime<Utc>,
-) -> Result<Parsed, PayloadError> {
+pub fn parse_payload(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, PayloadError> {
     // The common case, a well-formed native batch, straight into its types: no JSON tree.
     if let Ok(native) = serde_json::from_slice::<NativeBatch>(body) {
         return native_parsed(native, now);
@@ -231,7 +238,7 @@ pub fn parse_payload(
         });
     }
     if object.contains_key("metrics") {
-        let (mut batch, skipped) = v3::convert(&value, &content_id())?;
+        let (mut batch, skipped) = v3::convert(&value, &content_id(body))?;
         check_batch(&batch, "hostname")?;
         redact_statements(&mut batch.statements);
         let (samples, rejected) = split(batch.samples, now);
@@ -350,8 +357,7 @@ mod tests {
                 {"metric": "pg_xact_commit", "labels": {"database": "app"}, "value": 5, "counter": true}
             ]
         });
-        let parsed =
-            parse_payload(body.to_string().as_bytes(), || "x".into(), now()).expect("parsed");
+        let parsed = parse_payload(body.to_string().as_bytes(), now()).expect("parsed");
         let names: Vec<_> = parsed
             .batch
             .samples
@@ -380,15 +386,15 @@ mod tests {
             ]
         })
         .to_string();
-        let parsed = parse_payload(body.as_bytes(), || "x".into(), now()).expect("parsed");
+        let parsed = parse_payload(body.as_bytes(), now()).expect("parsed");
         assert!(parsed.as_sent);
         let normalized = serde_json::to_vec(&parsed.batch).expect("json");
-        let again = parse_payload(&normalized, || "x".into(), now()).expect("parsed");
-        let as_sent = parse_payload(body.as_bytes(), || "x".into(), now()).expect("parsed");
+        let again = parse_payload(&normalized, now()).expect("parsed");
+        let as_sent = parse_payload(body.as_bytes(), now()).expect("parsed");
         assert_eq!(again.batch, as_sent.batch);
         // A v3 payload is always converted.
         let v3 = include_str!("../../fixtures/v3-push-example.json");
-        let parsed = parse_payload(v3.as_bytes(), || "x".into(), now()).expect("v3 parses");
+        let parsed = parse_payload(v3.as_bytes(), now()).expect("v3 parses");
         assert!(!parsed.as_sent);
     }
 
@@ -399,7 +405,7 @@ mod tests {
             "db-1",
             serde_json::json!({"1": "ALTER ROLE app PASSWORD 'hunter2'", "2": "SELECT $1"}),
         );
-        let parsed = parse_payload(&body, || "x".into(), now()).expect("parsed");
+        let parsed = parse_payload(&body, now()).expect("parsed");
         assert!(
             !parsed.as_sent,
             "the bridge must publish the redacted batch"
@@ -411,11 +417,7 @@ mod tests {
         assert_eq!(parsed.batch.statements["2"], "SELECT $1");
         // Redacted already (as the collector sends it): it may travel as sent.
         let again = serde_json::to_vec(&parsed.batch).expect("json");
-        assert!(
-            parse_payload(&again, || "x".into(), now())
-                .expect("parsed")
-                .as_sent
-        );
+        assert!(parse_payload(&again, now()).expect("parsed").as_sent);
     }
 
     fn native(batch_id: &str, instance: &str, statements: serde_json::Value) -> Vec<u8> {
@@ -429,7 +431,7 @@ mod tests {
     }
 
     fn refused_field(body: &[u8]) -> Option<String> {
-        match parse_payload(body, || "x".into(), now()) {
+        match parse_payload(body, now()) {
             Err(PayloadError::Field { field, .. }) => Some(field),
             _ => None,
         }
@@ -440,12 +442,7 @@ mod tests {
         let none = serde_json::json!({});
         let ok_id = "b".repeat(BATCH_ID_MAX);
         let ok_instance = "i".repeat(INSTANCE_MAX);
-        assert!(parse_payload(
-            &native(&ok_id, &ok_instance, none.clone()),
-            || "x".into(),
-            now()
-        )
-        .is_ok());
+        assert!(parse_payload(&native(&ok_id, &ok_instance, none.clone()), now()).is_ok());
         let long_id = "b".repeat(BATCH_ID_MAX + 1);
         let long_instance = "i".repeat(INSTANCE_MAX + 1);
         for (body, field) in [
@@ -487,7 +484,7 @@ mod tests {
             "db",
             serde_json::json!({"q".repeat(QUERYID_MAX): "s".repeat(STATEMENT_TEXT_MAX)}),
         );
-        assert!(parse_payload(&ok, || "x".into(), now()).is_ok());
+        assert!(parse_payload(&ok, now()).is_ok());
         let v3 = serde_json::json!({
             "collector_id": "c-1", "hostname": "h".repeat(INSTANCE_MAX + 1),
             "timestamp": "2026-02-27T15:13:20Z", "metrics": []
@@ -513,8 +510,7 @@ mod tests {
                 {"metric": "long_value", "labels": {"k": "v".repeat(LABEL_VALUE_MAX + 1)}, "value": 1}
             ]
         });
-        let parsed =
-            parse_payload(body.to_string().as_bytes(), || "x".into(), now()).expect("parsed");
+        let parsed = parse_payload(body.to_string().as_bytes(), now()).expect("parsed");
         let kept: Vec<_> = parsed
             .batch
             .samples
@@ -585,15 +581,15 @@ mod tests {
     #[test]
     fn unknown_shapes_are_refused_whole() {
         assert!(matches!(
-            parse_payload(b"[1]", || "x".into(), now()),
+            parse_payload(b"[1]", now()),
             Err(PayloadError::Malformed(_))
         ));
         assert!(matches!(
-            parse_payload(b"{\"nope\":1}", || "x".into(), now()),
+            parse_payload(b"{\"nope\":1}", now()),
             Err(PayloadError::Malformed(_))
         ));
         assert!(matches!(
-            parse_payload(b"{not json", || "x".into(), now()),
+            parse_payload(b"{not json", now()),
             Err(PayloadError::Malformed(_))
         ));
     }

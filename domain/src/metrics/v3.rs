@@ -353,9 +353,12 @@ mod tests {
     #[test]
     fn every_family_of_the_v3_example_becomes_samples() {
         let now = "2026-02-27T15:20:00Z".parse().expect("time");
-        let parsed = parse_payload(EXAMPLE.as_bytes(), || "abc".into(), now).expect("parsed");
+        let parsed = parse_payload(EXAMPLE.as_bytes(), now).expect("parsed");
         let b = &parsed.batch;
-        assert_eq!(b.batch_id, "v3-abc");
+        assert_eq!(
+            b.batch_id,
+            format!("v3-{}", super::super::content_id(EXAMPLE.as_bytes()))
+        );
         assert_eq!(b.collector_id, "8d3f6a2e-4b1c-4f7e-9a55-2c1d0e9b7f10");
         assert!(parsed.rejected.is_empty() && parsed.skipped_families.is_empty());
         let find = |metric: &str, key: &str, val: &str| {

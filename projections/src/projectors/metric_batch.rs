@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use domain::collector::CollectorTokenVerifier;
 use domain::metrics::{parse_payload, MetricBatch, TOKEN_HEADER};
-use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
 use crate::runtime::{ApplyError, Delivered};
@@ -81,18 +80,11 @@ impl ParsedBatches {
             return Ok(batch);
         }
         // The bridge publishes the normalized batch; a collector on NATS may publish either wire
-        // format. Both parse the same way, with the same content id the bridge derives (only a
-        // v3 payload, which has no batch id of its own, needs the digest). Samples are checked
-        // against the time JetStream stored the message, whichever path it came by.
-        let content_id = || {
-            Sha256::digest(&message.payload)
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
+        // format. Both parse the same way, a v3 payload with the same content id the bridge
+        // derives. Samples are checked against the time JetStream stored the message, whichever
+        // path it came by.
         let batch = Arc::new(
-            parse_payload(&message.payload, content_id, message.published)
+            parse_payload(&message.payload, message.published)
                 .map_err(|e| format!("not a metric batch: {e}"))?
                 .batch,
         );

@@ -27,3 +27,4 @@ mod read_pools;
 mod redaction;
 mod replay;
 mod retention;
+mod roles;
