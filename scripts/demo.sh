@@ -31,7 +31,7 @@ set -a; . "$state/env"; set +a
 demo_db_exists() {
   psql "$pg/postgres" -qAtc "select 1 from pg_database where datname = 'pganalytics_demo'" | grep -q 1
 }
-if [ ! -f "$state/nats/pganalytics.env" ] && demo_db_exists; then
+if [ ! -f "$state/nats/auth.conf" ] && demo_db_exists; then
   # An earlier demo kept its streams on the unauthenticated NATS of port 4222: its projections'
   # checkpoints point into streams the new NATS does not have. Start the demo afresh.
   echo "[demo] the demo now runs its own NATS in operator mode; starting its database afresh"
@@ -46,12 +46,12 @@ cargo build --release --bin pganalytics --bin pganalytics-collector
 (cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
 export PGA_DASHBOARD_DIR="$PWD/dashboard/dist"
 
-if [ ! -f "$state/nats/pganalytics.env" ]; then
-  ./target/release/pganalytics nats-init --dir "$state/nats" --listen 127.0.0.1:4223
+if [ ! -f "$state/nats/auth.conf" ]; then
+  ./target/release/pganalytics nats-init --dir "$state/nats" --listen 127.0.0.1:4223 >/dev/null
 fi
 "$(command -v nats-server || echo /usr/sbin/nats-server)" -c "$state/nats/nats-server.conf" -l "$state/nats.log" &
 nats=$!
-set -a; . "$state/nats/pganalytics.env"; set +a
+set -a; . "$state/nats/server/pganalytics.env"; set +a
 
 ./target/release/pganalytics serve &
 server=$!
@@ -109,7 +109,10 @@ port = 5432
 user = "postgres"
 sslmode = "disable"
 TOML
-./target/release/pganalytics-collector --config "$state/collector/collector.toml" run &
+# The collector gets none of the server's secrets.
+env -u PGA_JWT_SECRET -u PGA_ENCRYPTION_KEY -u PGA_BOOTSTRAP_ADMIN_PASSWORD -u PGA_DATABASE_URL \
+  -u PGA_NATS_CREDS -u PGA_NATS_COLLECTOR_SIGNING_KEY \
+  ./target/release/pganalytics-collector --config "$state/collector/collector.toml" run &
 collector=$!
 unset PGA_COLLECTOR_SERVER__REGISTRATION_SECRET
 

@@ -32,7 +32,7 @@ nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0
 ./target/debug/pganalytics nats-init --dir "$work/nats" --listen "127.0.0.1:$nats_port" >/dev/null
 "$(command -v nats-server || echo /usr/sbin/nats-server)" -c "$work/nats/nats-server.conf" -l "$work/nats.log" &
 nats=$!
-set -a; . "$work/nats/pganalytics.env"; set +a
+set -a; . "$work/nats/server/pganalytics.env"; set +a
 
 PGA_DATABASE_URL="$pg/$db" \
 PGA_NATS_PREFIX="e2e$id" \

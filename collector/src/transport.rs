@@ -78,6 +78,9 @@ pub struct Link {
     subject: String,
     /// The NATS credential of the last token refresh, if the server issues them.
     nats_grant: Option<NatsGrant>,
+    /// Set by the NATS connection when the server refuses its credential (expired, revoked):
+    /// the next publish drops the connection and gets a fresh credential first.
+    nats_refused: Arc<std::sync::atomic::AtomicBool>,
     state: State,
     /// The token, when it expires, and how long it was valid for when it came.
     token: Option<(String, DateTime<Utc>, chrono::Duration)>,
@@ -214,6 +217,7 @@ impl Link {
                 config.server.nats_prefix, state.collector_id
             ),
             nats_grant: None,
+            nats_refused: Arc::default(),
             state,
             token: None,
             timeout,
@@ -264,12 +268,20 @@ impl Link {
             .await
             .map_err(|e| SendError::Unavailable(format!("token refresh: {e}")))?;
         tracing::debug!(expires_at = %fresh.token_expires_at, "token refreshed");
-        if let Some(grant) = fresh.nats {
-            // The old connection's credential expires with the old token: reconnect with the
-            // new one before the next publish.
-            self.nats = None;
-            self.subject = grant.subject.clone();
-            self.nats_grant = Some(grant);
+        match fresh.nats {
+            Some(grant) => {
+                // The old connection's credential expires with the old token: reconnect with
+                // the new one before the next publish.
+                self.nats = None;
+                self.subject = grant.subject.clone();
+                self.nats_grant = Some(grant);
+            }
+            None if self.nats_grant.is_some() => {
+                // The server stopped issuing NATS credentials: the last one is of no more use.
+                self.nats = None;
+                self.nats_grant = None;
+            }
+            None => {}
         }
         let lifetime = fresh.token_expires_at - Utc::now();
         self.token = Some((fresh.token, fresh.token_expires_at, lifetime));
@@ -353,6 +365,11 @@ impl Link {
     }
 
     async fn publish(&mut self, gzipped: &[u8]) -> Result<(), SendError> {
+        if self.nats_refused.swap(false, Ordering::Relaxed) {
+            // Our credential was refused: a new connection with a fresh one, after a refresh.
+            self.nats = None;
+            self.token = None;
+        }
         let token = self.token().await?;
         let json = gunzip(gzipped).map_err(|e| SendError::Refused(e.to_string()))?;
         let batch_id = serde_json::from_slice::<serde_json::Value>(&json)
@@ -368,7 +385,18 @@ impl Link {
                     .map_err(|e| SendError::Unavailable(format!("NATS credential: {e}")))?
                     .custom_inbox_prefix(&grant.inbox_prefix);
             }
+            let refused = self.nats_refused.clone();
             let client = options
+                .event_callback(move |event| {
+                    let refused = refused.clone();
+                    async move {
+                        let text = event.to_string().to_lowercase();
+                        if text.contains("authorization") || text.contains("expired") {
+                            tracing::warn!(%event, "NATS refused this collector's credential");
+                            refused.store(true, Ordering::Relaxed);
+                        }
+                    }
+                })
                 .connection_timeout(self.timeout)
                 .connect(url.as_str())
                 .await

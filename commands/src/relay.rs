@@ -158,6 +158,10 @@ pub async fn ensure_events_stream(
             retention: stream::RetentionPolicy::Limits,
             duplicate_window: EVENTS_DUPLICATE_WINDOW,
             description: Some("pgAnalytics domain events, relayed from the event store".into()),
+            // Nothing of pgAnalytics removes single messages or purges: refuse it to anyone
+            // (defence in depth beside NATS's permissions; fixed when the stream is created).
+            deny_delete: true,
+            deny_purge: true,
             ..Default::default()
         })
         .await

@@ -91,6 +91,10 @@ pub async fn ensure_metrics_stream(
             max_age,
             duplicate_window: METRICS_DUPLICATE_WINDOW,
             description: Some("pgAnalytics metric batches".into()),
+            // Nothing of pgAnalytics removes single messages or purges: refuse it to anyone
+            // (defence in depth beside NATS's permissions; fixed when the stream is created).
+            deny_delete: true,
+            deny_purge: true,
             ..Default::default()
         })
         .await

@@ -49,7 +49,8 @@ struct Raw {
     nats_creds: Option<String>,
     nats_user: Option<String>,
     nats_password: Option<Secret>,
-    nats_account_signing_key: Option<Secret>,
+    nats_collector_account: Option<String>,
+    nats_collector_signing_key: Option<Secret>,
 }
 
 impl Default for Raw {
@@ -88,7 +89,8 @@ impl Default for Raw {
             nats_creds: None,
             nats_user: None,
             nats_password: None,
-            nats_account_signing_key: None,
+            nats_collector_account: None,
+            nats_collector_signing_key: None,
         }
     }
 }
@@ -150,7 +152,8 @@ pub struct Config {
     pub client_address: api::auth::client::ClientAddress,
     /// How the server proves itself to NATS.
     pub nats_auth: NatsAuth,
-    /// Issues collectors' NATS credentials (operator mode), when the account signing key is set.
+    /// Issues collectors' NATS credentials (operator mode), when the collectors account and its
+    /// signing key are set.
     pub nats_issuer: Option<std::sync::Arc<commands::nats_auth::NatsIssuer>>,
 }
 
@@ -362,7 +365,8 @@ impl Config {
             raw.nats_creds.as_deref(),
             raw.nats_user,
             raw.nats_password,
-            raw.nats_account_signing_key.as_ref(),
+            raw.nats_collector_account.as_deref(),
+            raw.nats_collector_signing_key.as_ref(),
         )?;
         let days = |n: u32| chrono::Duration::days(i64::from(n));
         Ok(Self {
@@ -437,17 +441,19 @@ impl Config {
     }
 
     /// This configuration connecting to NATS with the creds file text `creds` and issuing
-    /// collector credentials with `signing_key` (operator mode; for tests and the demo).
+    /// collector credentials for `collector_account` with `signing_key` (operator mode; for
+    /// tests).
     ///
     /// # Errors
-    /// [`ConfigError`] for a bad creds file or seed.
+    /// [`ConfigError`] for keys of the wrong kind.
     pub fn with_nats_operator_auth(
         mut self,
         creds: &str,
+        collector_account: &str,
         signing_key: &str,
     ) -> Result<Self, ConfigError> {
         self.nats_issuer = Some(std::sync::Arc::new(
-            commands::nats_auth::NatsIssuer::for_server_creds(signing_key, creds)
+            commands::nats_auth::NatsIssuer::new(signing_key, collector_account)
                 .map_err(|e| ConfigError(e.to_string()))?,
         ));
         self.nats_auth = NatsAuth::Creds(Secret::new(creds));
@@ -496,6 +502,7 @@ fn nats_auth(
     creds: Option<&str>,
     user: Option<String>,
     password: Option<Secret>,
+    collector_account: Option<&str>,
     signing_key: Option<&Secret>,
 ) -> Result<
     (
@@ -526,15 +533,15 @@ fn nats_auth(
             ))
         }
     };
-    let issuer = match (signing_key, &auth) {
-        (None, _) => None,
-        (Some(key), NatsAuth::Creds(creds)) => Some(std::sync::Arc::new(
-            commands::nats_auth::NatsIssuer::for_server_creds(key.expose(), creds.expose())
+    let issuer = match (collector_account, signing_key) {
+        (None, None) => None,
+        (Some(account), Some(key)) => Some(std::sync::Arc::new(
+            commands::nats_auth::NatsIssuer::new(key.expose(), account)
                 .map_err(|e| ConfigError(e.to_string()))?,
         )),
-        (Some(_), _) => {
+        _ => {
             return Err(ConfigError(
-                "PGA_NATS_ACCOUNT_SIGNING_KEY needs PGA_NATS_CREDS (operator mode: the server's own credential names the account)".into(),
+                "set both PGA_NATS_COLLECTOR_ACCOUNT and PGA_NATS_COLLECTOR_SIGNING_KEY (from `pganalytics nats-init`), or neither".into(),
             ))
         }
     };
@@ -641,12 +648,18 @@ mod tests {
             ),
             (
                 Raw {
-                    nats_user: Some("pga".into()),
-                    nats_password: Some(Secret::new("pw")),
-                    nats_account_signing_key: Some(Secret::new("SA")),
+                    nats_collector_signing_key: Some(Secret::new("SA")),
                     ..raw()
                 },
-                "PGA_NATS_ACCOUNT_SIGNING_KEY",
+                "PGA_NATS_COLLECTOR_ACCOUNT",
+            ),
+            (
+                Raw {
+                    nats_collector_account: Some("AAAA".into()),
+                    nats_collector_signing_key: Some(Secret::new("SAAA")),
+                    ..raw()
+                },
+                "PGA_NATS_COLLECTOR_SIGNING_KEY",
             ),
             (
                 Raw {

@@ -49,12 +49,18 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Write the files of an operator-mode NATS (nats-server configuration, the server's
-    /// credential, the account signing key that issues collectors theirs) into a folder.
+    /// Write the files of an operator-mode NATS (nats-server's configuration; the server's
+    /// credential and the key that issues collectors theirs; seeds to keep offline).
     NatsInit {
-        /// The folder to write into (created; an existing set is never overwritten).
+        /// nats-server's folder (created; an existing set is never overwritten).
         #[arg(long)]
         dir: PathBuf,
+        /// The server's files (default: <dir>/server).
+        #[arg(long)]
+        server_dir: Option<PathBuf>,
+        /// Seeds to keep offline (default: <dir>/offline).
+        #[arg(long)]
+        offline_dir: Option<PathBuf>,
         /// The address nats-server will listen on.
         #[arg(long, default_value = "127.0.0.1:4222")]
         listen: std::net::SocketAddr,
@@ -75,22 +81,24 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::NatsInit {
         dir,
+        server_dir,
+        offline_dir,
         listen,
         store_dir,
     } = &cli.command
     {
-        let env = pganalytics::nats_init::NatsInit {
+        let written = pganalytics::nats_init::NatsInit {
             dir: dir.clone(),
+            server_dir: server_dir.clone(),
+            offline_dir: offline_dir.clone(),
             listen: *listen,
             store_dir: store_dir.clone(),
         }
         .run()?;
         println!(
-            "wrote {}; start nats-server -c {} and give the server the variables of {}",
-            env.parent()
-                .map_or(String::new(), |d| d.display().to_string()),
-            env.with_file_name("nats-server.conf").display(),
-            env.display()
+            "start nats-server -c {}\ngive the server the variables of {}\nmove the offline folder's seeds somewhere safe",
+            written.nats_config.display(),
+            written.server_env.display()
         );
         return Ok(());
     }

@@ -447,3 +447,40 @@ async fn tokens_are_refreshed_before_they_expire() {
     assert_eq!(stats.send_failures.load(Ordering::Relaxed), 0);
     t.finish().await;
 }
+
+#[tokio::test]
+async fn the_nats_transport_renews_its_credential_before_nats_drops_it() {
+    // Tokens, and NATS credentials with them, of 6 s: nats-server closes a connection the
+    // moment its credential expires, so only a renewal keeps batches flowing.
+    let t = setup(|env| env.config.agent_token_ttl = Duration::from_secs(6)).await;
+    let secret = t.secret("renewing nats agent").await;
+    let extra = format!(
+        "transport = \"nats\"\nnats_url = \"{}\"\nnats_prefix = \"{}\"",
+        t.env.config.nats_url, t.env.prefix
+    );
+    let (agent, link) = prepared(t.agent_config(&extra), &secret).await;
+    let id = link.collector_id().to_owned();
+    let refreshes = link.counters().refreshes;
+    let stats = agent.stats();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(agent.run(link, stop.clone()));
+    eventually_within(60, "four credential lifetimes", || async {
+        (refreshes.load(Ordering::Relaxed) >= 4).then_some(())
+    })
+    .await;
+    let before = stats.batches_sent.load(Ordering::Relaxed);
+    eventually("batches still published after the renewals", || async {
+        (stats.batches_sent.load(Ordering::Relaxed) >= before + 3).then_some(())
+    })
+    .await;
+    stop.cancel();
+    run.await.expect("join").expect("clean stop");
+    let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
+    let counts = eventually("every published batch counted once", || async {
+        let c = applied_batches(&t.env, &id).await;
+        (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
+    })
+    .await;
+    assert_eq!(counts, (sent, sent, sent));
+    t.finish().await;
+}

@@ -133,6 +133,68 @@ async fn a_collector_credential_publishes_to_its_own_subject_only_and_reads_noth
 }
 
 #[tokio::test]
+async fn a_collector_cannot_reach_jetstream_through_the_reply_subject_of_its_publish() {
+    let env = TestEnv::new().await.with_bootstrap_admin();
+    let running = env.start(Roles::ALL).await;
+    let api = Api::new(running.addr.expect("http"));
+    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let a = register_collector(&api, &admin, "a").await;
+    let b = register_collector(&api, &admin, "b").await;
+    let (client, _said) = connect_as(&env.config.nats_url, a.nats.as_ref().expect("nats")).await;
+    let names = &env.config.names;
+    let js = env.jetstream().await;
+    let (events, metrics) = (names.events_stream(), names.metrics_stream());
+    let events_before = stream_len(&js, &events).await;
+    assert!(events_before > 0, "the set-up produced events");
+    let metrics_before = stream_len(&js, &metrics).await;
+
+    // JetStream answers a stored message with `{"stream", "seq"}` on the publish's reply
+    // subject: as the account, were the collector in it. Each of these would purge, delete or
+    // inject there.
+    let own = names.subject(&format!("metrics.{}", a.id));
+    let replies = [
+        format!("$JS.API.STREAM.PURGE.{metrics}"),
+        format!("$JS.API.STREAM.PURGE.{events}"),
+        format!("$JS.API.STREAM.MSG.DELETE.{events}"),
+        names.subject("events.user.injected"),
+        names.subject(&format!("metrics.{}", b.id)),
+    ];
+    for (i, reply) in replies.iter().enumerate() {
+        let payload = serde_json::to_vec(&batch(&a.id, &format!("attack-{i}"))).expect("json");
+        client
+            .publish_with_reply(own.clone(), reply.clone(), payload.into())
+            .await
+            .expect("sent");
+    }
+    client.flush().await.expect("flush");
+    let expected = metrics_before + replies.len() as u64;
+    eventually("the collector's own messages are stored", || async {
+        (stream_len(&js, &metrics).await >= expected).then_some(())
+    })
+    .await;
+    // Give a purge or delete, had one gone through, time to land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stream_len(&js, &events).await,
+        events_before,
+        "events purged, deleted or injected"
+    );
+    assert_eq!(
+        stream_len(&js, &metrics).await,
+        expected,
+        "metrics purged or injected"
+    );
+    let subjects: Vec<String> = stream_messages(&js, &metrics)
+        .await
+        .iter()
+        .map(|m| m.subject.to_string())
+        .collect();
+    assert!(subjects.iter().all(|s| *s == own), "{subjects:?}");
+    running.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
 async fn nats_refuses_clients_without_a_credential_with_an_expired_one_or_a_forged_one() {
     let env = TestEnv::new().await;
     let url = env.config.nats_url.clone();
@@ -158,10 +220,11 @@ async fn nats_refuses_clients_without_a_credential_with_an_expired_one_or_a_forg
 
     // Signed by a signing key the account does not list: a forger's own trust chain.
     let forger = commands::nats_auth::NatsSetup::generate("forger").expect("setup");
-    let forged = commands::nats_auth::NatsIssuer::new(&forger.signing_seed, issuer.account())
-        .expect("issuer")
-        .collector(id, names, Utc::now() + chrono::Duration::minutes(5))
-        .expect("issue");
+    let forged =
+        commands::nats_auth::NatsIssuer::new(&forger.collector_signing_seed, issuer.account())
+            .expect("issuer")
+            .collector(id, names, Utc::now() + chrono::Duration::minutes(5))
+            .expect("issue");
     let refused = async_nats::ConnectOptions::new()
         .credentials(&forged.credentials)
         .expect("creds")
@@ -239,7 +302,11 @@ async fn a_server_whose_nats_credential_is_refused_says_why_in_health() {
     env.config = env
         .config
         .clone()
-        .with_nats_operator_auth(&forger.server_creds, &forger.signing_seed)
+        .with_nats_operator_auth(
+            &forger.server_creds,
+            &forger.collector_account.0,
+            &forger.collector_signing_seed,
+        )
         .expect("config");
     let running = env.start(Roles::ALL).await;
     let api = Api::new(running.addr.expect("http"));

@@ -44,8 +44,8 @@ fn with_database(url: &str, db: &str) -> String {
 pub struct SecureNats {
     pub url: String,
     pub creds: String,
+    pub collector_account: String,
     pub signing_key: String,
-    _dir: tempfile::TempDir,
 }
 
 static SECURE_NATS: std::sync::OnceLock<SecureNats> = std::sync::OnceLock::new();
@@ -54,20 +54,23 @@ static SECURE_NATS: std::sync::OnceLock<SecureNats> = std::sync::OnceLock::new()
 /// watchdog shell stops it when this test process ends.
 pub fn secure_nats() -> &'static SecureNats {
     SECURE_NATS.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
+        // Kept until the watchdog removes it with the server: a static is never dropped.
+        let dir = tempfile::tempdir().expect("temp dir").keep();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let env_file = pganalytics::nats_init::NatsInit {
-            dir: dir.path().join("nats"),
+        let written = pganalytics::nats_init::NatsInit {
+            dir: dir.join("nats"),
+            server_dir: None,
+            offline_dir: None,
             listen,
             store_dir: None,
         }
         .run()
         .expect("nats-init");
-        let env = std::fs::read_to_string(&env_file).expect("env file");
+        let env = std::fs::read_to_string(&written.server_env).expect("env file");
         let var = |name: &str| {
             env.lines()
                 .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -75,16 +78,17 @@ pub fn secure_nats() -> &'static SecureNats {
                 .to_owned()
         };
         let creds = std::fs::read_to_string(var("PGA_NATS_CREDS")).expect("creds");
-        let conf = env_file.with_file_name("nats-server.conf");
+        let log = dir.join("nats.log");
         // The shell returns at once, leaving a watchdog (reparented to init, so no zombie of
-        // ours) that stops nats-server once this test process is gone.
+        // ours) that stops nats-server and removes its files once this test process is gone.
         let script = format!(
-            "( nats-server -c '{}' -l '{}' & child=$!; \
-               while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; \
-               kill $child 2>/dev/null ) >/dev/null 2>&1 &",
-            conf.display(),
-            dir.path().join("nats.log").display(),
-            std::process::id()
+            "( nats-server -c '{}' -l '{}' & child=$!; \\
+               while kill -0 {} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; \\
+               kill $child 2>/dev/null; wait $child; rm -rf '{}' ) >/dev/null 2>&1 &",
+            written.nats_config.display(),
+            log.display(),
+            std::process::id(),
+            dir.display()
         );
         let started = std::process::Command::new("sh")
             .args(["-c", &script])
@@ -97,15 +101,15 @@ pub fn secure_nats() -> &'static SecureNats {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the operator-mode nats-server did not start: {}",
-                std::fs::read_to_string(dir.path().join("nats.log")).unwrap_or_default()
+                std::fs::read_to_string(&log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         SecureNats {
             url: var("PGA_NATS_URL"),
             creds,
-            signing_key: var("PGA_NATS_ACCOUNT_SIGNING_KEY"),
-            _dir: dir,
+            collector_account: var("PGA_NATS_COLLECTOR_ACCOUNT"),
+            signing_key: var("PGA_NATS_COLLECTOR_SIGNING_KEY"),
         }
     })
 }
@@ -124,7 +128,7 @@ impl TestEnv {
         let mut env = Self::with_nats(&nats.url).await;
         env.config = env
             .config
-            .with_nats_operator_auth(&nats.creds, &nats.signing_key)
+            .with_nats_operator_auth(&nats.creds, &nats.collector_account, &nats.signing_key)
             .expect("operator auth");
         env
     }
