@@ -130,6 +130,24 @@ impl From<commands::passwords::HashError> for ApiError {
     }
 }
 
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            // PostgreSQL's own words, with its code, for the log (the client sees a 503).
+            Some(db) => {
+                Self::Unavailable(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
+            }
+            None => Self::Unavailable(format!("PostgreSQL: {e}")),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Unavailable(format!("PostgreSQL pool: {e}"))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();

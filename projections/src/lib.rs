@@ -11,6 +11,8 @@
 //!   the 1-hour rollups.
 //! - [`pg_error`]: data errors told from infrastructure errors, and named in logs.
 //! - [`status`]: checkpoint and lag per projection, for the health endpoint.
+//! - [`queries`]: each read model's reads, beside the projector that writes it; the query API
+//!   calls them.
 //!
 //! Projectors never load an aggregate or read the event store: what they know arrives on the
 //! stream. The query API reads the tables written here and nothing else.
@@ -20,6 +22,7 @@ pub mod freshness;
 pub mod maintenance;
 pub mod pg_error;
 pub mod projectors;
+pub mod queries;
 pub mod replay;
 pub mod runtime;
 pub mod status;

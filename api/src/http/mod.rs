@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod secrets;
 mod series;
+mod statements;
 mod users;
 
 #[cfg(test)]
@@ -212,13 +213,13 @@ fn table() -> Vec<Entry> {
             Method::GET,
             "/collectors/{id}/queries/slow",
             Role(Viewer),
-            get(series::slow),
+            get(statements::slow),
         ),
         (
             Method::GET,
             "/collectors/{id}/queries/frequent",
             Role(Viewer),
-            get(series::frequent),
+            get(statements::frequent),
         ),
         (Method::GET, "/openapi.json", Public, get(openapi::document)),
     ]

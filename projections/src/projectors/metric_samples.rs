@@ -293,104 +293,146 @@ impl Projector for MetricSamples {
             return Ok(());
         }
         let oldest = message.published - self.retention;
+        let (mut rows, new_series) = self.sample_rows(&batch, collector, &instance, oldest);
+        let known_now = self
+            .admit_series(tx, collector, &instance, &new_series, &mut rows)
+            .await?;
+        let missing_days = self.create_partitions(tx, &rows).await?;
+        let minute = minute_rollups(&rows);
+        store_statements(tx, collector, &batch).await?;
+        // Only now (the statements above may still fail) remember what exists and add this
+        // message's samples and rollups to the batch's; a rollback of the batch clears them
+        // through `rolled_back`, and `flush` writes them once per batch (one COPY, and fewer
+        // row versions when consecutive batches hit the same buckets).
+        self.remember(collector, rows, &minute, known_now, missing_days);
+        Ok(())
+    }
+}
 
-        // Series: known ones from the cache, new ones inserted (within the cardinality cap).
-        // Parsing already checked every sample against the time JetStream stored the message.
-        let mut rows: Vec<(DateTime<Utc>, i64, f64)> = Vec::with_capacity(batch.samples.len());
-        let mut new_series: BTreeMap<i64, (&str, &BTreeMap<String, String>, bool)> =
-            BTreeMap::new();
-        {
-            let known = self.known.lock().ok();
-            let known_ids = known.as_ref().and_then(|k| k.get(&collector));
-            for s in &batch.samples {
-                if s.ts < oldest {
-                    continue;
-                }
-                let id = series_id(&batch.collector_id, &instance, &s.metric, &s.labels);
-                if !known_ids.is_some_and(|k| k.contains(&id)) {
-                    new_series.insert(id, (&s.metric, &s.labels, s.counter));
-                }
-                rows.push((s.ts, id, s.value));
+/// A new series of a batch: its metric, labels and whether it is a counter.
+type NewSeries<'a> = BTreeMap<i64, (&'a str, &'a BTreeMap<String, String>, bool)>;
+
+impl MetricSamples {
+    /// The batch's samples as rows (those older than the retention left out), and the series
+    /// among them this process does not know to exist. Parsing already checked every sample
+    /// against the time JetStream stored the message.
+    fn sample_rows<'b>(
+        &self,
+        batch: &'b domain::metrics::MetricBatch,
+        collector: uuid::Uuid,
+        instance: &str,
+        oldest: DateTime<Utc>,
+    ) -> (Vec<(DateTime<Utc>, i64, f64)>, NewSeries<'b>) {
+        let mut rows = Vec::with_capacity(batch.samples.len());
+        let mut new_series = NewSeries::new();
+        let known = self.known.lock().ok();
+        let known_ids = known.as_ref().and_then(|k| k.get(&collector));
+        for s in &batch.samples {
+            if s.ts < oldest {
+                continue;
             }
+            let id = series_id(&batch.collector_id, instance, &s.metric, &s.labels);
+            if !known_ids.is_some_and(|k| k.contains(&id)) {
+                new_series.insert(id, (&s.metric, &s.labels, s.counter));
+            }
+            rows.push((s.ts, id, s.value));
         }
+        (rows, new_series)
+    }
+
+    /// Inserts the new series that fit under the collector's cardinality cap and drops the
+    /// rows of those that do not (counting them on the collector). Returns the ids now known
+    /// to exist.
+    async fn admit_series(
+        &self,
+        tx: &Transaction<'_>,
+        collector: uuid::Uuid,
+        instance: &str,
+        new_series: &NewSeries<'_>,
+        rows: &mut Vec<(DateTime<Utc>, i64, f64)>,
+    ) -> Result<Vec<i64>, ApplyError> {
         let mut known_now: Vec<i64> = Vec::new();
-        if !new_series.is_empty() {
-            let existing: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM metric_series WHERE collector_id = $1",
-                    &[&collector],
-                )
-                .await?
-                .get(0);
-            let room = self
-                .max_series
-                .saturating_sub(usize::try_from(existing).unwrap_or(usize::MAX));
-            // Which of them exist already (the cache starts empty after a restart) matters only
-            // when they might not all fit under the cap; otherwise the insert's conflict
-            // handling sorts them out and one round trip is saved per new-series batch.
-            let present: HashSet<i64> = if new_series.len() > room {
-                let ids: Vec<i64> = new_series.keys().copied().collect();
-                tx.query("SELECT id FROM metric_series WHERE id = ANY($1)", &[&ids])
-                    .await?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect()
-            } else {
-                HashSet::new()
-            };
-            let mut refused: Vec<i64> = Vec::new();
-            let mut last_refused = String::new();
-            let mut added = 0usize;
-            let (mut ids, mut metrics, mut label_sets, mut counters) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (id, (metric, labels, counter)) in &new_series {
-                if present.contains(id) {
-                    known_now.push(*id);
-                    continue;
-                }
-                if added >= room {
-                    refused.push(*id);
-                    last_refused = (*metric).to_owned();
-                    continue;
-                }
-                ids.push(*id);
-                metrics.push(*metric);
-                label_sets.push(
-                    serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?,
-                );
-                counters.push(*counter);
-                known_now.push(*id);
-                added += 1;
-            }
-            if !ids.is_empty() {
-                // One statement for all new series of the batch (a new collector brings thousands).
-                tx.execute(
-                    "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
-                     SELECT id, $2, $3, metric, labels, counter
-                       FROM unnest($1::int8[], $4::text[], $5::jsonb[], $6::bool[]) AS u(id, metric, labels, counter)
-                     ON CONFLICT (id) DO NOTHING",
-                    &[&ids, &collector, &instance, &metrics, &label_sets, &counters],
-                )
-                .await?;
-            }
-            if !refused.is_empty() {
-                let refused_set: HashSet<i64> = refused.iter().copied().collect();
-                let before = rows.len();
-                rows.retain(|(_, id, _)| !refused_set.contains(id));
-                let n = i64::try_from(before - rows.len()).unwrap_or(i64::MAX);
-                tx.execute(
-                    "INSERT INTO metric_series_refused (collector_id, refused, last_metric, updated_at)
-                     VALUES ($1, $2, $3, now())
-                     ON CONFLICT (collector_id) DO UPDATE
-                        SET refused = metric_series_refused.refused + excluded.refused,
-                            last_metric = excluded.last_metric, updated_at = now()",
-                    &[&collector, &n, &last_refused],
-                )
-                .await?;
-            }
+        if new_series.is_empty() {
+            return Ok(known_now);
         }
+        let existing: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM metric_series WHERE collector_id = $1",
+                &[&collector],
+            )
+            .await?
+            .get(0);
+        let room = self
+            .max_series
+            .saturating_sub(usize::try_from(existing).unwrap_or(usize::MAX));
+        // Which of them exist already (the cache starts empty after a restart) matters only
+        // when they might not all fit under the cap; otherwise the insert's conflict handling
+        // sorts them out and one round trip is saved per new-series batch.
+        let present: HashSet<i64> = if new_series.len() > room {
+            let ids: Vec<i64> = new_series.keys().copied().collect();
+            tx.query("SELECT id FROM metric_series WHERE id = ANY($1)", &[&ids])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let mut refused: HashSet<i64> = HashSet::new();
+        let mut last_refused = String::new();
+        let (mut ids, mut metrics, mut label_sets, mut counters) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (id, (metric, labels, counter)) in new_series {
+            if present.contains(id) {
+                known_now.push(*id);
+                continue;
+            }
+            if ids.len() >= room {
+                refused.insert(*id);
+                last_refused = (*metric).to_owned();
+                continue;
+            }
+            ids.push(*id);
+            metrics.push(*metric);
+            label_sets
+                .push(serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?);
+            counters.push(*counter);
+            known_now.push(*id);
+        }
+        if !ids.is_empty() {
+            // One statement for all new series of the batch (a new collector brings thousands).
+            tx.execute(
+                "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+                 SELECT id, $2, $3, metric, labels, counter
+                   FROM unnest($1::int8[], $4::text[], $5::jsonb[], $6::bool[]) AS u(id, metric, labels, counter)
+                 ON CONFLICT (id) DO NOTHING",
+                &[&ids, &collector, &instance, &metrics, &label_sets, &counters],
+            )
+            .await?;
+        }
+        if !refused.is_empty() {
+            let before = rows.len();
+            rows.retain(|(_, id, _)| !refused.contains(id));
+            let n = i64::try_from(before - rows.len()).unwrap_or(i64::MAX);
+            tx.execute(
+                "INSERT INTO metric_series_refused (collector_id, refused, last_metric, updated_at)
+                 VALUES ($1, $2, $3, now())
+                 ON CONFLICT (collector_id) DO UPDATE
+                    SET refused = metric_series_refused.refused + excluded.refused,
+                        last_metric = excluded.last_metric, updated_at = now()",
+                &[&collector, &n, &last_refused],
+            )
+            .await?;
+        }
+        Ok(known_now)
+    }
 
-        // Partitions for every day present.
+    /// Creates the daily partitions the rows need and this process has not seen; returns them.
+    async fn create_partitions(
+        &self,
+        tx: &Transaction<'_>,
+        rows: &[(DateTime<Utc>, i64, f64)],
+    ) -> Result<Vec<NaiveDate>, tokio_postgres::Error> {
         let days: HashSet<NaiveDate> = rows.iter().map(|(ts, _, _)| ts.date_naive()).collect();
         let missing: Vec<NaiveDate> = {
             let known_days = self.days.lock().map(|d| d.clone()).unwrap_or_default();
@@ -401,30 +443,21 @@ impl Projector for MetricSamples {
         for day in &missing {
             tx.batch_execute(&partition_ddl(*day)).await?;
         }
+        Ok(missing)
+    }
 
-        // Rollups.
-        let mut minute: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
-        for (ts, id, value) in &rows {
-            let m = ts.duration_trunc(Duration::minutes(1)).unwrap_or(*ts);
-            minute.entry((*id, m)).or_default().add(*value, *ts);
-        }
-
-        for (queryid, text) in &batch.statements {
-            tx.execute(
-                "INSERT INTO metric_statements (collector_id, queryid, query, updated_at)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (collector_id, queryid) DO UPDATE SET query = excluded.query, updated_at = excluded.updated_at",
-                &[&collector, queryid, text, &batch.collected_at],
-            )
-            .await?;
-        }
-
-        // Only now (the statements above may still fail) remember what exists and add this
-        // message's samples and rollups to the batch's; a rollback of the batch clears them
-        // through `rolled_back`, and `flush` writes them once per batch (one COPY, and fewer
-        // row versions when consecutive batches hit the same buckets).
+    /// Adds a message's rows and rollups to the batch's pending writes, and what now exists to
+    /// the caches.
+    fn remember(
+        &self,
+        collector: uuid::Uuid,
+        mut rows: Vec<(DateTime<Utc>, i64, f64)>,
+        minute: &HashMap<(i64, DateTime<Utc>), Agg>,
+        known_now: Vec<i64>,
+        missing_days: Vec<NaiveDate>,
+    ) {
         if let Ok(mut p) = self.pending.lock() {
-            for (k, a) in &minute {
+            for (k, a) in minute {
                 p.minute.entry(*k).or_default().merge(a);
             }
             p.rows.append(&mut rows);
@@ -433,10 +466,37 @@ impl Projector for MetricSamples {
             k.entry(collector).or_default().extend(known_now);
         }
         if let Ok(mut d) = self.days.lock() {
-            d.extend(missing);
+            d.extend(missing_days);
         }
-        Ok(())
     }
+}
+
+/// The rows' 1-minute rollups.
+fn minute_rollups(rows: &[(DateTime<Utc>, i64, f64)]) -> HashMap<(i64, DateTime<Utc>), Agg> {
+    let mut minute: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
+    for (ts, id, value) in rows {
+        let m = ts.duration_trunc(Duration::minutes(1)).unwrap_or(*ts);
+        minute.entry((*id, m)).or_default().add(*value, *ts);
+    }
+    minute
+}
+
+/// Upserts the batch's statement texts.
+async fn store_statements(
+    tx: &Transaction<'_>,
+    collector: uuid::Uuid,
+    batch: &domain::metrics::MetricBatch,
+) -> Result<(), tokio_postgres::Error> {
+    for (queryid, text) in &batch.statements {
+        tx.execute(
+            "INSERT INTO metric_statements (collector_id, queryid, query, updated_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (collector_id, queryid) DO UPDATE SET query = excluded.query, updated_at = excluded.updated_at",
+            &[&collector, queryid, text, &batch.collected_at],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

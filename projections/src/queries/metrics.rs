@@ -1,0 +1,301 @@
+//! Reads of the metric read models: `metric_series`, `metric_samples`, `metric_rollup_1m`,
+//! `metric_rollup_1h`, `metric_rollup_state` and `metric_statements`, as written by the
+//! samples projector.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, Row, RowStream};
+use uuid::Uuid;
+
+/// Whose series: one collector's, or a managed instance's (by id or name).
+#[derive(Debug, Clone)]
+pub enum SeriesScope {
+    /// Every series a collector sent.
+    Collector(Uuid),
+    /// A managed instance, by id or name: only what collectors bound to it sent under its name;
+    /// a name that is no managed instance's, only what collectors bound to nothing sent.
+    Instance(String),
+}
+
+/// One series of a metric.
+#[derive(Debug, Clone)]
+pub struct SeriesRow {
+    /// The series id.
+    pub id: i64,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Whether it is a cumulative counter.
+    pub counter: bool,
+}
+
+impl SeriesRow {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            labels: serde_json::from_value(row.get::<_, serde_json::Value>("labels"))
+                .unwrap_or_default(),
+            counter: row.get("counter"),
+        }
+    }
+}
+
+/// The series of `metric` in `scope` whose labels contain `labels`, by id, at most `limit`.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn find_series(
+    client: &Client,
+    scope: &SeriesScope,
+    metric: &str,
+    labels: &serde_json::Value,
+    limit: i64,
+) -> Result<Vec<SeriesRow>, tokio_postgres::Error> {
+    let rows = match scope {
+        SeriesScope::Collector(collector) => {
+            client
+                .query(
+                    "SELECT id, labels, counter FROM metric_series
+                      WHERE collector_id = $1 AND metric = $2 AND labels @> $3
+                      ORDER BY id LIMIT $4",
+                    &[collector, &metric, labels, &limit],
+                )
+                .await?
+        }
+        SeriesScope::Instance(instance) => {
+            // A bound collector's batches about other names are refused by the projectors.
+            client
+                .query(
+                    "WITH m AS (SELECT id, name FROM rm_managed_instances
+                                 WHERE id::text = $1 OR name = $1
+                                 ORDER BY (id::text = $1) DESC LIMIT 1)
+                     SELECT s.id, s.labels, s.counter FROM metric_series s
+                      WHERE s.instance = coalesce((SELECT name FROM m), $1)
+                        AND s.metric = $2 AND s.labels @> $3
+                        AND CASE WHEN EXISTS (SELECT 1 FROM m)
+                            THEN EXISTS (SELECT 1 FROM rm_collector_instances ci, m
+                                          WHERE ci.collector_id = s.collector_id
+                                            AND ci.instance_id = m.id)
+                            ELSE NOT EXISTS (SELECT 1 FROM rm_collector_instances ci
+                                              WHERE ci.collector_id = s.collector_id)
+                            END
+                      ORDER BY s.id LIMIT $4",
+                    &[instance, &metric, labels, &limit],
+                )
+                .await?
+        }
+    };
+    Ok(rows.iter().map(SeriesRow::from_row).collect())
+}
+
+/// Which table a series is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// Raw samples.
+    Raw,
+    /// 1-minute rollups.
+    Minute,
+    /// 1-hour rollups (and, for hours not built yet, the 1-minute ones aggregated).
+    Hour,
+}
+
+impl Resolution {
+    /// The coarsest resolution no coarser than a step of `step_s` seconds.
+    pub fn for_step(step_s: i64) -> Self {
+        match step_s {
+            ..60 => Self::Raw,
+            60..3600 => Self::Minute,
+            _ => Self::Hour,
+        }
+    }
+
+    /// Its name in answers: `raw`, `1m`, `1h`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Minute => "1m",
+            Self::Hour => "1h",
+        }
+    }
+}
+
+/// One stored point of a series at some resolution: when, the bucket's sum and count (the
+/// average's parts), and the last value (for counters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourcePoint {
+    /// The time of its last sample.
+    pub ts: DateTime<Utc>,
+    /// Sum of the values.
+    pub sum: f64,
+    /// Number of values.
+    pub count: i64,
+    /// The last value.
+    pub last: f64,
+}
+
+impl SourcePoint {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            ts: row.get("ts"),
+            sum: row.get("sum"),
+            count: row.get("count"),
+            last: row.get("last"),
+        }
+    }
+}
+
+/// Until when the 1-hour rollups are built (none: not yet).
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn hours_built_until(
+    client: &Client,
+) -> Result<Option<DateTime<Utc>>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt("SELECT hours_done_until FROM metric_rollup_state", &[])
+        .await?
+        .map(|r| r.get("hours_done_until")))
+}
+
+/// The points of series `id` between `from` and `to` at `resolution`, in time order, at most
+/// `limit`. `hours_built`: hours before it are read from `metric_rollup_1h`, later ones are
+/// aggregated from the 1-minute rollups.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn points(
+    client: &Client,
+    id: i64,
+    resolution: Resolution,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    hours_built: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<SourcePoint>, tokio_postgres::Error> {
+    let rows =
+        match resolution {
+            Resolution::Raw => client
+                .query(
+                    "SELECT ts, value AS sum, 1::int8 AS count, value AS last FROM metric_samples
+                      WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts LIMIT $4",
+                    &[&id, &from, &to, &limit],
+                )
+                .await?,
+            Resolution::Minute => {
+                client
+                    .query(
+                        "SELECT last_ts AS ts, sum, count, last FROM metric_rollup_1m
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket
+                      LIMIT $4",
+                        &[&id, &from, &to, &limit],
+                    )
+                    .await?
+            }
+            Resolution::Hour => {
+                client
+                    .query(
+                        "SELECT last_ts AS ts, sum, count, last FROM metric_rollup_1h
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 AND bucket < $4
+                     UNION ALL
+                     SELECT max(last_ts), sum(sum), sum(count)::int8,
+                            (array_agg(last ORDER BY last_ts DESC))[1]
+                       FROM metric_rollup_1m
+                      WHERE series_id = $1 AND bucket >= greatest($2, $4) AND bucket <= $3
+                      GROUP BY date_trunc('hour', bucket)
+                     ORDER BY 1 LIMIT $5",
+                        &[&id, &from, &to, &hours_built, &limit],
+                    )
+                    .await?
+            }
+        };
+    Ok(rows.iter().map(SourcePoint::from_row).collect())
+}
+
+/// One sample of a statement counter (`pg_statement_calls_total` or
+/// `pg_statement_exec_time_ms_total`), streamed in series and time order.
+#[derive(Debug, Clone)]
+pub struct StatementSample {
+    /// The series.
+    pub series_id: i64,
+    /// Whether it counts calls (else execution time in ms).
+    pub calls: bool,
+    /// The statement's query id.
+    pub queryid: String,
+    /// Its database.
+    pub database: String,
+    /// The counter's value.
+    pub value: f64,
+}
+
+impl StatementSample {
+    /// Reads one row of [`statement_samples`].
+    pub fn from_row(row: &Row) -> Self {
+        Self {
+            series_id: row.get("series_id"),
+            calls: row.get::<_, String>("metric") == "pg_statement_calls_total",
+            queryid: row.get::<_, Option<String>>("queryid").unwrap_or_default(),
+            database: row.get("database"),
+            value: row.get("value"),
+        }
+    }
+}
+
+/// A collector's statement counter samples between `from` and `to`, streamed (read them with
+/// [`StatementSample::from_row`]), at most `limit`.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn statement_samples(
+    client: &Client,
+    collector: Uuid,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    limit: i64,
+) -> Result<RowStream, tokio_postgres::Error> {
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&collector, &from, &to, &limit];
+    client
+        .query_raw(
+            "SELECT s.id AS series_id, s.metric, s.labels->>'queryid' AS queryid,
+                    coalesce(s.labels->>'database', '') AS database, m.value
+               FROM metric_series s JOIN metric_samples m ON m.series_id = s.id
+              WHERE s.collector_id = $1
+                AND s.metric IN ('pg_statement_calls_total', 'pg_statement_exec_time_ms_total')
+                AND m.ts >= $2 AND m.ts <= $3
+              ORDER BY s.id, m.ts
+              LIMIT $4",
+            params,
+        )
+        .await
+}
+
+/// A collector's statement texts by query id (redacted when stored).
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn statement_texts(
+    client: &Client,
+    collector: Uuid,
+) -> Result<HashMap<String, String>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT queryid, query FROM metric_statements WHERE collector_id = $1",
+            &[&collector],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get("queryid"), r.get("query")))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resolution_follows_the_step() {
+        assert_eq!(Resolution::for_step(1), Resolution::Raw);
+        assert_eq!(Resolution::for_step(59), Resolution::Raw);
+        assert_eq!(Resolution::for_step(60), Resolution::Minute);
+        assert_eq!(Resolution::for_step(3599), Resolution::Minute);
+        assert_eq!(Resolution::for_step(3600), Resolution::Hour);
+        assert_eq!(Resolution::Hour.as_str(), "1h");
+    }
+}
