@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -97,7 +98,8 @@ fn range(
     Ok((from, to))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Series")]
 pub(crate) struct SeriesOut {
     labels: BTreeMap<String, String>,
     counter: bool,
@@ -105,7 +107,7 @@ pub(crate) struct SeriesOut {
     points: Vec<(i64, f64)>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct SeriesAnswer {
     metric: String,
     function: &'static str,
@@ -390,7 +392,7 @@ fn rate(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64
         .collect()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct Statement {
     queryid: String,
     database: String,
