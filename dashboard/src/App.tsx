@@ -1,24 +1,10 @@
 import { useEffect, useState } from "react";
-import { can, currentUser, login, logout, onSessionChange, resume } from "./api";
-import { closeLive } from "./live";
-import { message } from "./util";
-import { Overview } from "./pages/Overview";
-import { Instances } from "./pages/Instances";
-import { InstanceDetail } from "./pages/InstanceDetail";
-import { Collectors } from "./pages/Collectors";
-import { Secrets } from "./pages/Secrets";
-import { Users } from "./pages/Users";
-import { Account } from "./pages/Account";
-
-function useHash(): string {
-  const [hash, setHash] = useState(window.location.hash || "#/");
-  useEffect(() => {
-    const on = () => setHash(window.location.hash || "#/");
-    window.addEventListener("hashchange", on);
-    return () => window.removeEventListener("hashchange", on);
-  }, []);
-  return hash;
-}
+import { currentUser, login, logout, onSessionChange, resume } from "./api/client";
+import { message } from "./api/errors";
+import { closeLive } from "./api/live";
+import { useHash } from "./hooks/useHash";
+import { PAGES } from "./pages";
+import { isCurrent, navigation, route } from "./router";
 
 function Login() {
   const [username, setUsername] = useState("");
@@ -58,14 +44,6 @@ function Login() {
   );
 }
 
-const PAGES: { hash: string; label: string; role: "viewer" | "admin" }[] = [
-  { hash: "#/", label: "Overview", role: "viewer" },
-  { hash: "#/instances", label: "Managed Instances", role: "viewer" },
-  { hash: "#/collectors", label: "Active Collectors", role: "viewer" },
-  { hash: "#/secrets", label: "Registration Secrets", role: "admin" },
-  { hash: "#/users", label: "Users", role: "admin" },
-];
-
 export function App() {
   const [, setVersion] = useState(0);
   const [resuming, setResuming] = useState(true);
@@ -81,24 +59,16 @@ export function App() {
     return <Login />;
   }
   const path = hash.slice(1);
-  let page;
-  const detail = path.match(/^\/instances\/([0-9a-f-]{36})$/);
-  if (detail) page = <InstanceDetail id={detail[1]} />;
-  else if (path.startsWith("/instances")) page = <Instances />;
-  else if (path.startsWith("/collectors")) page = <Collectors />;
-  else if (path.startsWith("/secrets") && can("admin")) page = <Secrets />;
-  else if (path.startsWith("/users") && can("admin")) page = <Users />;
-  else if (path.startsWith("/account")) page = <Account />;
-  else page = <Overview />;
-  const active = (h: string) => (h === "#/" ? path === "/" || path === "" : path.startsWith(h.slice(1)));
+  const { page, params } = route(PAGES, path, user.role);
+  const Page = page.component;
   return (
     <div className="shell">
       <header>
         <a className="brand" href="#/">pgAnalytics</a>
         <nav aria-label="Main">
-          {PAGES.filter((p) => can(p.role)).map((p) => (
-            <a key={p.hash} href={p.hash} aria-current={active(p.hash) ? "page" : undefined}>
-              {p.label}
+          {navigation(PAGES, user.role).map((p) => (
+            <a key={p.path} href={`#${p.path}`} aria-current={isCurrent(p, path) ? "page" : undefined}>
+              {p.title}
             </a>
           ))}
         </nav>
@@ -107,7 +77,7 @@ export function App() {
           <button className="link" onClick={() => logout()}>Sign out</button>
         </span>
       </header>
-      <main>{page}</main>
+      <main><Page params={params} /></main>
     </div>
   );
 }

@@ -3,6 +3,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -21,7 +22,8 @@ pub(crate) struct Filter {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "AuditEntry")]
 pub(crate) struct Entry {
     aggregate_type: String,
     aggregate_id: String,

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use domain::user::{NewPassword, Role, UserCommand, PASSWORD_MAX_CHARS, USERNAME_MAX};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -16,14 +17,15 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LoginRequest")]
 pub(crate) struct LoginBody {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct TokenPair {
     access_token: String,
     refresh_token: String,
@@ -32,7 +34,8 @@ pub(crate) struct TokenPair {
     user: UserRef,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SessionUser")]
 pub(crate) struct UserRef {
     id: Uuid,
     username: String,
@@ -183,8 +186,9 @@ pub(crate) async fn login(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RefreshRequest")]
 pub(crate) struct RefreshBody {
     refresh_token: String,
 }
@@ -241,8 +245,9 @@ pub(crate) async fn refresh(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LogoutRequest")]
 pub(crate) struct LogoutBody {
     refresh_token: Option<String>,
 }
@@ -277,8 +282,9 @@ pub(crate) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ChangePasswordRequest")]
 pub(crate) struct ChangePasswordBody {
     current_password: String,
     new_password: String,

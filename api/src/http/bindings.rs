@@ -7,6 +7,7 @@ use axum::Json;
 use chrono::Utc;
 use commands::service::CommandError;
 use domain::collector::{CollectorCommand, CollectorError};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -57,8 +58,9 @@ pub(crate) async fn existing_instances(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CollectorBinding")]
 pub(crate) struct BindBody {
     instance_ids: Vec<Uuid>,
 }

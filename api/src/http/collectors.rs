@@ -10,6 +10,7 @@ use commands::service::CommandError;
 use domain::collector::{CollectorCommand, CollectorError};
 use domain::registration_secret::RegistrationSecretError;
 use domain::values::{AgentVersion, Hostname, Name, TextError};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -41,7 +42,8 @@ SELECT c.id, c.name, c.hostname, c.version, c.registered_at, a.last_seen,
   LEFT JOIN rm_collector_activity a ON a.collector_id = c.id
   LEFT JOIN metric_series_refused r ON r.collector_id = c.id";
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Collector")]
 pub(crate) struct CollectorView {
     id: Uuid,
     name: String,

@@ -20,6 +20,8 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures::{Stream, StreamExt};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
@@ -32,17 +34,29 @@ use crate::state::AppState;
 /// How often an open stream re-checks its user and session even when no user changed.
 const RECHECK: Duration = Duration::from_secs(15);
 
+/// A one-use ticket for opening `GET /events?ticket=…`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "LiveTicket")]
+pub(crate) struct Ticket {
+    ticket: String,
+    /// Seconds it stays valid.
+    expires_in: u64,
+}
+
 /// `POST /events/ticket` → `{ticket, expires_in}`.
 pub(crate) async fn ticket(
     State(state): State<AppState>,
     user: CurrentUser,
     Extension(grant): Extension<Grant>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ticket>, ApiError> {
     let client = state.auth_read().await?;
     let (ticket, ttl) = tickets::issue(&client, user.id, grant.access_expires_at)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({"ticket": ticket, "expires_in": ttl.as_secs()})))
+    Ok(Json(Ticket {
+        ticket,
+        expires_in: ttl.as_secs(),
+    }))
 }
 
 /// Whether the stream may stay open; the error is the `end` event's `reason`.

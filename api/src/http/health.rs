@@ -8,6 +8,7 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json;
 use projections::status::{projection_status, ProjectionStatus};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -155,7 +156,7 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
     (status, Json(body))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct Version {
     name: &'static str,
     version: &'static str,

@@ -11,6 +11,7 @@ use domain::managed_instance::{
     CONNECT_TIMEOUT_MAX_S,
 };
 use domain::values::Name;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
@@ -25,7 +26,8 @@ const COLUMNS: &str = "id, name, host, port, database, username, sslmode, connec
     last_heartbeat, created_at, updated_at, last_tls";
 
 /// An instance as the list and detail show it. Never a password, not even sealed.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Instance")]
 pub(crate) struct InstanceView {
     id: Uuid,
     name: String,
@@ -135,8 +137,9 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Ok(Some(Option::deserialize(d)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewInstance")]
 pub(crate) struct CreateBody {
     name: String,
     host: String,
@@ -249,8 +252,9 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "InstanceChange")]
 pub(crate) struct UpdateBody {
     name: Option<String>,
     host: Option<String>,
@@ -318,7 +322,8 @@ pub(crate) async fn remove(
 }
 
 /// A connection test's answer.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ConnectionTestResult")]
 pub(crate) struct TestResult {
     success: bool,
     status: String,
@@ -353,8 +358,9 @@ pub(crate) async fn test_connection(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DirectConnectionTest")]
 pub(crate) struct DirectBody {
     /// Accepted (a form may send it) and ignored: nothing is stored.
     #[serde(default)]

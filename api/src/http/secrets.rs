@@ -8,6 +8,7 @@ use commands::collectors::{self, CollectorCommandError};
 use commands::service::CommandError;
 use domain::registration_secret::{RegistrationSecretCommand, RegistrationSecretError};
 use domain::values::Name;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,7 +20,8 @@ use crate::state::AppState;
 
 const COLUMNS: &str = "id, name, prefix, active, expires_at, max_registrations, registrations_used, last_used_at, created_at, instance_ids";
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "RegistrationSecret")]
 pub(crate) struct SecretView {
     id: Uuid,
     name: String,
@@ -114,8 +116,9 @@ pub(crate) async fn read(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewRegistrationSecret")]
 pub(crate) struct CreateBody {
     name: String,
     #[serde(default)]
@@ -166,8 +169,9 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RegistrationSecretChange")]
 pub(crate) struct UpdateBody {
     name: Option<String>,
     active: Option<bool>,

@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use projections::queries::metrics::{self, Resolution, SeriesScope, SourcePoint};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -87,7 +88,8 @@ pub(crate) fn range(
     Ok((from, to))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Series")]
 pub(crate) struct SeriesOut {
     labels: BTreeMap<String, String>,
     counter: bool,
@@ -95,7 +97,7 @@ pub(crate) struct SeriesOut {
     points: Vec<(i64, f64)>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct SeriesAnswer {
     metric: String,
     function: &'static str,

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use projections::queries::metrics;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::parse_id;
@@ -21,7 +22,7 @@ const MAX_STATEMENT_RANGE_DAYS: i64 = 31;
 /// per series), so this bounds the work, not the memory.
 const MAX_STATEMENT_ROWS: i64 = 1_000_000;
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct Statement {
     queryid: String,
     database: String,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use commands::service::CommandError;
 use commands::users::CreateUserError;
 use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -22,10 +23,12 @@ use crate::state::AppState;
 /// the same moment and leave nobody in charge.
 const ADMIN_LOCK: i64 = 7_362_981_450_013;
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "User")]
 pub(crate) struct UserView {
     id: Uuid,
     username: String,
+    #[schemars(with = "Role")]
     role: String,
     active: bool,
     created_at: DateTime<Utc>,
@@ -98,8 +101,9 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserV
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewUser")]
 pub(crate) struct CreateBody {
     username: String,
     password: String,
@@ -196,8 +200,9 @@ async fn refuse_last_admin(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "UserChange")]
 pub(crate) struct UpdateBody {
     role: Option<Role>,
     active: Option<bool>,
@@ -290,8 +295,9 @@ pub(crate) async fn remove(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PasswordReset")]
 pub(crate) struct ResetBody {
     password: String,
 }

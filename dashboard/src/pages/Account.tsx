@@ -1,6 +1,7 @@
 import { useState } from "react";
-import { api, currentUser, logout } from "../api";
-import { ErrorNote, message } from "../util";
+import { api, currentUser, logout } from "../api/client";
+import { message } from "../api/errors";
+import { ErrorNote } from "../components/ui";
 
 /** The signed-in user's own password. */
 export function Account() {

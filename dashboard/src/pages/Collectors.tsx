@@ -1,7 +1,10 @@
 import { useState } from "react";
-import { api, can, get } from "../api";
-import { ActionButton, ago, ErrorNote, Loading, num, useLive, useTick } from "../util";
-import type { Collector } from "./types";
+import { api, get, may } from "../api/client";
+import type { Collector } from "../api/types";
+import { ActionButton, ErrorNote, Loading } from "../components/ui";
+import { useLive } from "../hooks/useLive";
+import { useTick } from "../hooks/useTick";
+import { ago, num, refusedText } from "../lib/format";
 
 export function Collectors() {
   const { data, error, reload } = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
@@ -12,7 +15,7 @@ export function Collectors() {
       <h1>Active Collectors</h1>
       <ErrorNote text={error ?? note} />
       {data === null ? <Loading what="collectors" /> : data.length === 0 ? (
-        <p className="empty">No collectors registered. {can("admin") ? <>Create a <a href="#/secrets">registration secret</a> and start <code>pganalytics-collector</code> with it.</> : null}</p>
+        <p className="empty">No collectors registered. {may("createSecret") ? <>Create a <a href="#/secrets">registration secret</a> and start <code>pganalytics-collector</code> with it.</> : null}</p>
       ) : (
         <div className="scroll">
           <table>
@@ -28,7 +31,7 @@ export function Collectors() {
                     <span className={`badge ${c.status}`}>{c.status}</span>
                     {c.rejected_batches > 0 && (
                       <div className="muted small" data-testid="rejected" title={c.last_rejected_reason ?? ""}>
-                        {num(c.rejected_batches)} refused{c.last_rejected_reason ? `: ${c.last_rejected_reason}` : ""}
+                        {refusedText(c.rejected_batches, c.last_rejected_reason)}
                       </div>
                     )}
                   </td>
@@ -36,7 +39,7 @@ export function Collectors() {
                   <td>{num(c.metrics_count_total)}</td>
                   <td>{num(c.metrics_count_24h)}</td>
                   <td className="actions">
-                    {can("admin") && (
+                    {may("deleteCollector") && (
                       <ActionButton
                         label="Delete"
                         className="danger"

@@ -1,43 +1,25 @@
 import { useEffect, useState } from "react";
-import { get } from "../api";
-import { Chart, type Line } from "../Chart";
-import { ErrorNote, Loading, message, num, useLive } from "../util";
-import type { Collector, Instance, SeriesAnswer } from "./types";
-import { statusText } from "./types";
+import { get } from "../api/client";
+import { message } from "../api/errors";
+import type { Collector, Instance, SeriesAnswer, Statement } from "../api/types";
+import { Chart } from "../components/Chart";
+import { ErrorNote, Loading, StatusBadge } from "../components/ui";
+import { useLive } from "../hooks/useLive";
+import { num } from "../lib/format";
+import type { PageProps } from "../router";
+import { chartsOf, type Charts } from "./instanceCharts";
 
 const RANGES: [string, number][] = [["15 min", 900], ["1 hour", 3600], ["6 hours", 21600], ["24 hours", 86400], ["7 days", 604800]];
-
-interface Statement { queryid: string; database: string; query: string | null; calls: number; total_time_ms: number; mean_time_ms: number }
 
 async function series(instance: string, metric: string, fn: "raw" | "rate", from: number, to: number): Promise<SeriesAnswer> {
   const q = new URLSearchParams({ instance_id: instance, metric, fn, from: String(from), to: String(to) });
   return get<SeriesAnswer>(`/metrics/series?${q}`);
 }
 
-function lines(a: SeriesAnswer, label: (l: Record<string, string>) => string): Line[] {
-  return a.series.map((s) => ({ label: label(s.labels), points: s.points })).filter((l) => l.points.length > 0);
-}
-
-/** Sums lines with the same label (e.g. connections by state over databases). */
-function merge(ls: Line[]): Line[] {
-  const by = new Map<string, Map<number, number>>();
-  for (const l of ls) {
-    const m = by.get(l.label) ?? new Map();
-    for (const [x, y] of l.points) m.set(x, (m.get(x) ?? 0) + y);
-    by.set(l.label, m);
-  }
-  return [...by].map(([label, m]) => ({ label, points: [...m].sort((a, b) => a[0] - b[0]) }));
-}
-
-interface Charts {
-  from: number; to: number;
-  tps: Line[]; connections: Line[]; hit: Line[]; size: Line[]; lag: Line[]; checkpoints: Line[];
-}
-
 async function loadCharts(name: string, seconds: number): Promise<Charts> {
   const to = Math.floor(Date.now() / 1000);
   const from = to - seconds;
-  const [commits, conns, hits, reads, size, lag, timed, req] = await Promise.all([
+  const [commits, conns, hits, reads, size, lag, timed, requested] = await Promise.all([
     series(name, "pg_database_xact_commit_total", "rate", from, to),
     series(name, "pg_activity_connections", "raw", from, to),
     series(name, "pg_database_blks_hit_total", "rate", from, to),
@@ -47,33 +29,11 @@ async function loadCharts(name: string, seconds: number): Promise<Charts> {
     series(name, "pg_checkpoints_timed_total", "rate", from, to),
     series(name, "pg_checkpoints_requested_total", "rate", from, to),
   ]);
-  const db = (l: Record<string, string>) => l.database ?? "";
-  // Cache hit ratio per database, from the two block rates at the same times.
-  const readBy = new Map(reads.series.map((s) => [db(s.labels), new Map(s.points)]));
-  const hit = hits.series.map((s) => {
-    const r = readBy.get(db(s.labels));
-    return {
-      label: db(s.labels),
-      points: s.points.flatMap(([x, h]): [number, number][] => {
-        const rd = r?.get(x);
-        return rd !== undefined && h + rd > 0 ? [[x, (h / (h + rd)) * 100]] : [];
-      }),
-    };
-  }).filter((l) => l.points.length > 0);
-  return {
-    from, to,
-    tps: lines(commits, db),
-    connections: merge(lines(conns, (l) => l.state ?? "")),
-    hit,
-    size: lines(size, db).map((l) => ({ ...l, points: l.points.map(([x, y]): [number, number] => [x, y / 1048576]) })),
-    lag: lines(lag, (l) => l.application_name || l.client_addr || "replica"),
-    checkpoints: [...lines(timed, () => "timed"), ...lines(req, () => "requested")].map((l) => ({
-      ...l, points: l.points.map(([x, y]): [number, number] => [x, y * 60]),
-    })),
-  };
+  return chartsOf({ commits, conns, hits, reads, size, lag, timed, requested }, from, to);
 }
 
-export function InstanceDetail({ id }: { id: string }) {
+export function InstanceDetail({ params }: PageProps) {
+  const id = params.id;
   const instance = useLive(() => get<Instance>(`/managed-instances/${id}`), ["managed_instance"], [id]);
   const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
   const [range, setRange] = useState(3600);
@@ -111,7 +71,7 @@ export function InstanceDetail({ id }: { id: string }) {
       <p><a href="#/instances">← Managed Instances</a></p>
       <div className="title">
         <h1>{i.name}</h1>
-        <span className={`badge ${i.last_connection_status}`}>{statusText(i.last_connection_status)}</span>
+        <StatusBadge status={i.last_connection_status} />
       </div>
       <p className="muted">{i.host}:{i.port}/{i.database} · {collector ? `collector ${collector.name}` : "no collector reports this instance yet (its target name must be the instance's name)"}</p>
       <label className="inline">

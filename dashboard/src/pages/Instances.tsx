@@ -1,29 +1,11 @@
 import { useState } from "react";
-import { api, can, get } from "../api";
-import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
-import type { Instance } from "./types";
-import { statusText } from "./types";
-
-interface TestResult {
-  success: boolean;
-  status: string;
-  latency_ms: number | null;
-  server_version: string | null;
-  error: string | null;
-}
-
-interface FormValue {
-  name: string;
-  host: string;
-  port: string;
-  database: string;
-  username: string;
-  password: string;
-  sslmode: string;
-  tags: string;
-}
-
-const EMPTY: FormValue = { name: "", host: "", port: "5432", database: "postgres", username: "", password: "", sslmode: "prefer", tags: "" };
+import { api, get, may } from "../api/client";
+import { message } from "../api/errors";
+import type { ConnectionTestResult, Instance } from "../api/types";
+import { ActionButton, ErrorNote, Loading, StatusBadge } from "../components/ui";
+import { useLive } from "../hooks/useLive";
+import { ago, connectionTestNote } from "../lib/format";
+import { bodyOf, EMPTY, formOf, type FormValue } from "./instanceForm";
 
 function InstanceForm({ initial, editing, onDone }: { initial: FormValue; editing?: Instance; onDone: () => void }) {
   const [v, setV] = useState(initial);
@@ -38,16 +20,7 @@ function InstanceForm({ initial, editing, onDone }: { initial: FormValue; editin
         e.preventDefault();
         setBusy(true);
         setError(null);
-        const body: Record<string, unknown> = {
-          name: v.name,
-          host: v.host,
-          port: Number(v.port),
-          database: v.database,
-          username: v.username,
-          sslmode: v.sslmode,
-          tags: v.tags.split(",").map((t) => t.trim()).filter(Boolean),
-        };
-        if (v.password || !editing) body.password = v.password || null;
+        const body = bodyOf(v, !!editing);
         try {
           if (editing) await api("PUT", `/managed-instances/${editing.id}`, body);
           else await api("POST", "/managed-instances", body);
@@ -97,43 +70,41 @@ function Row({ i, onEdit }: { i: Instance; onEdit: () => void }) {
       <td><a href={`#/instances/${i.id}`}>{i.name}</a>{i.tags.length > 0 && <div className="tags">{i.tags.join(", ")}</div>}</td>
       <td>{i.host}:{i.port}/{i.database}<div className="muted">{i.username} · {i.sslmode}</div></td>
       <td>
-        <span className={`badge ${status}`} data-testid="status">{statusText(status)}</span>
+        <StatusBadge status={status} testId="status" />
         {status !== "connected" && i.last_error && !note && <div className="muted small">{i.last_error}</div>}
         {note && <div className={note.ok ? "ok small" : "error small"} role="status">{note.text}</div>}
       </td>
       <td className="muted">{i.last_tested_at ? ago(i.last_tested_at) : "never"}</td>
       <td className="actions">
-        {can("editor") && (
-          <>
-            <button
-              disabled={testing}
-              onClick={async () => {
-                setTesting(true);
-                setNote(null);
-                try {
-                  const r = await api<TestResult>("POST", `/managed-instances/${i.id}/test-connection`);
-                  setShown(r.status);
-                  setNote(r.success
-                    ? { ok: true, text: `Connection successful (${Math.round(r.latency_ms ?? 0)} ms${r.server_version ? `, PostgreSQL ${r.server_version}` : ""})` }
-                    : { ok: false, text: r.error ?? statusText(r.status) });
-                } catch (e) {
-                  setNote({ ok: false, text: message(e) });
-                } finally {
-                  setTesting(false);
-                }
-              }}
-            >
-              {testing ? "Testing…" : "Test Connection"}
-            </button>
-            <button className="secondary" onClick={onEdit}>Edit</button>
-            <ActionButton
-              label="Remove"
-              className="danger"
-              confirm={`Remove the managed instance ${i.name}?`}
-              run={() => api("DELETE", `/managed-instances/${i.id}`)}
-              onError={(text) => setNote(text ? { ok: false, text } : null)}
-            />
-          </>
+        {may("testConnection") && (
+          <button
+            disabled={testing}
+            onClick={async () => {
+              setTesting(true);
+              setNote(null);
+              try {
+                const r = await api<ConnectionTestResult>("POST", `/managed-instances/${i.id}/test-connection`);
+                setShown(r.status);
+                setNote(connectionTestNote(r));
+              } catch (e) {
+                setNote({ ok: false, text: message(e) });
+              } finally {
+                setTesting(false);
+              }
+            }}
+          >
+            {testing ? "Testing…" : "Test Connection"}
+          </button>
+        )}
+        {may("editInstance") && <button className="secondary" onClick={onEdit}>Edit</button>}
+        {may("removeInstance") && (
+          <ActionButton
+            label="Remove"
+            className="danger"
+            confirm={`Remove the managed instance ${i.name}?`}
+            run={() => api("DELETE", `/managed-instances/${i.id}`)}
+            onError={(text) => setNote(text ? { ok: false, text } : null)}
+          />
         )}
       </td>
     </tr>
@@ -151,22 +122,19 @@ export function Instances() {
     <>
       <div className="title">
         <h1>Managed Instances</h1>
-        {can("editor") && !form && <button onClick={() => setForm({})}>Add instance</button>}
+        {may("addInstance") && !form && <button onClick={() => setForm({})}>Add instance</button>}
       </div>
       {form && (
         <InstanceForm
           key={form.editing?.id ?? "new"}
           editing={form.editing}
-          initial={form.editing ? {
-            name: form.editing.name, host: form.editing.host, port: String(form.editing.port), database: form.editing.database,
-            username: form.editing.username, password: "", sslmode: form.editing.sslmode, tags: form.editing.tags.join(", "),
-          } : EMPTY}
+          initial={form.editing ? formOf(form.editing) : EMPTY}
           onDone={done}
         />
       )}
       <ErrorNote text={error} />
       {data === null ? <Loading what="instances" /> : data.length === 0 ? (
-        <p className="empty">No managed instances yet.{can("editor") ? " Add the PostgreSQL servers you look after." : ""}</p>
+        <p className="empty">No managed instances yet.{may("addInstance") ? " Add the PostgreSQL servers you look after." : ""}</p>
       ) : (
         <div className="scroll">
           <table>

@@ -1,7 +1,8 @@
-import { get } from "../api";
-import { ErrorNote, Loading, num, useLive } from "../util";
-import type { Collector, Instance } from "./types";
-import { statusText } from "./types";
+import { get } from "../api/client";
+import type { Collector, Instance } from "../api/types";
+import { ErrorNote, Loading, StatusBadge } from "../components/ui";
+import { useLive } from "../hooks/useLive";
+import { num } from "../lib/format";
 
 export function Overview() {
   const instances = useLive(() => get<Instance[]>("/managed-instances"), ["managed_instance"]);
@@ -23,7 +24,7 @@ export function Overview() {
               <p className="big">{instances.data.length}</p>
               <ul className="plain">
                 {[...byStatus].map(([s, n]) => (
-                  <li key={s}><span className={`badge ${s}`}>{statusText(s)}</span> {n}</li>
+                  <li key={s}><StatusBadge status={s} /> {n}</li>
                 ))}
               </ul>
               {instances.data.length === 0 && <p className="empty">None yet: <a href="#/instances">add one</a>.</p>}

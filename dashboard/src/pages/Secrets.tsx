@@ -1,23 +1,21 @@
 import { useState } from "react";
-import { api, get } from "../api";
-import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
-import type { Instance } from "./types";
-
-interface Secret {
-  id: string; name: string; prefix: string; active: boolean; expires_at: string | null;
-  max_registrations: number | null; registrations_used: number; last_used_at: string | null; created_at: string; secret?: string;
-  instance_ids: string[];
-}
+import { api, get } from "../api/client";
+import { message } from "../api/errors";
+import type { Instance, RegistrationSecret } from "../api/types";
+import { ActionButton, ErrorNote, Loading } from "../components/ui";
+import { useLive } from "../hooks/useLive";
+import { ago, usage } from "../lib/format";
+import { secretBody } from "./secretForm";
 
 export function Secrets() {
-  const { data, error, reload } = useLive(() => get<Secret[]>("/registration-secrets"), ["registration_secret"]);
+  const { data, error, reload } = useLive(() => get<RegistrationSecret[]>("/registration-secrets"), ["registration_secret"]);
   const [name, setName] = useState("");
   const [max, setMax] = useState("");
   const [days, setDays] = useState("");
   const instances = useLive(() => get<Instance[]>("/managed-instances"), ["managed_instance"]).data ?? [];
   const [bound, setBound] = useState<string[]>([]);
   const nameOf = (id: string) => instances.find((i) => i.id === id)?.name ?? id;
-  const [created, setCreated] = useState<Secret | null>(null);
+  const [created, setCreated] = useState<RegistrationSecret | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
   return (
@@ -30,11 +28,7 @@ export function Secrets() {
           e.preventDefault();
           setFormError(null);
           try {
-            const body: Record<string, unknown> = { name };
-            if (max) body.max_registrations = Number(max);
-            if (days) body.expires_at = new Date(Date.now() + Number(days) * 86400000).toISOString();
-            if (bound.length) body.instance_ids = bound;
-            setCreated(await api<Secret>("POST", "/registration-secrets", body));
+            setCreated(await api<RegistrationSecret>("POST", "/registration-secrets", secretBody(name, max, days, bound)));
             setCopied(false);
             setName("");
             setBound([]);
@@ -89,7 +83,7 @@ export function Secrets() {
                   <td><code>{s.prefix}…</code></td>
                   <td>{s.instance_ids.length ? s.instance_ids.map(nameOf).join(", ") : <span className="muted">none</span>}</td>
                   <td><span className={`badge ${s.active ? "active" : "inactive"}`}>{s.active ? "active" : "deactivated"}</span></td>
-                  <td>{s.registrations_used}{s.max_registrations !== null ? ` / ${s.max_registrations}` : ""}</td>
+                  <td>{usage(s.registrations_used, s.max_registrations)}</td>
                   <td>{s.expires_at ? new Date(s.expires_at).toLocaleString() : "never"}</td>
                   <td>{ago(s.last_used_at)}</td>
                   <td className="actions">

@@ -1,17 +1,19 @@
 import { useState } from "react";
-import { api, currentUser, get, type Role } from "../api";
-import { ActionButton, ago, ErrorNote, Loading, message, useLive } from "../util";
-
-interface UserRow { id: string; username: string; role: Role; active: boolean; created_at: string; last_login_at: string | null }
+import { api, currentUser, get } from "../api/client";
+import { message } from "../api/errors";
+import type { NewUser, Role, User, UserChange } from "../api/types";
+import { ActionButton, ErrorNote, Loading } from "../components/ui";
+import { useLive } from "../hooks/useLive";
+import { ago } from "../lib/format";
 
 export function Users() {
-  const { data, error, reload } = useLive(() => get<UserRow[]>("/users"), ["user"]);
+  const { data, error, reload } = useLive(() => get<User[]>("/users"), ["user"]);
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [role, setRole] = useState<Role>("viewer");
   const [note, setNote] = useState<string | null>(null);
   const me = currentUser();
-  const change = (id: string, body: Record<string, unknown>) => api("PUT", `/users/${id}`, body).then(reload);
+  const change = (id: string, body: UserChange) => api("PUT", `/users/${id}`, body).then(reload);
   return (
     <>
       <h1>Users</h1>
@@ -21,7 +23,8 @@ export function Users() {
         onSubmit={async (e) => {
           e.preventDefault();
           try {
-            await api("POST", "/users", { username, password, role });
+            const body: NewUser = { username, password, role };
+            await api("POST", "/users", body);
             setUsername("");
             setPassword("");
             setNote(null);
@@ -54,7 +57,7 @@ export function Users() {
                   <td>{u.username}</td>
                   <td>
                     <select aria-label={`Role of ${u.username}`} value={u.role} disabled={u.id === me?.id}
-                      onChange={(e) => change(u.id, { role: e.target.value }).then(() => setNote(null), (err) => setNote(message(err)))}>
+                      onChange={(e) => change(u.id, { role: e.target.value as Role }).then(() => setNote(null), (err) => setNote(message(err)))}>
                       <option value="viewer">viewer</option><option value="editor">editor</option><option value="admin">admin</option>
                     </select>
                   </td>

@@ -7,7 +7,8 @@
 // it. The server ends a stream (`end`) when the session expires or is revoked, or the user is
 // deactivated or demoted; then, as after an error, a new ticket is asked for: a live session
 // gets one, an ended one is logged out by the API client.
-import { api, accessToken } from "./api";
+import { api, accessToken } from "./client";
+import type { LiveTicket } from "./types";
 
 export interface Change { kind: string; id?: string }
 type Listener = (c: Change) => void;
@@ -32,7 +33,7 @@ async function open() {
   const mine = generation;
   let ticket: string;
   try {
-    ticket = (await api<{ ticket: string }>("POST", "/events/ticket")).ticket;
+    ticket = (await api<LiveTicket>("POST", "/events/ticket")).ticket;
   } catch {
     opening = false;
     // Logged out (401) or the server is away: try again later if still logged in.

@@ -1,8 +1,9 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { align, type Line } from "./chartData";
 
-export interface Line { label: string; points: [number, number][] }
+export type { Line };
 
 const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 
@@ -12,14 +13,7 @@ export function Chart({ title, unit, lines, from, to }: { title: string; unit: s
   useEffect(() => {
     const el = box.current;
     if (!el || lines.length === 0) return;
-    const xs = Array.from(new Set(lines.flatMap((l) => l.points.map((p) => p[0])))).sort((a, b) => a - b);
-    const index = new Map(xs.map((x, i) => [x, i]));
-    const data: (number | null)[][] = [xs.map((x) => x / 1000)];
-    for (const l of lines) {
-      const ys: (number | null)[] = new Array(xs.length).fill(null);
-      for (const [x, y] of l.points) ys[index.get(x)!] = y;
-      data.push(ys);
-    }
+    const data = align(lines);
     const plot = new uPlot(
       {
         width: el.clientWidth || 400,

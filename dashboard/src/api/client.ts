@@ -1,15 +1,9 @@
 // The API client: tokens, refresh on 401, errors in the API's own words.
+import { ApiError, errorOf } from "./errors";
+import { ACTIONS, allows, type Action } from "./roles";
+import type { Role, SessionUser, TokenPair } from "./types";
 
-export type Role = "viewer" | "editor" | "admin";
-export interface User { id: string; username: string; role: Role }
-
-export class ApiError extends Error {
-  constructor(public status: number, message: string, public field?: string) {
-    super(message);
-  }
-}
-
-interface Session { access: string; refresh: string; user: User }
+interface Session { access: string; refresh: string; user: SessionUser }
 
 let session: Session | null = null;
 const KEY = "pga.session";
@@ -27,7 +21,7 @@ export function onSessionChange(l: () => void): () => void {
   return () => listeners.delete(l);
 }
 
-export function currentUser(): User | null {
+export function currentUser(): SessionUser | null {
   return session?.user ?? null;
 }
 
@@ -35,24 +29,15 @@ export function accessToken(): string | null {
   return session?.access ?? null;
 }
 
+/** Whether the signed-in user has at least `role`. */
 export function can(role: Role): boolean {
-  const order: Role[] = ["viewer", "editor", "admin"];
-  const mine = session?.user.role;
-  return !!mine && order.indexOf(mine) >= order.indexOf(role);
+  return allows(session?.user.role, role);
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
-  try {
-    const body = await res.json();
-    const e = body?.error;
-    if (e?.message) return new ApiError(res.status, e.message, e.field);
-  } catch {
-    /* not JSON */
-  }
-  return new ApiError(res.status, `The server answered ${res.status} ${res.statusText}`);
+/** Whether the signed-in user may do `action` (see `ACTIONS`). */
+export function may(action: Action): boolean {
+  return can(ACTIONS[action].role);
 }
-
-interface TokenPair { access_token: string; refresh_token: string; user: User }
 
 export async function login(username: string, password: string): Promise<void> {
   const res = await fetch("/api/v1/auth/login", {

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import openapi from "./api/openapi.json";
+import type { Role } from "./api/types";
+import { PAGES } from "./pages";
+import { isCurrent, match, navigation, route } from "./router";
+
+const ID = "0190a4b2-7c1e-7d3a-9f00-123456789abc";
+const titles = (role: Role) => navigation(PAGES, role).map((p) => p.title);
+const shown = (path: string, role: Role) => route(PAGES, path, role);
+
+describe("navigation", () => {
+  it("shows viewers and editors the monitoring pages, admins also secrets and users", () => {
+    expect(titles("viewer")).toEqual(["Overview", "Managed Instances", "Active Collectors"]);
+    expect(titles("editor")).toEqual(["Overview", "Managed Instances", "Active Collectors"]);
+    expect(titles("admin")).toEqual(["Overview", "Managed Instances", "Active Collectors", "Registration Secrets", "Users"]);
+  });
+
+  it("marks the link of the current path, or of the path above it", () => {
+    const page = (title: string) => PAGES.find((p) => p.title === title)!;
+    expect(isCurrent(page("Overview"), "/")).toBe(true);
+    expect(isCurrent(page("Overview"), "")).toBe(true);
+    expect(isCurrent(page("Overview"), "/instances")).toBe(false);
+    expect(isCurrent(page("Managed Instances"), `/instances/${ID}`)).toBe(true);
+    expect(isCurrent(page("Active Collectors"), "/instances")).toBe(false);
+  });
+});
+
+describe("route", () => {
+  it("shows each page at its path", () => {
+    expect(shown("/", "viewer").page.title).toBe("Overview");
+    expect(shown("/instances", "viewer").page.title).toBe("Managed Instances");
+    expect(shown("/collectors", "viewer").page.title).toBe("Active Collectors");
+    expect(shown("/account", "viewer").page.title).toBe("Your account");
+    expect(shown("/secrets", "admin").page.title).toBe("Registration Secrets");
+    expect(shown("/users", "admin").page.title).toBe("Users");
+  });
+
+  it("gives an instance's page its id", () => {
+    expect(shown(`/instances/${ID}`, "viewer")).toMatchObject({ page: { title: "Managed Instance" }, params: { id: ID } });
+  });
+
+  it("shows the list for a path below it that is no instance id", () => {
+    expect(shown("/instances/not-an-id", "viewer").page.title).toBe("Managed Instances");
+  });
+
+  it("shows the overview for admin pages to anyone below admin", () => {
+    for (const role of ["viewer", "editor"] as const) {
+      expect(shown("/secrets", role).page.title).toBe("Overview");
+      expect(shown("/users", role).page.title).toBe("Overview");
+    }
+  });
+
+  it("shows the overview for a path no page takes", () => {
+    expect(shown("/nowhere", "admin")).toMatchObject({ page: { title: "Overview" }, params: {} });
+    expect(shown("", "viewer").page.title).toBe("Overview");
+  });
+});
+
+describe("match", () => {
+  it("takes an id only where the pattern has one, and whole", () => {
+    expect(match("/instances/:id", `/instances/${ID}`)).toEqual({ id: ID });
+    expect(match("/instances/:id", `/instances/${ID}/more`)).toBeNull();
+    expect(match("/instances/:id", "/instances")).toBeNull();
+    expect(match("/", "/instances")).toBeNull();
+  });
+});
+
+describe("the page list", () => {
+  // The API route whose data each page shows: the page needs the role that route needs.
+  const READS: Record<string, string> = {
+    "/": "GET /managed-instances",
+    "/instances/:id": "GET /managed-instances/{id}",
+    "/instances": "GET /managed-instances",
+    "/collectors": "GET /collectors",
+    "/secrets": "GET /registration-secrets",
+    "/users": "GET /users",
+    "/account": "POST /auth/change-password",
+  };
+
+  it("asks of each page the role the server asks of what it shows", () => {
+    const paths = openapi.paths as Record<string, Record<string, { "x-pga-access"?: string }>>;
+    for (const page of PAGES) {
+      const [method, path] = READS[page.path].split(" ");
+      expect(page.role, page.path).toBe(paths[`/api/v1${path}`][method.toLowerCase()]["x-pga-access"]);
+    }
+  });
+});
