@@ -182,9 +182,3 @@ pub async fn register_collector(api: &Api, admin: &str, name: &str) -> Registere
     let secret = registration_secret(api, admin, name).await;
     api.register_collector(&secret, name).await
 }
-
-/// Asks for a one-use live-updates ticket with `token` (see [`Api::live_ticket`]). Kept until
-/// every test file has moved to [`Api::live_ticket`].
-pub async fn live_ticket(api: &Api, token: &str) -> String {
-    api.live_ticket(token).await
-}

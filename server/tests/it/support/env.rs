@@ -278,10 +278,6 @@ impl TestEnv {
     pub async fn jetstream(&self) -> jetstream::Context {
         jetstream::new(self.nats().await)
     }
-
-    /// Drops the database and this prefix's streams: what dropping the environment does. Kept
-    /// until every test file has moved to [`super::TestApp`].
-    pub async fn cleanup(self) {}
 }
 
 impl Drop for TestEnv {
