@@ -98,24 +98,16 @@ fn the_route_table_matches_the_api_contract() {
 
 #[tokio::test]
 async fn every_route_answers_each_role_as_declared() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    api.create_user(&admin, "matrix-viewer", "viewer password 1", "viewer")
-        .await;
-    api.create_user(&admin, "matrix-editor", "editor password 1", "editor")
-        .await;
-    let viewer = api.token("matrix-viewer", "viewer password 1").await;
-    let editor = api.token("matrix-editor", "editor password 1").await;
-    let collector = register_collector(&api, &admin, "matrix-collector")
-        .await
-        .token;
+    let app = spawn_admin_app().await;
+    let api = app.api();
+    let viewer = app.user("matrix-viewer", "viewer").await.token;
+    let editor = app.user("matrix-editor", "editor").await.token;
+    let collector = app.register_collector("matrix-collector").await.token;
     let callers: [(&str, Option<&str>, Option<Role>); 5] = [
         ("no token", None, None),
         ("viewer", Some(&viewer), Some(Role::Viewer)),
         ("editor", Some(&editor), Some(Role::Editor)),
-        ("admin", Some(&admin), Some(Role::Admin)),
+        ("admin", Some(app.admin()), Some(Role::Admin)),
         ("collector", Some(&collector), None),
     ];
 
@@ -178,16 +170,13 @@ async fn every_route_answers_each_role_as_declared() {
         }
     }
     assert_eq!(checked, EXPECTED.len() * 5);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
-async fn the_openapi_document_and_the_audit_log_follow_the_route_table() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let doc = api
+async fn the_openapi_document_declares_each_routes_access_as_the_route_table_does() {
+    let app = spawn_app(Roles::ALL).await;
+    let doc = app
+        .api()
         .call(Method::GET, "/openapi.json", None, None)
         .await
         .body;
@@ -195,12 +184,16 @@ async fn the_openapi_document_and_the_audit_log_follow_the_route_table() {
         let op = &doc["paths"][format!("/api/v1{path}")][method.to_lowercase()];
         assert_eq!(op["x-pga-access"], *access, "{method} {path}");
     }
+}
 
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    api.create_user(&admin, "audited", "audited password", "viewer")
+#[tokio::test]
+async fn the_audit_log_lists_an_admins_actions_and_refuses_bad_filters() {
+    let app = spawn_admin_app().await;
+    let (api, admin) = (app.api(), app.admin());
+    api.create_user(admin, "audited", "audited password", "viewer")
         .await;
     let log = api
-        .get("/audit?actor=root-admin&aggregate_type=user", &admin)
+        .get("/audit?actor=root-admin&aggregate_type=user", admin)
         .await;
     assert_eq!(log.status, 200, "{}", log.body);
     let summaries: Vec<&str> = log
@@ -215,13 +208,11 @@ async fn the_openapi_document_and_the_audit_log_follow_the_route_table() {
         "{summaries:?}"
     );
     assert!(summaries.contains(&"logged in"), "{summaries:?}");
-    let bad = api.get("/audit?limit=0", &admin).await;
+    let bad = api.get("/audit?limit=0", admin).await;
     assert_eq!(
         (bad.status, bad.body["error"]["field"].clone()),
         (422, json!("limit"))
     );
-    let unknown = api.get("/audit?colour=red", &admin).await;
+    let unknown = api.get("/audit?colour=red", admin).await;
     assert_eq!(unknown.status, 400);
-    running.stop().await;
-    env.cleanup().await;
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use commands::service::CommandService;
 use domain::user::{PasswordHash, Role, UserCommand, UserEvent, Username};
-use pganalytics::app::Roles;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -243,16 +242,16 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
     let nats = NatsServer::start(nats_port, &store);
     wait_for_port(nats_port).await;
     let nats_url = format!("nats://127.0.0.1:{nats_port}");
-    let env = TestEnv::with_servers(&pg.url("postgres"), &nats_url)
-        .await
-        .with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let api = Api::new(addr);
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let app = TestApp::builder()
+        .on(TestEnv::with_servers(&pg.url("postgres"), &nats_url).await)
+        .admin()
+        .spawn()
+        .await;
+    let (env, api) = (&app.env, app.api());
+    let addr = app.addr.expect("http");
     let mut collectors = Vec::new();
     for i in 0..COLLECTORS {
-        collectors.push(register_collector(&api, &admin, &format!("chaos-{i}")).await);
+        collectors.push(app.register_collector(&format!("chaos-{i}")).await);
     }
     let commands = env.commands().await;
 
@@ -264,14 +263,7 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
     let mut workers = tokio::task::JoinSet::new();
     for c in &collectors {
         for _ in 0..PUSHERS_PER_COLLECTOR {
-            let c = RegisteredCollector {
-                id: c.id.clone(),
-                token: c.token.clone(),
-                refresh_secret: c.refresh_secret.clone(),
-                secret: c.secret.clone(),
-                nats: c.nats.clone(),
-            };
-            workers.spawn(pusher(api.clone(), c, stop.clone(), pushes.clone()));
+            workers.spawn(pusher(api.clone(), c.clone(), stop.clone(), pushes.clone()));
         }
     }
     let commands = Arc::new(commands);
@@ -720,7 +712,8 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
             .join("\n")
     );
 
-    running.stop().await;
+    // The app and its database go first, while the private servers still run.
+    drop(app);
     drop(nats);
     let _ = std::fs::remove_dir_all(&store);
     drop(pg);

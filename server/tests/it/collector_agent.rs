@@ -8,7 +8,6 @@ use std::time::Duration;
 use collector::agent::{self, Agent};
 use collector::config::{Config as AgentConfig, Secret};
 use collector::transport::Link;
-use pganalytics::app::{self, Roles};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
@@ -67,44 +66,30 @@ async fn applied_batches(env: &TestEnv, collector: &str) -> (i64, i64, i64) {
 
 /// A running server (admin signed in) and a state folder for an agent.
 struct Setup {
-    env: TestEnv,
-    running: pganalytics::app::Running,
-    addr: std::net::SocketAddr,
-    api: Api,
-    admin: String,
+    app: TestApp,
     dir: tempfile::TempDir,
 }
 
-async fn setup(tweak: impl FnOnce(&mut TestEnv)) -> Setup {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    tweak(&mut env);
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let api = Api::new(addr);
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn setup(app: AppBuilder) -> Setup {
     Setup {
-        env,
-        running,
-        addr,
-        api,
-        admin,
-        dir,
+        app: app.admin().spawn().await,
+        dir: tempfile::tempdir().expect("tempdir"),
     }
 }
 
 impl Setup {
     fn agent_config(&self, extra: &str) -> AgentConfig {
-        agent_config(&format!("http://{}", self.addr), self.dir.path(), extra)
+        let server = format!("http://{}", self.app.addr.expect("http"));
+        agent_config(&server, self.dir.path(), extra)
     }
 
-    async fn secret(&self, name: &str) -> String {
-        registration_secret(&self.api, &self.admin, name).await
-    }
-
-    async fn finish(self) {
-        self.running.stop().await;
-        self.env.cleanup().await;
+    /// The spooled batches waiting on disk.
+    fn spooled(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("spool"))
+            .expect("spool dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
+            .count()
     }
 }
 
@@ -124,20 +109,12 @@ async fn prepared(config: AgentConfig, secret: &str) -> (Agent, Link) {
 
 #[tokio::test]
 async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
-    let Setup {
-        env,
-        running,
-        addr,
-        api,
-        admin,
-        dir,
-    } = setup(|_| {}).await;
-    let secret = registration_secret(&api, &admin, "agent").await;
-    let config = agent_config(&format!("http://{addr}"), dir.path(), "");
-    let (agent, link) = prepared(config.clone(), &secret).await;
+    let mut t = setup(TestApp::builder()).await;
+    let secret = t.app.registration_secret("agent").await;
+    let (agent, link) = prepared(t.agent_config(""), &secret).await;
     let collector_id = link.collector_id().to_owned();
     // The state file holds the identity, owner-only.
-    let state = std::fs::read_to_string(dir.path().join("state.json")).expect("state file");
+    let state = std::fs::read_to_string(t.dir.path().join("state.json")).expect("state file");
     assert!(state.contains(&collector_id) && state.contains("pgcr_"));
     let stats = agent.stats();
     let stop = CancellationToken::new();
@@ -147,11 +124,11 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
         (stats.batches_sent.load(Ordering::Relaxed) >= 2).then_some(())
     })
     .await;
-    let collectors = api.get("/collectors", &admin).await;
+    let collectors = t.app.api().get("/collectors", t.app.admin()).await;
     assert!(collectors.body.to_string().contains("agent under test"));
 
     // The server goes away for several passes.
-    running.stop().await;
+    t.app.stop().await;
     let made_before = stats.batches_made.load(Ordering::Relaxed);
     eventually("three batches made while the server is down", || async {
         (stats.batches_made.load(Ordering::Relaxed) >= made_before + 3
@@ -159,23 +136,11 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
             .then_some(())
     })
     .await;
-    let spooled: Vec<_> = std::fs::read_dir(dir.path().join("spool"))
-        .expect("spool dir")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
-        .collect();
-    assert!(
-        spooled.len() >= 3,
-        "batches wait on disk: {}",
-        spooled.len()
-    );
+    let spooled = t.spooled();
+    assert!(spooled >= 3, "batches wait on disk: {spooled}");
 
     // It comes back on the same address; the spool drains.
-    let mut config_again = env.config.clone();
-    config_again.listen = addr;
-    let running = app::start(&config_again, Roles::ALL, CancellationToken::new())
-        .await
-        .expect("restart");
+    t.app.start().await;
     // The sender probes on a back-off of at most 10 s; passes every second must not postpone
     // the probes (they once did: the spool never drained while passes kept coming).
     eventually_within(40, "the spool to drain", || async {
@@ -189,11 +154,7 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
     let sent = stats.batches_sent.load(Ordering::Relaxed);
     let made = stats.batches_made.load(Ordering::Relaxed);
     assert_eq!(stats.batches_refused.load(Ordering::Relaxed), 0);
-    let left = std::fs::read_dir(dir.path().join("spool"))
-        .expect("spool dir")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json.gz"))
-        .count() as u64;
+    let left = t.spooled() as u64;
     assert_eq!(
         made,
         sent + left,
@@ -201,7 +162,7 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
     );
     let expected = i64::try_from(sent).expect("count");
     let counts = eventually("every sent batch stored", || async {
-        let c = applied_batches(&env, &collector_id).await;
+        let c = applied_batches(&t.app.env, &collector_id).await;
         (c.0 >= expected && c.2 >= expected).then_some(c)
     })
     .await;
@@ -211,11 +172,12 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
         "each batch applied exactly once by both metric projections"
     );
     // Real data arrived: the collector's own PostgreSQL commits, as a rate.
-    let series = api
+    let series = t.app
+        .api()
         .get(
             &format!("/metrics/series?instance_id=local-pg&metric=pg_database_xact_commit_total&label.database=postgres&from={}",
                 (chrono::Utc::now() - chrono::Duration::minutes(5)).timestamp()),
-            &admin,
+            t.app.admin(),
         )
         .await;
     assert_eq!(series.status, 200, "{}", series.body);
@@ -226,16 +188,12 @@ async fn a_server_outage_loses_nothing_and_counts_each_batch_once() {
         "{}",
         series.body
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
-async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
-    let t = setup(|_| {}).await;
-    let (api, admin, dir) = (&t.api, &t.admin, &t.dir);
+async fn an_agent_with_a_wrong_or_no_registration_secret_says_so_and_writes_no_state() {
+    let t = setup(TestApp::builder()).await;
     let config = t.agent_config("");
-
     // A wrong registration secret: a message saying so, no state file.
     let mut wrong = config.clone();
     wrong.server.registration_secret = Some(Secret::new("pgas_not_a_real_secret"));
@@ -244,12 +202,17 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
         e.to_string().contains("refused the registration secret"),
         "{e}"
     );
-    assert!(!dir.path().join("state.json").exists());
+    assert!(!t.dir.path().join("state.json").exists());
     // No secret and no state: the start explains what is missing.
-    let e = agent::prepare(config.clone()).await.err().expect("refused");
+    let e = agent::prepare(config).await.err().expect("refused");
     assert!(e.to_string().contains("REGISTRATION_SECRET"), "{e}");
+}
 
-    let secret = t.secret("doomed").await;
+#[tokio::test]
+async fn a_deleted_collector_stops_loudly_and_never_registers_anew() {
+    let t = setup(TestApp::builder()).await;
+    let config = t.agent_config("");
+    let secret = t.app.registration_secret("doomed").await;
     let (agent, link) = prepared(config.clone(), &secret).await;
     let id = link.collector_id().to_owned();
     let stats = agent.stats();
@@ -258,13 +221,10 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
         (stats.batches_sent.load(Ordering::Relaxed) >= 1).then_some(())
     })
     .await;
-    let deleted = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/collectors/{id}"),
-            Some(admin),
-            None,
-        )
+    let deleted = t
+        .app
+        .api()
+        .delete(&format!("/collectors/{id}"), t.app.admin())
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     let outcome = tokio::time::timeout(Duration::from_secs(20), run)
@@ -284,19 +244,18 @@ async fn a_deleted_collector_stops_loudly_and_a_wrong_secret_is_refused() {
     .await
     .expect("stops");
     assert!(outcome.is_err());
-    t.finish().await;
 }
 
 #[tokio::test]
 async fn the_nats_transport_publishes_batches_that_count() {
-    let t = setup(|_| {}).await;
-    let secret = t.secret("nats agent").await;
+    let t = setup(TestApp::builder()).await;
+    let secret = t.app.registration_secret("nats agent").await;
     let extra = format!(
         "transport = \"nats\"\nnats_url = \"{}\"\nnats_prefix = \"{}\"",
-        t.env.config.nats_url, t.env.prefix
+        t.app.config().nats_url,
+        t.app.env.prefix
     );
-    let config = t.agent_config(&extra);
-    let (agent, link) = prepared(config, &secret).await;
+    let (agent, link) = prepared(t.agent_config(&extra), &secret).await;
     let id = link.collector_id().to_owned();
     let stats = agent.stats();
     let stop = CancellationToken::new();
@@ -310,12 +269,11 @@ async fn the_nats_transport_publishes_batches_that_count() {
     let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
     let counts = eventually("published batches counted", || async {
         // Two projections count them, each at its own pace: wait for both.
-        let c = applied_batches(&t.env, &id).await;
+        let c = applied_batches(&t.app.env, &id).await;
         (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
     })
     .await;
     assert_eq!(counts, (sent, sent, sent));
-    t.finish().await;
 }
 
 #[tokio::test]
@@ -422,8 +380,8 @@ async fn statements_over_tls_with_a_password_from_the_environment() {
 #[tokio::test]
 async fn tokens_are_refreshed_before_they_expire() {
     // Eight-second agent tokens: the agent must renew them with a quarter of their life left.
-    let t = setup(|env| env.config.agent_token_ttl = Duration::from_secs(8)).await;
-    let secret = t.secret("renewing").await;
+    let t = setup(TestApp::builder().config(|c| c.agent_token_ttl = Duration::from_secs(8))).await;
+    let secret = t.app.registration_secret("renewing").await;
     let config = t.agent_config("");
     let (agent, link) = prepared(config, &secret).await;
     let counters = link.counters();
@@ -445,18 +403,18 @@ async fn tokens_are_refreshed_before_they_expire() {
         "no push ever met an expired token"
     );
     assert_eq!(stats.send_failures.load(Ordering::Relaxed), 0);
-    t.finish().await;
 }
 
 #[tokio::test]
 async fn the_nats_transport_renews_its_credential_before_nats_drops_it() {
     // Tokens, and NATS credentials with them, of 6 s: nats-server closes a connection the
     // moment its credential expires, so only a renewal keeps batches flowing.
-    let t = setup(|env| env.config.agent_token_ttl = Duration::from_secs(6)).await;
-    let secret = t.secret("renewing nats agent").await;
+    let t = setup(TestApp::builder().config(|c| c.agent_token_ttl = Duration::from_secs(6))).await;
+    let secret = t.app.registration_secret("renewing nats agent").await;
     let extra = format!(
         "transport = \"nats\"\nnats_url = \"{}\"\nnats_prefix = \"{}\"",
-        t.env.config.nats_url, t.env.prefix
+        t.app.config().nats_url,
+        t.app.env.prefix
     );
     let (agent, link) = prepared(t.agent_config(&extra), &secret).await;
     let id = link.collector_id().to_owned();
@@ -477,10 +435,9 @@ async fn the_nats_transport_renews_its_credential_before_nats_drops_it() {
     run.await.expect("join").expect("clean stop");
     let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
     let counts = eventually("every published batch counted once", || async {
-        let c = applied_batches(&t.env, &id).await;
+        let c = applied_batches(&t.app.env, &id).await;
         (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
     })
     .await;
     assert_eq!(counts, (sent, sent, sent));
-    t.finish().await;
 }

@@ -63,7 +63,6 @@ async fn events_reach_the_stream_exactly_once_when_the_relay_restarts() {
     assert!(ids
         .iter()
         .all(|id| id.starts_with("user:") && id.ends_with(":1")));
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -114,18 +113,16 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
         })
         .collect();
     assert_eq!(published, vec![late_id, early_id], "both, in commit order");
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_command_can_wait_until_every_projection_shows_it() {
-    let env = TestEnv::new().await;
-    let running = env
-        .start(Roles {
-            project: true,
-            ..NO_ROLES
-        })
-        .await;
+    let app = spawn_app(Roles {
+        project: true,
+        ..NO_ROLES
+    })
+    .await;
+    let (env, running) = (&app.env, app.running());
     let commands = env.commands().await;
     let (id, committed) = create_user(&commands, "reader").await;
     let applied = projections::freshness::wait_applied(
@@ -167,8 +164,6 @@ async fn a_command_can_wait_until_every_projection_shows_it() {
     )
     .await;
     assert!(!missing);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -212,26 +207,27 @@ async fn a_message_delivered_twice_changes_the_read_model_once() {
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
         0
     );
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_malformed_message_is_recorded_acked_and_never_applied() {
-    let env = TestEnv::new().await;
-    let running = env
-        .start(Roles {
-            project: true,
-            ..NO_ROLES
-        })
-        .await;
+    let app = spawn_app(Roles {
+        project: true,
+        ..NO_ROLES
+    })
+    .await;
+    let env = &app.env;
     let js = env.jetstream().await;
     let commands = env.commands().await;
     // Make sure the stream exists, then put garbage on it between two good events.
     create_user(&commands, "before").await;
     let sql = env.sql().await;
-    eventually("first user projected", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "first user projected",
+        "SELECT count(*) FROM rm_users",
+        1,
+    )
     .await;
     // Signed, so that it reaches the envelope parser (unsigned ones are refused before it).
     let subject = env.config.names.subject("events.user.not-json");
@@ -247,9 +243,12 @@ async fn a_malformed_message_is_recorded_acked_and_never_applied() {
         .expect("ack");
     create_user(&commands, "after").await;
 
-    eventually("second user projected past the bad message", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 2).then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "second user projected past the bad message",
+        "SELECT count(*) FROM rm_users",
+        2,
+    )
     .await;
     let rejected = sql
         .query(
@@ -272,8 +271,6 @@ async fn a_malformed_message_is_recorded_acked_and_never_applied() {
         (min == 3).then_some(())
     })
     .await;
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -308,7 +305,6 @@ async fn a_message_past_a_missing_one_waits_for_it() {
         3
     );
     assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 3);
-    env.cleanup().await;
 }
 
 /// Every message of a stream as a projector receives it.

@@ -7,14 +7,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn setup() -> (TestEnv, pganalytics::app::Running, Api, String) {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    (env, running, api, admin)
-}
-
 /// A 4xx with the JSON error body; with `field`, a 422 naming it.
 #[track_caller]
 fn assert_refused(reply: &Reply, field: Option<&str>, what: &str) {
@@ -39,25 +31,6 @@ fn assert_refused(reply: &Reply, field: Option<&str>, what: &str) {
     }
 }
 
-async fn register(api: &Api, secret: &str, body: Value) -> Reply {
-    let response = api
-        .http
-        .post(format!("{}/collectors/register", api.base))
-        .header("X-Registration-Secret", secret)
-        .json(&body)
-        .send()
-        .await
-        .expect("register");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
-}
-
 fn instance_body(database: &str) -> Value {
     json!({"name": "prod", "host": "127.0.0.1", "port": 5432, "database": database,
            "username": "postgres", "sslmode": "disable"})
@@ -71,21 +44,22 @@ fn native_batch(collector: &str, batch_id: &str, instance: &str, value: f64) -> 
 
 #[tokio::test]
 async fn a_huge_collector_version_or_instance_database_is_refused_and_the_pipeline_keeps_going() {
-    let (env, running, api, admin) = setup().await;
-    let secret = registration_secret(&api, &admin, "huge").await;
+    let app = spawn_admin_app().await;
+    let (api, admin) = (app.api(), app.admin());
+    let secret = app.registration_secret("huge").await;
     let huge = "v".repeat(1_100_000);
-    let r = register(
-        &api,
-        &secret,
-        json!({"name": "big", "hostname": "db-1", "version": huge}),
-    )
-    .await;
+    let r = api
+        .register(
+            Some(&secret),
+            json!({"name": "big", "hostname": "db-1", "version": huge}),
+        )
+        .await;
     assert_refused(&r, Some("version"), "1.1 MB version");
     let r = api
-        .post("/managed-instances", Some(&admin), instance_body(&huge))
+        .post("/managed-instances", Some(admin), instance_body(&huge))
         .await;
     assert_refused(&r, Some("database"), "1.1 MB database");
-    let sql = env.sql().await;
+    let sql = app.sql().await;
     assert_eq!(
         count(
             &sql,
@@ -97,9 +71,9 @@ async fn a_huge_collector_version_or_instance_database_is_refused_and_the_pipeli
     );
     // The pipeline is not frozen: a user created afterwards is visible, and so is a collector.
     let id = api
-        .create_user(&admin, "after-huge", "a long enough password", "viewer")
+        .create_user(admin, "after-huge", "a long enough password", "viewer")
         .await;
-    let users = api.get("/users", &admin).await;
+    let users = api.get("/users", admin).await;
     assert!(
         users.body.as_array().is_some_and(|all| all
             .iter()
@@ -107,49 +81,27 @@ async fn a_huge_collector_version_or_instance_database_is_refused_and_the_pipeli
         "{}",
         users.body
     );
-    let c = register_collector(&api, &admin, "after-huge").await;
-    let r = api.get(&format!("/collectors/{}", c.id), &admin).await;
+    let c = app.register_collector("after-huge").await;
+    let r = api.get(&format!("/collectors/{}", c.id), admin).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_batch_naming_a_3000_character_instance_is_refused_on_both_paths() {
-    let (env, running, api, admin) = setup().await;
-    let c = register_collector(&api, &admin, "wide").await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("wide").await;
     let long = "i".repeat(3000);
-    let r = api
-        .post(
-            "/metrics/push",
-            Some(&c.token),
-            native_batch(&c.id, "wide-1", &long, 1.0),
-        )
+    let r = app
+        .push(&c, &native_batch(&c.id, "wide-1", &long, 1.0))
         .await;
     assert_refused(&r, Some("instance"), "3000-character instance over HTTP");
     // Over NATS the projectors refuse it with the reason, and move on to the next batch.
-    let client = env.nats().await;
-    let js = async_nats::jetstream::new(client);
     for (id, instance) in [("wide-2", long.as_str()), ("narrow", "db-1")] {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id);
-        headers.insert("Pga-Collector-Token", c.token.as_str());
-        let body = native_batch(&c.id, id, instance, 1.0);
-        js.publish_with_headers(
-            env.config.names.subject(&format!("metrics.{}", c.id)),
-            headers,
-            serde_json::to_vec(&body).expect("json").into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
+        app.publish_batch(&c, &native_batch(&c.id, id, instance, 1.0), id)
+            .await;
     }
-    let sql = env.sql().await;
-    eventually("the narrow batch stored", || async {
-        (count(&sql, "SELECT count(*) FROM metric_applied_batches").await == 1).then_some(())
-    })
-    .await;
+    app.wait_for_batches(1).await;
+    let sql = app.sql().await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM metric_series").await,
         1,
@@ -158,73 +110,44 @@ async fn a_batch_naming_a_3000_character_instance_is_refused_on_both_paths() {
     let reasons = rejected_reasons(&sql, "metric_samples").await;
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("instance"), "{reasons:?}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_value_that_would_overflow_a_rollup_is_refused_per_sample() {
-    let (env, running, api, admin) = setup().await;
-    let c = register_collector(&api, &admin, "overflow").await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("overflow").await;
     for id in ["huge-1", "huge-2"] {
-        let r = api
-            .post(
-                "/metrics/push",
-                Some(&c.token),
-                native_batch(&c.id, id, "db-1", 1e308),
-            )
+        let r = app
+            .push_accepted(&c, &native_batch(&c.id, id, "db-1", 1e308))
             .await;
-        assert_eq!(r.status, 202, "{}", r.body);
         assert_eq!(r.body["metrics_accepted"], 0, "{}", r.body);
         assert_eq!(r.body["metrics_rejected"], 1, "{}", r.body);
     }
-    let r = api
-        .post(
-            "/metrics/push",
-            Some(&c.token),
-            native_batch(&c.id, "fine", "db-1", 1e200),
-        )
+    let r = app
+        .push_accepted(&c, &native_batch(&c.id, "fine", "db-1", 1e200))
         .await;
-    assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.body["metrics_accepted"], 1, "{}", r.body);
-    let sql = env.sql().await;
-    eventually("the three batches applied", || async {
-        (count(&sql, "SELECT count(*) FROM metric_applied_batches").await == 3).then_some(())
-    })
-    .await;
-    assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 1);
-    running.stop().await;
-    env.cleanup().await;
+    app.wait_for_batches(3).await;
+    assert_eq!(
+        count(&app.sql().await, "SELECT count(*) FROM metric_samples").await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_batch_id_with_a_line_break_is_refused_not_a_panic() {
-    let (env, running, api, admin) = setup().await;
-    let c = register_collector(&api, &admin, "crlf").await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("crlf").await;
     for id in ["b\r\nNats-Msg-Id: other", "b\u{0}", "with space"] {
-        let r = api
-            .post(
-                "/metrics/push",
-                Some(&c.token),
-                native_batch(&c.id, id, "db-1", 1.0),
-            )
-            .await;
+        let r = app.push(&c, &native_batch(&c.id, id, "db-1", 1.0)).await;
         assert_refused(&r, Some("batch_id"), id);
     }
-    let r = api
-        .post(
-            "/metrics/push",
-            Some(&c.token),
-            native_batch(&c.id, "after-crlf", "db-1", 1.0),
-        )
+    app.push_accepted(&c, &native_batch(&c.id, "after-crlf", "db-1", 1.0))
         .await;
-    assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(
-        stream_len(&env.jetstream().await, &env.config.names.metrics_stream()).await,
+        stream_len(&app.jetstream().await, &app.config().names.metrics_stream()).await,
         1
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 /// A private nats-server taking messages of at most `max_payload` bytes; killed on drop.
@@ -235,14 +158,6 @@ impl Drop for SmallNats {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// Starts a nats-server on `port` taking messages of at most 32 KiB.
@@ -262,19 +177,13 @@ async fn small_nats(port: u16) -> (SmallNats, std::path::PathBuf) {
             .spawn()
             .expect("nats-server on PATH"),
     );
-    eventually("nats-server listening", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
+    crate::faults::wait_for_port(port).await;
     (nats, conf)
 }
 
 #[tokio::test]
 async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_every_event() {
-    let port = free_port();
+    let port = crate::faults::free_port();
     let (_nats, conf) = small_nats(port).await;
     let env = TestEnv::with_nats(&format!("nats://127.0.0.1:{port}")).await;
     let started = pganalytics::app::start(
@@ -292,12 +201,11 @@ async fn the_server_refuses_to_start_on_a_nats_whose_max_payload_cannot_carry_ev
     };
     assert!(error.contains("max_payload"), "{error}");
     let _ = std::fs::remove_file(&conf);
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_server_started_before_nats_stops_once_nats_turns_out_too_small_for_its_events() {
-    let port = free_port();
+    let port = crate::faults::free_port();
     let env = TestEnv::with_nats(&format!("nats://127.0.0.1:{port}")).await;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = pganalytics::app::start(&env.config, Roles::ALL, shutdown.clone())
@@ -312,5 +220,4 @@ async fn a_server_started_before_nats_stops_once_nats_turns_out_too_small_for_it
     );
     running.wait().await;
     let _ = std::fs::remove_file(&conf);
-    env.cleanup().await;
 }

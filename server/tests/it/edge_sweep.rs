@@ -31,22 +31,16 @@ struct Route {
 }
 
 struct Sweep {
-    env: TestEnv,
-    running: pganalytics::app::Running,
-    api: Api,
-    admin: String,
+    app: TestApp,
     n: usize,
 }
 
 impl Sweep {
     async fn send_raw(&self, route: &Route, content_type: &str, body: Vec<u8>) -> Reply {
-        let mut request = self
-            .api
+        let api = self.app.api();
+        let mut request = api
             .http
-            .request(
-                route.method.clone(),
-                format!("{}{}", self.api.base, route.path),
-            )
+            .request(route.method.clone(), format!("{}{}", api.base, route.path))
             .header("content-type", content_type)
             .body(body);
         if let Some(token) = &route.token {
@@ -55,23 +49,15 @@ impl Sweep {
         if let Some(secret) = &route.secret {
             request = request.header("X-Registration-Secret", secret);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        }
+        Reply::read(request.send().await.expect("request")).await
     }
 
     /// What the server has stored: events, and batches on the metrics stream.
     async fn stored(&self) -> (i64, u64) {
-        let sql = self.env.sql().await;
+        let sql = self.app.sql().await;
         let events = count(&sql, "SELECT count(*) FROM events").await;
-        let js = self.env.jetstream().await;
-        let batches = stream_len(&js, &self.env.config.names.metrics_stream()).await;
+        let js = self.app.jetstream().await;
+        let batches = stream_len(&js, &self.app.config().names.metrics_stream()).await;
         (events, batches)
     }
 
@@ -188,23 +174,23 @@ fn ctrl() -> Value {
 }
 
 async fn setup() -> Sweep {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(pganalytics::app::Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
     Sweep {
-        env,
-        running,
-        api,
-        admin,
+        app: spawn_admin_app().await,
         n: 0,
     }
 }
 
+impl Sweep {
+    /// The admin's token, for a route's `token`.
+    fn admin(&self) -> Option<String> {
+        Some(self.app.admin().to_owned())
+    }
+}
+
 #[tokio::test]
-async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
+async fn collector_registration_refuses_bad_fields_with_a_4xx_naming_them_and_stores_nothing() {
     let mut s = setup().await;
-    let secret = registration_secret(&s.api, &s.admin, "sweep").await;
+    let secret = s.app.registration_secret("sweep").await;
     let register = Route {
         method: Method::POST,
         path: "/collectors/register".into(),
@@ -232,8 +218,12 @@ async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_not
         s.field(&register, field, value, expect).await;
     }
     s.malformed(&register).await;
+}
 
-    let c = register_collector(&s.api, &s.admin, "pusher").await;
+#[tokio::test]
+async fn a_metrics_push_refuses_bad_fields_with_a_4xx_naming_them_and_stores_nothing() {
+    let mut s = setup().await;
+    let c = s.app.register_collector("pusher").await;
     let collector = c.id.clone();
     let push = Route {
         method: Method::POST,
@@ -284,7 +274,12 @@ async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_not
         s.field(&push, field, value, expect).await;
     }
     s.malformed(&push).await;
-    // Per-sample problems are counted in the answer, not a refusal of the batch.
+}
+
+#[tokio::test]
+async fn a_pushs_bad_samples_are_counted_in_the_answer_not_a_refusal_of_the_batch() {
+    let s = setup().await;
+    let c = s.app.register_collector("pusher").await;
     let body = json!({"batch_id": "per-sample", "collector_id": c.id,
     "collected_at": chrono::Utc::now(), "samples": [
         {"metric": "ok", "value": 1e200},
@@ -292,8 +287,7 @@ async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_not
         {"metric": "bad name", "value": 1},
         {"metric": "long_label", "labels": {"k": "v".repeat(1025)}, "value": 1}
     ]});
-    let r = s.api.post("/metrics/push", Some(&c.token), body).await;
-    assert_eq!(r.status, 202, "{}", r.body);
+    let r = s.app.push_accepted(&c, &body).await;
     assert_eq!(
         (
             r.body["metrics_accepted"].clone(),
@@ -303,7 +297,12 @@ async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_not
         "{}",
         r.body
     );
+}
 
+#[tokio::test]
+async fn the_collector_token_route_refuses_bad_fields_with_a_4xx_and_stores_nothing() {
+    let mut s = setup().await;
+    let c = s.app.register_collector("pusher").await;
     let token = Route {
         method: Method::POST,
         path: format!("/collectors/{}/token", c.id),
@@ -320,8 +319,6 @@ async fn collector_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_not
     .await;
     s.field(&token, "refresh_secret", long(100_000), Client)
         .await;
-    s.running.stop().await;
-    s.env.cleanup().await;
 }
 
 fn instance(i: usize) -> Value {
@@ -329,19 +326,10 @@ fn instance(i: usize) -> Value {
            "database": "postgres", "username": "postgres", "sslmode": "disable"})
 }
 
-#[tokio::test]
-async fn instance_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
-    let mut s = setup().await;
-    let admin = Some(s.admin.clone());
-    let create = Route {
-        method: Method::POST,
-        path: "/managed-instances".into(),
-        token: admin.clone(),
-        secret: None,
-        valid: Box::new(instance),
-    };
+/// The fields of a managed instance, at and past their bounds.
+fn instance_cases() -> Vec<(&'static str, Value, Expect)> {
     let tag = |n: usize| json!("t".repeat(n));
-    let cases = [
+    vec![
         ("name", unique(3, 128), Accepted),
         ("name", long(129), Refused("name")),
         ("name", json!(""), Refused("name")),
@@ -376,29 +364,46 @@ async fn instance_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_noth
         ("tags", json!([tag(65)]), Refused("tags")),
         ("tags", json!(["a\u{7}"]), Refused("tags")),
         ("tags", json!("one"), Refused("tags")),
-    ];
-    for (field, value, expect) in cases.clone() {
+    ]
+}
+
+#[tokio::test]
+async fn creating_an_instance_refuses_bad_fields_with_a_4xx_naming_them_and_stores_nothing() {
+    let mut s = setup().await;
+    let create = Route {
+        method: Method::POST,
+        path: "/managed-instances".into(),
+        token: s.admin(),
+        secret: None,
+        valid: Box::new(instance),
+    };
+    for (field, value, expect) in instance_cases() {
         s.field(&create, field, value, expect).await;
     }
     s.malformed(&create).await;
     // A 1.1 MB database, the stall of issue 13.
     s.field(&create, "database", long(1_100_000), Refused("database"))
         .await;
+}
 
+#[tokio::test]
+async fn updating_an_instance_refuses_bad_fields_with_a_4xx_naming_them_and_stores_nothing() {
+    let mut s = setup().await;
     let r = s
-        .api
-        .post("/managed-instances", Some(&s.admin), instance(0))
+        .app
+        .api()
+        .post("/managed-instances", Some(s.app.admin()), instance(0))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().expect("id").to_owned();
     let update = Route {
         method: Method::PUT,
         path: format!("/managed-instances/{id}"),
-        token: admin.clone(),
+        token: s.admin(),
         secret: None,
         valid: Box::new(|_| json!({})),
     };
-    for (field, value, expect) in cases {
+    for (field, value, expect) in instance_cases() {
         // `name` must stay unique and `null` means "keep" in an update.
         if field == "name" && matches!(expect, Accepted) || value.is_null() {
             continue;
@@ -406,11 +411,15 @@ async fn instance_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_noth
         s.field(&update, field, value, expect).await;
     }
     s.malformed(&update).await;
+}
 
+#[tokio::test]
+async fn the_direct_connection_test_refuses_bad_fields_with_a_4xx_naming_them() {
+    let mut s = setup().await;
     let direct = Route {
         method: Method::POST,
         path: "/managed-instances/test-connection-direct".into(),
-        token: admin,
+        token: s.admin(),
         secret: None,
         valid: Box::new(|_| {
             json!({"host": "127.0.0.1", "port": 5432, "database": "postgres",
@@ -428,19 +437,16 @@ async fn instance_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_noth
         s.field(&direct, field, value, expect).await;
     }
     s.malformed(&direct).await;
-    s.running.stop().await;
-    s.env.cleanup().await;
 }
 
 #[tokio::test]
-async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
+async fn user_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
     let mut s = setup().await;
-    let admin = Some(s.admin.clone());
     let password = "a long enough password";
     let users = Route {
         method: Method::POST,
         path: "/users".into(),
-        token: admin.clone(),
+        token: s.admin(),
         secret: None,
         valid: Box::new(
             move |i| json!({"username": format!("user{i}"), "password": password, "role": "viewer"}),
@@ -463,13 +469,14 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     }
     s.malformed(&users).await;
     let id = s
-        .api
-        .create_user(&s.admin, "target", password, "viewer")
+        .app
+        .api()
+        .create_user(s.app.admin(), "target", password, "viewer")
         .await;
     let update = Route {
         method: Method::PUT,
         path: format!("/users/{id}"),
-        token: admin.clone(),
+        token: s.admin(),
         secret: None,
         valid: Box::new(|_| json!({})),
     };
@@ -481,7 +488,7 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     let reset = Route {
         method: Method::POST,
         path: format!("/users/{id}/reset-password"),
-        token: admin.clone(),
+        token: s.admin(),
         secret: None,
         valid: Box::new(move |_| json!({"password": password})),
     };
@@ -490,11 +497,15 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     s.field(&reset, "password", json!(""), Refused("password"))
         .await;
     s.malformed(&reset).await;
+}
 
+#[tokio::test]
+async fn registration_secret_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
+    let mut s = setup().await;
     let secrets = Route {
         method: Method::POST,
         path: "/registration-secrets".into(),
-        token: admin.clone(),
+        token: s.admin(),
         secret: None,
         valid: Box::new(|i| json!({"name": format!("s{i}")})),
     };
@@ -521,10 +532,11 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     }
     s.malformed(&secrets).await;
     let r = s
-        .api
+        .app
+        .api()
         .post(
             "/registration-secrets",
-            Some(&s.admin),
+            Some(s.app.admin()),
             json!({"name": "renamed"}),
         )
         .await;
@@ -533,7 +545,7 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     let rename = Route {
         method: Method::PUT,
         path: format!("/registration-secrets/{secret_id}"),
-        token: admin.clone(),
+        token: s.admin(),
         secret: None,
         valid: Box::new(|_| json!({})),
     };
@@ -542,7 +554,11 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     s.field(&rename, "active", json!(1), Refused("active"))
         .await;
     s.malformed(&rename).await;
+}
 
+#[tokio::test]
+async fn auth_routes_refuse_bad_fields_with_a_4xx_naming_them_and_store_nothing() {
+    let mut s = setup().await;
     let login = Route {
         method: Method::POST,
         path: "/auth/login".into(),
@@ -560,7 +576,7 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     let change = Route {
         method: Method::POST,
         path: "/auth/change-password".into(),
-        token: admin,
+        token: s.admin(),
         secret: None,
         valid: Box::new(|_| json!({"current_password": ADMIN_PASSWORD, "new_password": "short"})),
     };
@@ -591,14 +607,18 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
     s.field(&refresh, "refresh_token", long(100_000), Client)
         .await;
     s.malformed(&refresh).await;
-    // Query parameters too.
+}
+
+#[tokio::test]
+async fn bad_audit_query_parameters_get_a_4xx_with_the_json_error_body() {
+    let s = setup().await;
     for path in [
         "/audit?limit=abc",
         "/audit?limit=0",
         "/audit?from=yesterday",
         "/audit?limit=99999999999999999999",
     ] {
-        let r = s.api.get(path, &s.admin).await;
+        let r = s.app.api().get(path, s.app.admin()).await;
         assert!(
             (400..500).contains(&r.status),
             "{path}: {} {}",
@@ -607,6 +627,4 @@ async fn user_secret_and_auth_routes_refuse_bad_fields_with_a_4xx_naming_them_an
         );
         assert!(r.body["error"]["code"].is_string(), "{path}: {}", r.body);
     }
-    s.running.stop().await;
-    s.env.cleanup().await;
 }

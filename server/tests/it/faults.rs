@@ -10,24 +10,14 @@ use serde_json::Value;
 
 use crate::support::*;
 
-async fn health(addr: std::net::SocketAddr) -> (u16, Value) {
-    let response = reqwest::get(format!("http://{addr}/api/v1/health"))
-        .await
-        .expect("health request");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("health body"))
-}
-
 #[tokio::test]
 async fn health_is_ok_and_reports_lag_per_projection() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let commands = env.commands().await;
+    let app = spawn_app(Roles::ALL).await;
+    let commands = app.env.commands().await;
     create_user(&commands, "lagging").await;
 
     let body = eventually("all projections caught up", || async {
-        let (status, body) = health(addr).await;
+        let (status, body) = app.health().await;
         assert_eq!(status, 200, "{body}");
         let projections = body["projections"].as_array()?.clone();
         let events = |p: &&Value| {
@@ -47,8 +37,6 @@ async fn health_is_ok_and_reports_lag_per_projection() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["postgres"]["up"], true);
     assert_eq!(body["relay_pending"], 0);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 /// A private nats-server with JetStream, its store in `dir` (kept across restarts).
@@ -122,21 +110,25 @@ async fn with_nats_down_commands_succeed_and_their_events_arrive_when_it_is_back
     let mut nats = NatsServer::start(port, &dir);
     wait_for_port(port).await;
     let url = format!("nats://127.0.0.1:{port}");
-    let env = TestEnv::with_nats(&url).await;
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
-    let commands = env.commands().await;
-    let sql = env.sql().await;
+    let app = TestApp::builder()
+        .on(TestEnv::with_nats(&url).await)
+        .spawn()
+        .await;
+    let commands = app.env.commands().await;
+    let sql = app.sql().await;
 
     create_user(&commands, "before-outage").await;
-    eventually("projected before the outage", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "projected before the outage",
+        "SELECT count(*) FROM rm_users",
+        1,
+    )
     .await;
 
     nats.stop();
     let (status, body) = eventually("health notices NATS is gone", || async {
-        let (status, body) = health(addr).await;
+        let (status, body) = app.health().await;
         (status == 503).then_some((status, body))
     })
     .await;
@@ -150,40 +142,32 @@ async fn with_nats_down_commands_succeed_and_their_events_arrive_when_it_is_back
 
     let mut nats = NatsServer::start(nats.port, &nats.dir.clone());
     wait_for_port(port).await;
-    eventually("the outage's event reached the read model", || async {
-        (count(
-            &sql,
-            "SELECT count(*) FROM rm_users WHERE username = 'during-outage'",
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "the outage's event reached the read model",
+        "SELECT count(*) FROM rm_users WHERE username = 'during-outage'",
+        1,
+    )
     .await;
     let (status, _) = eventually("health recovers", || async {
-        let (status, body) = health(addr).await;
+        let (status, body) = app.health().await;
         (status == 200).then_some((status, body))
     })
     .await;
     assert_eq!(status, 200);
-    running.stop().await;
+    drop(app);
     nats.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn with_postgres_down_health_is_503_and_projectors_resume_without_loss() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
-    let addr = running.addr.expect("http");
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let commands = env.commands().await;
     let sql = env.sql().await;
     create_user(&commands, "first").await;
-    eventually("projected", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
-    })
-    .await;
+    wait_for_count(&sql, "projected", "SELECT count(*) FROM rm_users", 1).await;
     drop(commands);
     drop(sql);
 
@@ -198,7 +182,7 @@ async fn with_postgres_down_health_is_503_and_projectors_resume_without_loss() {
         .await
         .expect("block database");
     let (status, body) = eventually("health notices PostgreSQL is gone", || async {
-        let (status, body) = health(addr).await;
+        let (status, body) = app.health().await;
         (status == 503).then_some((status, body))
     })
     .await;
@@ -226,22 +210,17 @@ async fn with_postgres_down_health_is_503_and_projectors_resume_without_loss() {
         .await
         .expect("unblock database");
     let sql = env.sql().await;
-    eventually("the event applied after PostgreSQL came back", || async {
-        (count(
-            &sql,
-            "SELECT count(*) FROM rm_users WHERE username = 'while-down'",
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "the event applied after PostgreSQL came back",
+        "SELECT count(*) FROM rm_users WHERE username = 'while-down'",
+        1,
+    )
     .await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
         0
     );
-    let (status, _) = health(addr).await;
+    let (status, _) = app.health().await;
     assert_eq!(status, 200);
-    running.stop().await;
-    env.cleanup().await;
 }

@@ -93,5 +93,4 @@ async fn an_hour_whose_sum_overflows_is_recorded_and_the_other_hours_and_series_
         count(&sql, "SELECT count(*) FROM metric_rollup_1h").await,
         3
     );
-    env.cleanup().await;
 }

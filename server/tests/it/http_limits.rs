@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use pganalytics::app::Roles;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -18,13 +17,16 @@ fn batch(c: &RegisteredCollector, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_push_past_the_limit_gets_503_and_a_slow_one_is_cut_off_with_408() {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    env.config.max_concurrent_pushes = 1;
-    env.config.http_request_timeout = Duration::from_secs(2);
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let c = register_collector(&api, &admin, "slow").await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| {
+            c.max_concurrent_pushes = 1;
+            c.http_request_timeout = Duration::from_secs(2);
+        })
+        .spawn()
+        .await;
+    let api = app.api();
+    let c = app.register_collector("slow").await;
 
     // A client that sends one byte of its body and then nothing.
     let stalled =
@@ -40,9 +42,7 @@ async fn a_push_past_the_limit_gets_503_and_a_slow_one_is_cut_off_with_408() {
     let slow = tokio::spawn(slow);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let busy = api
-        .post("/metrics/push", Some(&c.token), batch(&c, "b1"))
-        .await;
+    let busy = app.push(&c, &batch(&c, "b1")).await;
     assert_eq!(
         (busy.status, busy.body["error"]["code"].clone()),
         (503, json!("busy")),
@@ -65,25 +65,21 @@ async fn a_push_past_the_limit_gets_503_and_a_slow_one_is_cut_off_with_408() {
     let body: Value = cut.json().await.expect("json");
     assert_eq!(body["error"]["code"], "request_timeout", "{body}");
 
-    let ok = api
-        .post("/metrics/push", Some(&c.token), batch(&c, "b2"))
-        .await;
-    assert_eq!(ok.status, 202, "{}", ok.body);
-    running.stop().await;
-    env.cleanup().await;
+    app.push_accepted(&c, &batch(&c, "b2")).await;
 }
 
 #[tokio::test]
 async fn the_event_stream_stays_open_past_the_request_timeout() {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    env.config.http_request_timeout = Duration::from_secs(1);
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.http_request_timeout = Duration::from_secs(1))
+        .spawn()
+        .await;
+    let api = app.api();
     let mut events = api
         .http
         .get(format!("{}/events", api.base))
-        .bearer_auth(&admin)
+        .bearer_auth(app.admin())
         .send()
         .await
         .expect("events");
@@ -98,7 +94,4 @@ async fn the_event_stream_stays_open_past_the_request_timeout() {
     })
     .await;
     assert!(ended.is_err(), "the stream ended early: {ended:?}");
-    drop(events);
-    running.stop().await;
-    env.cleanup().await;
 }

@@ -4,24 +4,15 @@
 
 use std::time::Duration;
 
-use pganalytics::app::Roles;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::*;
 
 /// Background checks off: only the requests under test write events.
-async fn quiet() -> TestEnv {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    env.config.check_interval = Duration::ZERO;
-    env
-}
-
-async fn setup(env: TestEnv) -> (TestEnv, pganalytics::app::Running, Api, String) {
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    (env, running, api, admin)
+fn quiet() -> AppBuilder {
+    TestApp::builder()
+        .admin()
+        .config(|c| c.check_interval = Duration::ZERO)
 }
 
 fn body(name: &str, host: &str, port: u16, password: Option<&str>, timeout: i64) -> Value {
@@ -33,8 +24,15 @@ fn body(name: &str, host: &str, port: u16, password: Option<&str>, timeout: i64)
 }
 
 async fn put(api: &Api, token: &str, id: &str, patch: Value) -> Reply {
-    let path = format!("/managed-instances/{id}");
-    api.call(Method::PUT, &path, Some(token), Some(patch)).await
+    api.put(&format!("/managed-instances/{id}"), token, patch)
+        .await
+}
+
+/// Creates an instance as `token`; returns its id.
+async fn create(api: &Api, token: &str, body: Value) -> String {
+    let created = api.post("/managed-instances", Some(token), body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
 }
 
 async fn instance_events(env: &TestEnv) -> i64 {
@@ -49,22 +47,27 @@ fn refusal(r: &Reply) -> (u16, Value) {
     (r.status, r.body["error"]["field"].clone())
 }
 
+/// The app (background checks off) with an editor signed in, and an instance `prod` on
+/// `db.internal` that the admin registered with a password.
+struct Prod {
+    app: TestApp,
+    editor: String,
+    id: String,
+}
+
+async fn prod() -> Prod {
+    let app = quiet().spawn().await;
+    let editor = app.user("creds-editor", "editor").await.token;
+    let body = body("prod", "db.internal", 5432, Some("admin secret"), 5);
+    let id = create(app.api(), app.admin(), body).await;
+    Prod { app, editor, id }
+}
+
 #[tokio::test]
 async fn an_editors_target_change_without_the_password_is_refused_and_changes_nothing() {
-    let (env, running, api, admin) = setup(quiet().await).await;
-    api.create_user(&admin, "creds-editor", "editor password 1", "editor")
-        .await;
-    let editor = api.token("creds-editor", "editor password 1").await;
-    let created = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            body("prod", "db.internal", 5432, Some("admin secret"), 5),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
-    let before = instance_events(&env).await;
+    let Prod { app, editor, id } = prod().await;
+    let api = app.api();
+    let before = instance_events(&app.env).await;
 
     for patch in [
         json!({"host": "attacker.example"}),
@@ -74,12 +77,16 @@ async fn an_editors_target_change_without_the_password_is_refused_and_changes_no
         json!({"sslmode": "prefer"}),
         json!({"host": "attacker.example", "name": "grabbed"}),
     ] {
-        let r = put(&api, &editor, &id, patch.clone()).await;
+        let r = put(api, &editor, &id, patch.clone()).await;
         assert_eq!(refusal(&r), (422, json!("password")), "{patch}: {}", r.body);
         let message = r.body["error"]["message"].as_str().expect("message");
         assert!(message.contains("password"), "{message}");
     }
-    assert_eq!(instance_events(&env).await, before, "nothing was stored");
+    assert_eq!(
+        instance_events(&app.env).await,
+        before,
+        "nothing was stored"
+    );
     let shown = api.get(&format!("/managed-instances/{id}"), &editor).await;
     assert_eq!(
         (
@@ -90,18 +97,15 @@ async fn an_editors_target_change_without_the_password_is_refused_and_changes_no
         (json!("db.internal"), json!("prod"), json!(true))
     );
     // The refused rename did not keep the name for itself.
-    let other = api
-        .post(
-            "/managed-instances",
-            Some(&editor),
-            body("grabbed", "db2.internal", 5432, None, 5),
-        )
-        .await;
-    assert_eq!(other.status, 201, "{}", other.body);
+    create(api, &editor, body("grabbed", "db2.internal", 5432, None, 5)).await;
+}
 
-    // What does not move the password is still the editor's to change.
+#[tokio::test]
+async fn an_editor_may_change_what_does_not_move_the_password_or_move_it_knowing_the_password() {
+    let Prod { app, editor, id } = prod().await;
+    let api = app.api();
     let r = put(
-        &api,
+        api,
         &editor,
         &id,
         json!({"name": "prod-eu", "connect_timeout_s": 10, "tags": ["eu"]}),
@@ -112,7 +116,7 @@ async fn an_editors_target_change_without_the_password_is_refused_and_changes_no
 
     // With the password, the move is the editor's own: accepted.
     let r = put(
-        &api,
+        api,
         &editor,
         &id,
         json!({"host": "db-new.internal", "password": "editor knows it"}),
@@ -125,7 +129,7 @@ async fn an_editors_target_change_without_the_password_is_refused_and_changes_no
     );
     // Or with the password removed.
     let r = put(
-        &api,
+        api,
         &editor,
         &id,
         json!({"host": "db-third.internal", "password": null}),
@@ -133,17 +137,16 @@ async fn an_editors_target_change_without_the_password_is_refused_and_changes_no
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["has_password"], false);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_unix_socket_host_is_refused_by_default() {
-    let (env, running, api, admin) = setup(quiet().await).await;
+    let app = quiet().spawn().await;
+    let (api, admin) = (app.api(), app.admin());
     let r = api
         .post(
             "/managed-instances",
-            Some(&admin),
+            Some(admin),
             body("local", "/var/run/postgresql", 5432, None, 5),
         )
         .await;
@@ -152,50 +155,39 @@ async fn a_unix_socket_host_is_refused_by_default() {
         .as_str()
         .expect("message")
         .contains("PGA_ALLOW_UNIX_SOCKET_HOSTS"));
-    assert_eq!(instance_events(&env).await, 0);
+    assert_eq!(instance_events(&app.env).await, 0);
 
-    let created = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            body("tcp", "db.internal", 5432, None, 5),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
-    let before = instance_events(&env).await;
-    let r = put(&api, &admin, &id, json!({"host": "/tmp", "password": "pw"})).await;
+    let id = create(api, admin, body("tcp", "db.internal", 5432, None, 5)).await;
+    let before = instance_events(&app.env).await;
+    let r = put(api, admin, &id, json!({"host": "/tmp", "password": "pw"})).await;
     assert_eq!(refusal(&r), (422, json!("host")), "{}", r.body);
-    assert_eq!(instance_events(&env).await, before);
+    assert_eq!(instance_events(&app.env).await, before);
 
     let r = api
         .post(
             "/managed-instances/test-connection-direct",
-            Some(&admin),
+            Some(admin),
             body("direct", "/tmp", 5432, None, 5),
         )
         .await;
     assert_eq!(refusal(&r), (422, json!("host")), "{}", r.body);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_unix_socket_host_is_accepted_when_an_admin_allows_it() {
-    let mut env = quiet().await;
-    env.config.allow_unix_socket_hosts = true;
-    let (env, running, api, admin) = setup(env).await;
-    let r = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            body("local", "/var/run/postgresql", 5432, None, 5),
-        )
+    let app = quiet()
+        .config(|c| c.allow_unix_socket_hosts = true)
+        .spawn()
         .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let id = r.body["id"].as_str().expect("id");
+    let (api, admin) = (app.api(), app.admin());
+    let id = create(
+        api,
+        admin,
+        body("local", "/var/run/postgresql", 5432, None, 5),
+    )
+    .await;
     let path = format!("/managed-instances/{id}/test-connection");
-    let tested = api.post(&path, Some(&admin), json!({})).await;
+    let tested = api.post(&path, Some(admin), json!({})).await;
     assert_eq!(tested.status, 200, "{}", tested.body);
     // Whether a server listens there is this machine's business; the setting let it try.
     assert!(
@@ -205,18 +197,17 @@ async fn a_unix_socket_host_is_accepted_when_an_admin_allows_it() {
         "{}",
         tested.body
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn connect_timeout_s_is_at_most_30() {
-    let (env, running, api, admin) = setup(quiet().await).await;
+    let app = quiet().spawn().await;
+    let (api, admin) = (app.api(), app.admin());
     for timeout in [31, 300, 0] {
         let r = api
             .post(
                 "/managed-instances",
-                Some(&admin),
+                Some(admin),
                 body("slow", "db.internal", 5432, None, timeout),
             )
             .await;
@@ -227,20 +218,10 @@ async fn connect_timeout_s_is_at_most_30() {
             r.body
         );
     }
-    assert_eq!(instance_events(&env).await, 0);
-    let created = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            body("slow", "db.internal", 5432, None, 30),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
-    let r = put(&api, &admin, &id, json!({"connect_timeout_s": 31})).await;
+    assert_eq!(instance_events(&app.env).await, 0);
+    let id = create(api, admin, body("slow", "db.internal", 5432, None, 30)).await;
+    let r = put(api, admin, &id, json!({"connect_timeout_s": 31})).await;
     assert_eq!(refusal(&r), (422, json!("connect_timeout_s")), "{}", r.body);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 /// A TCP listener on loopback that accepts every connection and never says a word.
@@ -262,20 +243,17 @@ async fn black_hole() -> (u16, tokio::sync::mpsc::UnboundedReceiver<()>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn black_hole_instances_do_not_delay_another_instances_check() {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    env.config.check_interval = Duration::from_secs(1);
-    let (env, running, api, admin) = setup(env).await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.check_interval = Duration::from_secs(1))
+        .spawn()
+        .await;
+    let (api, admin) = (app.api(), app.admin());
     let (port, mut accepted) = black_hole().await;
     // More silent instances than the old four checks at a time, each at the longest timeout.
     for i in 0..5 {
-        let r = api
-            .post(
-                "/managed-instances",
-                Some(&admin),
-                body(&format!("silent-{i}"), "127.0.0.1", port, None, 30),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
+        let silent = body(&format!("silent-{i}"), "127.0.0.1", port, None, 30);
+        create(api, admin, silent).await;
     }
     // Wait until the background checks hang on the silent ones.
     tokio::time::timeout(Duration::from_secs(15), accepted.recv())
@@ -283,32 +261,17 @@ async fn black_hole_instances_do_not_delay_another_instances_check() {
         .expect("a background check reached the black hole");
 
     // The shared test server: trust authentication, reachable, answers at once.
-    let good = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            body("good", "127.0.0.1", 5432, None, 5),
-        )
-        .await;
-    assert_eq!(good.status, 201, "{}", good.body);
-    let path = format!(
-        "/managed-instances/{}",
-        good.body["id"].as_str().expect("id")
-    );
+    let good = create(api, admin, body("good", "127.0.0.1", 5432, None, 5)).await;
+    let path = format!("/managed-instances/{good}");
     // Checks run every second; the silent ones take 30 s each. 10 s is plenty for the good
     // one to be checked on its own schedule, and far less than waiting behind the others.
     eventually_within(
         10,
         "the good instance is checked despite the silent ones",
-        || {
-            let (api, admin, path) = (api.clone(), admin.clone(), path.clone());
-            async move {
-                let r = api.get(&path, &admin).await;
-                (r.body["last_connection_status"] == "connected").then_some(())
-            }
+        || async {
+            let r = api.get(&path, admin).await;
+            (r.body["last_connection_status"] == "connected").then_some(())
         },
     )
     .await;
-    running.stop().await;
-    env.cleanup().await;
 }

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use commands::tester::ConnectionTester;
 use domain::managed_instance::{ConnectionSpec, ConnectionStatus};
-use pganalytics::app::Roles;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::pg_fixture::{PrivatePostgres, PASSWORD, ROLE};
@@ -108,14 +106,6 @@ async fn the_local_server_is_tested_as_its_tls_setup_allows() {
     }
 }
 
-async fn setup(roles: Roles) -> (TestEnv, pganalytics::app::Running, Api, String) {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(roles).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    (env, running, api, admin)
-}
-
 fn instance_body(name: &str, port: u16, password: Option<&str>) -> Value {
     json!({
         "name": name, "host": "localhost", "port": port, "database": "postgres",
@@ -124,47 +114,61 @@ fn instance_body(name: &str, port: u16, password: Option<&str>) -> Value {
     })
 }
 
-/// Registers an instance as `token` and runs its connection test; returns the id and the answer.
-async fn register_and_test(api: &Api, token: &str, body: Value) -> (String, Reply) {
+/// A private PostgreSQL server to test against (started on a blocking thread).
+async fn private_postgres() -> PrivatePostgres {
+    tokio::task::spawn_blocking(PrivatePostgres::start)
+        .await
+        .expect("fixture")
+}
+
+/// Creates an instance as `token`; returns the answer, asserting a 201.
+async fn create(api: &Api, token: &str, body: Value) -> Reply {
     let created = api.post("/managed-instances", Some(token), body).await;
     assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    created
+}
+
+/// Runs the connection test of instance `id` as `token`.
+async fn test_connection(api: &Api, token: &str, id: &str) -> Reply {
     let path = format!("/managed-instances/{id}/test-connection");
-    (id, api.post(&path, Some(token), json!({})).await)
+    api.post(&path, Some(token), json!({})).await
+}
+
+/// A private PostgreSQL server, and the app with an editor and a viewer signed in; the editor
+/// has registered the server as an instance, with its password.
+struct Fixture {
+    app: TestApp,
+    editor: String,
+    viewer: String,
+    created: Reply,
+    pg: PrivatePostgres,
+}
+
+async fn fixture() -> Fixture {
+    let pg = private_postgres().await;
+    let app = spawn_admin_app().await;
+    let editor = app.user("inst-editor", "editor").await.token;
+    let viewer = app.user("inst-viewer", "viewer").await.token;
+    let body = instance_body("fixture", pg.port, Some(PASSWORD));
+    let created = create(app.api(), &editor, body).await;
+    Fixture {
+        app,
+        editor,
+        viewer,
+        created,
+        pg,
+    }
 }
 
 #[tokio::test]
-async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
-    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
-        .await
-        .expect("fixture");
-    let (env, running, api, admin) = setup(Roles::ALL).await;
-    api.create_user(&admin, "inst-editor", "editor password 1", "editor")
-        .await;
-    api.create_user(&admin, "inst-viewer", "viewer password 1", "viewer")
-        .await;
-    let editor = api.token("inst-editor", "editor password 1").await;
-    let viewer = api.token("inst-viewer", "viewer password 1").await;
+async fn a_connection_test_is_recorded_and_the_list_shows_it_at_once() {
+    let f = fixture().await;
+    let api = f.app.api();
+    assert_eq!(f.created.body["last_connection_status"], "unknown");
+    assert_eq!(f.created.body["has_password"], true);
+    let id = f.created.body["id"].as_str().expect("id").to_owned();
 
-    let created = api
-        .post(
-            "/managed-instances",
-            Some(&editor),
-            instance_body("fixture", pg.port, Some(PASSWORD)),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    assert_eq!(created.body["last_connection_status"], "unknown");
-    assert_eq!(created.body["has_password"], true);
-    let id = created.body["id"].as_str().expect("id").to_owned();
-
-    let tested = api
-        .post(
-            &format!("/managed-instances/{id}/test-connection"),
-            Some(&editor),
-            json!({}),
-        )
-        .await;
+    let tested = test_connection(api, &f.editor, &id).await;
     assert_eq!(tested.status, 200, "{}", tested.body);
     assert_eq!(tested.body["success"], true, "{}", tested.body);
     assert_eq!(tested.body["status"], "connected");
@@ -173,7 +177,7 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
         .as_str()
         .is_some_and(|v| !v.is_empty()));
     // Read straight after: the badge says Connected, no reload race.
-    let list = api.get("/managed-instances", &viewer).await;
+    let list = api.get("/managed-instances", &f.viewer).await;
     let row = list
         .body
         .as_array()
@@ -185,25 +189,44 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
     assert_eq!(row["last_connection_status"], "connected");
     assert!(row["latency_ms"].as_f64().is_some());
     assert!(row["last_heartbeat"].is_string());
+}
 
-    // Wrong password: invalid_credentials, stored.
-    let (_, r) = register_and_test(
-        &api,
-        &editor,
+#[tokio::test]
+async fn a_wrong_password_is_reported_as_invalid_credentials() {
+    let pg = private_postgres().await;
+    let app = spawn_admin_app().await;
+    let created = create(
+        app.api(),
+        app.admin(),
         instance_body("wrong-pw", pg.port, Some("nope nope")),
     )
     .await;
+    let id = created.body["id"].as_str().expect("id");
+    let r = test_connection(app.api(), app.admin(), id).await;
     assert_eq!(
         (r.body["success"].clone(), r.body["status"].clone()),
         (json!(false), json!("invalid_credentials")),
         "{}",
         r.body
     );
+    let shown = app
+        .api()
+        .get(&format!("/managed-instances/{id}"), app.admin())
+        .await;
+    assert_eq!(
+        shown.body["last_connection_status"], "invalid_credentials",
+        "stored: {}",
+        shown.body
+    );
+}
 
-    // Closed port: error, fast.
+#[tokio::test]
+async fn a_closed_port_or_a_host_that_never_answers_is_an_error_not_a_hang() {
+    let app = spawn_admin_app().await;
+    let (api, admin) = (app.api(), app.admin());
     let closed_port = crate::faults::free_port();
-    let (closed_id, r) =
-        register_and_test(&api, &editor, instance_body("closed", closed_port, None)).await;
+    let closed = create(api, admin, instance_body("closed", closed_port, None)).await;
+    let r = test_connection(api, admin, closed.body["id"].as_str().expect("id")).await;
     assert_eq!(r.body["status"], "error");
     assert!(
         r.body["error"].as_str().expect("error").contains("refused"),
@@ -211,12 +234,13 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
         r.body
     );
 
-    // A host that accepts TCP but never answers: an error within connect_timeout_s, not a hang.
+    // A host that accepts TCP but never answers: an error within connect_timeout_s.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let silent_port = silent.local_addr().expect("addr").port();
-    let (_, r) = register_and_test(&api, &editor, instance_body("silent", silent_port, None)).await;
+    let created = create(api, admin, instance_body("silent", silent_port, None)).await;
+    let r = test_connection(api, admin, created.body["id"].as_str().expect("id")).await;
     assert_eq!(r.body["status"], "error");
     assert!(
         r.body["error"]
@@ -226,44 +250,23 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
         "{}",
         r.body
     );
-    drop(silent);
+}
 
-    // Roles: a viewer may not test; an editor may not test arbitrary hosts.
+#[tokio::test]
+async fn a_viewer_may_not_test_and_only_an_admin_tests_a_target_directly_storing_nothing() {
+    let f = fixture().await;
+    let api = f.app.api();
+    let id = f.created.body["id"].as_str().expect("id");
+    assert_eq!(test_connection(api, &f.viewer, id).await.status, 403);
+
+    let direct = instance_body("x", f.pg.port, Some(PASSWORD));
+    let path = "/managed-instances/test-connection-direct";
     assert_eq!(
-        api.post(
-            &format!("/managed-instances/{id}/test-connection"),
-            Some(&viewer),
-            json!({})
-        )
-        .await
-        .status,
+        api.post(path, Some(&f.editor), direct.clone()).await.status,
         403
     );
-    let direct = instance_body("x", pg.port, Some(PASSWORD));
-    assert_eq!(
-        api.post(
-            "/managed-instances/test-connection-direct",
-            Some(&editor),
-            direct.clone()
-        )
-        .await
-        .status,
-        403
-    );
-    let before = api
-        .get("/managed-instances", &admin)
-        .await
-        .body
-        .as_array()
-        .expect("list")
-        .len();
-    let r = api
-        .post(
-            "/managed-instances/test-connection-direct",
-            Some(&admin),
-            direct,
-        )
-        .await;
+    let before = f.app.listed("/managed-instances").await;
+    let r = api.post(path, Some(f.app.admin()), direct).await;
     assert_eq!(
         (r.status, r.body["status"].clone()),
         (200, json!("connected")),
@@ -271,47 +274,43 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
         r.body
     );
     assert_eq!(
-        api.get("/managed-instances", &admin)
-            .await
-            .body
-            .as_array()
-            .expect("list")
-            .len(),
+        f.app.listed("/managed-instances").await,
         before,
         "direct stores nothing"
     );
+}
 
-    // Removed: gone from the list, a test is a 404, the name is free again.
+#[tokio::test]
+async fn a_removed_instance_cannot_be_tested_and_its_name_is_free_again() {
+    let app = spawn_admin_app().await;
+    let api = app.api();
+    let editor = app.user("inst-editor", "editor").await.token;
+    let port = crate::faults::free_port();
+    let created = create(api, &editor, instance_body("closed", port, None)).await;
+    let id = created.body["id"].as_str().expect("id");
     let del = api
-        .call(
-            Method::DELETE,
-            &format!("/managed-instances/{closed_id}"),
-            Some(&editor),
-            None,
-        )
+        .delete(&format!("/managed-instances/{id}"), &editor)
         .await;
     assert_eq!(del.status, 204);
-    let r = api
-        .post(
-            &format!("/managed-instances/{closed_id}/test-connection"),
-            Some(&editor),
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status, 404);
     assert_eq!(
-        api.post(
-            "/managed-instances",
-            Some(&editor),
-            instance_body("closed", closed_port, None)
-        )
-        .await
-        .status,
-        201
+        app.listed("/managed-instances").await,
+        0,
+        "gone from the list"
     );
+    assert_eq!(test_connection(api, &editor, id).await.status, 404);
+    create(api, &editor, instance_body("closed", port, None)).await;
+}
+
+#[tokio::test]
+async fn an_instance_password_is_stored_sealed_and_shown_nowhere() {
+    let f = fixture().await;
+    let api = f.app.api();
+    let tested = test_connection(api, &f.editor, f.created.body["id"].as_str().expect("id")).await;
+    assert_eq!(tested.body["status"], "connected", "{}", tested.body);
+    let list = api.get("/managed-instances", &f.viewer).await;
 
     // The password is nowhere: events, read models, audit, responses.
-    let sql = env.sql().await;
+    let sql = f.app.sql().await;
     let leaks: i64 = sql
         .query_one(
             "SELECT (SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%')
@@ -323,7 +322,7 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
         .expect("search")
         .get(0);
     assert_eq!(leaks, 0);
-    for body in [&created.body, &tested.body, &list.body] {
+    for body in [&f.created.body, &tested.body, &list.body] {
         assert!(!body.to_string().contains("p w"), "{body}");
         assert!(!body.to_string().contains("ciphertext"), "{body}");
     }
@@ -333,13 +332,12 @@ async fn test_connection_records_the_result_and_the_list_shows_it_at_once() {
     )
     .await;
     assert!(sealed >= 1, "the password is stored sealed");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn bad_instance_input_names_the_field_and_stores_nothing() {
-    let (env, running, api, admin) = setup(Roles::ALL).await;
+    let app = spawn_admin_app().await;
+    let (api, admin) = (app.api(), app.admin());
     let cases = [
         (json!({"port": 0}), 422, "port"),
         (json!({"port": 70000}), 422, "port"),
@@ -355,7 +353,7 @@ async fn bad_instance_input_names_the_field_and_stores_nothing() {
             body[k] = v.clone();
         }
         let r = api
-            .post("/managed-instances", Some(&admin), body.clone())
+            .post("/managed-instances", Some(admin), body.clone())
             .await;
         assert_eq!(
             (r.status, r.body["error"]["field"].clone()),
@@ -366,45 +364,35 @@ async fn bad_instance_input_names_the_field_and_stores_nothing() {
     }
     assert_eq!(
         count(
-            &env.sql().await,
+            &app.sql().await,
             "SELECT count(*) FROM events WHERE aggregate_type = 'managed_instance'"
         )
         .await,
         0
     );
-    assert_eq!(
-        api.post(
-            "/managed-instances",
-            Some(&admin),
-            instance_body("dup", 5432, None)
-        )
-        .await
-        .status,
-        201
-    );
+    create(api, admin, instance_body("dup", 5432, None)).await;
     let dup = api
         .post(
             "/managed-instances",
-            Some(&admin),
+            Some(admin),
             instance_body("dup", 5433, None),
         )
         .await;
     assert_eq!(dup.status, 409);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn without_an_encryption_key_passwords_are_refused_not_stored() {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    env.config.encryption_key = None;
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.encryption_key = None)
+        .spawn()
+        .await;
+    let (api, admin) = (app.api(), app.admin());
     let r = api
         .post(
             "/managed-instances",
-            Some(&admin),
+            Some(admin),
             instance_body("needs-key", 5432, Some("secret pw")),
         )
         .await;
@@ -418,98 +406,79 @@ async fn without_an_encryption_key_passwords_are_refused_not_stored() {
         .contains("PGA_ENCRYPTION_KEY"));
     assert_eq!(
         count(
-            &env.sql().await,
+            &app.sql().await,
             "SELECT count(*) FROM events WHERE aggregate_type = 'managed_instance'"
         )
         .await,
         0
     );
-    assert_eq!(
-        api.post(
-            "/managed-instances",
-            Some(&admin),
-            instance_body("no-password", 5432, None)
-        )
-        .await
-        .status,
-        201
-    );
-    running.stop().await;
-    env.cleanup().await;
+    create(api, admin, instance_body("no-password", 5432, None)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_check_flips_the_status_when_the_target_stops() {
-    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
-        .await
-        .expect("fixture");
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    env.config.check_interval = Duration::from_secs(1);
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let created = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            instance_body("watched", pg.port, Some(PASSWORD)),
-        )
+    let pg = private_postgres().await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.check_interval = Duration::from_secs(1))
+        .spawn()
         .await;
+    let (api, admin) = (app.api(), app.admin());
+    let created = create(
+        api,
+        admin,
+        instance_body("watched", pg.port, Some(PASSWORD)),
+    )
+    .await;
     let path = format!(
         "/managed-instances/{}",
         created.body["id"].as_str().expect("id")
     );
-    let status = |api: Api, token: String, path: String| async move {
-        api.get(&path, &token).await.body["last_connection_status"].clone()
+    let status_is = |wanted: &'static str| {
+        let path = path.clone();
+        move || {
+            let path = path.clone();
+            async move {
+                let status = api.get(&path, admin).await.body["last_connection_status"].clone();
+                (status == wanted).then_some(())
+            }
+        }
     };
 
-    eventually("background check finds it connected", || {
-        let f = status(api.clone(), admin.clone(), path.clone());
-        async move { (f.await == "connected").then_some(()) }
-    })
+    eventually(
+        "background check finds it connected",
+        status_is("connected"),
+    )
     .await;
     let pg_ref = &pg;
     tokio::task::block_in_place(|| pg_ref.stop());
-    eventually("background check notices it stopped", || {
-        let f = status(api.clone(), admin.clone(), path.clone());
-        async move { (f.await == "error").then_some(()) }
-    })
-    .await;
+    eventually("background check notices it stopped", status_is("error")).await;
     tokio::task::block_in_place(|| pg_ref.restart());
-    eventually("and that it came back", || {
-        let f = status(api.clone(), admin.clone(), path.clone());
-        async move { (f.await == "connected").then_some(()) }
-    })
-    .await;
+    eventually("and that it came back", status_is("connected")).await;
     // Only changes were recorded, not one event per check.
     let tests = count(
-        &env.sql().await,
+        &app.sql().await,
         "SELECT count(*) FROM events WHERE event_type = 'ConnectionTested'",
     )
     .await;
     assert_eq!(tests, 3, "connected, error, connected");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn rotate_key_reseals_stored_passwords_and_they_still_work() {
-    let pg = tokio::task::spawn_blocking(PrivatePostgres::start)
-        .await
-        .expect("fixture");
-    let (env, running, api, admin) = setup(Roles::ALL).await;
-    let created = api
-        .post(
-            "/managed-instances",
-            Some(&admin),
-            instance_body("rotating", pg.port, Some(PASSWORD)),
-        )
-        .await;
+    let pg = private_postgres().await;
+    let mut app = spawn_admin_app().await;
+    let created = create(
+        app.api(),
+        app.admin(),
+        instance_body("rotating", pg.port, Some(PASSWORD)),
+    )
+    .await;
     let id = created.body["id"].as_str().expect("id").to_owned();
-    running.stop().await;
+    app.stop().await;
 
-    let old_key = env.config.encryption_key.expect("key");
-    let mut rotated = env.config.clone();
+    let old_key = app.config().encryption_key.expect("key");
+    let mut rotated = app.config().clone();
     rotated.encryption_key = Some([42; 32]);
     rotated.previous_encryption_keys = vec![old_key];
     let pool = commands::store::connect(&rotated.database_url, 2)
@@ -531,8 +500,9 @@ async fn rotate_key_reseals_stored_passwords_and_they_still_work() {
         "idempotent"
     );
     let new_id = commands::credentials::key_id(&[42; 32]);
-    let sql = env.sql().await;
-    let row = sql
+    let row = app
+        .sql()
+        .await
         .query_one(
             "SELECT payload::text FROM events WHERE event_type = 'CredentialsRotated'",
             &[],
@@ -542,24 +512,10 @@ async fn rotate_key_reseals_stored_passwords_and_they_still_work() {
     assert!(row.get::<_, String>(0).contains(&new_id));
 
     // A server that knows only the new key reads the re-sealed password.
-    let mut only_new = rotated.clone();
-    only_new.previous_encryption_keys = vec![];
-    let env2 = TestEnv {
-        db: env.db.clone(),
-        prefix: env.prefix.clone(),
-        config: only_new,
-    };
-    let running = env2.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let r = api
-        .post(
-            &format!("/managed-instances/{id}/test-connection"),
-            Some(&admin),
-            json!({}),
-        )
-        .await;
+    app.env.config = rotated;
+    app.env.config.previous_encryption_keys = vec![];
+    app.start().await;
+    let admin = app.api().token(ADMIN_USER, ADMIN_PASSWORD).await;
+    let r = test_connection(app.api(), &admin, &id).await;
     assert_eq!(r.body["status"], "connected", "{}", r.body);
-    running.stop().await;
-    env2.cleanup().await;
 }

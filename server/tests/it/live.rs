@@ -4,19 +4,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use pganalytics::app::Roles;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::support::*;
-
-async fn setup() -> (TestEnv, pganalytics::app::Running, Api, String) {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    (env, running, api, admin)
-}
 
 /// Status and JSON error body of `GET /events?<query>` (the body only when it is not a stream).
 async fn open_events(
@@ -59,37 +50,43 @@ async fn read_until(
 
 #[tokio::test]
 async fn an_access_token_in_the_events_url_is_refused() {
-    let (env, running, api, admin) = setup().await;
-    let (status, body, _) = open_events(&api, &format!("access_token={admin}")).await;
+    let app = spawn_admin_app().await;
+    let (status, body, _) = open_events(app.api(), &format!("access_token={}", app.admin())).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "token_in_url", "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("/events/ticket"), "{message}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_live_ticket_opens_the_stream_once() {
-    let (env, running, api, admin) = setup().await;
-    let reply = api.post("/events/ticket", Some(&admin), json!({})).await;
+    let app = spawn_admin_app().await;
+    let api = app.api();
+    let reply = api
+        .post("/events/ticket", Some(app.admin()), json!({}))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["expires_in"], 30, "{}", reply.body);
     let ticket = reply.body["ticket"].as_str().expect("ticket").to_owned();
 
-    let (status, body, stream) = open_events(&api, &format!("ticket={ticket}")).await;
+    let (status, body, stream) = open_events(api, &format!("ticket={ticket}")).await;
     assert_eq!(status, 200, "{body}");
     let (seen, stream) = read_until(stream.expect("stream"), "event: ready", 10).await;
     assert!(seen.contains("event: ready"));
 
-    let (again, body, _) = open_events(&api, &format!("ticket={ticket}")).await;
+    let (again, body, _) = open_events(api, &format!("ticket={ticket}")).await;
     assert_eq!(again, 401, "{body}");
     assert_eq!(body["error"]["code"], "invalid_ticket", "{body}");
     drop(stream);
+}
 
-    // Only the SHA-256 is stored.
-    let sql = env.sql().await;
-    let leaks: i64 = sql
+#[tokio::test]
+async fn only_a_live_tickets_hash_is_stored() {
+    let app = spawn_admin_app().await;
+    let ticket = app.api().live_ticket(app.admin()).await;
+    let leaks: i64 = app
+        .sql()
+        .await
         .query_one(
             "SELECT count(*) FROM auth_live_tickets t WHERE row_to_json(t)::text LIKE '%' || $1 || '%'",
             &[&ticket],
@@ -98,7 +95,18 @@ async fn a_live_ticket_opens_the_stream_once() {
         .expect("search")
         .get(0);
     assert_eq!(leaks, 0);
-    let (unknown, body, _) = open_events(&api, "ticket=pgt_made-up").await;
+    assert_eq!(
+        count(&app.sql().await, "SELECT count(*) FROM auth_live_tickets").await,
+        1,
+        "the ticket is stored, as its hash"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_ticket_or_a_ticket_request_without_a_token_is_refused() {
+    let app = spawn_app(pganalytics::app::Roles::ALL).await;
+    let api = app.api();
+    let (unknown, body, _) = open_events(api, "ticket=pgt_made-up").await;
     assert_eq!(
         (unknown, body["error"]["code"].clone()),
         (401, json!("invalid_ticket"))
@@ -108,16 +116,14 @@ async fn a_live_ticket_opens_the_stream_once() {
         .call(Method::POST, "/events/ticket", None, Some(json!({})))
         .await;
     assert_eq!(anonymous.status, 401);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_expired_live_ticket_is_refused() {
-    let (env, running, api, admin) = setup().await;
-    let ticket = live_ticket(&api, &admin).await;
+    let app = spawn_admin_app().await;
+    let ticket = app.api().live_ticket(app.admin()).await;
     // 30 s pass (the database clock decides).
-    env.sql()
+    app.sql()
         .await
         .execute(
             "UPDATE auth_live_tickets SET expires_at = now() - interval '1 second'",
@@ -125,23 +131,20 @@ async fn an_expired_live_ticket_is_refused() {
         )
         .await
         .expect("age the ticket");
-    let (status, body, _) = open_events(&api, &format!("ticket={ticket}")).await;
+    let (status, body, _) = open_events(app.api(), &format!("ticket={ticket}")).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "ticket_expired", "{body}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_open_stream_ends_when_its_user_is_deactivated() {
-    let (env, running, api, admin) = setup().await;
-    let id = api
-        .create_user(&admin, "watcher", "watcher password 1", "viewer")
-        .await;
-    let viewer = api.token("watcher", "watcher password 1").await;
+    let app = spawn_admin_app().await;
+    let api = app.api();
+    let watcher = app.user("watcher", "viewer").await;
+    let viewer = watcher.token;
     // Both ways in: a ticket (the dashboard) and the Authorization header (other clients).
-    let ticket = live_ticket(&api, &viewer).await;
-    let (status, body, by_ticket) = open_events(&api, &format!("ticket={ticket}")).await;
+    let ticket = api.live_ticket(&viewer).await;
+    let (status, body, by_ticket) = open_events(api, &format!("ticket={ticket}")).await;
     assert_eq!(status, 200, "{body}");
     let (_, by_ticket) = read_until(by_ticket.expect("stream"), "event: ready", 10).await;
     let by_header = api
@@ -155,11 +158,10 @@ async fn an_open_stream_ends_when_its_user_is_deactivated() {
     let (_, by_header) = read_until(by_header, "event: ready", 10).await;
 
     let off = api
-        .call(
-            Method::PUT,
-            &format!("/users/{id}"),
-            Some(&admin),
-            Some(json!({"active": false})),
+        .put(
+            &format!("/users/{}", watcher.id),
+            app.admin(),
+            json!({"active": false}),
         )
         .await;
     assert_eq!(off.status, 200, "{}", off.body);
@@ -185,6 +187,4 @@ async fn an_open_stream_ends_when_its_user_is_deactivated() {
     // And cannot be reopened.
     let again = api.post("/events/ticket", Some(&viewer), json!({})).await;
     assert_eq!(again.status, 401, "{}", again.body);
-    running.stop().await;
-    env.cleanup().await;
 }

@@ -3,19 +3,17 @@
 
 use std::net::IpAddr;
 
-use pganalytics::app::Roles;
 use serde_json::json;
 
 use crate::support::*;
 
-async fn started(
-    configure: impl FnOnce(&mut pganalytics::config::Config),
-) -> (TestEnv, pganalytics::app::Running, Api) {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    configure(&mut env.config);
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    (env, running, api)
+/// The bootstrap admin exists but has not signed in: these tests count login attempts.
+async fn started(configure: impl FnOnce(&mut pganalytics::config::Config) + 'static) -> TestApp {
+    TestApp::builder()
+        .admin_not_signed_in()
+        .config(configure)
+        .spawn()
+        .await
 }
 
 /// The same server, reached from another loopback address (Linux answers on all of 127/8).
@@ -51,7 +49,8 @@ async fn login_forwarded_for(
 #[tokio::test]
 async fn parallel_wrong_passwords_beyond_the_limit_are_refused_before_the_hash() {
     // A pool big enough that only the limiter decides.
-    let (env, running, api) = started(|c| c.max_concurrent_hashes = 64).await;
+    let app = started(|c| c.max_concurrent_hashes = 64).await;
+    let api = app.api();
     let tries = (0..20).map(|_| {
         let api = api.clone();
         async move { api.login(ADMIN_USER, "wrong password!!").await.status }
@@ -65,13 +64,12 @@ async fn parallel_wrong_passwords_beyond_the_limit_are_refused_before_the_hash()
         checked <= 5,
         "{checked} wrong passwords were checked, the limit is 5: {statuses:?}"
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn hashes_past_the_pool_bound_get_503_with_retry_after() {
-    let (env, running, api) = started(|c| c.max_concurrent_hashes = 1).await;
+    let app = started(|c| c.max_concurrent_hashes = 1).await;
+    let api = app.api();
     // Distinct unknown users: no limit trips, each costs one decoy verification.
     let tries = (0..20).map(|i| {
         let api = api.clone();
@@ -91,14 +89,13 @@ async fn hashes_past_the_pool_bound_get_503_with_retry_after() {
     }
     // Refused attempts were not counted, and the pool is free again.
     assert_eq!(api.login(ADMIN_USER, ADMIN_PASSWORD).await.status, 200);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_strangers_failures_from_one_address_do_not_keep_the_admin_out_of_another() {
-    let (env, running, api) = started(|_| {}).await;
-    let stranger = from_address(&api, "127.0.0.2");
+    let app = started(|_| {}).await;
+    let api = app.api();
+    let stranger = from_address(api, "127.0.0.2");
     let mut statuses = Vec::new();
     for _ in 0..10 {
         statuses.push(stranger.login(ADMIN_USER, "a wrong guess!").await.status);
@@ -117,55 +114,53 @@ async fn a_strangers_failures_from_one_address_do_not_keep_the_admin_out_of_anot
 
     let reply = api.login(ADMIN_USER, ADMIN_PASSWORD).await;
     assert_eq!(reply.status, 200, "the admin gets in: {}", reply.body);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_forwarded_for_header_is_ignored_unless_the_proxy_is_trusted() {
-    let (env, running, api) = started(|c| {
+    let app = started(|c| {
         c.client_address =
             api::auth::client::ClientAddress::new(Some("X-Forwarded-For"), Some("192.0.2.10"))
                 .expect("valid");
     })
     .await;
+    let api = app.api();
     for _ in 0..5 {
-        let status = login_forwarded_for(&api, "198.51.100.1", ADMIN_USER, "a wrong guess!").await;
+        let status = login_forwarded_for(api, "198.51.100.1", ADMIN_USER, "a wrong guess!").await;
         assert_eq!(status, 401);
     }
     // 127.0.0.1 is not a trusted proxy: its header changes nothing, it is still the pair held.
-    let status = login_forwarded_for(&api, "198.51.100.2", ADMIN_USER, ADMIN_PASSWORD).await;
+    let status = login_forwarded_for(api, "198.51.100.2", ADMIN_USER, ADMIN_PASSWORD).await;
     assert_eq!(status, 429);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_trusted_proxys_forwarded_for_header_names_the_client() {
-    let (env, running, api) = started(|c| {
+    let app = started(|c| {
         c.client_address =
             api::auth::client::ClientAddress::new(Some("X-Forwarded-For"), Some("127.0.0.1"))
                 .expect("valid");
     })
     .await;
+    let api = app.api();
     for _ in 0..5 {
-        let status = login_forwarded_for(&api, "198.51.100.1", ADMIN_USER, "a wrong guess!").await;
+        let status = login_forwarded_for(api, "198.51.100.1", ADMIN_USER, "a wrong guess!").await;
         assert_eq!(status, 401);
     }
     assert_eq!(
-        login_forwarded_for(&api, "198.51.100.1", ADMIN_USER, ADMIN_PASSWORD).await,
+        login_forwarded_for(api, "198.51.100.1", ADMIN_USER, ADMIN_PASSWORD).await,
         429,
         "the guesser behind the proxy is held"
     );
     assert_eq!(
-        login_forwarded_for(&api, "198.51.100.2", ADMIN_USER, ADMIN_PASSWORD).await,
+        login_forwarded_for(api, "198.51.100.2", ADMIN_USER, ADMIN_PASSWORD).await,
         200,
         "another client behind the same proxy is not"
     );
     // What the client itself wrote further left is not believed.
     assert_eq!(
         login_forwarded_for(
-            &api,
+            api,
             "203.0.113.50, 198.51.100.1",
             ADMIN_USER,
             ADMIN_PASSWORD
@@ -173,6 +168,4 @@ async fn a_trusted_proxys_forwarded_for_header_names_the_client() {
         .await,
         429
     );
-    running.stop().await;
-    env.cleanup().await;
 }

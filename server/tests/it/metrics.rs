@@ -2,41 +2,9 @@
 //! statements ranking, cardinality guard, bad queries.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use pganalytics::app::Roles;
 use serde_json::{json, Value};
 
 use crate::support::*;
-
-async fn setup(
-    tweak: impl FnOnce(&mut pganalytics::config::Config),
-) -> (
-    TestEnv,
-    pganalytics::app::Running,
-    Api,
-    String,
-    RegisteredCollector,
-) {
-    let mut env = TestEnv::new().await.with_bootstrap_admin();
-    tweak(&mut env.config);
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let c = register_collector(&api, &admin, "storage").await;
-    (env, running, api, admin, c)
-}
-
-async fn push(api: &Api, c: &RegisteredCollector, body: Value) {
-    let r = api.post("/metrics/push", Some(&c.token), body).await;
-    assert_eq!(r.status, 202, "{}", r.body);
-}
-
-async fn stored(env: &TestEnv, batches: i64) {
-    let sql = env.sql().await;
-    eventually(&format!("{batches} batches stored"), || async {
-        (count(&sql, "SELECT count(*) FROM metric_applied_batches").await == batches).then_some(())
-    })
-    .await;
-}
 
 fn query(
     c: &RegisteredCollector,
@@ -55,7 +23,9 @@ fn query(
 
 #[tokio::test]
 async fn every_family_of_the_v3_payload_is_queryable_after_a_push() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     let now = Utc::now()
         .duration_trunc(Duration::seconds(1))
         .expect("trunc");
@@ -66,8 +36,9 @@ async fn every_family_of_the_v3_payload_is_queryable_after_a_push() {
     .expect("fixture")
     .replace("8d3f6a2e-4b1c-4f7e-9a55-2c1d0e9b7f10", &c.id)
     .replace("2026-02-27T15:13:20Z", &now.to_rfc3339());
-    push(&api, &c, serde_json::from_str(&v3).expect("json")).await;
-    stored(&env, 1).await;
+    app.push_accepted(&c, &serde_json::from_str(&v3).expect("json"))
+        .await;
+    app.wait_for_batches(1).await;
     let cases = [
         ("pg_database_size_bytes", "database", "app", 734_003_200.0),
         (
@@ -114,7 +85,7 @@ async fn every_family_of_the_v3_payload_is_queryable_after_a_push() {
                     now + Duration::minutes(1),
                     &format!("{filter}&step=10"),
                 ),
-                &admin,
+                admin,
             )
             .await;
         assert_eq!(r.status, 200, "{metric}: {}", r.body);
@@ -130,15 +101,13 @@ async fn every_family_of_the_v3_payload_is_queryable_after_a_push() {
     }
     // Statement texts came along for the query endpoints.
     let slow = api
-        .get(&format!("/collectors/{}/queries/slow", c.id), &admin)
+        .get(&format!("/collectors/{}/queries/slow", c.id), admin)
         .await;
     assert_eq!(
         slow.body[0]["query"], "UPDATE orders SET status = $1 WHERE id = $2",
         "{}",
         slow.body
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 fn commit_batch(c: &RegisteredCollector, id: &str, at: DateTime<Utc>, value: f64) -> Value {
@@ -147,21 +116,30 @@ fn commit_batch(c: &RegisteredCollector, id: &str, at: DateTime<Utc>, value: f64
     ]})
 }
 
-#[tokio::test]
-async fn a_rate_over_a_counter_reset_is_right_at_every_resolution_and_rollups_match_raw() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
+/// Pushes five minutes of a counter, +60 a minute, reset before the fourth sample (the server
+/// restarted); returns the first minute.
+async fn counter_with_a_reset(app: &TestApp, c: &RegisteredCollector) -> DateTime<Utc> {
     let start = (Utc::now() - Duration::minutes(30))
         .duration_trunc(Duration::minutes(1))
         .expect("trunc");
-    // +60 per minute; the server restarts before the fourth sample.
     for (i, v) in [100.0, 160.0, 220.0, 30.0, 90.0].iter().enumerate() {
         let at = start + Duration::minutes(i as i64);
-        push(&api, &c, commit_batch(&c, &format!("b{i}"), at, *v)).await;
+        app.push_accepted(c, &commit_batch(c, &format!("b{i}"), at, *v))
+            .await;
     }
-    stored(&env, 5).await;
+    app.wait_for_batches(5).await;
+    start
+}
+
+#[tokio::test]
+async fn a_rate_over_a_counter_reset_is_right_at_every_resolution() {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let start = counter_with_a_reset(&app, &c).await;
     let (from, to) = (start, start + Duration::minutes(5));
     for step in [30, 60] {
-        let r = api
+        let r = app
+            .api()
             .get(
                 &query(
                     &c,
@@ -170,7 +148,7 @@ async fn a_rate_over_a_counter_reset_is_right_at_every_resolution_and_rollups_ma
                     to,
                     &format!("&step={step}&fn=rate"),
                 ),
-                &admin,
+                app.admin(),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -183,12 +161,22 @@ async fn a_rate_over_a_counter_reset_is_right_at_every_resolution_and_rollups_ma
         assert_eq!(rates, vec![1.0, 1.0, 0.5, 1.0], "step {step}: {}", r.body);
         assert_eq!(r.body["resolution"], if step == 30 { "raw" } else { "1m" });
     }
-    // Rollups are the aggregates of the raw points, minute by minute and (once the hours are
-    // built, here as if three hours had passed) hour by hour.
-    projections::maintenance::build_hours(&running.read_pool, Utc::now() + Duration::hours(3), 24)
-        .await
-        .expect("build hours");
-    let sql = env.sql().await;
+}
+
+#[tokio::test]
+async fn minute_and_hour_rollups_are_the_aggregates_of_the_raw_points() {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    counter_with_a_reset(&app, &c).await;
+    // The hours built as if three hours had passed.
+    projections::maintenance::build_hours(
+        &app.running().read_pool,
+        Utc::now() + Duration::hours(3),
+        24,
+    )
+    .await
+    .expect("build hours");
+    let sql = app.sql().await;
     for (table, unit) in [("metric_rollup_1m", "minute"), ("metric_rollup_1h", "hour")] {
         let diff = count(
             &sql,
@@ -205,23 +193,29 @@ async fn a_rate_over_a_counter_reset_is_right_at_every_resolution_and_rollups_ma
         assert_eq!(diff, 0, "{table} differs from the raw points");
     }
     assert!(count(&sql, "SELECT count(*) FROM metric_rollup_1m").await >= 5);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn retention_drops_old_partitions_and_nothing_else() {
-    let (env, running, api, _admin, c) = setup(|config| config.retention_days = 30).await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.retention_days = 30)
+        .spawn()
+        .await;
+    let c = app.register_collector("storage").await;
     let now = Utc::now();
     let old = now - Duration::days(20);
-    push(&api, &c, commit_batch(&c, "old", old, 1.0)).await;
-    push(&api, &c, commit_batch(&c, "new", now, 2.0)).await;
-    stored(&env, 2).await;
-    let sql = env.sql().await;
+    app.push_accepted(&c, &commit_batch(&c, "old", old, 1.0))
+        .await;
+    app.push_accepted(&c, &commit_batch(&c, "new", now, 2.0))
+        .await;
+    app.wait_for_batches(2).await;
+    let sql = app.sql().await;
     assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 2);
-    let done = projections::maintenance::upkeep(&running.read_pool, now, 14, Duration::days(14))
-        .await
-        .expect("upkeep");
+    let done =
+        projections::maintenance::upkeep(&app.running().read_pool, now, 14, Duration::days(14))
+            .await
+            .expect("upkeep");
     assert_eq!(
         done.dropped,
         vec![projections::projectors::partition_name(old.date_naive())]
@@ -232,7 +226,7 @@ async fn retention_drops_old_partitions_and_nothing_else() {
         1
     );
     // Series and rollups stay; partitions for today and tomorrow exist.
-    projections::maintenance::build_hours(&running.read_pool, now + Duration::hours(2), 24)
+    projections::maintenance::build_hours(&app.running().read_pool, now + Duration::hours(2), 24)
         .await
         .expect("build hours");
     assert_eq!(count(&sql, "SELECT count(*) FROM metric_series").await, 1);
@@ -249,8 +243,6 @@ async fn retention_drops_old_partitions_and_nothing_else() {
         .await,
         1
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 fn statements_batch(
@@ -272,13 +264,14 @@ fn statements_batch(
 
 #[tokio::test]
 async fn slow_and_frequent_rank_statements_by_what_happened_in_the_range() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     let t0 = Utc::now() - Duration::minutes(10);
     // q1: many cheap calls; q2: few slow calls; q3: big totals from before the range, idle now.
-    push(
-        &api,
+    app.push_accepted(
         &c,
-        statements_batch(
+        &statements_batch(
             &c,
             "s0",
             t0,
@@ -290,10 +283,9 @@ async fn slow_and_frequent_rank_statements_by_what_happened_in_the_range() {
         ),
     )
     .await;
-    push(
-        &api,
+    app.push_accepted(
         &c,
-        statements_batch(
+        &statements_batch(
             &c,
             "s1",
             t0 + Duration::minutes(5),
@@ -305,14 +297,14 @@ async fn slow_and_frequent_rank_statements_by_what_happened_in_the_range() {
         ),
     )
     .await;
-    stored(&env, 2).await;
+    app.wait_for_batches(2).await;
     let range = format!(
         "?from={}&to={}",
         (t0 - Duration::minutes(1)).timestamp(),
         Utc::now().timestamp()
     );
     let slow = api
-        .get(&format!("/collectors/{}/queries/slow{range}", c.id), &admin)
+        .get(&format!("/collectors/{}/queries/slow{range}", c.id), admin)
         .await;
     assert_eq!(slow.status, 200, "{}", slow.body);
     let ids: Vec<&str> = slow
@@ -333,7 +325,7 @@ async fn slow_and_frequent_rank_statements_by_what_happened_in_the_range() {
     let frequent = api
         .get(
             &format!("/collectors/{}/queries/frequent{range}&limit=1", c.id),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(frequent.body.as_array().expect("list").len(), 1);
@@ -345,30 +337,31 @@ async fn slow_and_frequent_rank_statements_by_what_happened_in_the_range() {
         (json!("q1"), json!(5000.0))
     );
     let bad = api
-        .get(
-            &format!("/collectors/{}/queries/slow?limit=0", c.id),
-            &admin,
-        )
+        .get(&format!("/collectors/{}/queries/slow?limit=0", c.id), admin)
         .await;
     assert_eq!(
         (bad.status, bad.body["error"]["field"].clone()),
         (422, json!("limit"))
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn the_cardinality_guard_refuses_new_series_past_the_limit_and_says_so() {
-    let (env, running, api, admin, c) = setup(|config| config.max_series_per_collector = 5).await;
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.max_series_per_collector = 5)
+        .spawn()
+        .await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     let samples: Vec<Value> = (0..8)
         .map(|i| json!({"metric": "pg_many", "labels": {"n": i.to_string()}, "value": 1}))
         .collect();
-    push(&api, &c, json!({"batch_id": "wide", "collector_id": c.id, "collected_at": Utc::now(), "samples": samples})).await;
-    stored(&env, 1).await;
-    let sql = env.sql().await;
+    app.push_accepted(&c, &json!({"batch_id": "wide", "collector_id": c.id, "collected_at": Utc::now(), "samples": samples})).await;
+    app.wait_for_batches(1).await;
+    let sql = app.sql().await;
     assert_eq!(count(&sql, "SELECT count(*) FROM metric_series").await, 5);
-    let v = api.get(&format!("/collectors/{}", c.id), &admin).await.body;
+    let v = api.get(&format!("/collectors/{}", c.id), admin).await.body;
     assert_eq!(
         (
             v["series_refused"].clone(),
@@ -376,13 +369,13 @@ async fn the_cardinality_guard_refuses_new_series_past_the_limit_and_says_so() {
         ),
         (json!(3), json!("pg_many"))
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn bad_series_queries_name_the_parameter_and_unknowns_are_empty() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     let now = Utc::now();
     let cases = [
         (query(&c, "m", now, now - Duration::hours(1), ""), "from"),
@@ -402,7 +395,7 @@ async fn bad_series_queries_name_the_parameter_and_unknowns_are_empty() {
         (format!("/metrics/series?collector_id={}", c.id), "metric"),
     ];
     for (path, field) in cases {
-        let r = api.get(&path, &admin).await;
+        let r = api.get(&path, admin).await;
         assert_eq!(
             (r.status, r.body["error"]["field"].clone()),
             (422, json!(field)),
@@ -413,7 +406,7 @@ async fn bad_series_queries_name_the_parameter_and_unknowns_are_empty() {
     let empty = api
         .get(
             &query(&c, "no_such_metric", now - Duration::hours(1), now, ""),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(
@@ -421,25 +414,23 @@ async fn bad_series_queries_name_the_parameter_and_unknowns_are_empty() {
         (200, json!([]))
     );
     let nobody = api
-        .get("/metrics/series?instance_id=nowhere&metric=pg_up", &admin)
+        .get("/metrics/series?instance_id=nowhere&metric=pg_up", admin)
         .await;
     assert_eq!(
         (nobody.status, nobody.body["series"].clone()),
         (200, json!([]))
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn the_samples_projection_replays_to_the_same_tables_partitions_included() {
-    let (env, running, api, _admin, c) = setup(|_| {}).await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
     let start = Utc::now() - Duration::days(2);
     for i in 0..4 {
-        push(
-            &api,
+        app.push_accepted(
             &c,
-            commit_batch(
+            &commit_batch(
                 &c,
                 &format!("r{i}"),
                 start + Duration::hours(12 * i),
@@ -448,22 +439,20 @@ async fn the_samples_projection_replays_to_the_same_tables_partitions_included()
         )
         .await;
     }
-    stored(&env, 4).await;
-    let sql = env.sql().await;
+    app.wait_for_batches(4).await;
+    let sql = app.sql().await;
     let live = snapshot(&sql).await;
-    let keys = std::sync::Arc::new(env.token_keys());
+    let keys = std::sync::Arc::new(app.env.token_keys());
     let projector =
-        projections::projectors::all_projectors(keys, &env.seal(), env.config.storage())
+        projections::projectors::all_projectors(keys, &app.env.seal(), app.config().storage())
             .into_iter()
             .find(|p| p.name() == "metric_samples")
             .expect("projector");
-    let report = env.replay(&running, projector).await;
+    let report = app.env.replay(app.running(), projector).await;
     assert_eq!(report.checkpoint, 4);
     let rebuilt = snapshot(&sql).await;
     assert_eq!(live, rebuilt);
     assert!(live[4].parse::<i64>().expect("partitions") >= 2, "{live:?}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 async fn snapshot(sql: &tokio_postgres::Client) -> Vec<String> {
@@ -483,27 +472,28 @@ async fn snapshot(sql: &tokio_postgres::Client) -> Vec<String> {
 
 #[tokio::test]
 async fn hours_are_built_once_closed_rebuilt_after_late_data_and_read_the_same_either_way() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     let hour = (Utc::now() - Duration::hours(5))
         .duration_trunc(Duration::hours(1))
         .expect("trunc");
     // Two closed hours of data, one point every 10 minutes.
     for i in 0..12 {
         let at = hour + Duration::minutes(i * 10);
-        push(
-            &api,
+        app.push_accepted(
             &c,
-            commit_batch(&c, &format!("h{i}"), at, 100.0 + i as f64),
+            &commit_batch(&c, &format!("h{i}"), at, 100.0 + i as f64),
         )
         .await;
     }
-    stored(&env, 12).await;
+    app.wait_for_batches(12).await;
     let (from, to) = (hour, hour + Duration::hours(2));
     let ask = || query(&c, "pg_database_xact_commit_total", from, to, "&step=3600");
-    let before = api.get(&ask(), &admin).await;
+    let before = api.get(&ask(), admin).await;
     assert_eq!(before.status, 200, "{}", before.body);
     assert_eq!(before.body["resolution"], "1h");
-    let sql = env.sql().await;
+    let sql = app.sql().await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM metric_rollup_1h").await,
         0,
@@ -511,7 +501,7 @@ async fn hours_are_built_once_closed_rebuilt_after_late_data_and_read_the_same_e
     );
 
     // Upkeep builds the closed hours; the answer is the same, now read from built hours.
-    let pool = &running.read_pool;
+    let pool = &app.running().read_pool;
     let done = projections::maintenance::build_hours(pool, Utc::now(), 24)
         .await
         .expect("build");
@@ -520,7 +510,7 @@ async fn hours_are_built_once_closed_rebuilt_after_late_data_and_read_the_same_e
         count(&sql, "SELECT count(*) FROM metric_rollup_1h").await,
         2
     );
-    let after = api.get(&ask(), &admin).await;
+    let after = api.get(&ask(), admin).await;
     assert_eq!(
         after.body["series"], before.body["series"],
         "{}",
@@ -532,13 +522,12 @@ async fn hours_are_built_once_closed_rebuilt_after_late_data_and_read_the_same_e
     assert_eq!((again.built, again.rebuilt), (0, 0), "nothing left to do");
 
     // A late batch (a collector's spool after an outage) lands in a built hour: marked, rebuilt.
-    push(
-        &api,
+    app.push_accepted(
         &c,
-        commit_batch(&c, "late", hour + Duration::minutes(5), 500.0),
+        &commit_batch(&c, "late", hour + Duration::minutes(5), 500.0),
     )
     .await;
-    stored(&env, 13).await;
+    app.wait_for_batches(13).await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM metric_rollup_dirty_hours").await,
         1
@@ -566,8 +555,6 @@ async fn hours_are_built_once_closed_rebuilt_after_late_data_and_read_the_same_e
         .await,
         1
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 /// A request that cannot be answered (the handler panicked and hyper dropped the connection)
@@ -586,9 +573,11 @@ async fn try_get(api: &Api, path: &str, token: &str) -> Option<(u16, Value)> {
 
 #[tokio::test]
 async fn extreme_numbers_in_series_and_statement_queries_get_422_naming_the_parameter() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     // The arithmetic on the step only runs for a series that exists.
-    env.sql()
+    app.sql()
         .await
         .execute(
             "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
@@ -630,7 +619,7 @@ async fn extreme_numbers_in_series_and_statement_queries_get_422_naming_the_para
         ("/audit?from=-200000-01-01T00:00:00Z".to_owned(), "from"),
     ];
     for (path, field) in cases {
-        let got = try_get(&api, &path, &admin).await;
+        let got = try_get(api, &path, admin).await;
         let (status, body) = got.unwrap_or_else(|| panic!("{path}: no answer (a panic?)"));
         assert_eq!(
             (status, body["error"]["field"].clone()),
@@ -640,26 +629,47 @@ async fn extreme_numbers_in_series_and_statement_queries_get_422_naming_the_para
         assert_eq!(body["error"]["code"], "invalid_field", "{path}: {body}");
     }
     // The server is still fine.
-    let r = api.get(&format!("{series}&fn=rate&step=60"), &admin).await;
+    let r = api.get(&format!("{series}&fn=rate&step=60"), admin).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
-async fn a_series_query_matching_too_many_series_or_rows_is_refused_with_422() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
-    let sql = env.sql().await;
+async fn a_series_query_matching_too_many_series_is_refused_naming_the_metric() {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
     let collector: uuid::Uuid = c.id.parse().expect("uuid");
-    // 501 series of one metric, and one series with 200,001 minutes of rollups.
-    sql.execute(
-        "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
-         SELECT i, $1, '', 'wide', jsonb_build_object('n', i::text), false
-           FROM generate_series(1, 501) i",
-        &[&collector],
-    )
-    .await
-    .expect("series");
+    app.sql()
+        .await
+        .execute(
+            "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
+             SELECT i, $1, '', 'wide', jsonb_build_object('n', i::text), false
+               FROM generate_series(1, 501) i",
+            &[&collector],
+        )
+        .await
+        .expect("series");
+    let wide = format!("/metrics/series?collector_id={}&metric=wide&step=600", c.id);
+    let r = api.get(&wide, admin).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].clone()),
+        (422, json!("metric")),
+        "{}",
+        r.body["error"]
+    );
+    let narrowed = api.get(&format!("{wide}&label.n=7"), admin).await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    assert_eq!(narrowed.body["series"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_series_query_reading_too_many_rows_is_refused_naming_from_and_a_coarser_step_is_not() {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
+    let sql = app.sql().await;
+    let collector: uuid::Uuid = c.id.parse().expect("uuid");
+    // One series with 200,001 minutes of rollups.
     sql.execute(
         "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
          VALUES (1000, $1, '', 'long', '{}', false)",
@@ -680,23 +690,12 @@ async fn a_series_query_matching_too_many_series_or_rows_is_refused_with_422() {
     .await
     .expect("rollups");
     let now = end.timestamp();
-    let wide = format!("/metrics/series?collector_id={}&metric=wide&step=600", c.id);
-    let r = api.get(&wide, &admin).await;
-    assert_eq!(
-        (r.status, r.body["error"]["field"].clone()),
-        (422, json!("metric")),
-        "{}",
-        r.body["error"]
-    );
-    let narrowed = api.get(&format!("{wide}&label.n=7"), &admin).await;
-    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
-    assert_eq!(narrowed.body["series"].as_array().map(Vec::len), Some(1));
     let long = format!(
         "/metrics/series?collector_id={}&metric=long&step=900&from={}&to={now}",
         c.id,
         now - 140 * 86_400
     );
-    let r = api.get(&long, &admin).await;
+    let r = api.get(&long, admin).await;
     assert_eq!(
         (r.status, r.body["error"]["field"].clone()),
         (422, json!("from")),
@@ -709,16 +708,16 @@ async fn a_series_query_matching_too_many_series_or_rows_is_refused_with_422() {
         c.id,
         now - 140 * 86_400
     );
-    let r = api.get(&hours, &admin).await;
+    let r = api.get(&hours, admin).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn without_a_step_a_query_over_many_series_gets_a_coarser_step_not_a_422() {
-    let (env, running, api, admin, c) = setup(|_| {}).await;
-    let sql = env.sql().await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("storage").await;
+    let (api, admin) = (app.api(), app.admin());
+    let sql = app.sql().await;
     let collector: uuid::Uuid = c.id.parse().expect("uuid");
     // A server with 120 databases: 120 series of one metric (24 h at the default 5-minute
     // step would be 120 × 289 points, over the 20,000 an answer may hold).
@@ -736,17 +735,15 @@ async fn without_a_step_a_query_over_many_series_gets_a_coarser_step_not_a_422()
         c.id,
         now - 86_400
     );
-    let r = api.get(&q, &admin).await;
+    let r = api.get(&q, admin).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["series"].as_array().map(Vec::len), Some(120));
     // An explicit step that does not fit is still refused, naming it.
-    let r = api.get(&format!("{q}&step=60"), &admin).await;
+    let r = api.get(&format!("{q}&step=60"), admin).await;
     assert_eq!(
         (r.status, r.body["error"]["field"].clone()),
         (422, json!("step")),
         "{}",
         r.body
     );
-    running.stop().await;
-    env.cleanup().await;
 }

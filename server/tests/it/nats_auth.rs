@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use chrono::Utc;
-use pganalytics::app::Roles;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -55,94 +54,118 @@ fn batch(collector: &str, batch_id: &str) -> Value {
            "samples": [{"metric": "pg_test_value", "labels": {}, "value": 1.0}]})
 }
 
-#[tokio::test]
-async fn a_collector_credential_publishes_to_its_own_subject_only_and_reads_nothing() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let a = register_collector(&api, &admin, "a").await;
-    let b = register_collector(&api, &admin, "b").await;
-    let grant = a
+/// A collector of `app` connected to NATS with its own credential, what NATS says to it, and
+/// its subject.
+struct Connected {
+    c: RegisteredCollector,
+    client: async_nats::Client,
+    said: mpsc::UnboundedReceiver<String>,
+    own: String,
+}
+
+async fn connected_collector(app: &TestApp, name: &str) -> Connected {
+    let c = app.register_collector(name).await;
+    let grant = c
         .nats
         .clone()
         .expect("registration issues a NATS credential");
-    let own = env.config.names.subject(&format!("metrics.{}", a.id));
+    let own = app.config().names.subject(&format!("metrics.{}", c.id));
     assert_eq!(grant["subject"], own.as_str());
-    let (client, mut said) = connect_as(&env.config.nats_url, &grant).await;
+    let (client, said) = connect_as(&app.config().nats_url, &grant).await;
+    Connected {
+        c,
+        client,
+        said,
+        own,
+    }
+}
 
-    // Its own subject: JetStream acknowledges, and the batch counts.
-    let js = jetstream::new(client.clone());
+/// Publishes a batch on the collector's own subject with its own connection; JetStream
+/// acknowledges it.
+async fn publish_own(collector: &Connected) {
+    let js = jetstream::new(collector.client.clone());
+    let c = &collector.c;
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", format!("{}:own", a.id).as_str());
-    headers.insert(domain::metrics::TOKEN_HEADER, a.token.as_str());
-    let payload = serde_json::to_vec(&batch(&a.id, "own")).expect("json");
-    js.publish_with_headers(own.clone(), headers, payload.into())
+    headers.insert("Nats-Msg-Id", format!("{}:own", c.id).as_str());
+    headers.insert(domain::metrics::TOKEN_HEADER, c.token.as_str());
+    let payload = serde_json::to_vec(&batch(&c.id, "own")).expect("json");
+    js.publish_with_headers(collector.own.clone(), headers, payload.into())
         .await
         .expect("publish")
         .await
         .expect("JetStream acknowledges the collector's own batch");
-    eventually("the batch counts", || async {
-        let v = api.get(&format!("/collectors/{}", a.id), &admin).await.body;
-        (v["metrics_count_total"] == 1).then_some(())
-    })
-    .await;
+}
 
-    // Another collector's subject and the events are refused by NATS itself.
-    let others = env.config.names.subject(&format!("metrics.{}", b.id));
+#[tokio::test]
+async fn a_collector_credential_publishes_to_its_own_subject_and_the_batch_counts() {
+    let app = spawn_admin_app().await;
+    let a = connected_collector(&app, "a").await;
+    publish_own(&a).await;
+    app.wait_for_points(&a.c.id, 1).await;
+}
+
+#[tokio::test]
+async fn a_collector_credential_cannot_publish_for_another_collector_or_an_event() {
+    let app = spawn_admin_app().await;
+    let mut a = connected_collector(&app, "a").await;
+    let b = app.register_collector("b").await;
+    publish_own(&a).await;
+    let names = &app.config().names;
+    let others = names.subject(&format!("metrics.{}", b.id));
     let forged = serde_json::to_vec(&batch(&b.id, "forged")).expect("json");
-    client
+    a.client
         .publish(others.clone(), forged.into())
         .await
         .expect("sent");
-    violation(&mut said, "Publish", &others).await;
-    let event = env.config.names.subject("events.user.x");
-    client
+    violation(&mut a.said, "Publish", &others).await;
+    let event = names.subject("events.user.x");
+    a.client
         .publish(event.clone(), "{}".into())
         .await
         .expect("sent");
-    violation(&mut said, "Publish", &event).await;
+    violation(&mut a.said, "Publish", &event).await;
 
-    // It cannot read the streams: neither a plain subscription nor the JetStream API.
-    let wildcard = env.config.names.metrics_wildcard();
-    let _sub = client.subscribe(wildcard.clone()).await.expect("sent");
-    violation(&mut said, "Subscription", &wildcard).await;
+    // What reached the streams: the collector's own batch only.
+    let server_js = app.jetstream().await;
+    let subjects: Vec<String> = stream_messages(&server_js, &names.metrics_stream())
+        .await
+        .iter()
+        .map(|m| m.subject.to_string())
+        .collect();
+    assert_eq!(subjects, vec![a.own.clone()]);
+    let events = stream_messages(&server_js, &names.events_stream()).await;
+    assert!(events.iter().all(|m| m.subject.as_str() != event));
+}
+
+#[tokio::test]
+async fn a_collector_credential_reads_no_stream() {
+    let app = spawn_admin_app().await;
+    let mut a = connected_collector(&app, "a").await;
+    // Neither a plain subscription nor the JetStream API.
+    let wildcard = app.config().names.metrics_wildcard();
+    let _sub = a.client.subscribe(wildcard.clone()).await.expect("sent");
+    violation(&mut a.said, "Subscription", &wildcard).await;
+    let js = jetstream::new(a.client.clone());
     let info = tokio::time::timeout(
         Duration::from_secs(10),
-        js.get_stream(env.config.names.metrics_stream()),
+        js.get_stream(app.config().names.metrics_stream()),
     )
     .await;
     assert!(
         !matches!(info, Ok(Ok(_))),
         "the JetStream API answered a collector"
     );
-    violation(&mut said, "Publish", "$JS.API.STREAM.INFO").await;
-
-    // What reached the streams: the collector's own batch only.
-    let server_js = env.jetstream().await;
-    let subjects: Vec<String> = stream_messages(&server_js, &env.config.names.metrics_stream())
-        .await
-        .iter()
-        .map(|m| m.subject.to_string())
-        .collect();
-    assert_eq!(subjects, vec![own]);
-    let events = stream_messages(&server_js, &env.config.names.events_stream()).await;
-    assert!(events.iter().all(|m| m.subject.as_str() != event));
-    running.stop().await;
-    env.cleanup().await;
+    violation(&mut a.said, "Publish", "$JS.API.STREAM.INFO").await;
 }
 
 #[tokio::test]
 async fn a_collector_cannot_reach_jetstream_through_the_reply_subject_of_its_publish() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let a = register_collector(&api, &admin, "a").await;
-    let b = register_collector(&api, &admin, "b").await;
-    let (client, _said) = connect_as(&env.config.nats_url, a.nats.as_ref().expect("nats")).await;
-    let names = &env.config.names;
-    let js = env.jetstream().await;
+    let app = spawn_admin_app().await;
+    let a = app.register_collector("a").await;
+    let b = app.register_collector("b").await;
+    let (client, _said) = connect_as(&app.config().nats_url, a.nats.as_ref().expect("nats")).await;
+    let names = &app.config().names;
+    let js = app.jetstream().await;
     let (events, metrics) = (names.events_stream(), names.metrics_stream());
     let events_before = stream_len(&js, &events).await;
     assert!(events_before > 0, "the set-up produced events");
@@ -190,8 +213,6 @@ async fn a_collector_cannot_reach_jetstream_through_the_reply_subject_of_its_pub
         .map(|m| m.subject.to_string())
         .collect();
     assert!(subjects.iter().all(|s| *s == own), "{subjects:?}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -246,16 +267,13 @@ async fn nats_refuses_clients_without_a_credential_with_an_expired_one_or_a_forg
         .connect(&url)
         .await
         .expect("a valid credential connects");
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn the_nats_credential_is_renewed_with_the_token_and_not_once_the_collector_is_deleted() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let c = register_collector(&api, &admin, "renewing").await;
+    let app = spawn_admin_app().await;
+    let api = app.api();
+    let c = app.register_collector("renewing").await;
     let refresh = || async {
         api.http
             .post(format!("{}/collectors/{}/token", api.base, c.id))
@@ -275,51 +293,43 @@ async fn the_nats_credential_is_renewed_with_the_token_and_not_once_the_collecto
         body["nats"]["credentials"],
         c.nats.as_ref().expect("nats")["credentials"]
     );
-    let (client, _said) = connect_as(&env.config.nats_url, &body["nats"]).await;
+    let (client, _said) = connect_as(&app.config().nats_url, &body["nats"]).await;
     drop(client);
 
     let deleted = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/collectors/{}", c.id),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("/collectors/{}", c.id), app.admin())
         .await;
     assert_eq!(deleted.status, 204);
     let refused = refresh().await;
     assert_eq!(refused.status().as_u16(), 401);
     let body: Value = refused.json().await.expect("json");
     assert!(body.get("nats").is_none());
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_server_whose_nats_credential_is_refused_says_why_in_health() {
-    let mut env = TestEnv::new().await;
     let forger = commands::nats_auth::NatsSetup::generate("forger").expect("setup");
-    env.config = env
-        .config
-        .clone()
-        .with_nats_operator_auth(
-            &forger.server_creds,
-            &forger.collector_account.0,
-            &forger.collector_signing_seed,
-        )
-        .expect("config");
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
+    let app = TestApp::builder()
+        .config(move |c| {
+            *c = c
+                .clone()
+                .with_nats_operator_auth(
+                    &forger.server_creds,
+                    &forger.collector_account.0,
+                    &forger.collector_signing_seed,
+                )
+                .expect("config");
+        })
+        .spawn()
+        .await;
     let health = eventually("health names NATS's refusal", || async {
-        let r = api.call(reqwest::Method::GET, "/health", None, None).await;
-        let error = r.body["nats"]["error"]
+        let (status, body) = app.health().await;
+        let error = body["nats"]["error"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        (r.status == 503 && error.contains("authorization violation")).then_some(r.body)
+        (status == 503 && error.contains("authorization violation")).then_some(body)
     })
     .await;
     assert_eq!(health["nats"]["up"], false);
-    running.stop().await;
-    env.cleanup().await;
 }

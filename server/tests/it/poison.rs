@@ -18,36 +18,20 @@ fn batch(c: &RegisteredCollector, id: &str, metric: &str, value: f64) -> Value {
     })
 }
 
-async fn push(api: &Api, c: &RegisteredCollector, body: Value) {
-    let r = api.post("/metrics/push", Some(&c.token), body).await;
-    assert_eq!(r.status, 202, "{}", r.body);
-}
-
-async fn health(api: &Api) -> (u16, Value) {
-    let r = api
-        .http
-        .get(format!("{}/health", api.base))
-        .send()
-        .await
-        .expect("health");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("health body"))
-}
-
 #[tokio::test]
 async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_carry_on() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let a = register_collector(&api, &admin, "overflowing").await;
-    let b = register_collector(&api, &admin, "bystander").await;
-    let sql = env.sql().await;
+    let app = spawn_admin_app().await;
+    let a = app.register_collector("overflowing").await;
+    let b = app.register_collector("bystander").await;
+    let sql = app.sql().await;
 
-    push(&api, &a, batch(&a, "a-1", "pg_x", 1.0)).await;
-    eventually("the first batch stored", || async {
-        (count(&sql, "SELECT count(*) FROM metric_rollup_1m").await == 1).then_some(())
-    })
+    app.push_accepted(&a, &batch(&a, "a-1", "pg_x", 1.0)).await;
+    wait_for_count(
+        &sql,
+        "the first batch stored",
+        "SELECT count(*) FROM metric_rollup_1m",
+        1,
+    )
     .await;
     // The minute's rollup is one sample away from overflowing its count (as a stream of huge
     // values once overflowed its float8 sum): the next sample in that minute cannot be added.
@@ -57,8 +41,8 @@ async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_c
     )
     .await
     .expect("prime the overflow");
-    push(&api, &a, batch(&a, "a-2", "pg_x", 2.0)).await;
-    push(&api, &b, batch(&b, "b-1", "pg_y", 3.0)).await;
+    app.push_accepted(&a, &batch(&a, "a-2", "pg_x", 2.0)).await;
+    app.push_accepted(&b, &batch(&b, "b-1", "pg_y", 3.0)).await;
 
     eventually(
         "the bystander's batch stored past the poison one",
@@ -104,7 +88,7 @@ async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_c
         1
     );
     let (status, body) = eventually("health green with no lag", || async {
-        let (status, body) = health(&api).await;
+        let (status, body) = app.health().await;
         let caught_up = body["projections"]
             .as_array()?
             .iter()
@@ -113,32 +97,24 @@ async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_c
     })
     .await;
     assert_eq!(status, 200, "{body}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn two_collectors_may_use_the_same_batch_id_and_both_batches_count() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let a = register_collector(&api, &admin, "first").await;
-    let b = register_collector(&api, &admin, "second").await;
-    let sql = env.sql().await;
+    let app = spawn_admin_app().await;
+    let a = app.register_collector("first").await;
+    let b = app.register_collector("second").await;
+    let sql = app.sql().await;
 
-    push(&api, &a, batch(&a, "shared-id", "pg_x", 1.0)).await;
-    let r = api
-        .post(
-            "/metrics/push",
-            Some(&b.token),
-            batch(&b, "shared-id", "pg_x", 1.0),
-        )
+    app.push_accepted(&a, &batch(&a, "shared-id", "pg_x", 1.0))
         .await;
-    assert_eq!(r.status, 202, "{}", r.body);
+    let r = app
+        .push_accepted(&b, &batch(&b, "shared-id", "pg_x", 1.0))
+        .await;
     assert_eq!(r.body["duplicate"], false, "{}", r.body);
     // The same collector sending its batch again is still one batch.
-    push(&api, &b, batch(&b, "shared-id", "pg_x", 1.0)).await;
+    app.push_accepted(&b, &batch(&b, "shared-id", "pg_x", 1.0))
+        .await;
 
     eventually("both collectors' batches counted", || async {
         (count(
@@ -152,15 +128,12 @@ async fn two_collectors_may_use_the_same_batch_id_and_both_batches_count() {
     })
     .await;
     assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 2);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_event_that_arrives_before_its_predecessor_waits_for_it_instead_of_being_lost() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let sql = env.sql().await;
     let js = env.jetstream().await;
     let id = uuid::Uuid::new_v4().to_string();
@@ -212,24 +185,18 @@ async fn an_event_that_arrives_before_its_predecessor_waits_for_it_instead_of_be
     )
     .await;
     assert_eq!(audit, 2, "both events in the audit log");
-    let (status, _) = health(&api).await;
+    let (status, _) = app.health().await;
     assert_eq!(status, 200);
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_event_too_large_for_nats_stops_the_relay_in_order_and_health_names_it() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let commands = env.commands().await;
     let sql = env.sql().await;
     create_user(&commands, "before").await;
-    eventually("projected", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
-    })
-    .await;
+    wait_for_count(&sql, "projected", "SELECT count(*) FROM rm_users", 1).await;
     // An event larger than the server's max_payload (1 MiB), as an older version without
     // bounds could store: it cannot be published, and must not be skipped either.
     let big = "x".repeat(1_200_000);
@@ -245,7 +212,7 @@ async fn an_event_too_large_for_nats_stops_the_relay_in_order_and_health_names_i
         .get(0);
     sql.execute("NOTIFY pga_events", &[]).await.expect("notify");
     let body = eventually("health names the stuck event", || async {
-        let (status, body) = health(&api).await;
+        let (status, body) = app.health().await;
         (status == 503 && body["relay_failing"]["position"] == position).then_some(body)
     })
     .await;
@@ -270,23 +237,17 @@ async fn an_event_too_large_for_nats_stops_the_relay_in_order_and_health_names_i
         .await,
         0
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied_in_order() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let commands = env.commands().await;
     let sql = env.sql().await;
     let js = env.jetstream().await;
     let (id, _) = create_user(&commands, "acked-out-of-order").await;
-    eventually("projected", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
-    })
-    .await;
+    wait_for_count(&sql, "projected", "SELECT count(*) FROM rm_users", 1).await;
 
     // JetStream refuses messages over 2 KB on the events stream for a while: event 2 (padded)
     // is refused while event 3, published right behind it in the same pipelined batch, is stored.
@@ -322,7 +283,7 @@ async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied
     eventually(
         "the successor stored while the event was refused",
         || async {
-            let (status, body) = health(&api).await;
+            let (status, body) = app.health().await;
             (status == 503 && body["relay_failing"]["position"].is_i64()).then_some(())
         },
     )
@@ -368,27 +329,22 @@ async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied
     )
     .await;
     let (status, body) = eventually("health green again", || async {
-        let (status, body) = health(&api).await;
+        let (status, body) = app.health().await;
         (status == 200).then_some((status, body))
     })
     .await;
     assert_eq!(status, 200, "{body}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_event_not_signed_by_the_relay_is_rejected_and_changes_nothing() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let commands = env.commands().await;
     let sql = env.sql().await;
     let js = env.jetstream().await;
     let (id, _) = create_user(&commands, "would-be-admin").await;
-    eventually("projected", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 1).then_some(())
-    })
-    .await;
+    wait_for_count(&sql, "projected", "SELECT count(*) FROM rm_users", 1).await;
     let role: String = sql
         .query_one("SELECT role FROM rm_users", &[])
         .await
@@ -425,9 +381,12 @@ async fn an_event_not_signed_by_the_relay_is_rejected_and_changes_nothing() {
         .expect("ack");
     create_user(&commands, "afterwards").await;
 
-    eventually("the next real event applied", || async {
-        (count(&sql, "SELECT count(*) FROM rm_users").await == 2).then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "the next real event applied",
+        "SELECT count(*) FROM rm_users",
+        2,
+    )
     .await;
     let reasons = rejected_reasons(&sql, "users").await;
     assert_eq!(reasons.len(), 2, "{reasons:?}");
@@ -445,8 +404,6 @@ async fn an_event_not_signed_by_the_relay_is_rejected_and_changes_nothing() {
         .expect("role")
         .get(0);
     assert_eq!(after, role, "the forged promotion changed nothing");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -475,17 +432,14 @@ async fn unsigned_events_published_before_signing_began_are_still_applied() {
     .expect("publish")
     .await
     .expect("ack");
-    let running = env.start(Roles::ALL).await;
-    let sql = env.sql().await;
-    eventually("the earlier version's event applied", || async {
-        (count(
-            &sql,
-            "SELECT count(*) FROM rm_users WHERE username = 'from-before'",
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
+    let app = TestApp::builder().on(env).spawn().await;
+    let sql = app.sql().await;
+    wait_for_count(
+        &sql,
+        "the earlier version's event applied",
+        "SELECT count(*) FROM rm_users WHERE username = 'from-before'",
+        1,
+    )
     .await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
@@ -495,18 +449,15 @@ async fn unsigned_events_published_before_signing_began_are_still_applied() {
         count(&sql, "SELECT since_stream_sequence FROM event_signing").await,
         2
     );
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_the_projection() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let sql = env.sql().await;
     eventually("health green at first", || async {
-        (health(&api).await.0 == 200).then_some(())
+        (app.health().await.0 == 200).then_some(())
     })
     .await;
     // An event parked two minutes ago whose predecessor never came.
@@ -518,7 +469,7 @@ async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_th
     )
     .await
     .expect("park");
-    let (status, body) = health(&api).await;
+    let (status, body) = app.health().await;
     assert_eq!(status, 503, "{body}");
     let users = body["projections"]
         .as_array()
@@ -534,6 +485,4 @@ async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_th
     );
     let problem = body["problems"][0].as_str().unwrap_or_default();
     assert!(problem.contains("projection users"), "{body}");
-    running.stop().await;
-    env.cleanup().await;
 }

@@ -84,5 +84,4 @@ async fn the_api_read_pool_cancels_a_statement_past_its_timeout() {
         .get(0);
     assert_eq!(setting, "0");
     drop(client);
-    env.cleanup().await;
 }

@@ -2,7 +2,6 @@
 //! the batch took, before anything is stored or served.
 
 use chrono::{DateTime, Duration, Utc};
-use pganalytics::app::Roles;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -19,14 +18,6 @@ fn batch(collector: &str, id: &str, at: DateTime<Utc>, calls: f64, time: f64) ->
         ],
         "statements": {"q-secret": format!("ALTER ROLE app PASSWORD '{SECRET}'")}
     })
-}
-
-async fn stored(env: &TestEnv, batches: i64) {
-    let sql = env.sql().await;
-    eventually(&format!("{batches} batches stored"), || async {
-        (count(&sql, "SELECT count(*) FROM metric_applied_batches").await == batches).then_some(())
-    })
-    .await;
 }
 
 /// What `/queries/slow` shows for the collector, after checking it names the statement.
@@ -48,43 +39,23 @@ async fn slow_queries(api: &Api, admin: &str, collector: &str, since: DateTime<U
     slow.body.to_string()
 }
 
-async fn started() -> (
-    TestEnv,
-    pganalytics::app::Running,
-    Api,
-    String,
-    RegisteredCollector,
-) {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let running = env.start(Roles::ALL).await;
-    let api = Api::new(running.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let c = register_collector(&api, &admin, "redacted").await;
-    (env, running, api, admin, c)
-}
-
 #[tokio::test]
 async fn a_password_in_a_pushed_statement_is_neither_stored_nor_served() {
-    let (env, running, api, admin, c) = started().await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("redacted").await;
     let t0 = Utc::now() - Duration::minutes(5);
     for (id, at, calls, time) in [
         ("r0", t0, 1.0, 10.0),
         ("r1", t0 + Duration::minutes(2), 3.0, 50.0),
     ] {
-        let r = api
-            .post(
-                "/metrics/push",
-                Some(&c.token),
-                batch(&c.id, id, at, calls, time),
-            )
+        app.push_accepted(&c, &batch(&c.id, id, at, calls, time))
             .await;
-        assert_eq!(r.status, 202, "{}", r.body);
     }
-    stored(&env, 2).await;
+    app.wait_for_batches(2).await;
 
-    let served = slow_queries(&api, &admin, &c.id, t0).await;
+    let served = slow_queries(app.api(), app.admin(), &c.id, t0).await;
     assert!(!served.contains(SECRET), "{served}");
-    let sql = env.sql().await;
+    let sql = app.sql().await;
     let kept = count(
         &sql,
         &format!("SELECT count(*) FROM metric_statements WHERE query LIKE '%{SECRET}%'"),
@@ -92,45 +63,30 @@ async fn a_password_in_a_pushed_statement_is_neither_stored_nor_served() {
     .await;
     assert_eq!(kept, 0, "stored with the password");
     // The bridge published the redacted batch, not the one it was sent.
-    let js = env.jetstream().await;
-    for m in stream_messages(&js, &env.config.names.metrics_stream()).await {
+    let js = app.jetstream().await;
+    for m in stream_messages(&js, &app.config().names.metrics_stream()).await {
         let text = String::from_utf8_lossy(&m.payload);
         assert!(!text.contains(SECRET), "on the bus: {text}");
     }
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_password_in_a_statement_published_over_nats_is_not_served() {
-    let (env, running, api, admin, c) = started().await;
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("redacted").await;
     let t0 = Utc::now() - Duration::minutes(5);
-    let client = env.nats().await;
-    let js = async_nats::jetstream::new(client);
     for (id, at, calls, time) in [
         ("n0", t0, 1.0, 10.0),
         ("n1", t0 + Duration::minutes(2), 3.0, 50.0),
     ] {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("{}:{id}", c.id).as_str());
-        headers.insert("Pga-Collector-Token", c.token.as_str());
-        let body = serde_json::to_vec(&batch(&c.id, id, at, calls, time)).expect("json");
-        js.publish_with_headers(
-            env.config.names.subject(&format!("metrics.{}", c.id)),
-            headers,
-            body.into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
+        let body = batch(&c.id, id, at, calls, time);
+        app.publish_batch(&c, &body, &format!("{}:{id}", c.id))
+            .await;
     }
-    stored(&env, 2).await;
+    app.wait_for_batches(2).await;
 
-    let served = slow_queries(&api, &admin, &c.id, t0).await;
+    let served = slow_queries(app.api(), app.admin(), &c.id, t0).await;
     assert!(!served.contains(SECRET), "{served}");
-    running.stop().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -144,7 +100,7 @@ async fn texts_stored_by_an_earlier_version_are_redacted_when_the_server_starts(
     )
     .await
     .expect("insert");
-    let running = env.start(Roles::ALL).await;
+    let _app = TestApp::builder().on(env).spawn().await;
     eventually("the old text redacted", || async {
         let row = sql
             .query_one(
@@ -165,6 +121,4 @@ async fn texts_stored_by_an_earlier_version_are_redacted_when_the_server_starts(
         .expect("row")
         .get(0);
     assert_eq!(dml, "SELECT 'x'", "planned statements are left alone");
-    running.stop().await;
-    env.cleanup().await;
 }

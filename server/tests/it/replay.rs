@@ -36,8 +36,8 @@ async fn snapshot(sql: &tokio_postgres::Client) -> Vec<String> {
 
 #[tokio::test]
 async fn a_replayed_projection_equals_the_live_one() {
-    let env = TestEnv::new().await;
-    let running = env.start(Roles::ALL).await;
+    let app = spawn_app(Roles::ALL).await;
+    let env = &app.env;
     let commands = env.commands().await;
     let actor = admin_actor();
     let now = Utc::now();
@@ -139,7 +139,7 @@ async fn a_replayed_projection_equals_the_live_one() {
     // Replay every projection while the live runners keep going.
     let mut reports = Vec::new();
     for projector in event_projectors(&env.seal()) {
-        let report = env.replay(&running, projector).await;
+        let report = env.replay(app.running(), projector).await;
         reports.push(report);
     }
     assert!(reports.iter().all(|r| r.checkpoint == 11));
@@ -154,16 +154,11 @@ async fn a_replayed_projection_equals_the_live_one() {
 
     // The live runners carry on after the switch.
     create_user(&commands, "after-replay").await;
-    eventually("live runner applies into the swapped tables", || async {
-        (count(
-            &sql,
-            "SELECT count(*) FROM rm_users WHERE username = 'after-replay'",
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
+    wait_for_count(
+        &sql,
+        "live runner applies into the swapped tables",
+        "SELECT count(*) FROM rm_users WHERE username = 'after-replay'",
+        1,
+    )
     .await;
-    running.stop().await;
-    env.cleanup().await;
 }

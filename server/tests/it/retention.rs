@@ -16,11 +16,22 @@ fn retention() -> Retention {
 }
 
 /// A migrated database with nothing running on it, and a pool like the upkeep's.
-async fn database() -> (TestEnv, tokio_postgres::Client, deadpool_postgres::Pool) {
+struct Database {
+    sql: tokio_postgres::Client,
+    pool: deadpool_postgres::Pool,
+    /// Held to the end of the test: dropping it drops the database.
+    _env: TestEnv,
+}
+
+async fn database() -> Database {
     let env = TestEnv::new().await;
     let sql = env.sql().await;
     let pool = projections::db::pool(&env.config.database_url, 2).expect("pool");
-    (env, sql, pool)
+    Database {
+        sql,
+        pool,
+        _env: env,
+    }
 }
 
 fn hour(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -62,7 +73,7 @@ async fn buckets(sql: &tokio_postgres::Client, table: &str) -> Vec<i64> {
 
 #[tokio::test]
 async fn one_minute_rollups_older_than_their_retention_are_deleted_by_whole_hours() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     let cutoff_hour = hour(now - Duration::days(30));
     rollup(&sql, "metric_rollup_1m", 1, now - Duration::days(31)).await;
@@ -87,12 +98,11 @@ async fn one_minute_rollups_older_than_their_retention_are_deleted_by_whole_hour
     let pruned = prune(&pool, now, &retention()).await.expect("prune");
     assert_eq!(pruned.rollup_1m, 2, "{pruned:?}");
     assert_eq!(buckets(&sql, "metric_rollup_1m").await, vec![3, 4, 5]);
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn one_minute_rollups_of_hours_not_built_yet_are_kept_past_their_retention() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     let watermark = hour(now - Duration::days(40));
     rollup(
@@ -113,12 +123,11 @@ async fn one_minute_rollups_of_hours_not_built_yet_are_kept_past_their_retention
     let pruned = prune(&pool, now, &retention()).await.expect("prune");
     assert_eq!(pruned.rollup_1m, 1, "{pruned:?}");
     assert_eq!(buckets(&sql, "metric_rollup_1m").await, vec![2]);
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn one_hour_rollups_older_than_their_retention_are_deleted() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     rollup(&sql, "metric_rollup_1h", 1, hour(now - Duration::days(401))).await;
     rollup(&sql, "metric_rollup_1h", 2, hour(now - Duration::days(399))).await;
@@ -126,12 +135,11 @@ async fn one_hour_rollups_older_than_their_retention_are_deleted() {
     let pruned = prune(&pool, now, &retention()).await.expect("prune");
     assert_eq!(pruned.rollup_1h, 1, "{pruned:?}");
     assert_eq!(buckets(&sql, "metric_rollup_1h").await, vec![2, 3]);
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn collector_minutes_older_than_24_hours_are_deleted_and_the_rolling_count_is_unchanged() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     let collector = uuid::Uuid::new_v4();
     for (hours_ago, samples) in [(25_i64, 1_i64), (24, 10), (23, 100), (0, 1000)] {
@@ -152,12 +160,11 @@ async fn collector_minutes_older_than_24_hours_are_deleted_and_the_rolling_count
         count(&sql, "SELECT sum(samples)::int8 FROM rm_collector_minutes").await,
         1100
     );
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn rejected_messages_older_than_their_retention_are_deleted() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     for (seq, days_ago) in [(1_i64, 31_i64), (2, 29), (3, 0)] {
         sql.execute(
@@ -182,12 +189,11 @@ async fn rejected_messages_older_than_their_retention_are_deleted() {
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
         2
     );
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn sessions_expired_past_the_keep_are_deleted_and_revoked_live_ones_stay() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     // (expires in days, revoked): long expired, just expired, rotated but not expired, live.
     let sessions = [(-8_i64, false), (-1, true), (5, true), (30, false)];
@@ -219,17 +225,15 @@ async fn sessions_expired_past_the_keep_are_deleted_and_revoked_live_ones_stay()
         .await,
         0
     );
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_second_pass_deletes_nothing_more() {
-    let (env, sql, pool) = database().await;
+    let Database { sql, pool, _env } = database().await;
     let now = Utc::now();
     rollup(&sql, "metric_rollup_1h", 1, hour(now - Duration::days(500))).await;
     let first = prune(&pool, now, &retention()).await.expect("prune");
     assert_eq!(first.rollup_1h, 1);
     let second = prune(&pool, now, &retention()).await.expect("prune");
     assert_eq!(second, Pruned::default());
-    env.cleanup().await;
 }

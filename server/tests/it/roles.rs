@@ -8,11 +8,10 @@ use crate::support::*;
 
 #[tokio::test]
 async fn the_ingest_role_alone_serves_only_what_collectors_call() {
-    let env = TestEnv::new().await.with_bootstrap_admin();
-    let full = env.start(Roles::ALL).await;
-    let api = Api::new(full.addr.expect("http"));
-    let admin = api.token(ADMIN_USER, ADMIN_PASSWORD).await;
-    let ingest = env
+    let full = spawn_admin_app().await;
+    let (api, admin) = (full.api(), full.admin());
+    let ingest = full
+        .env
         .start(Roles {
             api: false,
             ingest: true,
@@ -23,7 +22,7 @@ async fn the_ingest_role_alone_serves_only_what_collectors_call() {
     let edge = Api::new(ingest.addr.expect("http"));
 
     // What a collector calls works on the ingest process.
-    let secret = registration_secret(&api, &admin, "through ingest").await;
+    let secret = full.registration_secret("through ingest").await;
     let registered: serde_json::Value = edge
         .http
         .post(format!("{}/collectors/register", edge.base))
@@ -45,13 +44,11 @@ async fn the_ingest_role_alone_serves_only_what_collectors_call() {
 
     // Users, instances, collectors' views and the audit are the api's: not found here.
     for path in ["/users", "/managed-instances", "/collectors", "/audit"] {
-        let r = edge.get(path, &admin).await;
+        let r = edge.get(path, admin).await;
         assert_eq!(r.status, 404, "{path} is served by the ingest role");
-        assert_eq!(api.get(path, &admin).await.status, 200, "{path} on the api");
+        assert_eq!(api.get(path, admin).await.status, 200, "{path} on the api");
     }
     let login = edge.login(ADMIN_USER, ADMIN_PASSWORD).await;
     assert_eq!(login.status, 404);
     ingest.stop().await;
-    full.stop().await;
-    env.cleanup().await;
 }
