@@ -8,11 +8,21 @@ use crate::values::Name;
 
 /// The state a Collector needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Collector {
-    name: Option<Name>,
-    deleted: bool,
+pub enum Collector {
+    /// Not registered yet.
+    #[default]
+    New,
+    /// Registered and not deleted.
+    Active(Registered),
+    /// Deleted: every command is refused.
+    Removed,
+}
+
+/// A registered collector.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Registered {
+    name: Name,
     /// Sorted, so that setting the same set again is a no-op.
-    #[serde(default)]
     instance_ids: Vec<String>,
 }
 
@@ -29,22 +39,20 @@ impl Aggregate for Collector {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        if self.deleted {
-            return Err(CollectorError::Deleted);
-        }
-        match command {
-            CollectorCommand::RegisterCollector {
-                name,
-                hostname,
-                version,
-                registration_secret_id,
-                refresh_secret_hash,
-                instance_ids,
-                at,
-            } => {
-                if self.name.is_some() {
-                    return Err(CollectorError::AlreadyRegistered);
-                }
+        let event = match (&*self, command) {
+            (Self::Removed, _) => return Err(CollectorError::Deleted),
+            (
+                Self::New,
+                CollectorCommand::RegisterCollector {
+                    name,
+                    hostname,
+                    version,
+                    registration_secret_id,
+                    refresh_secret_hash,
+                    instance_ids,
+                    at,
+                },
+            ) => {
                 let event = CollectorEvent::CollectorRegistered {
                     name,
                     hostname: hostname.into(),
@@ -55,37 +63,47 @@ impl Aggregate for Collector {
                 };
                 sink.write(event, self).await;
                 let instance_ids = normalized(instance_ids);
-                if !instance_ids.is_empty() {
-                    let bound = CollectorEvent::CollectorInstancesBound { instance_ids, at };
-                    sink.write(bound, self).await;
+                if instance_ids.is_empty() {
+                    return Ok(());
                 }
+                CollectorEvent::CollectorInstancesBound { instance_ids, at }
             }
-            CollectorCommand::BindInstances { instance_ids, at } => {
-                if self.name.is_none() {
-                    return Err(CollectorError::NotFound);
-                }
+            (Self::Active(_), CollectorCommand::RegisterCollector { .. }) => {
+                return Err(CollectorError::AlreadyRegistered)
+            }
+            (Self::New, _) => return Err(CollectorError::NotFound),
+            (Self::Active(c), CollectorCommand::BindInstances { instance_ids, at }) => {
                 let instance_ids = normalized(instance_ids);
-                if instance_ids != self.instance_ids {
-                    let bound = CollectorEvent::CollectorInstancesBound { instance_ids, at };
-                    sink.write(bound, self).await;
+                if instance_ids == c.instance_ids {
+                    return Ok(());
+                }
+                CollectorEvent::CollectorInstancesBound { instance_ids, at }
+            }
+            (Self::Active(c), CollectorCommand::DeleteCollector { at }) => {
+                CollectorEvent::CollectorDeleted {
+                    name: c.name.clone(),
+                    at,
                 }
             }
-            CollectorCommand::DeleteCollector { at } => {
-                let name = self.name.clone().ok_or(CollectorError::NotFound)?;
-                sink.write(CollectorEvent::CollectorDeleted { name, at }, self)
-                    .await;
-            }
-        }
+        };
+        sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
-        match event {
-            CollectorEvent::CollectorRegistered { name, .. } => self.name = Some(name),
-            CollectorEvent::CollectorDeleted { .. } => self.deleted = true,
-            CollectorEvent::CollectorInstancesBound { instance_ids, .. } => {
-                self.instance_ids = instance_ids;
+        match (&mut *self, event) {
+            (_, CollectorEvent::CollectorRegistered { name, .. }) => {
+                *self = Self::Active(Registered {
+                    name,
+                    instance_ids: Vec::new(),
+                });
             }
+            (_, CollectorEvent::CollectorDeleted { .. }) => *self = Self::Removed,
+            (Self::Active(c), CollectorEvent::CollectorInstancesBound { instance_ids, .. }) => {
+                c.instance_ids = instance_ids;
+            }
+            // A binding of a collector in another state changes nothing.
+            _ => {}
         }
     }
 }

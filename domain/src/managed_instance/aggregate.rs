@@ -17,13 +17,19 @@ pub const BACKGROUND_HEARTBEAT: Duration = Duration::minutes(15);
 
 /// The state a ManagedInstance needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ManagedInstance {
-    registered: Option<Registered>,
-    removed: bool,
+pub enum ManagedInstance {
+    /// Not registered yet.
+    #[default]
+    New,
+    /// Registered and not removed.
+    Active(Registered),
+    /// Removed: every command is refused.
+    Removed,
 }
 
+/// A registered instance.
 #[derive(Debug, Serialize, Deserialize)]
-struct Registered {
+pub struct Registered {
     name: Name,
     connection: ConnectionSpec,
     credential: Option<SealedCredential>,
@@ -44,37 +50,36 @@ impl Aggregate for ManagedInstance {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        if self.removed {
-            return Err(ManagedInstanceError::AlreadyRemoved);
-        }
-        if let ManagedInstanceCommand::RegisterInstance {
-            name,
-            connection,
-            credential,
-            tags,
-            at,
-        } = command
-        {
-            if self.registered.is_some() {
-                return Err(ManagedInstanceError::AlreadyRegistered);
+        let (current, command) = match (&*self, command) {
+            (Self::Removed, _) => return Err(ManagedInstanceError::AlreadyRemoved),
+            (
+                Self::New,
+                ManagedInstanceCommand::RegisterInstance {
+                    name,
+                    connection,
+                    credential,
+                    tags,
+                    at,
+                },
+            ) => {
+                reachable(&connection, services)?;
+                let event = ManagedInstanceEvent::InstanceRegistered {
+                    name,
+                    connection,
+                    credential,
+                    tags,
+                    at,
+                };
+                sink.write(event, self).await;
+                return Ok(());
             }
-            reachable(&connection, services)?;
-            let event = ManagedInstanceEvent::InstanceRegistered {
-                name,
-                connection,
-                credential,
-                tags,
-                at,
-            };
-            sink.write(event, self).await;
-            return Ok(());
-        }
-        let current = self
-            .registered
-            .as_ref()
-            .ok_or(ManagedInstanceError::NotFound)?;
+            (Self::New, _) => return Err(ManagedInstanceError::NotFound),
+            (Self::Active(current), command) => (current, command),
+        };
         let event = match command {
-            ManagedInstanceCommand::RegisterInstance { .. } => unreachable!("handled above"),
+            ManagedInstanceCommand::RegisterInstance { .. } => {
+                return Err(ManagedInstanceError::AlreadyRegistered)
+            }
             ManagedInstanceCommand::UpdateInstance {
                 name,
                 connection,
@@ -165,14 +170,17 @@ impl Aggregate for ManagedInstance {
     }
 
     fn apply(&mut self, event: Self::Event) {
-        match event {
-            ManagedInstanceEvent::InstanceRegistered {
-                name,
-                connection,
-                credential,
-                ..
-            } => {
-                self.registered = Some(Registered {
+        match (&mut *self, event) {
+            (
+                _,
+                ManagedInstanceEvent::InstanceRegistered {
+                    name,
+                    connection,
+                    credential,
+                    ..
+                },
+            ) => {
+                *self = Self::Active(Registered {
                     name,
                     connection,
                     credential,
@@ -180,26 +188,25 @@ impl Aggregate for ManagedInstance {
                     last_recorded: None,
                 });
             }
-            ManagedInstanceEvent::InstanceUpdated {
-                name, connection, ..
-            } => {
-                if let Some(r) = self.registered.as_mut() {
-                    r.name = name;
-                    r.connection = connection;
-                }
+            (_, ManagedInstanceEvent::InstanceRemoved { .. }) => *self = Self::Removed,
+            (
+                Self::Active(r),
+                ManagedInstanceEvent::InstanceUpdated {
+                    name, connection, ..
+                },
+            ) => {
+                r.name = name;
+                r.connection = connection;
             }
-            ManagedInstanceEvent::CredentialsRotated { credential, .. } => {
-                if let Some(r) = self.registered.as_mut() {
-                    r.credential = credential;
-                }
+            (Self::Active(r), ManagedInstanceEvent::CredentialsRotated { credential, .. }) => {
+                r.credential = credential;
             }
-            ManagedInstanceEvent::ConnectionTested { status, at, .. } => {
-                if let Some(r) = self.registered.as_mut() {
-                    r.last_status = Some(status);
-                    r.last_recorded = Some(at);
-                }
+            (Self::Active(r), ManagedInstanceEvent::ConnectionTested { status, at, .. }) => {
+                r.last_status = Some(status);
+                r.last_recorded = Some(at);
             }
-            ManagedInstanceEvent::InstanceRemoved { .. } => self.removed = true,
+            // Events on an instance in another state change nothing.
+            _ => {}
         }
     }
 }

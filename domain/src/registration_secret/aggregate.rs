@@ -9,13 +9,19 @@ use crate::values::Name;
 
 /// The state a RegistrationSecret needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct RegistrationSecret {
-    created: Option<Created>,
-    deleted: bool,
+pub enum RegistrationSecret {
+    /// Not created yet.
+    #[default]
+    New,
+    /// Created and not deleted.
+    Active(Created),
+    /// Deleted: every command is refused.
+    Removed,
 }
 
+/// A created secret.
 #[derive(Debug, Serialize, Deserialize)]
-struct Created {
+pub struct Created {
     name: Name,
     active: bool,
     expires_at: Option<DateTime<Utc>>,
@@ -36,91 +42,56 @@ impl Aggregate for RegistrationSecret {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        if self.deleted {
-            return Err(RegistrationSecretError::Deleted);
-        }
-        if let RegistrationSecretCommand::CreateSecret {
-            name,
-            secret_hash,
-            prefix,
-            expires_at,
-            max_registrations,
-            instance_ids,
-            at,
-        } = command
-        {
-            if self.created.is_some() {
-                return Err(RegistrationSecretError::AlreadyExists);
-            }
-            let event = RegistrationSecretEvent::RegistrationSecretCreated {
-                name,
-                secret_hash,
-                prefix,
-                expires_at,
-                max_registrations,
-                at,
-            };
-            sink.write(event, self).await;
-            if !instance_ids.is_empty() {
-                let bound =
-                    RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, at };
-                sink.write(bound, self).await;
-            }
-            return Ok(());
-        }
-        let s = self
-            .created
-            .as_ref()
-            .ok_or(RegistrationSecretError::NotFound)?;
-        let event = match command {
-            RegistrationSecretCommand::CreateSecret { .. } => unreachable!("handled above"),
-            RegistrationSecretCommand::Rename { name, at } => {
-                if name == s.name {
+        let event = match (&*self, command) {
+            (Self::Removed, _) => return Err(RegistrationSecretError::Deleted),
+            (
+                Self::New,
+                RegistrationSecretCommand::CreateSecret {
+                    name,
+                    secret_hash,
+                    prefix,
+                    expires_at,
+                    max_registrations,
+                    instance_ids,
+                    at,
+                },
+            ) => {
+                let event = RegistrationSecretEvent::RegistrationSecretCreated {
+                    name,
+                    secret_hash,
+                    prefix,
+                    expires_at,
+                    max_registrations,
+                    at,
+                };
+                sink.write(event, self).await;
+                if instance_ids.is_empty() {
                     return Ok(());
                 }
-                RegistrationSecretEvent::RegistrationSecretRenamed {
-                    from: s.name.clone(),
-                    to: name,
-                    at,
-                }
+                RegistrationSecretEvent::RegistrationSecretInstancesSet { instance_ids, at }
             }
-            RegistrationSecretCommand::SetActive { active, at } => match (s.active, active) {
-                (true, false) => RegistrationSecretEvent::RegistrationSecretDeactivated { at },
-                (false, true) => RegistrationSecretEvent::RegistrationSecretReactivated { at },
-                _ => return Ok(()),
+            (Self::New, _) => return Err(RegistrationSecretError::NotFound),
+            (Self::Active(created), command) => match created.decide(command)? {
+                Some(event) => event,
+                None => return Ok(()),
             },
-            RegistrationSecretCommand::UseForRegistration { collector_id, at } => {
-                if !s.active {
-                    return Err(RegistrationSecretError::Inactive);
-                }
-                if s.expires_at.is_some_and(|e| at >= e) {
-                    return Err(RegistrationSecretError::Expired);
-                }
-                if s.max_registrations.is_some_and(|m| s.used >= m) {
-                    return Err(RegistrationSecretError::Exhausted);
-                }
-                RegistrationSecretEvent::RegistrationSecretUsed { collector_id, at }
-            }
-            RegistrationSecretCommand::DeleteSecret { at } => {
-                RegistrationSecretEvent::RegistrationSecretDeleted {
-                    name: s.name.clone(),
-                    at,
-                }
-            }
         };
         sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
-        match event {
-            RegistrationSecretEvent::RegistrationSecretCreated {
-                name,
-                expires_at,
-                max_registrations,
-                ..
-            } => {
-                self.created = Some(Created {
+        match (&mut *self, event) {
+            (
+                _,
+                RegistrationSecretEvent::RegistrationSecretCreated {
+                    name,
+                    expires_at,
+                    max_registrations,
+                    ..
+                },
+            ) => {
+                *self = Self::Active(Created {
                     name,
                     active: true,
                     expires_at,
@@ -128,30 +99,70 @@ impl Aggregate for RegistrationSecret {
                     used: 0,
                 });
             }
-            RegistrationSecretEvent::RegistrationSecretRenamed { to, .. } => {
-                if let Some(s) = self.created.as_mut() {
-                    s.name = to;
-                }
+            (_, RegistrationSecretEvent::RegistrationSecretDeleted { .. }) => *self = Self::Removed,
+            (Self::Active(s), RegistrationSecretEvent::RegistrationSecretRenamed { to, .. }) => {
+                s.name = to;
             }
-            RegistrationSecretEvent::RegistrationSecretDeactivated { .. } => {
-                if let Some(s) = self.created.as_mut() {
-                    s.active = false;
-                }
+            (Self::Active(s), RegistrationSecretEvent::RegistrationSecretDeactivated { .. }) => {
+                s.active = false;
             }
-            RegistrationSecretEvent::RegistrationSecretReactivated { .. } => {
-                if let Some(s) = self.created.as_mut() {
-                    s.active = true;
-                }
+            (Self::Active(s), RegistrationSecretEvent::RegistrationSecretReactivated { .. }) => {
+                s.active = true;
             }
-            RegistrationSecretEvent::RegistrationSecretUsed { .. } => {
-                if let Some(s) = self.created.as_mut() {
-                    s.used += 1;
-                }
+            (Self::Active(s), RegistrationSecretEvent::RegistrationSecretUsed { .. }) => {
+                s.used += 1;
             }
-            RegistrationSecretEvent::RegistrationSecretDeleted { .. } => self.deleted = true,
-            // Read by the command side from its lookup table at registration.
-            RegistrationSecretEvent::RegistrationSecretInstancesSet { .. } => {}
+            // The instance set is read by the command side from its lookup table at
+            // registration; other events on a secret in another state change nothing.
+            _ => {}
         }
+    }
+}
+
+impl Created {
+    /// The event a command on an existing secret yields; `None` when it changes nothing.
+    fn decide(
+        &self,
+        command: RegistrationSecretCommand,
+    ) -> Result<Option<RegistrationSecretEvent>, RegistrationSecretError> {
+        Ok(Some(match command {
+            RegistrationSecretCommand::CreateSecret { .. } => {
+                return Err(RegistrationSecretError::AlreadyExists)
+            }
+            RegistrationSecretCommand::Rename { name, at } => {
+                if name == self.name {
+                    return Ok(None);
+                }
+                RegistrationSecretEvent::RegistrationSecretRenamed {
+                    from: self.name.clone(),
+                    to: name,
+                    at,
+                }
+            }
+            RegistrationSecretCommand::SetActive { active, at } => match (self.active, active) {
+                (true, false) => RegistrationSecretEvent::RegistrationSecretDeactivated { at },
+                (false, true) => RegistrationSecretEvent::RegistrationSecretReactivated { at },
+                _ => return Ok(None),
+            },
+            RegistrationSecretCommand::UseForRegistration { collector_id, at } => {
+                if !self.active {
+                    return Err(RegistrationSecretError::Inactive);
+                }
+                if self.expires_at.is_some_and(|e| at >= e) {
+                    return Err(RegistrationSecretError::Expired);
+                }
+                if self.max_registrations.is_some_and(|m| self.used >= m) {
+                    return Err(RegistrationSecretError::Exhausted);
+                }
+                RegistrationSecretEvent::RegistrationSecretUsed { collector_id, at }
+            }
+            RegistrationSecretCommand::DeleteSecret { at } => {
+                RegistrationSecretEvent::RegistrationSecretDeleted {
+                    name: self.name.clone(),
+                    at,
+                }
+            }
+        }))
     }
 }
 

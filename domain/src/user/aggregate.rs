@@ -7,13 +7,19 @@ use crate::envelope::AggregateKind;
 
 /// The state a User needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct User {
-    account: Option<Account>,
-    deleted: bool,
+pub enum User {
+    /// Not created yet.
+    #[default]
+    New,
+    /// Created and not deleted.
+    Active(Account),
+    /// Deleted: every command is refused.
+    Removed,
 }
 
+/// A created user.
 #[derive(Debug, Serialize, Deserialize)]
-struct Account {
+pub struct Account {
     username: Username,
     role: Role,
     active: bool,
@@ -32,33 +38,60 @@ impl Aggregate for User {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        if self.deleted {
-            return Err(UserError::Deleted);
-        }
-        if let UserCommand::CreateUser {
-            username,
-            role,
-            password_hash,
-            at,
-        } = command
-        {
-            if self.account.is_some() {
-                return Err(UserError::AlreadyExists);
-            }
-            let event = UserEvent::UserCreated {
+        let event = match (&*self, command) {
+            (Self::Removed, _) => return Err(UserError::Deleted),
+            (
+                Self::New,
+                UserCommand::CreateUser {
+                    username,
+                    role,
+                    password_hash,
+                    at,
+                },
+            ) => UserEvent::UserCreated {
                 username,
                 role,
                 password_hash,
                 at,
-            };
-            sink.write(event, self).await;
-            return Ok(());
+            },
+            (Self::Active(_), UserCommand::CreateUser { .. }) => {
+                return Err(UserError::AlreadyExists)
+            }
+            (Self::New, _) => return Err(UserError::NotFound),
+            (Self::Active(account), command) => match account.decide(command)? {
+                Some(event) => event,
+                None => return Ok(()),
+            },
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match (&mut *self, event) {
+            (_, UserEvent::UserCreated { username, role, .. }) => {
+                *self = Self::Active(Account {
+                    username,
+                    role,
+                    active: true,
+                });
+            }
+            (_, UserEvent::UserDeleted { .. }) => *self = Self::Removed,
+            (Self::Active(a), UserEvent::RoleChanged { to, .. }) => a.role = to,
+            (Self::Active(a), UserEvent::UserDeactivated { .. }) => a.active = false,
+            (Self::Active(a), UserEvent::UserReactivated { .. }) => a.active = true,
+            _ => {}
         }
-        let account = self.account.as_ref().ok_or(UserError::NotFound)?;
-        let event = match command {
-            UserCommand::CreateUser { .. } => unreachable!("handled above"),
+    }
+}
+
+impl Account {
+    /// The event a command on an existing user yields; `None` when it changes nothing.
+    fn decide(&self, command: UserCommand) -> Result<Option<UserEvent>, UserError> {
+        Ok(Some(match command {
+            UserCommand::CreateUser { .. } => return Err(UserError::AlreadyExists),
             UserCommand::ChangePassword { password_hash, at } => {
-                if !account.active {
+                if !self.active {
                     return Err(UserError::Inactive);
                 }
                 UserEvent::PasswordChanged {
@@ -73,62 +106,31 @@ impl Aggregate for User {
                 at,
             },
             UserCommand::ChangeRole { role, at } => {
-                if role == account.role {
-                    return Ok(());
+                if role == self.role {
+                    return Ok(None);
                 }
                 UserEvent::RoleChanged {
-                    from: account.role,
+                    from: self.role,
                     to: role,
                     at,
                 }
             }
-            UserCommand::SetActive { active, at } => match (account.active, active) {
+            UserCommand::SetActive { active, at } => match (self.active, active) {
                 (true, false) => UserEvent::UserDeactivated { at },
                 (false, true) => UserEvent::UserReactivated { at },
-                _ => return Ok(()),
+                _ => return Ok(None),
             },
             UserCommand::RecordLogin { at } => {
-                if !account.active {
+                if !self.active {
                     return Err(UserError::Inactive);
                 }
                 UserEvent::UserLoggedIn { at }
             }
             UserCommand::DeleteUser { at } => UserEvent::UserDeleted {
-                username: account.username.clone(),
+                username: self.username.clone(),
                 at,
             },
-        };
-        sink.write(event, self).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        match event {
-            UserEvent::UserCreated { username, role, .. } => {
-                self.account = Some(Account {
-                    username,
-                    role,
-                    active: true,
-                });
-            }
-            UserEvent::RoleChanged { to, .. } => {
-                if let Some(a) = self.account.as_mut() {
-                    a.role = to;
-                }
-            }
-            UserEvent::UserDeactivated { .. } => {
-                if let Some(a) = self.account.as_mut() {
-                    a.active = false;
-                }
-            }
-            UserEvent::UserReactivated { .. } => {
-                if let Some(a) = self.account.as_mut() {
-                    a.active = true;
-                }
-            }
-            UserEvent::PasswordChanged { .. } | UserEvent::UserLoggedIn { .. } => {}
-            UserEvent::UserDeleted { .. } => self.deleted = true,
-        }
+        }))
     }
 }
 
