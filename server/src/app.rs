@@ -363,37 +363,14 @@ pub async fn start(
     if !max_payload_checked {
         tasks.spawn(check_max_payload_later(nats.clone(), shutdown.clone()));
     }
-
+    let pipeline = Pipeline {
+        pool: pool.clone(),
+        read_pool: read_pool.clone(),
+        jetstream: jetstream.clone(),
+        projectors,
+    };
     if roles.project {
-        if let Err(e) = ensure_events_stream(&jetstream, &config.names).await {
-            tracing::warn!(error = %e, "events stream not ready yet; the relay will retry");
-        } else if let Err(e) =
-            commands::relay::record_signing_start(&pool, &jetstream, &config.names).await
-        {
-            // The relay records it before it publishes anything; until then, nothing unsigned
-            // is applied.
-            tracing::warn!(error = %e, "could not record where event signing starts; the relay will retry");
-        }
-        let max_age = config.metrics_max_age;
-        if let Err(e) = ingest::ensure_metrics_stream(&jetstream, &config.names, max_age).await {
-            tracing::warn!(error = %e, "metrics stream not ready yet; projectors will retry");
-        }
-        let relay = Relay::new(
-            pool.clone(),
-            jetstream.clone(),
-            config.names.clone(),
-            seal.clone(),
-        );
-        tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
-        for projector in &projectors {
-            let runner = Runner::new(
-                read_pool.clone(),
-                jetstream.clone(),
-                config.names.clone(),
-                projector.clone(),
-            );
-            tasks.spawn(runner.run(shutdown.clone()));
-        }
+        pipeline.spawn(config, &seal, &mut tasks, &shutdown).await;
     }
 
     let commands = Arc::new(CommandService::new(pool.clone(), tester(config)));
@@ -408,69 +385,165 @@ pub async fn start(
             projections::freshness::wait_applied(&read_pool, &names, kind, id, seq, wait).await;
         }
     }
-
     if roles.project {
-        tasks.spawn(storage_upkeep(
-            read_pool.clone(),
-            config.retention_days,
-            config.retention,
-            config.metrics_max_age,
-            shutdown.clone(),
-        ));
-        tasks.spawn(hour_rollups(read_pool.clone(), shutdown.clone()));
+        spawn_upkeep(config, &read_pool, &commands, &mut tasks, &shutdown);
     }
-    if roles.project && !config.check_interval.is_zero() {
+
+    let addr = if roles.api || roles.ingest {
+        let surface = if roles.api {
+            api::Surface::Full
+        } else {
+            // `pganalytics ingest` alone serves collectors only: users and queries are the api's.
+            api::Surface::Collectors
+        };
+        let http = Http {
+            keys,
+            hashes,
+            commands,
+            nats,
+            nats_trouble,
+        };
+        Some(
+            http.serve(config, &pipeline, surface, &mut tasks, &shutdown)
+                .await?,
+        )
+    } else {
+        None
+    };
+
+    Ok(Running {
+        addr,
+        pool,
+        read_pool,
+        jetstream,
+        shutdown,
+        tasks,
+    })
+}
+
+/// What the relay and the projectors run on (the `project` role), and what the API reads.
+struct Pipeline {
+    pool: PgPool,
+    read_pool: deadpool_postgres::Pool,
+    jetstream: jetstream::Context,
+    projectors: Vec<Arc<dyn Projector>>,
+}
+
+impl Pipeline {
+    /// Makes sure both streams exist, and starts the relay and one runner per projection.
+    /// JetStream not ready yet is no reason to stop: each of them retries.
+    async fn spawn(
+        &self,
+        config: &Config,
+        seal: &domain::signature::EventSeal,
+        tasks: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) {
+        let (js, names) = (&self.jetstream, &config.names);
+        if let Err(e) = ensure_events_stream(js, names).await {
+            tracing::warn!(error = %e, "events stream not ready yet; the relay will retry");
+        } else if let Err(e) = commands::relay::record_signing_start(&self.pool, js, names).await {
+            // The relay records it before it publishes anything; until then, nothing unsigned
+            // is applied.
+            tracing::warn!(error = %e, "could not record where event signing starts; the relay will retry");
+        }
+        if let Err(e) = ingest::ensure_metrics_stream(js, names, config.metrics_max_age).await {
+            tracing::warn!(error = %e, "metrics stream not ready yet; projectors will retry");
+        }
+        let relay = Relay::new(self.pool.clone(), js.clone(), names.clone(), seal.clone());
+        tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
+        for projector in &self.projectors {
+            let runner = Runner::new(
+                self.read_pool.clone(),
+                js.clone(),
+                names.clone(),
+                projector.clone(),
+            );
+            tasks.spawn(runner.run(shutdown.clone()));
+        }
+    }
+}
+
+/// Storage upkeep, the hour rollups and the background connection checks.
+fn spawn_upkeep(
+    config: &Config,
+    read_pool: &deadpool_postgres::Pool,
+    commands: &Arc<CommandService>,
+    tasks: &mut JoinSet<()>,
+    shutdown: &CancellationToken,
+) {
+    tasks.spawn(storage_upkeep(
+        read_pool.clone(),
+        config.retention_days,
+        config.retention,
+        config.metrics_max_age,
+        shutdown.clone(),
+    ));
+    tasks.spawn(hour_rollups(read_pool.clone(), shutdown.clone()));
+    if !config.check_interval.is_zero() {
         tasks.spawn(background_checks(
             commands.clone(),
             config.check_interval,
             shutdown.clone(),
         ));
     }
+}
 
-    let mut addr = None;
-    if roles.api || roles.ingest {
+/// What the HTTP roles need besides the pipeline.
+struct Http {
+    keys: Arc<TokenKeys>,
+    hashes: commands::passwords::HashPool,
+    commands: Arc<CommandService>,
+    nats: async_nats::Client,
+    nats_trouble: api::state::NatsTrouble,
+}
+
+impl Http {
+    /// Binds `PGA_LISTEN` and serves `surface` until shutdown; returns the bound address.
+    async fn serve(
+        self,
+        config: &Config,
+        pipeline: &Pipeline,
+        surface: api::Surface,
+        tasks: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<SocketAddr> {
         let auth = AuthState {
-            tokens: keys.clone(),
-            sessions: Sessions::new(pool.clone(), config.refresh_token_ttl),
+            tokens: self.keys,
+            sessions: Sessions::new(pipeline.pool.clone(), config.refresh_token_ttl),
             logins: LoginLimits::default(),
             client_address: config.client_address.clone(),
-            decoy_hash: hashes.decoy().await?,
-            hashes,
+            decoy_hash: self.hashes.decoy().await?,
+            hashes: self.hashes,
             command_wait: config.command_wait,
             nats_issuer: config.nats_issuer.clone(),
         };
         let timeout = Some(config.read_statement_timeout);
         let state = api::AppState {
-            commands: commands.clone(),
+            commands: self.commands,
             read_pool: projections::db::pool_with(&config.database_url, 16, timeout)?,
             auth_pool: projections::db::pool_with(&config.database_url, 8, timeout)?,
-            nats: nats.clone(),
-            nats_trouble: nats_trouble.clone(),
-            jetstream: jetstream.clone(),
+            nats: self.nats.clone(),
+            nats_trouble: self.nats_trouble,
+            jetstream: pipeline.jetstream.clone(),
             names: config.names.clone(),
-            projectors: Arc::new(projectors.clone()),
+            projectors: Arc::new(pipeline.projectors.clone()),
             auth: Arc::new(auth),
-            bridge: ingest::Bridge::new(nats.clone(), config.names.clone(), config.metrics_max_age),
+            bridge: ingest::Bridge::new(self.nats, config.names.clone(), config.metrics_max_age),
             pushes: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_pushes)),
             request_timeout: config.http_request_timeout,
             changes: api::live::channel(),
             shutdown: shutdown.clone(),
         };
         tasks.spawn(api::live::run(
-            pool.clone(),
+            pipeline.pool.clone(),
             state.changes.clone(),
             shutdown.clone(),
         ));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (PGA_LISTEN)", config.listen))?;
-        addr = Some(listener.local_addr()?);
-        // `pganalytics ingest` alone serves collectors only: users and queries are the api's.
-        let surface = if roles.api {
-            api::Surface::Full
-        } else {
-            api::Surface::Collectors
-        };
+        let addr = listener.local_addr()?;
         let router = api::router(state, Some(&config.dashboard_dir), surface)
             .into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
@@ -482,14 +555,6 @@ pub async fn start(
                 tracing::error!(error = %e, "HTTP server failed");
             }
         });
+        Ok(addr)
     }
-
-    Ok(Running {
-        addr,
-        pool,
-        read_pool,
-        jetstream,
-        shutdown,
-        tasks,
-    })
 }
