@@ -150,6 +150,7 @@ pub struct Registered {
 /// # Errors
 /// [`CollectorCommandError::UnknownSecret`] for a wrong secret; the secret aggregate's refusal
 /// (inactive, expired, exhausted, deleted). No collector is created then.
+// Over 60 lines on purpose: the secret's use and the collector's registration, with the retry on a concurrent use, in one place.
 pub async fn register_collector(
     service: &CommandService,
     secret: &str,

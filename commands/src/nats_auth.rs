@@ -218,6 +218,7 @@ impl NatsSetup {
     ///
     /// # Errors
     /// [`NatsAuthError::Sign`].
+    // Over 60 lines on purpose: the trust chain in the order nats-server reads it: operator, system account, app account, collectors account, the server's user.
     pub fn generate(name: &str) -> Result<Self, NatsAuthError> {
         let sign = |e: nkeys::error::Error| NatsAuthError::Sign(e.to_string());
         let encode = |e: anyhow::Error| NatsAuthError::Sign(e.to_string());

@@ -350,6 +350,7 @@ async fn record_rejected_hour(
 ///
 /// # Errors
 /// Infrastructure errors (the database unreachable, out of resources …); the next call resumes.
+// Over 60 lines on purpose: one hour's build and its series-by-series fallback share the transaction.
 pub async fn build_hours(
     pool: &Pool,
     now: DateTime<Utc>,

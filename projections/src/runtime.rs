@@ -401,6 +401,7 @@ impl Runner {
 
     /// Applies messages in an open transaction and moves the checkpoint; returns the new
     /// checkpoint. Used by live runs and by replay's final catch-up.
+    // Over 60 lines on purpose: one transaction: apply, flush, checkpoint, and the per-message retry when the flush is refused.
     pub(crate) async fn apply_batch(
         &self,
         tx: &mut Transaction<'_>,

@@ -331,6 +331,7 @@ async fn check_max_payload_later(nats: async_nats::Client, shutdown: Cancellatio
 /// Start-up failures: PostgreSQL unreachable, a migration failing, a NATS server whose
 /// `max_payload` cannot carry the largest event, the port taken, a missing
 /// secret for an HTTP role.
+// Over 60 lines on purpose: the wiring in start-up order; each part (pipeline, upkeep, HTTP) is its own function.
 pub async fn start(
     config: &Config,
     roles: Roles,

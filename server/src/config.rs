@@ -260,7 +260,10 @@ impl Config {
         Self::validate(raw)
     }
 
+    // Over 60 lines on purpose: long only by the struct it builds; each check before it names its setting (the bounds and the keys are checked in their own functions).
     fn validate(raw: Raw) -> Result<Self, ConfigError> {
+        check_bounds(&raw)?;
+        let (encryption_key, previous_encryption_keys) = encryption_keys(&raw)?;
         let database_url = raw.database_url.ok_or_else(|| {
             ConfigError(
                 "PGA_DATABASE_URL is not set; e.g. postgres://postgres@127.0.0.1:5432/pganalytics"
@@ -286,28 +289,6 @@ impl Config {
                 ));
             }
         }
-        let encryption_key = raw
-            .encryption_key
-            .as_ref()
-            .map(|k| parse_key(k.expose()))
-            .transpose()?;
-        let previous_encryption_keys = raw
-            .previous_encryption_keys
-            .as_ref()
-            .map(|keys| {
-                keys.expose()
-                    .split(',')
-                    .filter(|k| !k.trim().is_empty())
-                    .map(parse_key)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
-        if !previous_encryption_keys.is_empty() && encryption_key.is_none() {
-            return Err(ConfigError(
-                "PGA_PREVIOUS_ENCRYPTION_KEYS needs PGA_ENCRYPTION_KEY (the new key)".into(),
-            ));
-        }
         let bootstrap_admin = match (raw.bootstrap_admin_username, raw.bootstrap_admin_password) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
@@ -317,41 +298,6 @@ impl Config {
                 ))
             }
         };
-        if !(10..=86_400).contains(&raw.access_token_ttl_s) || raw.refresh_token_ttl_days == 0 {
-            return Err(ConfigError(
-                "PGA_ACCESS_TOKEN_TTL_S must be 10-86400 and PGA_REFRESH_TOKEN_TTL_DAYS at least 1"
-                    .into(),
-            ));
-        }
-        if !(5..=86_400).contains(&raw.agent_token_ttl_s) {
-            return Err(ConfigError("PGA_AGENT_TOKEN_TTL_S must be 5-86400".into()));
-        }
-        if raw.metrics_max_age_days == 0 || raw.retention_days == 0 {
-            return Err(ConfigError(
-                "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
-            ));
-        }
-        if raw.rollup_1m_retention_days < raw.retention_days
-            || raw.rollup_1h_retention_days < raw.rollup_1m_retention_days
-            || raw.rejected_retention_days == 0
-        {
-            return Err(ConfigError(
-                "retention must grow with the resolution: PGA_RETENTION_DAYS <= PGA_ROLLUP_1M_RETENTION_DAYS <= PGA_ROLLUP_1H_RETENTION_DAYS, and PGA_REJECTED_RETENTION_DAYS at least 1".into(),
-            ));
-        }
-        if raw.read_statement_timeout_ms == 0
-            || raw.max_concurrent_pushes == 0
-            || raw.http_request_timeout_s == 0
-        {
-            return Err(ConfigError(
-                "PGA_READ_STATEMENT_TIMEOUT_MS, PGA_MAX_CONCURRENT_PUSHES and PGA_HTTP_REQUEST_TIMEOUT_S must be at least 1".into(),
-            ));
-        }
-        if raw.max_concurrent_hashes == Some(0) {
-            return Err(ConfigError(
-                "PGA_MAX_CONCURRENT_HASHES must be at least 1".into(),
-            ));
-        }
         let client_address = api::auth::client::ClientAddress::new(
             raw.trusted_proxy_header.as_deref(),
             raw.trusted_proxies.as_deref(),
@@ -495,6 +441,73 @@ impl Config {
                 ),
         )
     }
+}
+
+/// `PGA_ENCRYPTION_KEY` and the earlier keys still accepted for opening.
+fn encryption_keys(raw: &Raw) -> Result<(Option<[u8; 32]>, Vec<[u8; 32]>), ConfigError> {
+    let encryption_key = raw
+        .encryption_key
+        .as_ref()
+        .map(|k| parse_key(k.expose()))
+        .transpose()?;
+    let previous_encryption_keys = raw
+        .previous_encryption_keys
+        .as_ref()
+        .map(|keys| {
+            keys.expose()
+                .split(',')
+                .filter(|k| !k.trim().is_empty())
+                .map(parse_key)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if !previous_encryption_keys.is_empty() && encryption_key.is_none() {
+        return Err(ConfigError(
+            "PGA_PREVIOUS_ENCRYPTION_KEYS needs PGA_ENCRYPTION_KEY (the new key)".into(),
+        ));
+    }
+    Ok((encryption_key, previous_encryption_keys))
+}
+
+/// The lifetimes, retentions and limits: each in its range, named when it is not.
+fn check_bounds(raw: &Raw) -> Result<(), ConfigError> {
+    if !(10..=86_400).contains(&raw.access_token_ttl_s) || raw.refresh_token_ttl_days == 0 {
+        return Err(ConfigError(
+            "PGA_ACCESS_TOKEN_TTL_S must be 10-86400 and PGA_REFRESH_TOKEN_TTL_DAYS at least 1"
+                .into(),
+        ));
+    }
+    if !(5..=86_400).contains(&raw.agent_token_ttl_s) {
+        return Err(ConfigError("PGA_AGENT_TOKEN_TTL_S must be 5-86400".into()));
+    }
+    if raw.metrics_max_age_days == 0 || raw.retention_days == 0 {
+        return Err(ConfigError(
+            "PGA_METRICS_MAX_AGE_DAYS and PGA_RETENTION_DAYS must be at least 1".into(),
+        ));
+    }
+    if raw.rollup_1m_retention_days < raw.retention_days
+        || raw.rollup_1h_retention_days < raw.rollup_1m_retention_days
+        || raw.rejected_retention_days == 0
+    {
+        return Err(ConfigError(
+            "retention must grow with the resolution: PGA_RETENTION_DAYS <= PGA_ROLLUP_1M_RETENTION_DAYS <= PGA_ROLLUP_1H_RETENTION_DAYS, and PGA_REJECTED_RETENTION_DAYS at least 1".into(),
+        ));
+    }
+    if raw.read_statement_timeout_ms == 0
+        || raw.max_concurrent_pushes == 0
+        || raw.http_request_timeout_s == 0
+    {
+        return Err(ConfigError(
+            "PGA_READ_STATEMENT_TIMEOUT_MS, PGA_MAX_CONCURRENT_PUSHES and PGA_HTTP_REQUEST_TIMEOUT_S must be at least 1".into(),
+        ));
+    }
+    if raw.max_concurrent_hashes == Some(0) {
+        return Err(ConfigError(
+            "PGA_MAX_CONCURRENT_HASHES must be at least 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The server's NATS authentication, and the issuer of collector credentials.

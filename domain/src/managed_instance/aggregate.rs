@@ -44,6 +44,7 @@ impl Aggregate for ManagedInstance {
     type Error = ManagedInstanceError;
     type Services = SharedInstanceServices;
 
+    // Over 60 lines on purpose: one arm per command, each deciding from the current state; the target-change rule needs the services and writes two events.
     async fn handle(
         &mut self,
         command: Self::Command,

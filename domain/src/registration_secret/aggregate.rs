@@ -36,6 +36,7 @@ impl Aggregate for RegistrationSecret {
     type Error = RegistrationSecretError;
     type Services = ();
 
+    // Over 60 lines on purpose: one arm per (state, command); creating writes one or two events.
     async fn handle(
         &mut self,
         command: Self::Command,

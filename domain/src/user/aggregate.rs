@@ -32,6 +32,7 @@ impl Aggregate for User {
     type Error = UserError;
     type Services = ();
 
+    // Over 60 lines on purpose: one arm per (state, command).
     async fn handle(
         &mut self,
         command: Self::Command,

@@ -48,6 +48,7 @@ impl EventProjector for AuditLog {
 }
 
 /// A sentence a person reads in the audit page. Never includes a hash or a ciphertext.
+// Over 60 lines on purpose: one arm per event kind, each with its readable summary.
 fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
     let kind = event.kind().ok_or_else(|| {
         ApplyError::Reject(format!("unknown aggregate type {:?}", event.aggregate_type))

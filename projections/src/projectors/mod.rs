@@ -126,6 +126,7 @@ impl<P: EventProjector> Projector for EventProjection<P> {
         P::TABLES
     }
 
+    // Over 60 lines on purpose: the ordering rules (park, apply, release) of an event projection in one place.
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
         self.check_signature(tx, message).await?;
         let event: StoredEvent = serde_json::from_slice(&message.payload)
