@@ -443,8 +443,11 @@ impl Config {
     }
 }
 
+/// A 32-byte AES-256-GCM key.
+type Key = [u8; 32];
+
 /// `PGA_ENCRYPTION_KEY` and the earlier keys still accepted for opening.
-fn encryption_keys(raw: &Raw) -> Result<(Option<[u8; 32]>, Vec<[u8; 32]>), ConfigError> {
+fn encryption_keys(raw: &Raw) -> Result<(Option<Key>, Vec<Key>), ConfigError> {
     let encryption_key = raw
         .encryption_key
         .as_ref()
