@@ -9,9 +9,10 @@ use domain::managed_instance::{
 use domain::values::{Actor, Name};
 use uuid::Uuid;
 
+use crate::names::{self, Claim, NameKind};
 use crate::service::{CommandError, CommandService, Committed};
 
-const KIND: &str = "managed_instance";
+const KIND: NameKind = NameKind::ManagedInstance;
 
 /// Why an instance command did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -36,38 +37,15 @@ async fn claim(
     name: &Name,
     owner: Uuid,
 ) -> Result<bool, InstanceCommandError> {
-    let inserted = sqlx::query(
-        "INSERT INTO name_claims (kind, name, owner_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(KIND)
-    .bind(name.as_str())
-    .bind(owner)
-    .execute(service.pool())
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(true);
-    }
-    let holder: Option<Uuid> =
-        sqlx::query_scalar("SELECT owner_id FROM name_claims WHERE kind = $1 AND name = $2")
-            .bind(KIND)
-            .bind(name.as_str())
-            .fetch_optional(service.pool())
-            .await?;
-    match holder {
-        Some(h) if h == owner => Ok(false),
-        _ => Err(InstanceCommandError::NameTaken(name.as_str().to_owned())),
+    match names::claim(service.pool(), KIND, name.as_str(), owner).await? {
+        Claim::Made => Ok(true),
+        Claim::AlreadyOurs => Ok(false),
+        Claim::Taken => Err(InstanceCommandError::NameTaken(name.as_str().to_owned())),
     }
 }
 
 async fn unclaim(service: &CommandService, name: &Name, owner: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM name_claims WHERE kind = $1 AND name = $2 AND owner_id = $3")
-        .bind(KIND)
-        .bind(name.as_str())
-        .bind(owner)
-        .execute(service.pool())
-        .await?;
-    Ok(())
+    names::unclaim(service.pool(), KIND, name.as_str(), owner).await
 }
 
 /// Releases every name `owner` holds except `keep`.
@@ -76,15 +54,7 @@ async fn release_except(
     owner: Uuid,
     keep: Option<&Name>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM name_claims WHERE kind = $1 AND owner_id = $2 AND name IS DISTINCT FROM $3",
-    )
-    .bind(KIND)
-    .bind(owner)
-    .bind(keep.map(Name::as_str))
-    .execute(service.pool())
-    .await?;
-    Ok(())
+    names::release_except(service.pool(), KIND, owner, keep.map(Name::as_str)).await
 }
 
 /// Seals `password` for instance `id` at `connection`'s target: it opens for nothing else.
@@ -210,7 +180,7 @@ pub async fn reseal_all(
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1 ORDER BY 1",
     )
-    .bind(KIND)
+    .bind(domain::envelope::AggregateKind::ManagedInstance.type_name())
     .fetch_all(service.pool())
     .await?;
     let mut resealed = 0;
@@ -218,7 +188,7 @@ pub async fn reseal_all(
         let before: Option<i64> = sqlx::query_scalar(
             "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
         )
-        .bind(KIND)
+        .bind(domain::envelope::AggregateKind::ManagedInstance.type_name())
         .bind(&id)
         .fetch_one(service.pool())
         .await?;
@@ -248,7 +218,7 @@ pub async fn live_ids(service: &CommandService) -> Result<Vec<String>, sqlx::Err
         "SELECT aggregate_id FROM events WHERE aggregate_type = $1
           GROUP BY aggregate_id HAVING bool_and(event_type <> 'InstanceRemoved')",
     )
-    .bind(KIND)
+    .bind(domain::envelope::AggregateKind::ManagedInstance.type_name())
     .fetch_all(service.pool())
     .await
 }

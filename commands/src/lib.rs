@@ -11,6 +11,7 @@
 //! - [`checks`]: background connection checks, each instance on its own schedule.
 //! - [`nats_auth`]: the NATS trust chain (operator mode) and collectors' NATS credentials, each
 //!   allowed only its own subject.
+//! - [`names`]: unique names across aggregates of one kind (usernames, instance names).
 //! - [`passwords`]: argon2id hashing and verification.
 //! - [`relay`]: publishes every stored event to JetStream in commit order, exactly once on the
 //!   stream, healing on restart whatever was committed but not yet published.
@@ -25,6 +26,7 @@ pub mod checks;
 pub mod collectors;
 pub mod credentials;
 pub mod instances;
+pub mod names;
 pub mod nats_auth;
 pub mod passwords;
 pub mod relay;

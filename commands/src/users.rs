@@ -5,6 +5,7 @@ use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
 use domain::values::Actor;
 use uuid::Uuid;
 
+use crate::names::{self, Claim, NameKind};
 use crate::passwords;
 use crate::service::{CommandError, CommandService, Committed};
 
@@ -39,15 +40,8 @@ pub async fn create_user(
     actor: &Actor,
 ) -> Result<(Uuid, Committed), CreateUserError> {
     let id = Uuid::new_v4();
-    let claimed = sqlx::query(
-        "INSERT INTO user_name_claims (username, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(username.as_str())
-    .bind(id)
-    .execute(service.pool())
-    .await?
-    .rows_affected();
-    if claimed == 0 {
+    let claimed = names::claim(service.pool(), NameKind::User, username.as_str(), id).await?;
+    if claimed != Claim::Made {
         return Err(CreateUserError::UsernameTaken(username.as_str().to_owned()));
     }
     let result = async {
@@ -75,11 +69,7 @@ pub async fn create_user(
 /// # Errors
 /// The sqlx error.
 pub async fn release_username(service: &CommandService, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM user_name_claims WHERE user_id = $1")
-        .bind(user_id)
-        .execute(service.pool())
-        .await?;
-    Ok(())
+    names::release_except(service.pool(), NameKind::User, user_id, None).await
 }
 
 /// Creates the first admin when the event store holds no user at all. Returns what it
