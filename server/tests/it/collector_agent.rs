@@ -64,6 +64,18 @@ async fn applied_batches(env: &TestEnv, collector: &str) -> (i64, i64, i64) {
     (row.get(0), row.get(1), row.get(2))
 }
 
+/// Every batch the agent sent is counted, once, by both projections that count them (each at
+/// its own pace: waits for both).
+async fn assert_every_batch_counted_once(env: &TestEnv, id: &str, stats: &collector::agent::Stats) {
+    let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
+    let counts = eventually("every sent batch counted", || async {
+        let c = applied_batches(env, id).await;
+        (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
+    })
+    .await;
+    assert_eq!(counts, (sent, sent, sent));
+}
+
 /// A running server (admin signed in) and a state folder for an agent.
 struct Setup {
     app: TestApp,
@@ -266,14 +278,7 @@ async fn the_nats_transport_publishes_batches_that_count() {
     .await;
     stop.cancel();
     run.await.expect("join").expect("clean stop");
-    let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
-    let counts = eventually("published batches counted", || async {
-        // Two projections count them, each at its own pace: wait for both.
-        let c = applied_batches(&t.app.env, &id).await;
-        (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
-    })
-    .await;
-    assert_eq!(counts, (sent, sent, sent));
+    assert_every_batch_counted_once(&t.app.env, &id, &stats).await;
 }
 
 #[tokio::test]
@@ -433,11 +438,5 @@ async fn the_nats_transport_renews_its_credential_before_nats_drops_it() {
     .await;
     stop.cancel();
     run.await.expect("join").expect("clean stop");
-    let sent = i64::try_from(stats.batches_sent.load(Ordering::Relaxed)).expect("n");
-    let counts = eventually("every published batch counted once", || async {
-        let c = applied_batches(&t.app.env, &id).await;
-        (c.0 >= sent && c.1 >= sent && c.2 >= sent).then_some(c)
-    })
-    .await;
-    assert_eq!(counts, (sent, sent, sent));
+    assert_every_batch_counted_once(&t.app.env, &id, &stats).await;
 }
