@@ -39,16 +39,7 @@ pub(crate) async fn existing_instances(
         return Ok(());
     }
     let client = state.read().await?;
-    let known: Vec<Uuid> = client
-        .query(
-            "SELECT id FROM rm_managed_instances WHERE id = ANY($1)",
-            &[&ids],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let known = projections::queries::managed_instances::existing_ids(&client, ids).await?;
     if let Some(missing) = ids.iter().find(|i| !known.contains(i)) {
         return Err(ApiError::Invalid {
             field: field.into(),

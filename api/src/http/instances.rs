@@ -11,6 +11,7 @@ use domain::managed_instance::{
     CONNECT_TIMEOUT_MAX_S,
 };
 use domain::values::Name;
+use projections::queries::managed_instances::{self, InstanceRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
@@ -20,10 +21,6 @@ use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
-
-const COLUMNS: &str = "id, name, host, port, database, username, sslmode, connect_timeout_s, tags,
-    has_credential, last_connection_status, last_error, last_tested_at, latency_ms, server_version,
-    last_heartbeat, created_at, updated_at, last_tls";
 
 /// An instance as the list and detail show it. Never a password, not even sealed.
 #[derive(Serialize, JsonSchema)]
@@ -50,27 +47,29 @@ pub(crate) struct InstanceView {
     updated_at: DateTime<Utc>,
 }
 
-fn view(r: &tokio_postgres::Row) -> InstanceView {
-    InstanceView {
-        id: r.get(0),
-        name: r.get(1),
-        host: r.get(2),
-        port: r.get(3),
-        database: r.get(4),
-        username: r.get(5),
-        sslmode: r.get(6),
-        connect_timeout_s: r.get(7),
-        tags: r.get(8),
-        has_password: r.get(9),
-        last_connection_status: r.get(10),
-        last_error: r.get(11),
-        last_tested_at: r.get(12),
-        latency_ms: r.get(13),
-        server_version: r.get(14),
-        last_heartbeat: r.get(15),
-        created_at: r.get(16),
-        updated_at: r.get(17),
-        last_tls: r.get(18),
+impl From<InstanceRow> for InstanceView {
+    fn from(r: InstanceRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            host: r.host,
+            port: r.port,
+            database: r.database,
+            username: r.username,
+            sslmode: r.sslmode,
+            connect_timeout_s: r.connect_timeout_s,
+            tags: r.tags,
+            has_password: r.has_credential,
+            last_connection_status: r.last_connection_status,
+            last_error: r.last_error,
+            last_tested_at: r.last_tested_at,
+            latency_ms: r.latency_ms,
+            server_version: r.server_version,
+            last_heartbeat: r.last_heartbeat,
+            last_tls: r.last_tls,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
     }
 }
 
@@ -114,14 +113,10 @@ fn aggregate_error(e: CommandError<ManagedInstanceError>) -> ApiError {
 
 async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
     let client = state.read().await?;
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM rm_managed_instances WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?;
-    row.as_ref().map(view).ok_or_else(not_found)
+    managed_instances::get(&client, id)
+        .await?
+        .map(InstanceView::from)
+        .ok_or_else(not_found)
 }
 
 fn default_sslmode() -> String {
@@ -201,14 +196,8 @@ pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InstanceView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM rm_managed_instances ORDER BY name"),
-            &[],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(rows.iter().map(view).collect()))
+    let rows = managed_instances::list(&client).await?;
+    Ok(Json(rows.into_iter().map(InstanceView::from).collect()))
 }
 
 /// `GET /managed-instances/{id}`

@@ -8,6 +8,7 @@ use commands::collectors::{self, CollectorCommandError};
 use commands::service::CommandError;
 use domain::registration_secret::{RegistrationSecretCommand, RegistrationSecretError};
 use domain::values::Name;
+use projections::queries::registration_secrets::{self, SecretRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,8 +18,6 @@ use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
-
-const COLUMNS: &str = "id, name, prefix, active, expires_at, max_registrations, registrations_used, last_used_at, created_at, instance_ids";
 
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "RegistrationSecret")]
@@ -39,19 +38,21 @@ pub(crate) struct SecretView {
     secret: Option<String>,
 }
 
-fn view(r: &tokio_postgres::Row) -> SecretView {
-    SecretView {
-        id: r.get(0),
-        name: r.get(1),
-        prefix: r.get(2),
-        active: r.get(3),
-        expires_at: r.get(4),
-        max_registrations: r.get(5),
-        registrations_used: r.get(6),
-        last_used_at: r.get(7),
-        created_at: r.get(8),
-        instance_ids: r.get(9),
-        secret: None,
+impl From<SecretRow> for SecretView {
+    fn from(r: SecretRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            prefix: r.prefix,
+            active: r.active,
+            expires_at: r.expires_at,
+            max_registrations: r.max_registrations,
+            registrations_used: r.registrations_used,
+            last_used_at: r.last_used_at,
+            created_at: r.created_at,
+            instance_ids: r.instance_ids,
+            secret: None,
+        }
     }
 }
 
@@ -83,27 +84,17 @@ fn command_error(e: CollectorCommandError) -> ApiError {
 
 async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
     let client = state.read().await?;
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM rm_registration_secrets WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?;
-    row.as_ref().map(view).ok_or_else(not_found)
+    registration_secrets::get(&client, id)
+        .await?
+        .map(SecretView::from)
+        .ok_or_else(not_found)
 }
 
 /// `GET /registration-secrets`
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<SecretView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM rm_registration_secrets ORDER BY created_at"),
-            &[],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(rows.iter().map(view).collect()))
+    let rows = registration_secrets::list(&client).await?;
+    Ok(Json(rows.into_iter().map(SecretView::from).collect()))
 }
 
 /// `GET /registration-secrets/{id}`

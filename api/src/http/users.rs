@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use commands::service::CommandError;
 use commands::users::CreateUserError;
 use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
+use projections::queries::users::{self, UserRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,53 +53,32 @@ pub(crate) fn command_error(e: CommandError<UserError>) -> ApiError {
     }
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<Option<UserView>, ApiError> {
-    let client = state.read().await?;
-    let row = client
-        .query_opt(
-            "SELECT id, username, role, active, created_at, last_login_at FROM rm_users WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(row.map(|r| UserView {
-        id: r.get(0),
-        username: r.get(1),
-        role: r.get(2),
-        active: r.get(3),
-        created_at: r.get(4),
-        last_login_at: r.get(5),
-    }))
+impl From<UserRow> for UserView {
+    fn from(r: UserRow) -> Self {
+        Self {
+            id: r.id,
+            username: r.username,
+            role: r.role,
+            active: r.active,
+            created_at: r.created_at,
+            last_login_at: r.last_login_at,
+        }
+    }
 }
 
 async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError> {
-    load(state, id)
+    let client = state.read().await?;
+    users::get(&client, id)
         .await?
+        .map(UserView::from)
         .ok_or_else(|| ApiError::NotFound("user not found".into()))
 }
 
 /// `GET /users`
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(
-            "SELECT id, username, role, active, created_at, last_login_at FROM rm_users ORDER BY username",
-            &[],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(
-        rows.iter()
-            .map(|r| UserView {
-                id: r.get(0),
-                username: r.get(1),
-                role: r.get(2),
-                active: r.get(3),
-                created_at: r.get(4),
-                last_login_at: r.get(5),
-            })
-            .collect(),
-    ))
+    let rows = users::list(&client).await?;
+    Ok(Json(rows.into_iter().map(UserView::from).collect()))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -184,15 +164,7 @@ async fn refuse_last_admin(
         return Ok(());
     }
     let client = state.read().await?;
-    let others: i64 = client
-        .query_one(
-            "SELECT count(*) FROM rm_users WHERE role = 'admin' AND active AND id <> $1",
-            &[&target.id],
-        )
-        .await
-        .map_err(unavailable)?
-        .get(0);
-    if others == 0 {
+    if users::other_active_admins(&client, target.id).await? == 0 {
         return Err(ApiError::Conflict(format!(
             "cannot {what} the last active admin; make another user admin first"
         )));
