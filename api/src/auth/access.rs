@@ -114,7 +114,7 @@ pub async fn authorize(
             Err(e @ TicketError::Expired) => {
                 return Err(unauthorized("ticket_expired", &e.to_string()))
             }
-            Err(TicketError::Store(e)) => return Err(ApiError::Unavailable(e.to_string())),
+            Err(TicketError::Store(e)) => return Err(e.into()),
         },
     };
     let Some(row) = projections::queries::users::get(&client, id).await? else {

@@ -168,14 +168,9 @@ pub(crate) async fn login(
         .await
         .map_err(|e| match e {
             commands::service::CommandError::Rejected(_) => bad_login(),
-            other => ApiError::Unavailable(other.to_string()),
+            other => other.into(),
         })?;
-    let refresh = state
-        .auth
-        .sessions
-        .open(user.id)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let refresh = state.auth.sessions.open(user.id).await?;
     Ok(Json(
         issue(&state, user.id, user.username, user.role, refresh).await?,
     ))
@@ -199,7 +194,7 @@ pub(crate) async fn refresh(
         .rotate(&body.refresh_token)
         .await
         .map_err(|e| match e {
-            RefreshError::Store(e) => ApiError::Unavailable(e.to_string()),
+            RefreshError::Store(e) => e.into(),
             RefreshError::Expired => ApiError::Unauthorized {
                 code: "refresh_token_expired",
                 message: e.to_string(),
@@ -266,7 +261,7 @@ pub(crate) async fn logout(
             .await
             .map(|_| ()),
     };
-    result.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    result?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -312,14 +307,12 @@ pub(crate) async fn change_password(
             },
             &user.actor(),
         )
-        .await
-        .map_err(super::users::command_error)?;
+        .await?;
     state.wait_visible(&committed).await;
     state
         .auth
         .sessions
         .revoke_all(user.id, "password changed")
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use commands::collectors::{self, CollectorCommandError};
 use commands::service::CommandError;
-use domain::collector::{CollectorCommand, CollectorError};
+use domain::collector::CollectorCommand;
 use domain::registration_secret::RegistrationSecretError;
 use domain::values::{AgentVersion, Hostname, Name, TextError};
 use projections::queries::collectors::{self as queries, CollectorRow};
@@ -78,10 +78,6 @@ impl From<CollectorRow> for CollectorView {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
 fn not_found() -> ApiError {
     ApiError::NotFound("collector not found".into())
 }
@@ -122,15 +118,7 @@ pub(crate) async fn remove(
     let committed = state
         .commands
         .collector(&id.to_string(), command, &user.actor())
-        .await
-        .map_err(|e| match e {
-            CommandError::Rejected(CollectorError::NotFound | CollectorError::Deleted) => {
-                not_found()
-            }
-            CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
-            CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-            CommandError::Unavailable(e) => unavailable(e),
-        })?;
+        .await?;
     // Token checks read the collectors projection: answer once it no longer lists it.
     state.wait_visible(&committed).await;
     Ok(StatusCode::NO_CONTENT)
@@ -236,7 +224,7 @@ pub(crate) async fn register(
                 CollectorCommandError::Secret(CommandError::Conflict(_)) => ApiError::Conflict(
                     "another collector registered at the same moment; try again".into(),
                 ),
-                other => unavailable(other),
+                other => other.into(),
             })?;
     state.wait_visible(&registered.committed).await;
     let credentials = issue_credentials(&state, registered.collector_id)?;

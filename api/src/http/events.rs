@@ -50,9 +50,7 @@ pub(crate) async fn ticket(
     Extension(grant): Extension<Grant>,
 ) -> Result<Json<Ticket>, ApiError> {
     let client = state.auth_read().await?;
-    let (ticket, ttl) = tickets::issue(&client, user.id, grant.access_expires_at)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let (ticket, ttl) = tickets::issue(&client, user.id, grant.access_expires_at).await?;
     Ok(Json(Ticket {
         ticket,
         expires_in: ttl.as_secs(),

@@ -4,11 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use commands::instances::{self, InstanceCommandError};
-use commands::service::CommandError;
+use commands::instances;
 use domain::managed_instance::{
-    self, parse_tags, ConnectionOutcome, ConnectionSpec, ManagedInstanceError, TestTrigger,
-    CONNECT_TIMEOUT_MAX_S,
+    self, parse_tags, ConnectionOutcome, ConnectionSpec, TestTrigger, CONNECT_TIMEOUT_MAX_S,
 };
 use domain::values::Name;
 use projections::queries::managed_instances::{self, InstanceRow};
@@ -73,42 +71,8 @@ impl From<InstanceRow> for InstanceView {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
 fn not_found() -> ApiError {
     ApiError::NotFound("managed instance not found".into())
-}
-
-fn command_error(e: InstanceCommandError) -> ApiError {
-    match e {
-        InstanceCommandError::NameTaken(_) => ApiError::Conflict(e.to_string()),
-        InstanceCommandError::NoEncryptionKey => ApiError::Invalid {
-            field: "password".into(),
-            message: e.to_string(),
-        },
-        InstanceCommandError::Command(e) => aggregate_error(e),
-        InstanceCommandError::Store(e) => unavailable(e),
-    }
-}
-
-fn aggregate_error(e: CommandError<ManagedInstanceError>) -> ApiError {
-    match e {
-        CommandError::Rejected(
-            ManagedInstanceError::NotFound | ManagedInstanceError::AlreadyRemoved,
-        ) => not_found(),
-        // A refusal about a request field (a new target needs the password; no Unix sockets).
-        CommandError::Rejected(e) => match e.field() {
-            Some(field) => ApiError::Invalid {
-                field: field.into(),
-                message: e.to_string(),
-            },
-            None => ApiError::Conflict(e.to_string()),
-        },
-        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        CommandError::Unavailable(e) => unavailable(e),
-    }
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
@@ -235,8 +199,7 @@ pub(crate) async fn create(
         tags,
         &user.actor(),
     )
-    .await
-    .map_err(command_error)?;
+    .await?;
     state.wait_visible(&committed).await;
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
 }
@@ -290,8 +253,7 @@ pub(crate) async fn update(
         password,
         &user.actor(),
     )
-    .await
-    .map_err(command_error)?;
+    .await?;
     state.wait_visible(&committed).await;
     Ok(Json(load(&state, id).await?))
 }
@@ -303,9 +265,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "managed instance")?;
-    let committed = instances::remove(&state.commands, id, &user.actor())
-        .await
-        .map_err(command_error)?;
+    let committed = instances::remove(&state.commands, id, &user.actor()).await?;
     state.wait_visible(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -331,9 +291,8 @@ pub(crate) async fn test_connection(
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
     let id = parse_id(&id, "managed instance")?;
-    let committed = instances::test(&state.commands, id, TestTrigger::Manual, &user.actor())
-        .await
-        .map_err(aggregate_error)?;
+    let committed =
+        instances::test(&state.commands, id, TestTrigger::Manual, &user.actor()).await?;
     state.wait_visible(&committed).await;
     let row = load(&state, id).await?;
     Ok(Json(TestResult {

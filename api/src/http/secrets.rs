@@ -4,9 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use commands::collectors::{self, CollectorCommandError};
-use commands::service::CommandError;
-use domain::registration_secret::{RegistrationSecretCommand, RegistrationSecretError};
+use commands::collectors;
+use domain::registration_secret::RegistrationSecretCommand;
 use domain::values::Name;
 use projections::queries::registration_secrets::{self, SecretRow};
 use schemars::JsonSchema;
@@ -56,30 +55,8 @@ impl From<SecretRow> for SecretView {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
 fn not_found() -> ApiError {
     ApiError::NotFound("registration secret not found".into())
-}
-
-pub(crate) fn secret_error(e: CommandError<RegistrationSecretError>) -> ApiError {
-    match e {
-        CommandError::Rejected(
-            RegistrationSecretError::NotFound | RegistrationSecretError::Deleted,
-        ) => not_found(),
-        CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
-        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        CommandError::Unavailable(e) => unavailable(e),
-    }
-}
-
-fn command_error(e: CollectorCommandError) -> ApiError {
-    match e {
-        CollectorCommandError::Secret(e) => secret_error(e),
-        other => unavailable(other),
-    }
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
@@ -152,8 +129,7 @@ pub(crate) async fn create(
         body.instance_ids,
         &user.actor(),
     )
-    .await
-    .map_err(command_error)?;
+    .await?;
     state.wait_visible(&created.committed).await;
     let mut view = load(&state, created.id).await?;
     view.secret = Some(created.secret);
@@ -189,8 +165,7 @@ pub(crate) async fn update(
         let c = state
             .commands
             .registration_secret(&aggregate, command, &user.actor())
-            .await
-            .map_err(secret_error)?;
+            .await?;
         state.wait_visible(&c).await;
     }
     if let Some(active) = body.active {
@@ -201,8 +176,7 @@ pub(crate) async fn update(
         let c = state
             .commands
             .registration_secret(&aggregate, command, &user.actor())
-            .await
-            .map_err(secret_error)?;
+            .await?;
         state.wait_visible(&c).await;
     }
     Ok(Json(load(&state, id).await?))
@@ -215,9 +189,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "registration secret")?;
-    let committed = collectors::delete_secret(&state.commands, id, &user.actor())
-        .await
-        .map_err(command_error)?;
+    let committed = collectors::delete_secret(&state.commands, id, &user.actor()).await?;
     state.wait_visible(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }

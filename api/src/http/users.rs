@@ -6,9 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use commands::service::CommandError;
-use commands::users::CreateUserError;
-use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
+use domain::user::{NewPassword, Role, UserCommand, Username};
 use projections::queries::users::{self, UserRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -34,23 +32,6 @@ pub(crate) struct UserView {
     active: bool,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
-pub(crate) fn command_error(e: CommandError<UserError>) -> ApiError {
-    match e {
-        CommandError::Rejected(UserError::NotFound | UserError::Deleted) => {
-            ApiError::NotFound("user not found".into())
-        }
-        CommandError::Rejected(e @ (UserError::AlreadyExists | UserError::Inactive)) => {
-            ApiError::Conflict(e.to_string())
-        }
-        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        CommandError::Unavailable(e) => ApiError::Unavailable(e),
-    }
 }
 
 impl From<UserRow> for UserView {
@@ -112,13 +93,7 @@ pub(crate) async fn create(
         body.role,
         &admin.actor(),
     )
-    .await
-    .map_err(|e| match e {
-        CreateUserError::UsernameTaken(_) => ApiError::Conflict(e.to_string()),
-        CreateUserError::Command(e) => command_error(e),
-        CreateUserError::Store(e) => unavailable(e),
-        CreateUserError::Hash(e) => ApiError::from(e),
-    })?;
+    .await?;
     state.wait_visible(&committed).await;
     Ok((StatusCode::CREATED, Json(load_existing(&state, id).await?)))
 }
@@ -132,19 +107,17 @@ async fn with_admin_lock<T>(
     state: &AppState,
     work: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    let mut tx = state.commands.pool().begin().await.map_err(unavailable)?;
+    let mut tx = state.commands.pool().begin().await?;
     sqlx::query(&format!(
         "SET LOCAL lock_timeout = '{}ms'",
         ADMIN_LOCK_WAIT.as_millis()
     ))
     .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
+    .await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(ADMIN_LOCK)
         .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let result = work.await;
     // Nothing was written in it: ending it releases the lock.
     let _ = tx.rollback().await;
@@ -210,7 +183,7 @@ pub(crate) async fn update(
                 .commands
                 .user(&aggregate, command, &admin.actor())
                 .await;
-            state.wait_visible(&c.map_err(command_error)?).await;
+            state.wait_visible(&c?).await;
         }
         if let Some(active) = body.active {
             let command = UserCommand::SetActive { active, at: now };
@@ -218,14 +191,9 @@ pub(crate) async fn update(
                 .commands
                 .user(&aggregate, command, &admin.actor())
                 .await;
-            state.wait_visible(&c.map_err(command_error)?).await;
+            state.wait_visible(&c?).await;
             if !active {
-                state
-                    .auth
-                    .sessions
-                    .revoke_all(id, "deactivated")
-                    .await
-                    .map_err(unavailable)?;
+                state.auth.sessions.revoke_all(id, "deactivated").await?;
             }
         }
         Ok(Json(load_existing(&state, id).await?))
@@ -250,17 +218,9 @@ pub(crate) async fn remove(
         let committed = state
             .commands
             .user(&id.to_string(), command, &admin.actor())
-            .await
-            .map_err(command_error)?;
-        state
-            .auth
-            .sessions
-            .revoke_all(id, "deleted")
-            .await
-            .map_err(unavailable)?;
-        commands::users::release_username(&state.commands, id)
-            .await
-            .map_err(unavailable)?;
+            .await?;
+        state.auth.sessions.revoke_all(id, "deleted").await?;
+        commands::users::release_username(&state.commands, id).await?;
         state.wait_visible(&committed).await;
         Ok(StatusCode::NO_CONTENT)
     })
@@ -295,14 +255,8 @@ pub(crate) async fn reset_password(
     let committed = state
         .commands
         .user(&id.to_string(), command, &admin.actor())
-        .await
-        .map_err(command_error)?;
+        .await?;
     state.wait_visible(&committed).await;
-    state
-        .auth
-        .sessions
-        .revoke_all(id, "password reset")
-        .await
-        .map_err(unavailable)?;
+    state.auth.sessions.revoke_all(id, "password reset").await?;
     Ok(StatusCode::NO_CONTENT)
 }
