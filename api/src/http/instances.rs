@@ -75,12 +75,15 @@ fn not_found() -> ApiError {
     ApiError::NotFound("managed instance not found".into())
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
+async fn find(state: &AppState, id: Uuid) -> Result<Option<InstanceView>, ApiError> {
     let client = state.read().await?;
-    managed_instances::get(&client, id)
+    Ok(managed_instances::get(&client, id)
         .await?
-        .map(InstanceView::from)
-        .ok_or_else(not_found)
+        .map(InstanceView::from))
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
+    find(state, id).await?.ok_or_else(not_found)
 }
 
 fn default_sslmode() -> String {
@@ -194,14 +197,43 @@ pub(crate) async fn create(
     let (id, committed) = instances::register(
         &state.commands,
         &name,
-        spec,
+        spec.clone(),
         body.password.as_deref(),
-        tags,
+        tags.clone(),
         &user.actor(),
     )
     .await?;
     state.wait_visible(&committed).await;
-    Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
+    // Created is created: a projection running late shows the instance as the command made
+    // it, untested.
+    let view = match find(&state, id).await? {
+        Some(view) => view,
+        None => {
+            let now = Utc::now();
+            InstanceView {
+                id,
+                name: name.as_str().to_owned(),
+                host: spec.host,
+                port: i32::from(spec.port),
+                database: spec.database,
+                username: spec.username,
+                sslmode: spec.sslmode.as_str().to_owned(),
+                connect_timeout_s: i32::try_from(spec.connect_timeout_s).unwrap_or(i32::MAX),
+                tags,
+                has_password: body.password.is_some(),
+                last_connection_status: "unknown".to_owned(),
+                last_error: None,
+                last_tested_at: None,
+                latency_ms: None,
+                server_version: None,
+                last_heartbeat: None,
+                last_tls: None,
+                created_at: now,
+                updated_at: now,
+            }
+        }
+    };
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -59,12 +59,15 @@ fn not_found() -> ApiError {
     ApiError::NotFound("registration secret not found".into())
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
+async fn find(state: &AppState, id: Uuid) -> Result<Option<SecretView>, ApiError> {
     let client = state.read().await?;
-    registration_secrets::get(&client, id)
+    Ok(registration_secrets::get(&client, id)
         .await?
-        .map(SecretView::from)
-        .ok_or_else(not_found)
+        .map(SecretView::from))
+}
+
+async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
+    find(state, id).await?.ok_or_else(not_found)
 }
 
 /// `GET /registration-secrets`
@@ -123,15 +126,33 @@ pub(crate) async fn create(
     super::bindings::existing_instances(&state, "instance_ids", &body.instance_ids).await?;
     let created = collectors::create_secret(
         &state.commands,
-        name,
+        name.clone(),
         body.expires_at,
         body.max_registrations,
-        body.instance_ids,
+        body.instance_ids.clone(),
         &user.actor(),
     )
     .await?;
     state.wait_visible(&created.committed).await;
-    let mut view = load(&state, created.id).await?;
+    // The secret is shown this once: a projection running late must not lose it, so the view
+    // is built from the command when the read model does not show it yet.
+    let mut view = find(&state, created.id)
+        .await?
+        .unwrap_or_else(|| SecretView {
+            id: created.id,
+            name: name.as_str().to_owned(),
+            prefix: created.prefix,
+            active: true,
+            expires_at: body.expires_at,
+            max_registrations: body
+                .max_registrations
+                .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+            registrations_used: 0,
+            last_used_at: None,
+            created_at: created.created_at,
+            instance_ids: body.instance_ids,
+            secret: None,
+        });
     view.secret = Some(created.secret);
     Ok((StatusCode::CREATED, Json(view)))
 }

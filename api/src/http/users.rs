@@ -47,11 +47,14 @@ impl From<UserRow> for UserView {
     }
 }
 
-async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError> {
+async fn find(state: &AppState, id: Uuid) -> Result<Option<UserView>, ApiError> {
     let client = state.read().await?;
-    users::get(&client, id)
+    Ok(users::get(&client, id).await?.map(UserView::from))
+}
+
+async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError> {
+    find(state, id)
         .await?
-        .map(UserView::from)
         .ok_or_else(|| ApiError::NotFound("user not found".into()))
 }
 
@@ -95,7 +98,16 @@ pub(crate) async fn create(
     )
     .await?;
     state.wait_visible(&committed).await;
-    Ok((StatusCode::CREATED, Json(load_existing(&state, id).await?)))
+    // Created is created: a projection running late shows the user as the command made it.
+    let view = find(&state, id).await?.unwrap_or_else(|| UserView {
+        id,
+        username: username.as_str().to_owned(),
+        role: body.role.as_str().to_owned(),
+        active: true,
+        created_at: Utc::now(),
+        last_login_at: None,
+    });
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Runs `work` while holding the admin lock: a transaction-scoped advisory lock, so it is
