@@ -4,6 +4,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+mod conversions;
+
+/// What a 5xx response carries for the log, in its extensions: the error's detail, which the
+/// body does not show. `http`'s logging layer writes it once, with the method and path.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
 /// An error a handler returns. Its status and code are decided in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -109,7 +116,7 @@ impl ApiError {
 
     fn public_message(&self) -> String {
         match self {
-            // Infrastructure detail stays in the log (written once, by the trace layer).
+            // Infrastructure detail stays in the log (written once, by `http`'s logging layer).
             Self::Unavailable(_) => "a dependency is unavailable; try again shortly".to_owned(),
             Self::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
@@ -117,43 +124,9 @@ impl ApiError {
     }
 }
 
-impl From<commands::passwords::HashError> for ApiError {
-    fn from(e: commands::passwords::HashError) -> Self {
-        match e {
-            // A full pool is load, not a fault: the client retries in a second.
-            commands::passwords::HashError::Busy(_) => Self::Busy {
-                what: "password hashing is at capacity",
-                retry_after_s: 1,
-            },
-            commands::passwords::HashError::Failed(_) => Self::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        match e.as_db_error() {
-            // PostgreSQL's own words, with its code, for the log (the client sees a 503).
-            Some(db) => {
-                Self::Unavailable(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
-            }
-            None => Self::Unavailable(format!("PostgreSQL: {e}")),
-        }
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ApiError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Unavailable(format!("PostgreSQL pool: {e}"))
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
         let mut body = json!({"error": {"code": self.code(), "message": self.public_message()}});
         if let Self::Invalid { field, .. } = &self {
             body["error"]["field"] = json!(field);
@@ -171,6 +144,36 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
+        if status.is_server_error() {
+            response
+                .extensions_mut()
+                .insert(ErrorDetail(self.to_string()));
+        }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_leaves_its_detail_for_the_log_and_not_the_body() {
+        let response =
+            ApiError::Unavailable("PostgreSQL 57P01: terminating".into()).into_response();
+        let detail = response
+            .extensions()
+            .get::<ErrorDetail>()
+            .map(|d| d.0.clone());
+        assert_eq!(
+            detail.as_deref(),
+            Some("service unavailable: PostgreSQL 57P01: terminating")
+        );
+    }
+
+    #[test]
+    fn a_client_error_leaves_nothing_to_log() {
+        let response = ApiError::NotFound("user not found".into()).into_response();
+        assert!(response.extensions().get::<ErrorDetail>().is_none());
     }
 }

@@ -72,10 +72,7 @@ impl AppState {
     /// # Errors
     /// [`crate::error::ApiError::Unavailable`].
     pub async fn read(&self) -> Result<deadpool_postgres::Object, crate::error::ApiError> {
-        self.read_pool
-            .get()
-            .await
-            .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))
+        Ok(self.read_pool.get().await?)
     }
 
     /// A connection for authentication (the guard, login, refresh); a 503 as [`Self::read`].
@@ -83,10 +80,7 @@ impl AppState {
     /// # Errors
     /// [`crate::error::ApiError::Unavailable`].
     pub async fn auth_read(&self) -> Result<deadpool_postgres::Object, crate::error::ApiError> {
-        self.auth_pool
-            .get()
-            .await
-            .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))
+        Ok(self.auth_pool.get().await?)
     }
 
     /// Read-your-writes: waits (bounded by `PGA_COMMAND_WAIT_MS`) until every domain projection

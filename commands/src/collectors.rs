@@ -54,6 +54,10 @@ pub struct CreatedSecret {
     pub id: Uuid,
     /// The secret itself, shown once.
     pub secret: String,
+    /// Its first characters, which lists show.
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
     /// What was committed.
     pub committed: Committed,
 }
@@ -74,6 +78,8 @@ pub async fn create_secret(
     let id = Uuid::new_v4();
     let secret = random_secret("pgas");
     let hash = digest(&secret);
+    let prefix: String = secret.chars().take(12).collect();
+    let at = Utc::now();
     // The lookup also keeps the instances, for registration to read (an aggregate returns no
     // state); the secret's events carry them for history.
     sqlx::query(
@@ -88,11 +94,11 @@ pub async fn create_secret(
     let command = RegistrationSecretCommand::CreateSecret {
         name,
         secret_hash: hash,
-        prefix: secret.chars().take(12).collect(),
+        prefix: prefix.clone(),
         expires_at,
         max_registrations,
         instance_ids: instance_ids.iter().map(Uuid::to_string).collect(),
-        at: Utc::now(),
+        at,
     };
     match service
         .registration_secret(&id.to_string(), command, actor)
@@ -101,6 +107,8 @@ pub async fn create_secret(
         Ok(committed) => Ok(CreatedSecret {
             id,
             secret,
+            prefix,
+            created_at: at,
             committed,
         }),
         Err(e) => {

@@ -114,26 +114,19 @@ pub async fn authorize(
             Err(e @ TicketError::Expired) => {
                 return Err(unauthorized("ticket_expired", &e.to_string()))
             }
-            Err(TicketError::Store(e)) => return Err(ApiError::Unavailable(e.to_string())),
+            Err(TicketError::Store(e)) => return Err(e.into()),
         },
     };
-    let row = client
-        .query_opt(
-            "SELECT username, role, active FROM rm_users WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let Some(row) = row else {
+    let Some(row) = projections::queries::users::get(&client, id).await? else {
         return Err(unauthorized("invalid_token", "this user no longer exists"));
     };
-    if !row.get::<_, bool>(2) {
+    if !row.active {
         return Err(unauthorized(
             "user_inactive",
             "this user has been deactivated",
         ));
     }
-    let role = Role::parse(row.get::<_, &str>(1))
+    let role = Role::parse(&row.role)
         .ok_or_else(|| ApiError::Internal("unknown role in rm_users".into()))?;
     if !role.allows(required) {
         return Err(ApiError::Forbidden(format!(
@@ -144,7 +137,7 @@ pub async fn authorize(
     }
     request.extensions_mut().insert(CurrentUser {
         id,
-        username: row.get::<_, String>(0),
+        username: row.username,
         role,
     });
     request.extensions_mut().insert(Grant {
@@ -239,12 +232,7 @@ async fn authorize_collector(
     let id = Uuid::parse_str(&claims.sub)
         .map_err(|_| unauthorized("invalid_token", "the collector token is invalid"))?;
     let client = state.auth_read().await?;
-    let known = client
-        .query_opt("SELECT 1 FROM rm_collectors WHERE id = $1", &[&id])
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .is_some();
-    if !known {
+    if !projections::queries::collectors::exists(&client, id).await? {
         return Err(unauthorized(
             "collector_deleted",
             "this collector has been deleted; register it again",

@@ -93,18 +93,18 @@ pub async fn redeem(
     let row = client
         .query_opt(
             "DELETE FROM auth_live_tickets WHERE ticket_hash = $1
-             RETURNING user_id, access_expires_at, expires_at > now()",
+             RETURNING user_id, access_expires_at, expires_at > now() AS valid",
             &[&digest(ticket)],
         )
         .await?;
     let Some(row) = row else {
         return Err(TicketError::Unknown);
     };
-    if !row.get::<_, bool>(2) {
+    if !row.get::<_, bool>("valid") {
         return Err(TicketError::Expired);
     }
     Ok(Redeemed {
-        user: row.get(0),
-        access_expires_at: row.get(1),
+        user: row.get("user_id"),
+        access_expires_at: row.get("access_expires_at"),
     })
 }

@@ -3,6 +3,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use projections::queries::audit::{self, AuditFilter, AuditRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -66,36 +67,30 @@ pub(crate) async fn list(
             });
         }
     }
+    let filter = AuditFilter {
+        aggregate_type: f.aggregate_type,
+        aggregate_id: f.aggregate_id,
+        actor_name: f.actor,
+        from: f.from,
+        to: f.to,
+    };
     let client = state.read().await?;
-    let rows = client
-        .query(
-            "SELECT aggregate_type, aggregate_id, sequence, event_type, summary, actor_kind, actor_id,
-                    actor_name, recorded_at
-               FROM rm_audit_log
-              WHERE ($1::text IS NULL OR aggregate_type = $1)
-                AND ($2::text IS NULL OR aggregate_id = $2)
-                AND ($3::text IS NULL OR actor_name = $3)
-                AND ($4::timestamptz IS NULL OR recorded_at >= $4)
-                AND ($5::timestamptz IS NULL OR recorded_at <= $5)
-              ORDER BY recorded_at DESC, aggregate_type, aggregate_id, sequence DESC
-              LIMIT $6",
-            &[&f.aggregate_type, &f.aggregate_id, &f.actor, &f.from, &f.to, &limit],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(
-        rows.iter()
-            .map(|r| Entry {
-                aggregate_type: r.get(0),
-                aggregate_id: r.get(1),
-                sequence: r.get(2),
-                event_type: r.get(3),
-                summary: r.get(4),
-                actor_kind: r.get(5),
-                actor_id: r.get(6),
-                actor_name: r.get(7),
-                recorded_at: r.get(8),
-            })
-            .collect(),
-    ))
+    let rows = audit::list(&client, &filter, limit).await?;
+    Ok(Json(rows.into_iter().map(Entry::from).collect()))
+}
+
+impl From<AuditRow> for Entry {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            aggregate_type: r.aggregate_type,
+            aggregate_id: r.aggregate_id,
+            sequence: r.sequence,
+            event_type: r.event_type,
+            summary: r.summary,
+            actor_kind: r.actor_kind,
+            actor_id: r.actor_id,
+            actor_name: r.actor_name,
+            recorded_at: r.recorded_at,
+        }
+    }
 }

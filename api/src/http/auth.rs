@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use domain::user::{NewPassword, Role, UserCommand, PASSWORD_MAX_CHARS, USERNAME_MAX};
+use projections::queries::users;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -65,19 +66,13 @@ struct LoginRow {
 
 async fn find_user(state: &AppState, username: &str) -> Result<Option<LoginRow>, ApiError> {
     let client = state.auth_read().await?;
-    let row = client
-        .query_opt(
-            "SELECT id, username, role, active, password_hash FROM rm_users WHERE username = $1",
-            &[&username],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let row = users::find_login(&client, username).await?;
     Ok(row.map(|r| LoginRow {
-        id: r.get(0),
-        username: r.get(1),
-        role: Role::parse(r.get::<_, &str>(2)).unwrap_or(Role::Viewer),
-        active: r.get(3),
-        hash: r.get(4),
+        id: r.user.id,
+        role: Role::parse(&r.user.role).unwrap_or(Role::Viewer),
+        username: r.user.username,
+        active: r.user.active,
+        hash: r.password_hash,
     }))
 }
 
@@ -173,14 +168,9 @@ pub(crate) async fn login(
         .await
         .map_err(|e| match e {
             commands::service::CommandError::Rejected(_) => bad_login(),
-            other => ApiError::Unavailable(other.to_string()),
+            other => other.into(),
         })?;
-    let refresh = state
-        .auth
-        .sessions
-        .open(user.id)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let refresh = state.auth.sessions.open(user.id).await?;
     Ok(Json(
         issue(&state, user.id, user.username, user.role, refresh).await?,
     ))
@@ -204,7 +194,7 @@ pub(crate) async fn refresh(
         .rotate(&body.refresh_token)
         .await
         .map_err(|e| match e {
-            RefreshError::Store(e) => ApiError::Unavailable(e.to_string()),
+            RefreshError::Store(e) => e.into(),
             RefreshError::Expired => ApiError::Unauthorized {
                 code: "refresh_token_expired",
                 message: e.to_string(),
@@ -219,17 +209,10 @@ pub(crate) async fn refresh(
             },
         })?;
     let client = state.auth_read().await?;
-    let row = client
-        .query_opt(
-            "SELECT username, role, active FROM rm_users WHERE id = $1",
-            &[&user_id],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    match row {
-        Some(r) if r.get::<_, bool>(2) => {
-            let role = Role::parse(r.get::<_, &str>(1)).unwrap_or(Role::Viewer);
-            Ok(Json(issue(&state, user_id, r.get(0), role, fresh).await?))
+    match users::get(&client, user_id).await? {
+        Some(r) if r.active => {
+            let role = Role::parse(&r.role).unwrap_or(Role::Viewer);
+            Ok(Json(issue(&state, user_id, r.username, role, fresh).await?))
         }
         _ => {
             let _ = state
@@ -278,7 +261,7 @@ pub(crate) async fn logout(
             .await
             .map(|_| ()),
     };
-    result.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    result?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,14 +307,12 @@ pub(crate) async fn change_password(
             },
             &user.actor(),
         )
-        .await
-        .map_err(super::users::command_error)?;
+        .await?;
     state.wait_visible(&committed).await;
     state
         .auth
         .sessions
         .revoke_all(user.id, "password changed")
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,8 +5,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::Utc;
-use commands::service::CommandError;
-use domain::collector::{CollectorCommand, CollectorError};
+use domain::collector::CollectorCommand;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -39,16 +38,7 @@ pub(crate) async fn existing_instances(
         return Ok(());
     }
     let client = state.read().await?;
-    let known: Vec<Uuid> = client
-        .query(
-            "SELECT id FROM rm_managed_instances WHERE id = ANY($1)",
-            &[&ids],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let known = projections::queries::managed_instances::existing_ids(&client, ids).await?;
     if let Some(missing) = ids.iter().find(|i| !known.contains(i)) {
         return Err(ApiError::Invalid {
             field: field.into(),
@@ -81,15 +71,7 @@ pub(crate) async fn bind(
     let committed = state
         .commands
         .collector(&id.to_string(), command, &user.actor())
-        .await
-        .map_err(|e| match e {
-            CommandError::Rejected(CollectorError::NotFound | CollectorError::Deleted) => {
-                ApiError::NotFound("collector not found".into())
-            }
-            CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
-            CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-            CommandError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
-        })?;
+        .await?;
     state.wait_visible(&committed).await;
     Ok(Json(super::collectors::load(&state, id).await?))
 }

@@ -7,9 +7,10 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use commands::collectors::{self, CollectorCommandError};
 use commands::service::CommandError;
-use domain::collector::{CollectorCommand, CollectorError};
+use domain::collector::CollectorCommand;
 use domain::registration_secret::RegistrationSecretError;
 use domain::values::{AgentVersion, Hostname, Name, TextError};
+use projections::queries::collectors::{self as queries, CollectorRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,25 +23,6 @@ use crate::state::AppState;
 
 /// A collector counts as offline after this long without a batch (three standard intervals).
 const OFFLINE_AFTER_S: f64 = 180.0;
-
-const QUERY: &str = "
-SELECT c.id, c.name, c.hostname, c.version, c.registered_at, a.last_seen,
-       coalesce(a.metrics_count_total, 0), coalesce(a.batches_total, 0),
-       (SELECT coalesce(sum(m.samples), 0)::bigint FROM rm_collector_minutes m
-         WHERE m.collector_id = c.id AND m.minute > now() - interval '24 hours'),
-       (SELECT count(*) FROM projection_rejected r
-         WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text),
-       a.last_instance,
-       extract(epoch FROM now() - a.last_seen)::float8,
-       coalesce(r.refused, 0), r.last_metric,
-       (SELECT coalesce(array_agg(ci.instance_id ORDER BY ci.instance_id), '{}')
-          FROM rm_collector_instances ci WHERE ci.collector_id = c.id),
-       (SELECT r.reason FROM projection_rejected r
-         WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text
-         ORDER BY r.rejected_at DESC LIMIT 1)
-  FROM rm_collectors c
-  LEFT JOIN rm_collector_activity a ON a.collector_id = c.id
-  LEFT JOIN metric_series_refused r ON r.collector_id = c.id";
 
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "Collector")]
@@ -69,34 +51,31 @@ pub(crate) struct CollectorView {
     last_rejected_reason: Option<String>,
 }
 
-fn view(r: &tokio_postgres::Row) -> CollectorView {
-    let age: Option<f64> = r.get(11);
-    CollectorView {
-        id: r.get(0),
-        name: r.get(1),
-        hostname: r.get(2),
-        version: r.get(3),
-        status: match age {
-            None => "registered",
-            Some(a) if a <= OFFLINE_AFTER_S => "active",
-            Some(_) => "offline",
-        },
-        registered_at: r.get(4),
-        last_seen: r.get(5),
-        metrics_count_total: r.get(6),
-        batches_total: r.get(7),
-        metrics_count_24h: r.get(8),
-        rejected_batches: r.get(9),
-        last_instance: r.get(10),
-        series_refused: r.get(12),
-        series_refused_last_metric: r.get(13),
-        instance_ids: r.get(14),
-        last_rejected_reason: r.get(15),
+impl From<CollectorRow> for CollectorView {
+    fn from(r: CollectorRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            hostname: r.hostname,
+            version: r.version,
+            status: match r.seen_ago_s {
+                None => "registered",
+                Some(a) if a <= OFFLINE_AFTER_S => "active",
+                Some(_) => "offline",
+            },
+            registered_at: r.registered_at,
+            last_seen: r.last_seen,
+            metrics_count_total: r.metrics_count_total,
+            metrics_count_24h: r.metrics_count_24h,
+            batches_total: r.batches_total,
+            rejected_batches: r.rejected_batches,
+            last_instance: r.last_instance,
+            series_refused: r.series_refused,
+            series_refused_last_metric: r.series_refused_last_metric,
+            instance_ids: r.instance_ids,
+            last_rejected_reason: r.last_rejected_reason,
+        }
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
 }
 
 fn not_found() -> ApiError {
@@ -105,11 +84,10 @@ fn not_found() -> ApiError {
 
 pub(crate) async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, ApiError> {
     let client = state.read().await?;
-    let row = client
-        .query_opt(&format!("{QUERY} WHERE c.id = $1"), &[&id])
-        .await
-        .map_err(unavailable)?;
-    row.as_ref().map(view).ok_or_else(not_found)
+    queries::get(&client, id)
+        .await?
+        .map(CollectorView::from)
+        .ok_or_else(not_found)
 }
 
 /// `GET /collectors`
@@ -117,11 +95,8 @@ pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<CollectorView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(&format!("{QUERY} ORDER BY c.name"), &[])
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(rows.iter().map(view).collect()))
+    let rows = queries::list(&client).await?;
+    Ok(Json(rows.into_iter().map(CollectorView::from).collect()))
 }
 
 /// `GET /collectors/{id}`
@@ -143,15 +118,7 @@ pub(crate) async fn remove(
     let committed = state
         .commands
         .collector(&id.to_string(), command, &user.actor())
-        .await
-        .map_err(|e| match e {
-            CommandError::Rejected(CollectorError::NotFound | CollectorError::Deleted) => {
-                not_found()
-            }
-            CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
-            CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-            CommandError::Unavailable(e) => unavailable(e),
-        })?;
+        .await?;
     // Token checks read the collectors projection: answer once it no longer lists it.
     state.wait_visible(&committed).await;
     Ok(StatusCode::NO_CONTENT)
@@ -257,7 +224,7 @@ pub(crate) async fn register(
                 CollectorCommandError::Secret(CommandError::Conflict(_)) => ApiError::Conflict(
                     "another collector registered at the same moment; try again".into(),
                 ),
-                other => unavailable(other),
+                other => other.into(),
             })?;
     state.wait_visible(&registered.committed).await;
     let credentials = issue_credentials(&state, registered.collector_id)?;
@@ -311,14 +278,7 @@ pub(crate) async fn token(
         .or(from_body.refresh_secret)
         .ok_or_else(refused)?;
     let client = state.read().await?;
-    let stored: Option<String> = client
-        .query_opt(
-            "SELECT refresh_secret_hash FROM rm_collectors WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?
-        .map(|r| r.get(0));
+    let stored = queries::refresh_secret_hash(&client, id).await?;
     let matches = stored.is_some_and(|h| !h.is_empty() && h == collectors::digest(&secret));
     if !matches {
         return Err(refused());

@@ -50,9 +50,7 @@ pub(crate) async fn ticket(
     Extension(grant): Extension<Grant>,
 ) -> Result<Json<Ticket>, ApiError> {
     let client = state.auth_read().await?;
-    let (ticket, ttl) = tickets::issue(&client, user.id, grant.access_expires_at)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let (ticket, ttl) = tickets::issue(&client, user.id, grant.access_expires_at).await?;
     Ok(Json(Ticket {
         ticket,
         expires_in: ttl.as_secs(),
@@ -72,27 +70,30 @@ async fn still_allowed(
         // Fail closed: the dashboard reconnects with a new ticket once the database is back.
         return Err("unavailable");
     };
-    let row = client
-        .query_opt(
-            "SELECT u.role, u.active,
-                    EXISTS (SELECT 1 FROM auth_sessions s WHERE s.user_id = u.id
-                              AND s.revoked_at IS NULL AND s.expires_at > now())
-               FROM rm_users u WHERE u.id = $1",
-            &[&user.id],
-        )
+    let Some(row) = projections::queries::users::get(&client, user.id)
         .await
-        .map_err(|_| "unavailable")?;
-    let Some(row) = row else {
+        .map_err(|_| "unavailable")?
+    else {
         return Err("user_deleted");
     };
-    if !row.get::<_, bool>(1) {
+    if !row.active {
         return Err("user_inactive");
     }
-    let role = domain::user::Role::parse(row.get::<_, &str>(0)).ok_or("role_changed")?;
+    let role = domain::user::Role::parse(&row.role).ok_or("role_changed")?;
     if !role.allows(grant.required) {
         return Err("role_changed");
     }
-    if !row.get::<_, bool>(2) {
+    // `auth_sessions` is the api's own table (written by `auth::sessions`), not a read model.
+    let session_open: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM auth_sessions WHERE user_id = $1
+                              AND revoked_at IS NULL AND expires_at > now()) AS open",
+            &[&user.id],
+        )
+        .await
+        .map_err(|_| "unavailable")?
+        .get("open");
+    if !session_open {
         return Err("session_revoked");
     }
     Ok(())

@@ -4,13 +4,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use commands::instances::{self, InstanceCommandError};
-use commands::service::CommandError;
+use commands::instances;
 use domain::managed_instance::{
-    self, parse_tags, ConnectionOutcome, ConnectionSpec, ManagedInstanceError, TestTrigger,
-    CONNECT_TIMEOUT_MAX_S,
+    self, parse_tags, ConnectionOutcome, ConnectionSpec, TestTrigger, CONNECT_TIMEOUT_MAX_S,
 };
 use domain::values::Name;
+use projections::queries::managed_instances::{self, InstanceRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
@@ -20,10 +19,6 @@ use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
-
-const COLUMNS: &str = "id, name, host, port, database, username, sslmode, connect_timeout_s, tags,
-    has_credential, last_connection_status, last_error, last_tested_at, latency_ms, server_version,
-    last_heartbeat, created_at, updated_at, last_tls";
 
 /// An instance as the list and detail show it. Never a password, not even sealed.
 #[derive(Serialize, JsonSchema)]
@@ -50,78 +45,45 @@ pub(crate) struct InstanceView {
     updated_at: DateTime<Utc>,
 }
 
-fn view(r: &tokio_postgres::Row) -> InstanceView {
-    InstanceView {
-        id: r.get(0),
-        name: r.get(1),
-        host: r.get(2),
-        port: r.get(3),
-        database: r.get(4),
-        username: r.get(5),
-        sslmode: r.get(6),
-        connect_timeout_s: r.get(7),
-        tags: r.get(8),
-        has_password: r.get(9),
-        last_connection_status: r.get(10),
-        last_error: r.get(11),
-        last_tested_at: r.get(12),
-        latency_ms: r.get(13),
-        server_version: r.get(14),
-        last_heartbeat: r.get(15),
-        created_at: r.get(16),
-        updated_at: r.get(17),
-        last_tls: r.get(18),
+impl From<InstanceRow> for InstanceView {
+    fn from(r: InstanceRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            host: r.host,
+            port: r.port,
+            database: r.database,
+            username: r.username,
+            sslmode: r.sslmode,
+            connect_timeout_s: r.connect_timeout_s,
+            tags: r.tags,
+            has_password: r.has_credential,
+            last_connection_status: r.last_connection_status,
+            last_error: r.last_error,
+            last_tested_at: r.last_tested_at,
+            latency_ms: r.latency_ms,
+            server_version: r.server_version,
+            last_heartbeat: r.last_heartbeat,
+            last_tls: r.last_tls,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
 }
 
 fn not_found() -> ApiError {
     ApiError::NotFound("managed instance not found".into())
 }
 
-fn command_error(e: InstanceCommandError) -> ApiError {
-    match e {
-        InstanceCommandError::NameTaken(_) => ApiError::Conflict(e.to_string()),
-        InstanceCommandError::NoEncryptionKey => ApiError::Invalid {
-            field: "password".into(),
-            message: e.to_string(),
-        },
-        InstanceCommandError::Command(e) => aggregate_error(e),
-        InstanceCommandError::Store(e) => unavailable(e),
-    }
-}
-
-fn aggregate_error(e: CommandError<ManagedInstanceError>) -> ApiError {
-    match e {
-        CommandError::Rejected(
-            ManagedInstanceError::NotFound | ManagedInstanceError::AlreadyRemoved,
-        ) => not_found(),
-        // A refusal about a request field (a new target needs the password; no Unix sockets).
-        CommandError::Rejected(e) => match e.field() {
-            Some(field) => ApiError::Invalid {
-                field: field.into(),
-                message: e.to_string(),
-            },
-            None => ApiError::Conflict(e.to_string()),
-        },
-        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        CommandError::Unavailable(e) => unavailable(e),
-    }
+async fn find(state: &AppState, id: Uuid) -> Result<Option<InstanceView>, ApiError> {
+    let client = state.read().await?;
+    Ok(managed_instances::get(&client, id)
+        .await?
+        .map(InstanceView::from))
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<InstanceView, ApiError> {
-    let client = state.read().await?;
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM rm_managed_instances WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?;
-    row.as_ref().map(view).ok_or_else(not_found)
+    find(state, id).await?.ok_or_else(not_found)
 }
 
 fn default_sslmode() -> String {
@@ -201,14 +163,8 @@ pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<InstanceView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM rm_managed_instances ORDER BY name"),
-            &[],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(rows.iter().map(view).collect()))
+    let rows = managed_instances::list(&client).await?;
+    Ok(Json(rows.into_iter().map(InstanceView::from).collect()))
 }
 
 /// `GET /managed-instances/{id}`
@@ -241,15 +197,43 @@ pub(crate) async fn create(
     let (id, committed) = instances::register(
         &state.commands,
         &name,
-        spec,
+        spec.clone(),
         body.password.as_deref(),
-        tags,
+        tags.clone(),
         &user.actor(),
     )
-    .await
-    .map_err(command_error)?;
+    .await?;
     state.wait_visible(&committed).await;
-    Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
+    // Created is created: a projection running late shows the instance as the command made
+    // it, untested.
+    let view = match find(&state, id).await? {
+        Some(view) => view,
+        None => {
+            let now = Utc::now();
+            InstanceView {
+                id,
+                name: name.as_str().to_owned(),
+                host: spec.host,
+                port: i32::from(spec.port),
+                database: spec.database,
+                username: spec.username,
+                sslmode: spec.sslmode.as_str().to_owned(),
+                connect_timeout_s: i32::try_from(spec.connect_timeout_s).unwrap_or(i32::MAX),
+                tags,
+                has_password: body.password.is_some(),
+                last_connection_status: "unknown".to_owned(),
+                last_error: None,
+                last_tested_at: None,
+                latency_ms: None,
+                server_version: None,
+                last_heartbeat: None,
+                last_tls: None,
+                created_at: now,
+                updated_at: now,
+            }
+        }
+    };
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -301,8 +285,7 @@ pub(crate) async fn update(
         password,
         &user.actor(),
     )
-    .await
-    .map_err(command_error)?;
+    .await?;
     state.wait_visible(&committed).await;
     Ok(Json(load(&state, id).await?))
 }
@@ -314,9 +297,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "managed instance")?;
-    let committed = instances::remove(&state.commands, id, &user.actor())
-        .await
-        .map_err(command_error)?;
+    let committed = instances::remove(&state.commands, id, &user.actor()).await?;
     state.wait_visible(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -342,9 +323,8 @@ pub(crate) async fn test_connection(
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
     let id = parse_id(&id, "managed instance")?;
-    let committed = instances::test(&state.commands, id, TestTrigger::Manual, &user.actor())
-        .await
-        .map_err(aggregate_error)?;
+    let committed =
+        instances::test(&state.commands, id, TestTrigger::Manual, &user.actor()).await?;
     state.wait_visible(&committed).await;
     let row = load(&state, id).await?;
     Ok(Json(TestResult {

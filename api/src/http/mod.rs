@@ -171,8 +171,29 @@ pub fn router(state: AppState, dashboard: Option<&std::path::Path>, surface: Sur
             )
         }),
     };
-    app.layer(tower_http::trace::TraceLayer::new_for_http())
+    app.layer(axum::middleware::from_fn(log_server_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Logs each 5xx once, with the method, the path and the detail the [`ApiError`] left in the
+/// response (its body shows none).
+async fn log_server_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if response.status().is_server_error() {
+        let detail = response
+            .extensions()
+            .get::<crate::error::ErrorDetail>()
+            .map_or("", |d| d.0.as_str());
+        tracing::error!(%method, path, status = response.status().as_u16(), detail,
+            "request failed");
+    }
+    response
 }
 
 /// Answers 408 when a request (guard, body and handler together) takes longer than

@@ -4,10 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use commands::collectors::{self, CollectorCommandError};
-use commands::service::CommandError;
-use domain::registration_secret::{RegistrationSecretCommand, RegistrationSecretError};
+use commands::collectors;
+use domain::registration_secret::RegistrationSecretCommand;
 use domain::values::Name;
+use projections::queries::registration_secrets::{self, SecretRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,8 +17,6 @@ use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
-
-const COLUMNS: &str = "id, name, prefix, active, expires_at, max_registrations, registrations_used, last_used_at, created_at, instance_ids";
 
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "RegistrationSecret")]
@@ -39,71 +37,44 @@ pub(crate) struct SecretView {
     secret: Option<String>,
 }
 
-fn view(r: &tokio_postgres::Row) -> SecretView {
-    SecretView {
-        id: r.get(0),
-        name: r.get(1),
-        prefix: r.get(2),
-        active: r.get(3),
-        expires_at: r.get(4),
-        max_registrations: r.get(5),
-        registrations_used: r.get(6),
-        last_used_at: r.get(7),
-        created_at: r.get(8),
-        instance_ids: r.get(9),
-        secret: None,
+impl From<SecretRow> for SecretView {
+    fn from(r: SecretRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            prefix: r.prefix,
+            active: r.active,
+            expires_at: r.expires_at,
+            max_registrations: r.max_registrations,
+            registrations_used: r.registrations_used,
+            last_used_at: r.last_used_at,
+            created_at: r.created_at,
+            instance_ids: r.instance_ids,
+            secret: None,
+        }
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
 }
 
 fn not_found() -> ApiError {
     ApiError::NotFound("registration secret not found".into())
 }
 
-pub(crate) fn secret_error(e: CommandError<RegistrationSecretError>) -> ApiError {
-    match e {
-        CommandError::Rejected(
-            RegistrationSecretError::NotFound | RegistrationSecretError::Deleted,
-        ) => not_found(),
-        CommandError::Rejected(e) => ApiError::Conflict(e.to_string()),
-        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        CommandError::Unavailable(e) => unavailable(e),
-    }
-}
-
-fn command_error(e: CollectorCommandError) -> ApiError {
-    match e {
-        CollectorCommandError::Secret(e) => secret_error(e),
-        other => unavailable(other),
-    }
+async fn find(state: &AppState, id: Uuid) -> Result<Option<SecretView>, ApiError> {
+    let client = state.read().await?;
+    Ok(registration_secrets::get(&client, id)
+        .await?
+        .map(SecretView::from))
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
-    let client = state.read().await?;
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM rm_registration_secrets WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?;
-    row.as_ref().map(view).ok_or_else(not_found)
+    find(state, id).await?.ok_or_else(not_found)
 }
 
 /// `GET /registration-secrets`
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<SecretView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM rm_registration_secrets ORDER BY created_at"),
-            &[],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(rows.iter().map(view).collect()))
+    let rows = registration_secrets::list(&client).await?;
+    Ok(Json(rows.into_iter().map(SecretView::from).collect()))
 }
 
 /// `GET /registration-secrets/{id}`
@@ -155,16 +126,33 @@ pub(crate) async fn create(
     super::bindings::existing_instances(&state, "instance_ids", &body.instance_ids).await?;
     let created = collectors::create_secret(
         &state.commands,
-        name,
+        name.clone(),
         body.expires_at,
         body.max_registrations,
-        body.instance_ids,
+        body.instance_ids.clone(),
         &user.actor(),
     )
-    .await
-    .map_err(command_error)?;
+    .await?;
     state.wait_visible(&created.committed).await;
-    let mut view = load(&state, created.id).await?;
+    // The secret is shown this once: a projection running late must not lose it, so the view
+    // is built from the command when the read model does not show it yet.
+    let mut view = find(&state, created.id)
+        .await?
+        .unwrap_or_else(|| SecretView {
+            id: created.id,
+            name: name.as_str().to_owned(),
+            prefix: created.prefix,
+            active: true,
+            expires_at: body.expires_at,
+            max_registrations: body
+                .max_registrations
+                .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+            registrations_used: 0,
+            last_used_at: None,
+            created_at: created.created_at,
+            instance_ids: body.instance_ids,
+            secret: None,
+        });
     view.secret = Some(created.secret);
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -198,8 +186,7 @@ pub(crate) async fn update(
         let c = state
             .commands
             .registration_secret(&aggregate, command, &user.actor())
-            .await
-            .map_err(secret_error)?;
+            .await?;
         state.wait_visible(&c).await;
     }
     if let Some(active) = body.active {
@@ -210,8 +197,7 @@ pub(crate) async fn update(
         let c = state
             .commands
             .registration_secret(&aggregate, command, &user.actor())
-            .await
-            .map_err(secret_error)?;
+            .await?;
         state.wait_visible(&c).await;
     }
     Ok(Json(load(&state, id).await?))
@@ -224,9 +210,7 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "registration secret")?;
-    let committed = collectors::delete_secret(&state.commands, id, &user.actor())
-        .await
-        .map_err(command_error)?;
+    let committed = collectors::delete_secret(&state.commands, id, &user.actor()).await?;
     state.wait_visible(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,9 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use commands::service::CommandError;
-use commands::users::CreateUserError;
-use domain::user::{NewPassword, Role, UserCommand, UserError, Username};
+use domain::user::{NewPassword, Role, UserCommand, Username};
+use projections::queries::users::{self, UserRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -35,44 +34,26 @@ pub(crate) struct UserView {
     last_login_at: Option<DateTime<Utc>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(e.to_string())
-}
-
-pub(crate) fn command_error(e: CommandError<UserError>) -> ApiError {
-    match e {
-        CommandError::Rejected(UserError::NotFound | UserError::Deleted) => {
-            ApiError::NotFound("user not found".into())
+impl From<UserRow> for UserView {
+    fn from(r: UserRow) -> Self {
+        Self {
+            id: r.id,
+            username: r.username,
+            role: r.role,
+            active: r.active,
+            created_at: r.created_at,
+            last_login_at: r.last_login_at,
         }
-        CommandError::Rejected(e @ (UserError::AlreadyExists | UserError::Inactive)) => {
-            ApiError::Conflict(e.to_string())
-        }
-        CommandError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        CommandError::Unavailable(e) => ApiError::Unavailable(e),
     }
 }
 
-async fn load(state: &AppState, id: Uuid) -> Result<Option<UserView>, ApiError> {
+async fn find(state: &AppState, id: Uuid) -> Result<Option<UserView>, ApiError> {
     let client = state.read().await?;
-    let row = client
-        .query_opt(
-            "SELECT id, username, role, active, created_at, last_login_at FROM rm_users WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(row.map(|r| UserView {
-        id: r.get(0),
-        username: r.get(1),
-        role: r.get(2),
-        active: r.get(3),
-        created_at: r.get(4),
-        last_login_at: r.get(5),
-    }))
+    Ok(users::get(&client, id).await?.map(UserView::from))
 }
 
 async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError> {
-    load(state, id)
+    find(state, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("user not found".into()))
 }
@@ -80,25 +61,8 @@ async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError>
 /// `GET /users`
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     let client = state.read().await?;
-    let rows = client
-        .query(
-            "SELECT id, username, role, active, created_at, last_login_at FROM rm_users ORDER BY username",
-            &[],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(
-        rows.iter()
-            .map(|r| UserView {
-                id: r.get(0),
-                username: r.get(1),
-                role: r.get(2),
-                active: r.get(3),
-                created_at: r.get(4),
-                last_login_at: r.get(5),
-            })
-            .collect(),
-    ))
+    let rows = users::list(&client).await?;
+    Ok(Json(rows.into_iter().map(UserView::from).collect()))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -132,15 +96,18 @@ pub(crate) async fn create(
         body.role,
         &admin.actor(),
     )
-    .await
-    .map_err(|e| match e {
-        CreateUserError::UsernameTaken(_) => ApiError::Conflict(e.to_string()),
-        CreateUserError::Command(e) => command_error(e),
-        CreateUserError::Store(e) => unavailable(e),
-        CreateUserError::Hash(e) => ApiError::from(e),
-    })?;
+    .await?;
     state.wait_visible(&committed).await;
-    Ok((StatusCode::CREATED, Json(load_existing(&state, id).await?)))
+    // Created is created: a projection running late shows the user as the command made it.
+    let view = find(&state, id).await?.unwrap_or_else(|| UserView {
+        id,
+        username: username.as_str().to_owned(),
+        role: body.role.as_str().to_owned(),
+        active: true,
+        created_at: Utc::now(),
+        last_login_at: None,
+    });
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Runs `work` while holding the admin lock: a transaction-scoped advisory lock, so it is
@@ -152,19 +119,17 @@ async fn with_admin_lock<T>(
     state: &AppState,
     work: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    let mut tx = state.commands.pool().begin().await.map_err(unavailable)?;
+    let mut tx = state.commands.pool().begin().await?;
     sqlx::query(&format!(
         "SET LOCAL lock_timeout = '{}ms'",
         ADMIN_LOCK_WAIT.as_millis()
     ))
     .execute(&mut *tx)
-    .await
-    .map_err(unavailable)?;
+    .await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(ADMIN_LOCK)
         .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let result = work.await;
     // Nothing was written in it: ending it releases the lock.
     let _ = tx.rollback().await;
@@ -184,15 +149,7 @@ async fn refuse_last_admin(
         return Ok(());
     }
     let client = state.read().await?;
-    let others: i64 = client
-        .query_one(
-            "SELECT count(*) FROM rm_users WHERE role = 'admin' AND active AND id <> $1",
-            &[&target.id],
-        )
-        .await
-        .map_err(unavailable)?
-        .get(0);
-    if others == 0 {
+    if users::other_active_admins(&client, target.id).await? == 0 {
         return Err(ApiError::Conflict(format!(
             "cannot {what} the last active admin; make another user admin first"
         )));
@@ -238,7 +195,7 @@ pub(crate) async fn update(
                 .commands
                 .user(&aggregate, command, &admin.actor())
                 .await;
-            state.wait_visible(&c.map_err(command_error)?).await;
+            state.wait_visible(&c?).await;
         }
         if let Some(active) = body.active {
             let command = UserCommand::SetActive { active, at: now };
@@ -246,14 +203,9 @@ pub(crate) async fn update(
                 .commands
                 .user(&aggregate, command, &admin.actor())
                 .await;
-            state.wait_visible(&c.map_err(command_error)?).await;
+            state.wait_visible(&c?).await;
             if !active {
-                state
-                    .auth
-                    .sessions
-                    .revoke_all(id, "deactivated")
-                    .await
-                    .map_err(unavailable)?;
+                state.auth.sessions.revoke_all(id, "deactivated").await?;
             }
         }
         Ok(Json(load_existing(&state, id).await?))
@@ -278,17 +230,9 @@ pub(crate) async fn remove(
         let committed = state
             .commands
             .user(&id.to_string(), command, &admin.actor())
-            .await
-            .map_err(command_error)?;
-        state
-            .auth
-            .sessions
-            .revoke_all(id, "deleted")
-            .await
-            .map_err(unavailable)?;
-        commands::users::release_username(&state.commands, id)
-            .await
-            .map_err(unavailable)?;
+            .await?;
+        state.auth.sessions.revoke_all(id, "deleted").await?;
+        commands::users::release_username(&state.commands, id).await?;
         state.wait_visible(&committed).await;
         Ok(StatusCode::NO_CONTENT)
     })
@@ -323,14 +267,8 @@ pub(crate) async fn reset_password(
     let committed = state
         .commands
         .user(&id.to_string(), command, &admin.actor())
-        .await
-        .map_err(command_error)?;
+        .await?;
     state.wait_visible(&committed).await;
-    state
-        .auth
-        .sessions
-        .revoke_all(id, "password reset")
-        .await
-        .map_err(unavailable)?;
+    state.auth.sessions.revoke_all(id, "password reset").await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -447,6 +447,36 @@ async fn a_secret_cannot_be_created_expired_and_is_refused_once_it_expires() {
 }
 
 #[tokio::test]
+async fn a_registration_secret_is_shown_even_when_its_read_model_is_late() {
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.command_wait = Duration::from_millis(300))
+        .spawn()
+        .await;
+    // Holds the projector's writes (EXCLUSIVE still lets reads through): the read model stays
+    // behind the command for longer than the server waits.
+    let mut sql = app.sql().await;
+    let hold = sql.transaction().await.expect("begin");
+    hold.batch_execute("LOCK TABLE rm_registration_secrets IN EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let r = app
+        .api()
+        .post(
+            "/registration-secrets",
+            Some(app.admin()),
+            json!({"name": "late"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let shown = r.body["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(r.body["name"], "late");
+    assert!(shown.starts_with(r.body["prefix"].as_str().expect("prefix")));
+    hold.rollback().await.expect("release");
+    assert_eq!(register(app.api(), Some(&shown)).await.status, 201);
+}
+
+#[tokio::test]
 async fn a_registration_secret_is_shown_once_and_kept_in_no_list_event_or_read_model() {
     let app = spawn_admin_app().await;
     let CreatedSecret { id, secret: shown } = secret(&app, json!({"name": "kept"})).await;
