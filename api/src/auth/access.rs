@@ -78,6 +78,7 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
 ///
 /// # Errors
 /// 401 / 403 [`ApiError`]s as described above; 503 when the users read model is unreachable.
+// Over 60 lines on purpose: the one guard: each kind of access is checked here and nowhere else.
 pub async fn authorize(
     State((state, access)): State<(AppState, Access)>,
     mut request: Request,

@@ -101,6 +101,7 @@ async fn issue(
 /// verification each. The attempt is counted before the hash (see `auth::limiter` for the
 /// scheme); the hash runs on the bounded pool, and past it the answer is 503 with
 /// `Retry-After`.
+// Over 60 lines on purpose: its order is its security (limit, hash, verify, record), kept in one place.
 pub(crate) async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

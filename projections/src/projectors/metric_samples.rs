@@ -343,6 +343,7 @@ impl MetricSamples {
     /// Inserts the new series that fit under the collector's cardinality cap and drops the
     /// rows of those that do not (counting them on the collector). Returns the ids now known
     /// to exist.
+    // Over 60 lines on purpose: the cardinality cap's decision and its two writes share the sets it computes.
     async fn admit_series(
         &self,
         tx: &Transaction<'_>,
