@@ -43,7 +43,8 @@ if ! demo_db_exists; then
 fi
 
 cargo build --release --bin pganalytics --bin pganalytics-collector
-(cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+bash scripts/dashboard-deps.sh
+(cd dashboard && npm run build --silent)
 export PGA_DASHBOARD_DIR="$PWD/dashboard/dist"
 
 if [ ! -f "$state/nats/auth.conf" ]; then

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PGA_NEED_BROWSER=1 bash scripts/services.sh
 
-(cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+bash scripts/dashboard-deps.sh
+(cd dashboard && npm run build --silent)
 cargo build --quiet --bin pganalytics --bin pganalytics-collector
 
 pg="${PGA_TEST_PG:-postgres://postgres@127.0.0.1:5432}"

@@ -19,7 +19,7 @@ set +e
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 echo "== dashboard unit tests (vitest)"
-(cd dashboard && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test --silent) 2>&1 | tee "$vitest_log"
+(bash scripts/dashboard-deps.sh && cd dashboard && npm test --silent) 2>&1 | tee "$vitest_log"
 vitest=${PIPESTATUS[0]}
 # vitest's summary ("Tests  1 failed | 44 passed (45)") as the closing line cargo prints; a run
 # that failed before counting counts as one failure.
