@@ -39,6 +39,9 @@ if [ ! -f "$state/nats/auth.conf" ] && demo_db_exists; then
   rm -rf "$state/collector"
 fi
 if ! demo_db_exists; then
+  # The streams belong to the event store: a new database starts with new streams (old ones
+  # would replay another history into it) and a new collector.
+  rm -rf "$state/nats/jetstream" "$state/collector"
   psql "$pg/postgres" -qc "create database pganalytics_demo"
 fi
 
@@ -82,8 +85,12 @@ if [ ! -f "$state/collector/state.json" ]; then
   curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"name":"local-postgres","host":"127.0.0.1","port":5432,"database":"postgres","username":"postgres","sslmode":"disable","tags":["demo"]}' \
     "$api/managed-instances" || echo "[demo] (the managed instance exists already)"
+  # The collector may report only the instances it is bound to: its secret binds it to this one.
+  instance=$(curl -fsS -H "Authorization: Bearer $token" "$api/managed-instances" \
+    | python3 -c 'import json,sys; print(next(i["id"] for i in json.load(sys.stdin) if i["name"] == "local-postgres"))')
   secret=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"name":"demo collector","max_registrations":1}' "$api/registration-secrets" \
+    -d "{\"name\":\"demo collector\",\"max_registrations\":1,\"instance_ids\":[\"$instance\"]}" \
+    "$api/registration-secrets" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
   export PGA_COLLECTOR_SERVER__REGISTRATION_SECRET="$secret"
 fi
