@@ -8,8 +8,9 @@
 //! - [`json`]: the JSON body extractor whose rejections name the field.
 //! - [`http`]: one router per resource, and the route table declaring each route's role.
 //!
-//! Commands go to `commands`; queries read the projections' tables and nothing else — no
-//! handler loads an aggregate or reads the event store or a stream.
+//! Commands go to `commands`; queries go through `projections::queries`, which own the SQL of
+//! the read models — no handler loads an aggregate or reads the event store or a stream. The
+//! api's own SQL is limited to its runtime tables (sessions, live tickets).
 
 pub mod auth;
 pub mod error;

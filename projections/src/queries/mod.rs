@@ -1,5 +1,5 @@
 //! The read side's queries: each read model's SQL beside the projector that writes it, rows
-//! read by column name. The query API calls these and writes no SQL of its own.
+//! read by column name. The query API calls these and writes no SQL against a read model.
 //!
 //! - [`audit`]: the audit log, filtered (written by [`crate::projectors::audit`]).
 //! - [`collectors`]: collectors with their activity, bindings and refusals (written by
