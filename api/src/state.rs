@@ -6,7 +6,6 @@ use async_nats::jetstream;
 use commands::service::{CommandService, Committed};
 use deadpool_postgres::Pool;
 use domain::bus::BusNames;
-use projections::Projector;
 
 use crate::auth::AuthState;
 
@@ -29,8 +28,8 @@ pub struct AppState {
     pub jetstream: jetstream::Context,
     /// Subject and stream names.
     pub names: BusNames,
-    /// Every projection served, for health and read-your-writes.
-    pub projectors: Arc<Vec<Arc<dyn Projector>>>,
+    /// Every projection and the streams it reads, for health.
+    pub plan: projections::workers::Plan,
     /// Tokens, sessions, login limits.
     pub auth: Arc<AuthState>,
     /// The HTTP metrics bridge.

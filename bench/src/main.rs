@@ -177,6 +177,13 @@ async fn cleanup(server: Server, keep: bool, nats: &str) -> anyhow::Result<()> {
         let _ = js
             .delete_stream(format!("{}_METRICS", prefix.to_uppercase()))
             .await;
+        if let Ok(names) = domain::bus::BusNames::new(&prefix) {
+            for partition in 0..names.partitions() {
+                let _ = js
+                    .delete_stream(names.metrics_partition_stream(partition))
+                    .await;
+            }
+        }
     }
     if !keep {
         pg(&format!("{pg_url}/postgres"))
@@ -337,7 +344,8 @@ impl Pusher {
                 // As `domain::bus::BusNames::batch_message_id` makes it.
                 headers.insert("Nats-Msg-Id", format!("{}:{id}", c.id).as_str());
                 headers.insert(domain::metrics::TOKEN_HEADER, c.token.as_str());
-                let subject = format!("{}.metrics.{}", self.prefix, c.id);
+                // As the server routes it: the collector's partition (default partition count).
+                let subject = domain::bus::BusNames::new(&self.prefix)?.metrics_subject(&c.id);
                 self.js
                     .publish_with_headers(subject, headers, body.into())
                     .await?

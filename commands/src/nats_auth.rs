@@ -3,10 +3,10 @@
 //! NATS runs in operator mode (decentralized JWT auth). [`NatsSetup::generate`] makes the trust
 //! chain once: an operator, a system account, the **app** account whose JetStream holds
 //! pgAnalytics' streams (only the server's own user lives there), and the **collectors**
-//! account, which has no JetStream at all. The app account exports `*.metrics.*` as a service
+//! account, which has no JetStream at all. The app account exports `*.metrics.>` as a service
 //! and the collectors account imports it: a collector's publish to
-//! `<prefix>.metrics.<collector id>` crosses into the app account, where the metrics stream
-//! stores it and JetStream's ack travels back to the collector's inbox.
+//! `<prefix>.metrics.<partition>.<collector id>` crosses into the app account, where its
+//! partition's stream stores it and JetStream's ack travels back to the collector's inbox.
 //!
 //! Why two accounts: nats-server never checks a publish's *reply* subject against the sender's
 //! permissions, and JetStream sends its ack there as the account itself. A collector in the
@@ -147,7 +147,7 @@ impl NatsIssuer {
         names: &BusNames,
         expires_at: DateTime<Utc>,
     ) -> Result<CollectorNatsCredential, NatsAuthError> {
-        let subject = names.subject(&format!("metrics.{collector_id}"));
+        let subject = names.metrics_subject(&collector_id.to_string());
         let inbox_prefix = collector_inbox_prefix(collector_id);
         let permissions = Permissions {
             publish: Permission {
@@ -211,7 +211,7 @@ pub struct NatsSetup {
 }
 
 /// The subjects the app account serves to the collectors account: every prefix's metrics.
-const METRICS_SERVICE: &str = "*.metrics.*";
+const METRICS_SERVICE: &str = "*.metrics.>";
 
 impl NatsSetup {
     /// Generates fresh keys for an operator named `name`.
@@ -339,7 +339,8 @@ mod tests {
         let names = BusNames::new("pga").expect("names");
         let expires = Utc::now() + chrono::Duration::minutes(5);
         let cred = issuer.collector(id, &names, expires).expect("issue");
-        assert_eq!(cred.subject, format!("pga.metrics.{id}"));
+        assert_eq!(cred.subject, names.metrics_subject(&id.to_string()));
+        assert!(cred.subject.starts_with("pga.metrics."), "{}", cred.subject);
         let claims = Claims::<User>::decode(jwt_of_creds(&cred.credentials)).expect("decode");
         assert_eq!(claims.exp, Some(expires.timestamp()));
         assert_eq!(
@@ -347,7 +348,7 @@ mod tests {
             Some(setup.collector_account.0.as_str())
         );
         let perms = &claims.nats.permissions.permissions;
-        assert_eq!(perms.publish.allow, vec![format!("pga.metrics.{id}")]);
+        assert_eq!(perms.publish.allow, vec![cred.subject.clone()]);
         assert_eq!(perms.subscribe.allow, vec![format!("_INBOX.{id}.>")]);
         assert!(cred
             .credentials

@@ -66,6 +66,8 @@ pub struct Relay {
     seal: EventSeal,
     /// Whether the point where signing began is recorded (once per database).
     signing_recorded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Replicas of the events stream when the relay has to create it.
+    replicas: usize,
 }
 
 /// Records, once, the stream sequence from which every event on the events stream is signed
@@ -149,6 +151,7 @@ pub async fn relay_failure(pool: &PgPool) -> Result<Option<RelayFailure>, RelayE
 pub async fn ensure_events_stream(
     jetstream: &jetstream::Context,
     names: &BusNames,
+    replicas: usize,
 ) -> Result<(), RelayError> {
     jetstream
         .get_or_create_stream(stream::Config {
@@ -157,6 +160,7 @@ pub async fn ensure_events_stream(
             storage: stream::StorageType::File,
             retention: stream::RetentionPolicy::Limits,
             duplicate_window: EVENTS_DUPLICATE_WINDOW,
+            num_replicas: replicas,
             description: Some("pgAnalytics domain events, relayed from the event store".into()),
             // Nothing of pgAnalytics removes single messages or purges: refuse it to anyone
             // (defence in depth beside NATS's permissions; fixed when the stream is created).
@@ -202,7 +206,15 @@ impl Relay {
             careful: std::sync::Arc::default(),
             seal,
             signing_recorded: std::sync::Arc::default(),
+            replicas: 1,
         }
+    }
+
+    /// Creates the events stream, when it has to, with `replicas` copies.
+    #[must_use]
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
+        self
     }
 
     /// Publishes every committed event past the checkpoint, batch after batch, until none is
@@ -211,7 +223,7 @@ impl Relay {
     /// # Errors
     /// [`RelayError`]; the checkpoint then stands after the last acknowledged event.
     pub async fn publish_pending(&self) -> Result<usize, RelayError> {
-        ensure_events_stream(&self.jetstream, &self.names).await?;
+        ensure_events_stream(&self.jetstream, &self.names, self.replicas).await?;
         if !self.signing_recorded.load(Ordering::SeqCst) {
             record_signing_start(&self.pool, &self.jetstream, &self.names).await?;
             self.signing_recorded.store(true, Ordering::SeqCst);

@@ -2,7 +2,7 @@
 //!
 //! The HTTP bridge (`POST /api/v1/metrics/push`, in `api`) calls [`Bridge::accept`]: it
 //! decompresses (bounded), parses either format, checks every sample, and publishes the batch
-//! on `<prefix>.metrics.<collector_id>` with `Nats-Msg-Id = <collector_id>:<batch_id>` and the collector's token
+//! on `<prefix>.metrics.<partition>.<collector_id>` with `Nats-Msg-Id = <collector_id>:<batch_id>` and the collector's token
 //! in a header: a native batch whose every sample was accepted as it came (decompressed), any
 //! other normalized (converted from v3, refused samples left out). It answers only after
 //! JetStream acknowledged: an accepted batch is never lost. Collectors speaking NATS publish
@@ -73,7 +73,10 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
-/// Creates the metrics stream if missing.
+/// Creates the metric streams if missing: one per partition (`PGA_METRICS_P00` …), each with
+/// `replicas` copies. The unpartitioned `PGA_METRICS` of earlier versions, where it exists, is
+/// narrowed to `<prefix>.metrics.*` (the only subjects it ever held) so that it does not overlap
+/// the partitions' `<prefix>.metrics.<NN>.*`; the projectors drain it.
 ///
 /// # Errors
 /// [`IngestError::Unavailable`].
@@ -81,25 +84,45 @@ pub async fn ensure_metrics_stream(
     jetstream: &jetstream::Context,
     names: &BusNames,
     max_age: Duration,
+    replicas: usize,
 ) -> Result<(), IngestError> {
-    jetstream
-        .get_or_create_stream(stream::Config {
-            name: names.metrics_stream(),
-            subjects: vec![names.metrics_wildcard()],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            max_age,
-            duplicate_window: METRICS_DUPLICATE_WINDOW,
-            description: Some("pgAnalytics metric batches".into()),
-            // Nothing of pgAnalytics removes single messages or purges: refuse it to anyone
-            // (defence in depth beside NATS's permissions; fixed when the stream is created).
-            deny_delete: true,
-            deny_purge: true,
-            ..Default::default()
-        })
-        .await
-        .map(|_| ())
-        .map_err(|e| IngestError::Unavailable(e.to_string()))
+    let unavailable = |e: &dyn std::fmt::Display| IngestError::Unavailable(e.to_string());
+    if let Ok(mut legacy) = jetstream.get_stream(names.metrics_stream()).await {
+        let mut config = legacy
+            .info()
+            .await
+            .map_err(|e| unavailable(&e))?
+            .config
+            .clone();
+        if config.subjects != [names.metrics_wildcard()] {
+            config.subjects = vec![names.metrics_wildcard()];
+            jetstream
+                .update_stream(config)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+    }
+    for partition in 0..names.partitions() {
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: names.metrics_partition_stream(partition),
+                subjects: vec![names.metrics_partition_wildcard(partition)],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                max_age,
+                num_replicas: replicas,
+                duplicate_window: METRICS_DUPLICATE_WINDOW,
+                description: Some(format!("pgAnalytics metric batches, partition {partition}")),
+                // Nothing of pgAnalytics removes single messages or purges: refuse it to anyone
+                // (defence in depth beside NATS's permissions; fixed when the stream is created).
+                deny_delete: true,
+                deny_purge: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    Ok(())
 }
 
 /// Decompresses a gzip body, refusing more than [`MAX_BODY`] bytes of output.
@@ -135,16 +158,23 @@ pub struct Bridge {
     client: async_nats::Client,
     names: BusNames,
     max_age: Duration,
+    replicas: usize,
 }
 
 impl Bridge {
-    /// A bridge on a NATS connection.
-    pub fn new(client: async_nats::Client, names: BusNames, max_age: Duration) -> Self {
+    /// A bridge on a NATS connection; creates missing streams with `max_age` and `replicas`.
+    pub fn new(
+        client: async_nats::Client,
+        names: BusNames,
+        max_age: Duration,
+        replicas: usize,
+    ) -> Self {
         Self {
             jetstream: jetstream::new(client.clone()),
             client,
             names,
             max_age,
+            replicas,
         }
     }
 
@@ -228,7 +258,7 @@ impl Bridge {
         batch_id: &str,
         payload: Bytes,
     ) -> Result<bool, IngestError> {
-        let subject = self.names.subject(&format!("metrics.{collector_id}"));
+        let subject = self.names.metrics_subject(collector_id);
         // `Nats-Msg-Id` goes in the same map: `PublishMessage::headers` replaces the map that
         // `message_id` writes into.
         let mut headers = HeaderMap::new();
@@ -252,7 +282,13 @@ impl Bridge {
                 Ok(ack) => ack,
                 Err(_) => {
                     // The stream may not exist yet (first push on a fresh server).
-                    ensure_metrics_stream(&self.jetstream, &self.names, self.max_age).await?;
+                    ensure_metrics_stream(
+                        &self.jetstream,
+                        &self.names,
+                        self.max_age,
+                        self.replicas,
+                    )
+                    .await?;
                     self.jetstream
                         .send_publish(subject.clone(), message())
                         .await

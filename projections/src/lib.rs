@@ -11,6 +11,8 @@
 //!   the 1-hour rollups.
 //! - [`pg_error`]: data errors told from infrastructure errors, and named in logs.
 //! - [`status`]: checkpoint and lag per projection, for the health endpoint.
+//! - [`workers`]: processes sharing the projections through leases, and taking over a dead
+//!   one's share; metric batches arrive on a fixed number of partition streams.
 //! - [`queries`]: each read model's reads, beside the projector that writes it; the query API
 //!   calls them.
 //!
@@ -26,5 +28,6 @@ pub mod queries;
 pub mod replay;
 pub mod runtime;
 pub mod status;
+pub mod workers;
 
 pub use runtime::{ApplyError, Delivered, Projector, RunError, Runner, Source};

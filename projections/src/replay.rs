@@ -16,7 +16,7 @@ use async_nats::jetstream;
 use deadpool_postgres::Pool;
 use domain::bus::BusNames;
 
-use crate::runtime::{to_delivered, Projector, RunError, Runner};
+use crate::runtime::{to_delivered, Projector, RunError, Runner, Source};
 
 /// The runtime's own per-projection tables, rebuilt alongside the read model.
 const RUNTIME_TABLES: [&str; 4] = [
@@ -46,12 +46,13 @@ pub struct ReplayReport {
     pub checkpoint: u64,
 }
 
-/// Rebuilds one projection from its stream and switches the live tables over.
+/// Rebuilds one projection from its streams (the events stream; or every metric partition, and
+/// the unpartitioned stream of earlier versions while it exists) and switches the live tables
+/// over. Progress and the report count messages over all of its streams.
 ///
 /// # Errors
 /// [`RunError`] when PostgreSQL or JetStream fails; the live tables are then untouched and the
 /// half-built schema is left for the next replay to drop.
-// Over 60 lines on purpose: one sequence read top to bottom: the bulk phase and the switch-over share one runner, and the switch-over is one transaction.
 pub async fn replay(
     pool: &Pool,
     jetstream: &jetstream::Context,
@@ -61,27 +62,83 @@ pub async fn replay(
 ) -> Result<ReplayReport, RunError> {
     let name = projector.name();
     let schema = format!("pga_replay_{name}");
-    let mut runner = Runner::new(pool.clone(), jetstream.clone(), names.clone(), projector);
-    runner.consumer_name = names.consumer(&format!("replay_{name}"));
-    runner.schema = Some(schema.clone());
-
-    prepare_schema(pool, &schema, runner.projector.as_ref()).await?;
-    let target = runner
-        .stream()
-        .await?
-        .info()
-        .await
-        .map_err(|e| RunError::Bus(e.to_string()))?
-        .state
-        .last_sequence;
-    let mut consumer = runner.open_consumer().await?;
+    let mut runners = match projector.source() {
+        Source::Events => vec![Runner::new(
+            pool.clone(),
+            jetstream.clone(),
+            names.clone(),
+            projector.clone(),
+        )],
+        Source::Metrics => {
+            let mut runners: Vec<Runner> = (0..names.partitions())
+                .map(|p| {
+                    let (pool, js) = (pool.clone(), jetstream.clone());
+                    Runner::partition(pool, js, names.clone(), projector.clone(), p)
+                })
+                .collect();
+            if jetstream.get_stream(names.metrics_stream()).await.is_ok() {
+                let (pool, js) = (pool.clone(), jetstream.clone());
+                runners.push(Runner::new(pool, js, names.clone(), projector.clone()));
+            }
+            runners
+        }
+    };
+    for runner in &mut runners {
+        runner.consumer_name = names.consumer(&format!("replay_{}", runner.key));
+        runner.schema = Some(schema.clone());
+    }
+    prepare_schema(pool, &schema, projector.as_ref()).await?;
+    let mut targets = Vec::with_capacity(runners.len());
+    for runner in &runners {
+        let mut stream = runner.stream().await?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| RunError::Bus(e.to_string()))?;
+        targets.push(info.state.last_sequence);
+    }
+    let target = targets.iter().sum();
     progress(&ReplayProgress {
         projection: name,
         applied: 0,
         target,
     });
+    let mut consumers = Vec::with_capacity(runners.len());
+    let mut done = 0;
+    for (runner, stream_target) in runners.iter().zip(&targets) {
+        let (consumer, applied) = bulk(runner, *stream_target, &|applied| {
+            progress(&ReplayProgress {
+                projection: name,
+                applied: done + applied,
+                target,
+            });
+        })
+        .await?;
+        done += applied;
+        consumers.push(consumer);
+    }
+    let checkpoint = switch_over(pool, &schema, &runners, &consumers).await?;
+    progress(&ReplayProgress {
+        projection: name,
+        applied: checkpoint,
+        target,
+    });
+    Ok(ReplayReport {
+        projection: name,
+        checkpoint,
+    })
+}
 
-    // Bulk: batch transactions until the stream head seen at start.
+type PullConsumer = jetstream::consumer::Consumer<jetstream::consumer::pull::Config>;
+
+/// Bulk phase on one stream: batch transactions until the stream head seen at start. Returns
+/// the open consumer (the switch-over reads the rest from it) and the checkpoint reached.
+async fn bulk(
+    runner: &Runner,
+    target: u64,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<(PullConsumer, u64), RunError> {
+    let mut consumer = runner.open_consumer().await?;
     let mut applied = 0;
     while applied < target {
         let messages = runner.fetch(&consumer, Duration::from_millis(300)).await?;
@@ -94,47 +151,65 @@ pub async fn replay(
             Err(e) => return Err(e),
         }
         applied = runner.checkpoint().await?;
-        progress(&ReplayProgress {
-            projection: name,
-            applied,
-            target,
-        });
+        progress(applied);
     }
+    Ok((consumer, applied))
+}
 
-    // Switch-over: one transaction.
+/// Switch-over, in one transaction: lock the live checkpoint rows (in key order; each live
+/// runner locks one) and tables, apply what arrived since on every stream, swap the tables,
+/// copy the checkpoints and positions. Returns the checkpoints' sum.
+// Over 60 lines on purpose: one transaction, read top to bottom: lock, catch up, swap tables, move the runtime rows, then the acks after commit.
+async fn switch_over(
+    pool: &Pool,
+    schema: &str,
+    runners: &[Runner],
+    consumers: &[PullConsumer],
+) -> Result<u64, RunError> {
+    let Some(first) = runners.first() else {
+        return Ok(0);
+    };
+    let mut keys: Vec<String> = runners.iter().map(|r| r.key.clone()).collect();
+    keys.sort();
     let mut client = pool.get().await?;
     let mut tx = client.transaction().await?;
-    tx.execute(
-        "INSERT INTO public.projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
-        &[&name],
-    )
-    .await?;
-    tx.execute(
-        "SELECT 1 FROM public.projection_checkpoints WHERE projection = $1 FOR UPDATE",
-        &[&name],
-    )
-    .await?;
-    for table in runner.projector.tables() {
+    for key in &keys {
+        tx.execute(
+            "INSERT INTO public.projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[key],
+        )
+        .await?;
+        tx.execute(
+            "SELECT 1 FROM public.projection_checkpoints WHERE projection = $1 FOR UPDATE",
+            &[key],
+        )
+        .await?;
+    }
+    for table in first.projector.tables() {
         tx.batch_execute(&format!(
             "LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"
         ))
         .await?;
     }
     let mut tail = Vec::new();
-    let mut checkpoint = runner.checkpoint().await?;
-    loop {
-        let messages = runner.fetch(&consumer, Duration::from_millis(200)).await?;
-        if messages.is_empty() {
-            break;
+    let mut checkpoint = 0;
+    for (runner, consumer) in runners.iter().zip(consumers) {
+        let mut reached = runner.checkpoint().await?;
+        loop {
+            let messages = runner.fetch(consumer, Duration::from_millis(200)).await?;
+            if messages.is_empty() {
+                break;
+            }
+            let delivered = messages
+                .iter()
+                .map(to_delivered)
+                .collect::<Result<Vec<_>, _>>()?;
+            reached = runner.apply_batch(&mut tx, &delivered).await?;
+            tail.extend(messages);
         }
-        let delivered = messages
-            .iter()
-            .map(to_delivered)
-            .collect::<Result<Vec<_>, _>>()?;
-        checkpoint = runner.apply_batch(&mut tx, &delivered).await?;
-        tail.extend(messages);
+        checkpoint += reached;
     }
-    for table in runner.projector.tables() {
+    for table in first.projector.tables() {
         tx.batch_execute(&format!(
             "DROP TABLE public.{table}; ALTER TABLE {schema}.{table} SET SCHEMA public;"
         ))
@@ -155,15 +230,15 @@ pub async fn replay(
     }
     for table in RUNTIME_TABLES {
         tx.execute(
-            &format!("DELETE FROM public.{table} WHERE projection = $1"),
-            &[&name],
+            &format!("DELETE FROM public.{table} WHERE projection = ANY($1)"),
+            &[&keys],
         )
         .await?;
         tx.execute(
             &format!(
-                "INSERT INTO public.{table} SELECT * FROM {schema}.{table} WHERE projection = $1"
+                "INSERT INTO public.{table} SELECT * FROM {schema}.{table} WHERE projection = ANY($1)"
             ),
-            &[&name],
+            &[&keys],
         )
         .await?;
     }
@@ -173,18 +248,12 @@ pub async fn replay(
     for message in &tail {
         let _ = message.ack().await;
     }
-    if let Ok(stream) = runner.stream().await {
-        let _ = stream.delete_consumer(&runner.consumer_name).await;
+    for runner in runners {
+        if let Ok(stream) = runner.stream().await {
+            let _ = stream.delete_consumer(&runner.consumer_name).await;
+        }
     }
-    progress(&ReplayProgress {
-        projection: name,
-        applied: checkpoint,
-        target,
-    });
-    Ok(ReplayReport {
-        projection: name,
-        checkpoint,
-    })
+    Ok(checkpoint)
 }
 
 async fn prepare_schema(

@@ -127,6 +127,14 @@ pub enum RunError {
     Gap(u64),
 }
 
+/// A consumer nobody fetched from for this long is removed by JetStream (its worker is gone).
+pub const CONSUMER_INACTIVE: Duration = Duration::from_secs(120);
+
+/// The checkpoint key of a projection's metric partition: `<name>.p<NN>`.
+pub fn partition_key(name: &str, partition: u16) -> String {
+    format!("{name}.p{partition:02}")
+}
+
 fn bus(e: impl std::fmt::Display) -> RunError {
     RunError::Bus(e.to_string())
 }
@@ -138,8 +146,13 @@ pub struct Runner {
     pub(crate) jetstream: jetstream::Context,
     pub(crate) names: BusNames,
     pub(crate) projector: Arc<dyn Projector>,
+    /// Its checkpoint's key: the projector's name, or `<name>.p<NN>` for one metric partition.
+    pub(crate) key: String,
+    /// The stream it reads.
+    pub(crate) stream_name: String,
     /// `Some(schema)` while replaying into fresh tables.
     pub(crate) schema: Option<String>,
+    /// Its own consumer: no other runner ever deletes or reads it.
     pub(crate) consumer_name: String,
     pub(crate) batch_size: usize,
     /// The checkpoint at which the last gap was seen: when the reopened consumer's first
@@ -149,20 +162,50 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner for the live tables.
+    /// A runner for the live tables, on the projector's stream (for a metrics projector, the
+    /// unpartitioned stream of earlier versions).
     pub fn new(
         pool: Pool,
         jetstream: jetstream::Context,
         names: BusNames,
         projector: Arc<dyn Projector>,
     ) -> Self {
-        let consumer_name = names.consumer(projector.name());
+        let key = projector.name().to_owned();
+        let stream_name = projector.source().stream_name(&names);
+        Self::on(pool, jetstream, names, projector, key, stream_name)
+    }
+
+    /// A runner for one metric partition: stream `PGA_METRICS_P<NN>`, checkpoint
+    /// `<name>.p<NN>`.
+    pub fn partition(
+        pool: Pool,
+        jetstream: jetstream::Context,
+        names: BusNames,
+        projector: Arc<dyn Projector>,
+        partition: u16,
+    ) -> Self {
+        let key = partition_key(projector.name(), partition);
+        let stream_name = names.metrics_partition_stream(partition);
+        Self::on(pool, jetstream, names, projector, key, stream_name)
+    }
+
+    fn on(
+        pool: Pool,
+        jetstream: jetstream::Context,
+        names: BusNames,
+        projector: Arc<dyn Projector>,
+        key: String,
+        stream_name: String,
+    ) -> Self {
+        let consumer_name = names.consumer(&key);
         let source = projector.source();
         Self {
             pool,
             jetstream,
             names,
             projector,
+            key,
+            stream_name,
             schema: None,
             consumer_name,
             // Metric batches are large (a 2,000-point batch is ~200 KB, over 1 MB parsed): fetch
@@ -179,6 +222,19 @@ impl Runner {
     /// The projector's name.
     pub fn name(&self) -> &'static str {
         self.projector.name()
+    }
+
+    /// Its checkpoint's key (the name, or `<name>.p<NN>` for a metric partition).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Gives the runner a consumer of its own, named after `owner` (a worker): runners of
+    /// different workers never delete each other's consumers.
+    #[must_use]
+    pub fn owned_by(mut self, owner: &str) -> Self {
+        self.consumer_name = self.names.consumer(&format!("{}.{owner}", self.key));
+        self
     }
 
     /// Runs until `shutdown`, recovering from every failure by backing off and resuming from
@@ -233,11 +289,15 @@ impl Runner {
     }
 
     pub(crate) async fn stream(&self) -> Result<Stream, RunError> {
-        let name = self.projector.source().stream_name(&self.names);
-        self.jetstream.get_stream(&name).await.map_err(bus)
+        self.jetstream
+            .get_stream(&self.stream_name)
+            .await
+            .map_err(bus)
     }
 
-    /// (Re)creates the durable consumer so that it delivers from `checkpoint + 1`.
+    /// (Re)creates its own consumer so that it delivers from `checkpoint + 1`. Only this
+    /// runner uses that name; a consumer left by a worker that died is removed by JetStream
+    /// after [`CONSUMER_INACTIVE`] without a fetch.
     pub(crate) async fn open_consumer(&self) -> Result<consumer::Consumer<pull::Config>, RunError> {
         let checkpoint = self.checkpoint().await?;
         let stream = self.stream().await?;
@@ -253,6 +313,7 @@ impl Runner {
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(60),
                 max_ack_pending: 20_000,
+                inactive_threshold: CONSUMER_INACTIVE,
                 ..Default::default()
             })
             .await
@@ -363,10 +424,10 @@ impl Runner {
                     tracing::warn!(projection = self.name(), seq = d.stream_sequence,
                         %reason, "message rejected");
                     let tx = client.transaction().await?;
-                    let checkpoint = lock_checkpoint(&tx, self.name()).await?;
+                    let checkpoint = lock_checkpoint(&tx, &self.key).await?;
                     if d.stream_sequence > checkpoint {
-                        record_rejection(&tx, self.name(), d, &reason, e.code()).await?;
-                        save_checkpoint(&tx, self.name(), d.stream_sequence).await?;
+                        record_rejection(&tx, &self.key, d, &reason, e.code()).await?;
+                        save_checkpoint(&tx, &self.key, d.stream_sequence).await?;
                     }
                     tx.commit().await?;
                 }
@@ -411,7 +472,7 @@ impl Runner {
             tx.batch_execute(&format!("SET LOCAL search_path TO {schema}, public"))
                 .await?;
         }
-        let name = self.name();
+        let name = self.key.as_str();
         let mut checkpoint = lock_checkpoint(tx, name).await?;
         let mut gap = None;
         for message in messages {
@@ -480,7 +541,7 @@ impl Runner {
         let row = client
             .query_opt(
                 &format!("SELECT stream_sequence FROM {table} WHERE projection = $1"),
-                &[&self.name()],
+                &[&self.key],
             )
             .await?;
         Ok(row
@@ -543,8 +604,12 @@ fn claimed_origin(message: &Delivered) -> (Option<String>, Option<String>) {
     struct Claimed {
         batch_id: Option<serde_json::Value>,
     }
-    let Some((_, collector)) = message.subject.rsplit_once(".metrics.") else {
-        return (None, None);
+    let collector = match domain::bus::parse_metrics_subject(&message.subject) {
+        Some((_, id)) => id,
+        None => match message.subject.rsplit_once(".metrics.") {
+            Some((_, id)) => id,
+            None => return (None, None),
+        },
     };
     let batch = serde_json::from_slice::<Claimed>(&message.payload)
         .ok()

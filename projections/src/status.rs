@@ -5,12 +5,15 @@ use deadpool_postgres::Pool;
 use domain::bus::BusNames;
 use serde::Serialize;
 
-use crate::runtime::Projector;
+use std::collections::HashMap;
+
+use crate::runtime::partition_key;
+use crate::workers::Plan;
 
 /// One projection's progress.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ProjectionStatus {
-    /// Projection name.
+    /// Projection name, with `.p<NN>` for one metric partition.
     pub name: String,
     /// Last stream sequence applied.
     pub checkpoint: u64,
@@ -27,7 +30,44 @@ pub struct ProjectionStatus {
     pub oldest_parked_s: Option<i64>,
 }
 
-/// Reads checkpoints from PostgreSQL and stream heads from JetStream.
+/// What one runner reads and where its checkpoint is: a projection on one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feed {
+    /// Checkpoint key: the projection's name, or `<name>.p<NN>` for a metric partition.
+    pub key: String,
+    /// The stream.
+    pub stream: String,
+}
+
+/// Every feed of `plan`: the domain-event projections on the events stream, each metrics
+/// projection on each partition, and on the stream of earlier versions when `legacy`.
+pub fn feeds(plan: &Plan, names: &BusNames, legacy: bool) -> Vec<Feed> {
+    let metrics = (plan.metrics)();
+    let mut out: Vec<Feed> = plan
+        .events
+        .iter()
+        .map(|p| Feed {
+            key: p.name().to_owned(),
+            stream: p.source().stream_name(names),
+        })
+        .collect();
+    for partition in 0..names.partitions() {
+        out.extend(metrics.iter().map(|p| Feed {
+            key: partition_key(p.name(), partition),
+            stream: names.metrics_partition_stream(partition),
+        }));
+    }
+    if legacy {
+        out.extend(metrics.iter().map(|p| Feed {
+            key: p.name().to_owned(),
+            stream: names.metrics_stream(),
+        }));
+    }
+    out
+}
+
+/// Reads checkpoints from PostgreSQL and stream heads from JetStream, for every feed of `plan`
+/// (the unpartitioned metrics stream of earlier versions only while it exists).
 ///
 /// # Errors
 /// The PostgreSQL error; JetStream failures only leave `stream_head` empty.
@@ -35,48 +75,65 @@ pub async fn projection_status(
     pool: &Pool,
     jetstream: &jetstream::Context,
     names: &BusNames,
-    projectors: &[std::sync::Arc<dyn Projector>],
+    plan: &Plan,
 ) -> Result<Vec<ProjectionStatus>, anyhow::Error> {
-    let client = pool.get().await?;
-    let mut out = Vec::with_capacity(projectors.len());
-    for projector in projectors {
-        let name = projector.name();
-        let checkpoint: i64 = client
-            .query_opt(
-                "SELECT stream_sequence FROM projection_checkpoints WHERE projection = $1",
-                &[&name],
-            )
-            .await?
-            .map_or(0, |r| r.get(0));
-        let rejected: i64 = client
-            .query_one(
-                "SELECT count(*) FROM projection_rejected WHERE projection = $1",
-                &[&name],
-            )
-            .await?
-            .get(0);
-        let parked = client
-            .query_one(
-                "SELECT count(*), extract(epoch FROM now() - min(parked_at))::int8
-                   FROM projection_parked WHERE projection = $1",
-                &[&name],
-            )
-            .await?;
-        let stream_name = projector.source().stream_name(names);
-        let head = match jetstream.get_stream(&stream_name).await {
-            Ok(mut stream) => stream.info().await.ok().map(|i| i.state.last_sequence),
-            Err(_) => None,
-        };
-        let checkpoint = u64::try_from(checkpoint).unwrap_or(0);
-        out.push(ProjectionStatus {
-            name: name.to_owned(),
-            checkpoint,
-            stream_head: head,
-            lag: head.map(|h| h.saturating_sub(checkpoint)),
-            rejected,
-            parked: parked.get(0),
-            oldest_parked_s: parked.get(1),
-        });
+    let mut heads: HashMap<String, Option<u64>> = HashMap::new();
+    let legacy = jetstream.get_stream(names.metrics_stream()).await.is_ok();
+    let feeds = feeds(plan, names, legacy);
+    for feed in &feeds {
+        if !heads.contains_key(&feed.stream) {
+            let head = match jetstream.get_stream(&feed.stream).await {
+                Ok(mut stream) => stream.info().await.ok().map(|i| i.state.last_sequence),
+                Err(_) => None,
+            };
+            heads.insert(feed.stream.clone(), head);
+        }
     }
-    Ok(out)
+    let client = pool.get().await?;
+    let checkpoints: HashMap<String, i64> = client
+        .query(
+            "SELECT projection, stream_sequence FROM projection_checkpoints",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let rejected: HashMap<String, i64> = client
+        .query(
+            "SELECT projection, count(*) FROM projection_rejected GROUP BY projection",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let parked: HashMap<String, (i64, Option<i64>)> = client
+        .query(
+            "SELECT projection, count(*), extract(epoch FROM now() - min(parked_at))::int8
+               FROM projection_parked GROUP BY projection",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    Ok(feeds
+        .into_iter()
+        .map(|feed| {
+            let checkpoint =
+                u64::try_from(checkpoints.get(&feed.key).copied().unwrap_or(0)).unwrap_or(0);
+            let head = heads.get(&feed.stream).copied().flatten();
+            let (parked, oldest_parked_s) = parked.get(&feed.key).copied().unwrap_or((0, None));
+            ProjectionStatus {
+                checkpoint,
+                stream_head: head,
+                lag: head.map(|h| h.saturating_sub(checkpoint)),
+                rejected: rejected.get(&feed.key).copied().unwrap_or(0),
+                parked,
+                oldest_parked_s,
+                name: feed.key,
+            }
+        })
+        .collect())
 }

@@ -16,7 +16,7 @@ use commands::service::CommandService;
 use commands::tester::ConnectionTester;
 use domain::user::{NewPassword, Username};
 use projections::pg_error::describe_any;
-use projections::{Projector, Runner};
+use projections::workers::Worker;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -358,8 +358,16 @@ pub async fn start(
     keys.collector_ttl = config.agent_token_ttl;
     let keys = Arc::new(keys);
     let seal = config.event_seal()?;
-    let projectors: Vec<Arc<dyn Projector>> =
-        projections::projectors::all_projectors(keys.clone(), &seal, config.storage());
+    let plan = {
+        let (verifier, storage) = (keys.clone(), config.storage());
+        projections::workers::Plan {
+            events: projections::projectors::event_projectors(&seal),
+            metrics: Arc::new(move || {
+                projections::projectors::metric_projectors(verifier.clone(), storage)
+            }),
+        }
+    };
+    record_partitions(&read_pool, config.names.partitions()).await?;
     let mut tasks = JoinSet::new();
     if !max_payload_checked {
         tasks.spawn(check_max_payload_later(nats.clone(), shutdown.clone()));
@@ -368,7 +376,7 @@ pub async fn start(
         pool: pool.clone(),
         read_pool: read_pool.clone(),
         jetstream: jetstream.clone(),
-        projectors,
+        plan,
     };
     if roles.project {
         pipeline.spawn(config, &seal, &mut tasks, &shutdown).await;
@@ -427,7 +435,7 @@ struct Pipeline {
     pool: PgPool,
     read_pool: deadpool_postgres::Pool,
     jetstream: jetstream::Context,
-    projectors: Vec<Arc<dyn Projector>>,
+    plan: projections::workers::Plan,
 }
 
 impl Pipeline {
@@ -441,28 +449,62 @@ impl Pipeline {
         shutdown: &CancellationToken,
     ) {
         let (js, names) = (&self.jetstream, &config.names);
-        if let Err(e) = ensure_events_stream(js, names).await {
+        if let Err(e) = ensure_events_stream(js, names, config.nats_replicas).await {
             tracing::warn!(error = %e, "events stream not ready yet; the relay will retry");
         } else if let Err(e) = commands::relay::record_signing_start(&self.pool, js, names).await {
             // The relay records it before it publishes anything; until then, nothing unsigned
             // is applied.
             tracing::warn!(error = %e, "could not record where event signing starts; the relay will retry");
         }
-        if let Err(e) = ingest::ensure_metrics_stream(js, names, config.metrics_max_age).await {
-            tracing::warn!(error = %e, "metrics stream not ready yet; projectors will retry");
+        let (max_age, replicas) = (config.metrics_max_age, config.nats_replicas);
+        if let Err(e) = ingest::ensure_metrics_stream(js, names, max_age, replicas).await {
+            tracing::warn!(error = %e, "metric streams not ready yet; projectors will retry");
         }
-        let relay = Relay::new(self.pool.clone(), js.clone(), names.clone(), seal.clone());
+        let relay = Relay::new(self.pool.clone(), js.clone(), names.clone(), seal.clone())
+            .with_replicas(replicas);
         tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
-        for projector in &self.projectors {
-            let runner = Runner::new(
-                self.read_pool.clone(),
-                js.clone(),
-                names.clone(),
-                projector.clone(),
-            );
-            tasks.spawn(runner.run(shutdown.clone()));
+        // Earlier versions' one durable consumer per projection: replaced by each worker's own.
+        if let Ok(stream) = js.get_stream(names.events_stream()).await {
+            for p in &self.plan.events {
+                let _ = stream.delete_consumer(&names.consumer(p.name())).await;
+            }
         }
+        let worker = Worker::new(
+            self.read_pool.clone(),
+            js.clone(),
+            names.clone(),
+            self.plan.clone(),
+            config.workers,
+        );
+        tracing::info!(worker = %worker.id(), partitions = names.partitions(), "projection worker started");
+        tasks.spawn(worker.run(shutdown.clone()));
     }
+}
+
+/// Records the number of metric partitions on first start; refuses to run with another one,
+/// which would move collectors to other partitions (their order and deduplication lost).
+async fn record_partitions(pool: &deadpool_postgres::Pool, partitions: u16) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    let wanted = i32::from(partitions);
+    client
+        .execute(
+            "INSERT INTO metric_partitioning (partitions) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&wanted],
+        )
+        .await
+        .context("recording the number of metric partitions")?;
+    let recorded: i32 = client
+        .query_one("SELECT partitions FROM metric_partitioning", &[])
+        .await?
+        .get(0);
+    if recorded != wanted {
+        anyhow::bail!(
+            "PGA_METRIC_PARTITIONS is {wanted}, but this deployment was set up with {recorded} \
+             metric partitions; changing it would move collectors to other partitions, losing \
+             their order and deduplication. Set PGA_METRIC_PARTITIONS={recorded}."
+        );
+    }
+    Ok(())
 }
 
 /// Storage upkeep, the hour rollups and the background connection checks.
@@ -528,9 +570,14 @@ impl Http {
             nats_trouble: self.nats_trouble,
             jetstream: pipeline.jetstream.clone(),
             names: config.names.clone(),
-            projectors: Arc::new(pipeline.projectors.clone()),
+            plan: pipeline.plan.clone(),
             auth: Arc::new(auth),
-            bridge: ingest::Bridge::new(self.nats, config.names.clone(), config.metrics_max_age),
+            bridge: ingest::Bridge::new(
+                self.nats,
+                config.names.clone(),
+                config.metrics_max_age,
+                config.nats_replicas,
+            ),
             pushes: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_pushes)),
             request_timeout: config.http_request_timeout,
             changes: api::live::channel(),

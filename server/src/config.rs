@@ -51,6 +51,9 @@ struct Raw {
     nats_password: Option<Secret>,
     nats_collector_account: Option<String>,
     nats_collector_signing_key: Option<Secret>,
+    metric_partitions: u16,
+    nats_replicas: usize,
+    worker_lease_ms: u64,
 }
 
 impl Default for Raw {
@@ -91,6 +94,9 @@ impl Default for Raw {
             nats_password: None,
             nats_collector_account: None,
             nats_collector_signing_key: None,
+            metric_partitions: domain::bus::DEFAULT_METRIC_PARTITIONS,
+            nats_replicas: 1,
+            worker_lease_ms: 5000,
         }
     }
 }
@@ -111,8 +117,14 @@ pub struct Config {
     pub previous_jwt_secrets: Vec<Secret>,
     /// 32-byte AES-256-GCM key for managed-instance passwords; none: credentials are refused.
     pub encryption_key: Option<[u8; 32]>,
-    /// Subject, stream and consumer names.
+    /// Subject, stream and consumer names, and the number of metric partitions
+    /// (`PGA_METRIC_PARTITIONS`, fixed when a deployment is set up).
     pub names: BusNames,
+    /// Replicas of every stream (`PGA_NATS_REPLICAS`): 3 on a 3-node JetStream cluster.
+    pub nats_replicas: usize,
+    /// How long a projection worker's lease lasts (`PGA_WORKER_LEASE_MS`): the takeover time
+    /// when a worker dies; renewed five times as often.
+    pub workers: projections::workers::WorkerSettings,
     /// First admin, created when no user exists.
     pub bootstrap_admin: Option<(String, Secret)>,
     /// `max_age` of the metrics stream.
@@ -172,6 +184,8 @@ impl std::fmt::Debug for Config {
                 &self.previous_encryption_keys.len(),
             )
             .field("names", &self.names)
+            .field("nats_replicas", &self.nats_replicas)
+            .field("workers", &self.workers)
             .field(
                 "bootstrap_admin",
                 &self.bootstrap_admin.as_ref().map(|(user, _)| user),
@@ -281,7 +295,9 @@ impl Config {
                 raw.listen
             ))
         })?;
-        let names = BusNames::new(&raw.nats_prefix).map_err(|e| ConfigError(e.to_string()))?;
+        let names = BusNames::new(&raw.nats_prefix)
+            .map_err(|e| ConfigError(e.to_string()))?
+            .with_partitions(raw.metric_partitions);
         if let Some(secret) = &raw.jwt_secret {
             if secret.expose().len() < 32 {
                 return Err(ConfigError(
@@ -334,6 +350,11 @@ impl Config {
                 .unwrap_or_default(),
             encryption_key,
             names,
+            nats_replicas: raw.nats_replicas,
+            workers: projections::workers::WorkerSettings {
+                tick: Duration::from_millis(raw.worker_lease_ms / 5),
+                lease: Duration::from_millis(raw.worker_lease_ms),
+            },
             bootstrap_admin,
             metrics_max_age: Duration::from_secs(u64::from(raw.metrics_max_age_days) * 86_400),
             retention_days: raw.retention_days,
@@ -483,6 +504,21 @@ fn check_bounds(raw: &Raw) -> Result<(), ConfigError> {
     }
     if !(5..=86_400).contains(&raw.agent_token_ttl_s) {
         return Err(ConfigError("PGA_AGENT_TOKEN_TTL_S must be 5-86400".into()));
+    }
+    if !(1..=domain::bus::MAX_METRIC_PARTITIONS).contains(&raw.metric_partitions) {
+        return Err(ConfigError(format!(
+            "PGA_METRIC_PARTITIONS must be 1-{}",
+            domain::bus::MAX_METRIC_PARTITIONS
+        )));
+    }
+    if !(1000..=60_000).contains(&raw.worker_lease_ms) {
+        return Err(ConfigError("PGA_WORKER_LEASE_MS must be 1000-60000".into()));
+    }
+    if !matches!(raw.nats_replicas, 1 | 3 | 5) {
+        return Err(ConfigError(
+            "PGA_NATS_REPLICAS must be 1, 3 or 5 (JetStream replicas; 3 on a 3-node cluster)"
+                .into(),
+        ));
     }
     if raw.metrics_max_age_days == 0 || raw.retention_days == 0 {
         return Err(ConfigError(

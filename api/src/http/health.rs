@@ -99,7 +99,7 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
                 &state.read_pool,
                 &state.jetstream,
                 &state.names,
-                &state.projectors,
+                &state.plan,
             ),
         )
         .await

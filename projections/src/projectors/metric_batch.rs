@@ -113,14 +113,20 @@ pub(crate) fn verified_batch(
     message: &Delivered,
 ) -> Result<(Arc<MetricBatch>, uuid::Uuid), ApplyError> {
     let reject = |m: String| ApplyError::Reject(m);
-    let subject_id = message
-        .subject
-        .rsplit_once(".metrics.")
+    // `<prefix>.metrics.<NN>.<collector_id>` on a partition's stream, or
+    // `<prefix>.metrics.<collector_id>` on the unpartitioned stream of earlier versions.
+    let subject_id = domain::bus::parse_metrics_subject(&message.subject)
         .map(|(_, id)| id)
-        .filter(|id| !id.is_empty() && !id.contains('.'))
+        .or_else(|| {
+            message
+                .subject
+                .rsplit_once(".metrics.")
+                .map(|(_, id)| id)
+                .filter(|id| !id.is_empty() && !id.contains('.'))
+        })
         .ok_or_else(|| {
             reject(format!(
-                "subject {} is not <prefix>.metrics.<collector_id>",
+                "subject {} is not <prefix>.metrics.<partition>.<collector_id>",
                 message.subject
             ))
         })?;

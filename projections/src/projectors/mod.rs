@@ -284,19 +284,27 @@ pub fn all_projectors(
     storage: StorageLimits,
 ) -> Vec<Arc<dyn Projector>> {
     let mut all = event_projectors(seal);
-    // Both metrics projectors read every batch: one parse serves them both.
-    let parsed = ParsedBatches::new(2);
-    all.push(Arc::new(CollectorActivity::new(
-        verifier.clone(),
-        parsed.clone(),
-    )));
-    all.push(Arc::new(MetricSamples::new(
-        verifier,
-        parsed,
-        storage.retention_days,
-        storage.max_series_per_collector,
-    )));
+    all.extend(metric_projectors(verifier, storage));
     all
+}
+
+/// A fresh set of the projections fed by metric batches, for one stream: each gathers its
+/// writes over a fetch in memory, so two streams never share an instance. Both read every
+/// batch; one parse serves them both.
+pub fn metric_projectors(
+    verifier: Arc<dyn domain::collector::CollectorTokenVerifier>,
+    storage: StorageLimits,
+) -> Vec<Arc<dyn Projector>> {
+    let parsed = ParsedBatches::new(2);
+    vec![
+        Arc::new(CollectorActivity::new(verifier.clone(), parsed.clone())),
+        Arc::new(MetricSamples::new(
+            verifier,
+            parsed,
+            storage.retention_days,
+            storage.max_series_per_collector,
+        )),
+    ]
 }
 
 /// Limits of metric storage.

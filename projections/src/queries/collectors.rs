@@ -76,10 +76,12 @@ SELECT c.id, c.name, c.hostname, c.version, c.registered_at, a.last_seen,
          WHERE m.collector_id = c.id AND m.minute > now() - interval '24 hours')
          AS metrics_count_24h,
        (SELECT count(*) FROM projection_rejected r
-         WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text)
+         WHERE (r.projection = 'collector_activity' OR r.projection LIKE 'collector\\_activity.p__')
+           AND r.subject LIKE '%.' || c.id::text)
          AS rejected_batches,
        (SELECT r.reason FROM projection_rejected r
-         WHERE r.projection = 'collector_activity' AND r.subject LIKE '%.metrics.' || c.id::text
+         WHERE (r.projection = 'collector_activity' OR r.projection LIKE 'collector\\_activity.p__')
+           AND r.subject LIKE '%.' || c.id::text
          ORDER BY r.rejected_at DESC LIMIT 1) AS last_rejected_reason,
        a.last_instance,
        coalesce(r.refused, 0) AS series_refused, r.last_metric AS series_refused_last_metric,

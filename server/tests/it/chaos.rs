@@ -218,7 +218,8 @@ fn caught_up(status: u16, body: &Value) -> bool {
     };
     status == 200
         && body["relay_pending"] == 0
-        && projections.len() == 7
+        // Five event projections, and two metrics projections on each of the 4 partitions.
+        && projections.len() == 13
         && projections.iter().all(|p| p["lag"] == 0)
 }
 
@@ -371,7 +372,7 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
         )
         .await
         .expect("rm_applied_batches"));
-    let stream = stream_messages(&js, &env.config.names.metrics_stream()).await;
+    let stream = metric_stream_messages(&js, &env.config.names).await;
     let mut on_stream: BTreeMap<String, usize> = BTreeMap::new();
     for m in &stream {
         let v: Value = serde_json::from_slice(&m.payload).expect("batch json");

@@ -206,7 +206,7 @@ async fn a_deleted_collector_is_refused_on_both_paths_at_once() {
     eventually("the NATS batch is rejected", || async {
         let n = count(
             &sql,
-            "SELECT count(*) FROM projection_rejected WHERE projection = 'collector_activity' AND reason LIKE '%deleted or unknown%'",
+            "SELECT count(*) FROM projection_rejected WHERE projection LIKE 'collector\\_activity.p__' AND reason LIKE '%deleted or unknown%'",
         )
         .await;
         (n == 1).then_some(())
@@ -315,7 +315,7 @@ async fn a_push_that_is_not_json_not_gzip_or_too_large_is_refused() {
     assert_eq!(r.status, 413);
     assert_eq!(r.body["error"]["code"], "payload_too_large");
     assert_eq!(
-        stream_len(&app.jetstream().await, &app.config().names.metrics_stream()).await,
+        metric_stream_len(&app.jetstream().await, &app.config().names).await,
         0,
         "nothing was published"
     );

@@ -145,7 +145,7 @@ async fn a_batch_id_with_a_line_break_is_refused_not_a_panic() {
     app.push_accepted(&c, &native_batch(&c.id, "after-crlf", "db-1", 1.0))
         .await;
     assert_eq!(
-        stream_len(&app.jetstream().await, &app.config().names.metrics_stream()).await,
+        metric_stream_len(&app.jetstream().await, &app.config().names).await,
         1
     );
 }

@@ -57,7 +57,7 @@ impl Sweep {
         let sql = self.app.sql().await;
         let events = count(&sql, "SELECT count(*) FROM events").await;
         let js = self.app.jetstream().await;
-        let batches = stream_len(&js, &self.app.config().names.metrics_stream()).await;
+        let batches = metric_stream_len(&js, &self.app.config().names).await;
         (events, batches)
     }
 

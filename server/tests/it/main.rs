@@ -28,3 +28,4 @@ mod redaction;
 mod replay;
 mod retention;
 mod roles;
+mod scale_out;

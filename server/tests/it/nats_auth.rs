@@ -69,7 +69,7 @@ async fn connected_collector(app: &TestApp, name: &str) -> Connected {
         .nats
         .clone()
         .expect("registration issues a NATS credential");
-    let own = app.config().names.subject(&format!("metrics.{}", c.id));
+    let own = app.config().names.metrics_subject(&c.id);
     assert_eq!(grant["subject"], own.as_str());
     let (client, said) = connect_as(&app.config().nats_url, &grant).await;
     Connected {
@@ -111,7 +111,7 @@ async fn a_collector_credential_cannot_publish_for_another_collector_or_an_event
     let b = app.register_collector("b").await;
     publish_own(&a).await;
     let names = &app.config().names;
-    let others = names.subject(&format!("metrics.{}", b.id));
+    let others = names.metrics_subject(&b.id);
     let forged = serde_json::to_vec(&batch(&b.id, "forged")).expect("json");
     a.client
         .publish(others.clone(), forged.into())
@@ -127,7 +127,7 @@ async fn a_collector_credential_cannot_publish_for_another_collector_or_an_event
 
     // What reached the streams: the collector's own batch only.
     let server_js = app.jetstream().await;
-    let subjects: Vec<String> = stream_messages(&server_js, &names.metrics_stream())
+    let subjects: Vec<String> = metric_stream_messages(&server_js, names)
         .await
         .iter()
         .map(|m| m.subject.to_string())
@@ -142,13 +142,13 @@ async fn a_collector_credential_reads_no_stream() {
     let app = spawn_admin_app().await;
     let mut a = connected_collector(&app, "a").await;
     // Neither a plain subscription nor the JetStream API.
-    let wildcard = app.config().names.metrics_wildcard();
+    let wildcard = app.config().names.subject("metrics.>");
     let _sub = a.client.subscribe(wildcard.clone()).await.expect("sent");
     violation(&mut a.said, "Subscription", &wildcard).await;
     let js = jetstream::new(a.client.clone());
     let info = tokio::time::timeout(
         Duration::from_secs(10),
-        js.get_stream(app.config().names.metrics_stream()),
+        js.get_stream(app.config().names.metrics_partition_stream(0)),
     )
     .await;
     assert!(
@@ -166,7 +166,11 @@ async fn a_collector_cannot_reach_jetstream_through_the_reply_subject_of_its_pub
     let (client, _said) = connect_as(&app.config().nats_url, a.nats.as_ref().expect("nats")).await;
     let names = &app.config().names;
     let js = app.jetstream().await;
-    let (events, metrics) = (names.events_stream(), names.metrics_stream());
+    let partition = domain::bus::metric_partition(&a.id, names.partitions());
+    let (events, metrics) = (
+        names.events_stream(),
+        names.metrics_partition_stream(partition),
+    );
     let events_before = stream_len(&js, &events).await;
     assert!(events_before > 0, "the set-up produced events");
     let metrics_before = stream_len(&js, &metrics).await;
@@ -174,13 +178,13 @@ async fn a_collector_cannot_reach_jetstream_through_the_reply_subject_of_its_pub
     // JetStream answers a stored message with `{"stream", "seq"}` on the publish's reply
     // subject: as the account, were the collector in it. Each of these would purge, delete or
     // inject there.
-    let own = names.subject(&format!("metrics.{}", a.id));
+    let own = names.metrics_subject(&a.id);
     let replies = [
         format!("$JS.API.STREAM.PURGE.{metrics}"),
         format!("$JS.API.STREAM.PURGE.{events}"),
         format!("$JS.API.STREAM.MSG.DELETE.{events}"),
         names.subject("events.user.injected"),
-        names.subject(&format!("metrics.{}", b.id)),
+        names.metrics_subject(&b.id),
     ];
     for (i, reply) in replies.iter().enumerate() {
         let payload = serde_json::to_vec(&batch(&a.id, &format!("attack-{i}"))).expect("json");

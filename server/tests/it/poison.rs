@@ -64,7 +64,7 @@ async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_c
     let row = sql
         .query_one(
             "SELECT reason, sqlstate, collector_id, batch_id FROM projection_rejected
-              WHERE projection = 'metric_samples'",
+              WHERE projection LIKE 'metric\\_samples.p__'",
             &[],
         )
         .await
@@ -410,7 +410,7 @@ async fn an_event_not_signed_by_the_relay_is_rejected_and_changes_nothing() {
 async fn unsigned_events_published_before_signing_began_are_still_applied() {
     let env = TestEnv::new().await;
     let js = env.jetstream().await;
-    commands::relay::ensure_events_stream(&js, &env.config.names)
+    commands::relay::ensure_events_stream(&js, &env.config.names, 1)
         .await
         .expect("stream");
     // What an earlier version left on the stream: an unsigned event.

@@ -64,7 +64,7 @@ async fn a_password_in_a_pushed_statement_is_neither_stored_nor_served() {
     assert_eq!(kept, 0, "stored with the password");
     // The bridge published the redacted batch, not the one it was sent.
     let js = app.jetstream().await;
-    for m in stream_messages(&js, &app.config().names.metrics_stream()).await {
+    for m in metric_stream_messages(&js, &app.config().names).await {
         let text = String::from_utf8_lossy(&m.payload);
         assert!(!text.contains(SECRET), "on the bus: {text}");
     }

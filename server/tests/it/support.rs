@@ -117,6 +117,27 @@ pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<jetst
     }
 }
 
+/// Metric batches on every partition's stream.
+pub async fn metric_stream_len(js: &jetstream::Context, names: &domain::bus::BusNames) -> u64 {
+    let mut n = 0;
+    for partition in 0..names.partitions() {
+        n += stream_len(js, &names.metrics_partition_stream(partition)).await;
+    }
+    n
+}
+
+/// Every metric batch on every partition's stream, partition after partition.
+pub async fn metric_stream_messages(
+    js: &jetstream::Context,
+    names: &domain::bus::BusNames,
+) -> Vec<jetstream::Message> {
+    let mut out = Vec::new();
+    for partition in 0..names.partitions() {
+        out.extend(stream_messages(js, &names.metrics_partition_stream(partition)).await);
+    }
+    out
+}
+
 pub async fn stream_len(js: &jetstream::Context, stream: &str) -> u64 {
     match js.get_stream(stream).await {
         Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
@@ -155,7 +176,10 @@ pub fn user_event(id: &str, sequence: i64, event: &domain::user::UserEvent) -> d
 pub async fn rejected_reasons(client: &tokio_postgres::Client, projection: &str) -> Vec<String> {
     client
         .query(
-            "SELECT reason FROM projection_rejected WHERE projection = $1 ORDER BY stream_sequence",
+            // A metrics projection rejects per partition (`<name>.p<NN>`).
+            "SELECT reason FROM projection_rejected
+              WHERE projection = $1 OR projection LIKE $1 || '.p__'
+              ORDER BY rejected_at, stream_sequence",
             &[&projection],
         )
         .await

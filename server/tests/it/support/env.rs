@@ -141,7 +141,9 @@ impl TestEnv {
             .await
             .expect("create test database");
         let url = with_database(pg_url, &db);
-        let config = Config::for_local(&url, nats_url, &prefix).expect("config");
+        let mut config = Config::for_local(&url, nats_url, &prefix).expect("config");
+        // Fewer streams per test than the default 16: every test still runs partitioned.
+        config.names = config.names.with_partitions(4);
         // From here on, a panic drops the database again.
         let env = Self { db, prefix, config };
         let pool = app::connect_store(&env.config, Duration::from_secs(5))
@@ -216,7 +218,7 @@ impl TestEnv {
         headers.insert("Nats-Msg-Id", msg_id);
         headers.insert(domain::metrics::TOKEN_HEADER, token);
         js.publish_with_headers(
-            self.config.names.subject(&format!("metrics.{collector}")),
+            self.config.names.metrics_subject(collector),
             headers,
             serde_json::to_vec(body).expect("json").into(),
         )
@@ -337,6 +339,11 @@ async fn remove(config: &Config, db: &str) {
             let js = jetstream::new(client);
             let _ = js.delete_stream(config.names.events_stream()).await;
             let _ = js.delete_stream(config.names.metrics_stream()).await;
+            for partition in 0..config.names.partitions() {
+                let _ = js
+                    .delete_stream(config.names.metrics_partition_stream(partition))
+                    .await;
+            }
         }
     };
     let _ = tokio::join!(
