@@ -255,7 +255,7 @@ pub async fn connect_nats(
                 }
             }
         })
-        .connect(config.nats_url.as_str())
+        .connect(config.nats_servers()?)
         .await
         .context("invalid PGA_NATS_URL")
 }

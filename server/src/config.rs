@@ -107,7 +107,8 @@ impl Default for Raw {
 pub struct Config {
     /// PostgreSQL: event store and read models.
     pub database_url: String,
-    /// NATS server with JetStream.
+    /// NATS server with JetStream; several, comma-separated, for a cluster (the client fails
+    /// over between them).
     pub nats_url: String,
     /// HTTP listen address.
     pub listen: SocketAddr,
@@ -246,6 +247,23 @@ pub enum NatsAuth {
 pub struct ConfigError(String);
 
 impl Config {
+    /// The NATS servers of `PGA_NATS_URL` (comma-separated for a cluster).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the address that does not parse.
+    pub fn nats_servers(&self) -> Result<Vec<async_nats::ServerAddr>, ConfigError> {
+        self.nats_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                u.parse().map_err(|e| {
+                    ConfigError(format!("PGA_NATS_URL: {u:?} is no NATS address: {e}"))
+                })
+            })
+            .collect()
+    }
+
     /// Reads defaults, then `file` (if given), then `PGA_*` variables, and validates.
     ///
     /// # Errors
@@ -510,6 +528,13 @@ fn check_bounds(raw: &Raw) -> Result<(), ConfigError> {
             "PGA_METRIC_PARTITIONS must be 1-{}",
             domain::bus::MAX_METRIC_PARTITIONS
         )));
+    }
+    for url in raw.nats_url.split(',').map(str::trim) {
+        if let Err(e) = url.parse::<async_nats::ServerAddr>() {
+            return Err(ConfigError(format!(
+                "PGA_NATS_URL: {url:?} is no NATS address ({e}); several are separated by commas"
+            )));
+        }
     }
     if !(1000..=60_000).contains(&raw.worker_lease_ms) {
         return Err(ConfigError("PGA_WORKER_LEASE_MS must be 1000-60000".into()));

@@ -229,7 +229,7 @@ async fn replay(
     };
     let read_pool = projections::db::pool(&config.database_url, 4)?;
     let nats = app::nats_options(config)?
-        .connect(config.nats_url.as_str())
+        .connect(config.nats_servers()?)
         .await
         .context("replay needs NATS (PGA_NATS_URL)")?;
     let jetstream = async_nats::jetstream::new(nats);

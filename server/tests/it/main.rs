@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod bindings;
 mod chaos;
+mod cluster;
 mod collector_agent;
 mod collectors;
 mod core_pipeline;

@@ -274,7 +274,7 @@ impl TestEnv {
     pub async fn nats(&self) -> async_nats::Client {
         pganalytics::app::nats_options(&self.config)
             .expect("nats options")
-            .connect(&self.config.nats_url)
+            .connect(self.config.nats_servers().expect("PGA_NATS_URL"))
             .await
             .expect("nats")
     }
@@ -333,7 +333,7 @@ async fn remove(config: &Config, db: &str) {
         };
         let client = options
             .connection_timeout(Duration::from_secs(3))
-            .connect(&config.nats_url)
+            .connect(config.nats_servers().unwrap_or_default())
             .await;
         if let Ok(client) = client {
             let js = jetstream::new(client);
