@@ -41,6 +41,10 @@ struct Registered {
 struct FreshToken {
     token: String,
     token_expires_at: DateTime<Utc>,
+    /// Where batches go on NATS (the collector's partition); absent from servers before
+    /// partitions.
+    #[serde(default)]
+    metrics_subject: Option<String>,
     /// On operator-mode NATS, this collector's own NATS credential (renewed with the token).
     #[serde(default)]
     nats: Option<NatsGrant>,
@@ -268,6 +272,9 @@ impl Link {
             .await
             .map_err(|e| SendError::Unavailable(format!("token refresh: {e}")))?;
         tracing::debug!(expires_at = %fresh.token_expires_at, "token refreshed");
+        if let Some(subject) = &fresh.metrics_subject {
+            self.subject.clone_from(subject);
+        }
         match fresh.nats {
             Some(grant) => {
                 // The old connection's credential expires with the old token: reconnect with

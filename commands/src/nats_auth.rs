@@ -3,9 +3,9 @@
 //! NATS runs in operator mode (decentralized JWT auth). [`NatsSetup::generate`] makes the trust
 //! chain once: an operator, a system account, the **app** account whose JetStream holds
 //! pgAnalytics' streams (only the server's own user lives there), and the **collectors**
-//! account, which has no JetStream at all. The app account exports `*.metrics.>` as a service
+//! account, which has no JetStream at all. The app account exports `*.metrics.*` as a service
 //! and the collectors account imports it: a collector's publish to
-//! `<prefix>.metrics.<partition>.<collector id>` crosses into the app account, where its
+//! `<prefix>-p<partition>.metrics.<collector id>` crosses into the app account, where its
 //! partition's stream stores it and JetStream's ack travels back to the collector's inbox.
 //!
 //! Why two accounts: nats-server never checks a publish's *reply* subject against the sender's
@@ -211,7 +211,7 @@ pub struct NatsSetup {
 }
 
 /// The subjects the app account serves to the collectors account: every prefix's metrics.
-const METRICS_SERVICE: &str = "*.metrics.>";
+const METRICS_SERVICE: &str = "*.metrics.*";
 
 impl NatsSetup {
     /// Generates fresh keys for an operator named `name`.

@@ -73,10 +73,10 @@ impl BusNames {
         format!("{}_METRICS", self.prefix.to_uppercase())
     }
 
-    /// `pga.metrics.*`: the subjects of the unpartitioned metrics stream of earlier versions
+    /// `pga.metrics.>`: the subjects of the unpartitioned metrics stream of earlier versions
     /// (`pga.metrics.<collector_id>`), drained after an upgrade.
     pub fn metrics_wildcard(&self) -> String {
-        format!("{}.metrics.*", self.prefix)
+        format!("{}.metrics.>", self.prefix)
     }
 
     /// `PGA_METRICS_P03`: partition `partition` of the metric batches.
@@ -84,16 +84,19 @@ impl BusNames {
         format!("{}_METRICS_P{partition:02}", self.prefix.to_uppercase())
     }
 
-    /// `pga.metrics.03.*`: the subjects of one partition.
+    /// `pga-p03.metrics.*`: the subjects of one partition. The partition rides in the first
+    /// token: `-` never occurs in a prefix, so no deployment's prefix can be another's partition,
+    /// and `*.metrics.*` (what NATS set-ups of earlier versions export to collectors) still
+    /// covers every partition's subjects.
     pub fn metrics_partition_wildcard(&self, partition: u16) -> String {
-        format!("{}.metrics.{partition:02}.*", self.prefix)
+        format!("{}-p{partition:02}.metrics.*", self.prefix)
     }
 
-    /// `pga.metrics.03.<collector_id>`: where a collector's batches go, HTTP bridge and NATS
-    /// alike, with `partition = metric_partition(collector_id, partitions)`.
+    /// `pga-p03.metrics.<collector_id>`: where a collector's batches go, HTTP bridge and NATS
+    /// alike, in partition `metric_partition(collector_id, partitions)`.
     pub fn metrics_subject(&self, collector_id: &str) -> String {
         let partition = metric_partition(collector_id, self.partitions);
-        format!("{}.metrics.{partition:02}.{collector_id}", self.prefix)
+        format!("{}-p{partition:02}.metrics.{collector_id}", self.prefix)
     }
 
     /// `Nats-Msg-Id` of a metric batch: `<collector_id>:<batch_id>`. A batch id is its
@@ -134,12 +137,17 @@ pub fn metric_partition(collector_id: &str, partitions: u16) -> u16 {
 }
 
 /// The partition and collector id a partitioned metrics subject names
-/// (`<prefix>.metrics.<NN>.<collector_id>`), when it is one.
+/// (`<prefix>-p<NN>.metrics.<collector_id>`), when it is one.
 pub fn parse_metrics_subject(subject: &str) -> Option<(u16, &str)> {
-    let (_, rest) = subject.split_once(".metrics.")?;
-    let (partition, id) = rest.split_once('.')?;
-    let ok = partition.len() == 2 && !id.is_empty() && !id.contains('.');
-    ok.then_some(())?;
+    let mut tokens = subject.split('.');
+    let (first, metrics, id) = (tokens.next()?, tokens.next()?, tokens.next()?);
+    if tokens.next().is_some() || metrics != "metrics" || id.is_empty() {
+        return None;
+    }
+    let (_, partition) = first.rsplit_once("-p")?;
+    if partition.len() != 2 {
+        return None;
+    }
     Some((partition.parse().ok()?, id))
 }
 
@@ -156,7 +164,8 @@ mod tests {
         assert_eq!(n.consumer("users"), "pga_proj_users");
         assert_eq!(n.metrics_stream(), "PGA_METRICS");
         assert_eq!(n.metrics_partition_stream(3), "PGA_METRICS_P03");
-        assert_eq!(n.metrics_partition_wildcard(3), "pga.metrics.03.*");
+        assert_eq!(n.metrics_partition_wildcard(3), "pga-p03.metrics.*");
+        assert_eq!(n.metrics_wildcard(), "pga.metrics.>");
         assert_eq!(
             n.consumer("metric_samples.p03_w1"),
             "pga_proj_metric_samples_p03_w1"

@@ -2,7 +2,7 @@
 //!
 //! The HTTP bridge (`POST /api/v1/metrics/push`, in `api`) calls [`Bridge::accept`]: it
 //! decompresses (bounded), parses either format, checks every sample, and publishes the batch
-//! on `<prefix>.metrics.<partition>.<collector_id>` with `Nats-Msg-Id = <collector_id>:<batch_id>` and the collector's token
+//! on `<prefix>-p<partition>.metrics.<collector_id>` with `Nats-Msg-Id = <collector_id>:<batch_id>` and the collector's token
 //! in a header: a native batch whose every sample was accepted as it came (decompressed), any
 //! other normalized (converted from v3, refused samples left out). It answers only after
 //! JetStream acknowledged: an accepted batch is never lost. Collectors speaking NATS publish
@@ -73,10 +73,9 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
-/// Creates the metric streams if missing: one per partition (`PGA_METRICS_P00` …), each with
-/// `replicas` copies. The unpartitioned `PGA_METRICS` of earlier versions, where it exists, is
-/// narrowed to `<prefix>.metrics.*` (the only subjects it ever held) so that it does not overlap
-/// the partitions' `<prefix>.metrics.<NN>.*`; the projectors drain it.
+/// Creates the metric streams if missing: one per partition (`PGA_METRICS_P00` …, subjects
+/// `<prefix>-p<NN>.metrics.*`), each with `replicas` copies. The unpartitioned `PGA_METRICS` of
+/// earlier versions (`<prefix>.metrics.>`, no overlap) is left as it is; the projectors drain it.
 ///
 /// # Errors
 /// [`IngestError::Unavailable`].
@@ -87,21 +86,6 @@ pub async fn ensure_metrics_stream(
     replicas: usize,
 ) -> Result<(), IngestError> {
     let unavailable = |e: &dyn std::fmt::Display| IngestError::Unavailable(e.to_string());
-    if let Ok(mut legacy) = jetstream.get_stream(names.metrics_stream()).await {
-        let mut config = legacy
-            .info()
-            .await
-            .map_err(|e| unavailable(&e))?
-            .config
-            .clone();
-        if config.subjects != [names.metrics_wildcard()] {
-            config.subjects = vec![names.metrics_wildcard()];
-            jetstream
-                .update_stream(config)
-                .await
-                .map_err(|e| unavailable(&e))?;
-        }
-    }
     for partition in 0..names.partitions() {
         jetstream
             .get_or_create_stream(stream::Config {

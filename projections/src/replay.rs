@@ -76,13 +76,14 @@ pub async fn replay(
                     Runner::partition(pool, js, names.clone(), projector.clone(), p)
                 })
                 .collect();
-            if jetstream.get_stream(names.metrics_stream()).await.is_ok() {
+            if legacy_stream_exists(jetstream, names).await? {
                 let (pool, js) = (pool.clone(), jetstream.clone());
                 runners.push(Runner::new(pool, js, names.clone(), projector.clone()));
             }
             runners
         }
     };
+    covers_every_checkpoint(pool, name, &runners).await?;
     for runner in &mut runners {
         runner.consumer_name = names.consumer(&format!("replay_{}", runner.key));
         runner.schema = Some(schema.clone());
@@ -103,10 +104,9 @@ pub async fn replay(
         applied: 0,
         target,
     });
-    let mut consumers = Vec::with_capacity(runners.len());
     let mut done = 0;
     for (runner, stream_target) in runners.iter().zip(&targets) {
-        let (consumer, applied) = bulk(runner, *stream_target, &|applied| {
+        done += bulk(runner, *stream_target, &|applied| {
             progress(&ReplayProgress {
                 projection: name,
                 applied: done + applied,
@@ -114,10 +114,8 @@ pub async fn replay(
             });
         })
         .await?;
-        done += applied;
-        consumers.push(consumer);
     }
-    let checkpoint = switch_over(pool, &schema, &runners, &consumers).await?;
+    let checkpoint = switch_over(pool, &schema, &runners).await?;
     progress(&ReplayProgress {
         projection: name,
         applied: checkpoint,
@@ -129,15 +127,13 @@ pub async fn replay(
     })
 }
 
-type PullConsumer = jetstream::consumer::Consumer<jetstream::consumer::pull::Config>;
-
 /// Bulk phase on one stream: batch transactions until the stream head seen at start. Returns
-/// the open consumer (the switch-over reads the rest from it) and the checkpoint reached.
+/// the checkpoint reached.
 async fn bulk(
     runner: &Runner,
     target: u64,
     progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<(PullConsumer, u64), RunError> {
+) -> Result<u64, RunError> {
     let mut consumer = runner.open_consumer().await?;
     let mut applied = 0;
     while applied < target {
@@ -153,19 +149,66 @@ async fn bulk(
         applied = runner.checkpoint().await?;
         progress(applied);
     }
-    Ok((consumer, applied))
+    Ok(applied)
+}
+
+/// Whether the unpartitioned metrics stream of earlier versions exists. Only JetStream's "not
+/// found" says no: a replay that took a slow answer for "no" would rebuild without that
+/// history and throw it away.
+async fn legacy_stream_exists(
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+) -> Result<bool, RunError> {
+    match jetstream.get_stream(names.metrics_stream()).await {
+        Ok(_) => Ok(true),
+        Err(e) => match e.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(js)
+                if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                Ok(false)
+            }
+            _ => Err(RunError::Bus(e.to_string())),
+        },
+    }
+}
+
+/// Refuses a replay that would not rebuild every stream the live tables were built from: a
+/// checkpoint of this projection on a stream the replay does not read (another partition count
+/// in this shell's configuration, say) means the switch-over would drop that stream's rows.
+async fn covers_every_checkpoint(
+    pool: &Pool,
+    name: &str,
+    runners: &[Runner],
+) -> Result<(), RunError> {
+    let client = pool.get().await?;
+    let live: Vec<String> = client
+        .query(
+            "SELECT projection FROM public.projection_checkpoints
+              WHERE (projection = $1 OR projection LIKE $1 || '.p%') AND stream_sequence > 0",
+            &[&name],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: Vec<&String> = live
+        .iter()
+        .filter(|key| !runners.iter().any(|r| &r.key == *key))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Bus(format!(
+            "the live {name} tables were also built from {missing:?}, which this replay would not read (is PGA_METRIC_PARTITIONS the deployment's?); nothing was changed"
+        )))
+    }
 }
 
 /// Switch-over, in one transaction: lock the live checkpoint rows (in key order; each live
 /// runner locks one) and tables, apply what arrived since on every stream, swap the tables,
 /// copy the checkpoints and positions. Returns the checkpoints' sum.
 // Over 60 lines on purpose: one transaction, read top to bottom: lock, catch up, swap tables, move the runtime rows, then the acks after commit.
-async fn switch_over(
-    pool: &Pool,
-    schema: &str,
-    runners: &[Runner],
-    consumers: &[PullConsumer],
-) -> Result<u64, RunError> {
+async fn switch_over(pool: &Pool, schema: &str, runners: &[Runner]) -> Result<u64, RunError> {
     let Some(first) = runners.first() else {
         return Ok(0);
     };
@@ -193,10 +236,22 @@ async fn switch_over(
     }
     let mut tail = Vec::new();
     let mut checkpoint = 0;
-    for (runner, consumer) in runners.iter().zip(consumers) {
+    for runner in runners {
+        // A fresh consumer from the rebuilt checkpoint (the bulk phase's may have been removed
+        // for inactivity while other streams were rebuilt), read up to the head as it stands
+        // now that the live runners wait: with steady ingest, "until a fetch comes back empty"
+        // might never come.
+        let consumer = runner.open_consumer().await?;
+        let mut stream = runner.stream().await?;
+        let head = stream
+            .info()
+            .await
+            .map_err(|e| RunError::Bus(e.to_string()))?
+            .state
+            .last_sequence;
         let mut reached = runner.checkpoint().await?;
-        loop {
-            let messages = runner.fetch(consumer, Duration::from_millis(200)).await?;
+        while reached < head {
+            let messages = runner.fetch(&consumer, Duration::from_millis(200)).await?;
             if messages.is_empty() {
                 break;
             }

@@ -77,18 +77,23 @@ pub async fn projection_status(
     names: &BusNames,
     plan: &Plan,
 ) -> Result<Vec<ProjectionStatus>, anyhow::Error> {
-    let mut heads: HashMap<String, Option<u64>> = HashMap::new();
     let legacy = jetstream.get_stream(names.metrics_stream()).await.is_ok();
     let feeds = feeds(plan, names, legacy);
-    for feed in &feeds {
-        if !heads.contains_key(&feed.stream) {
-            let head = match jetstream.get_stream(&feed.stream).await {
-                Ok(mut stream) => stream.info().await.ok().map(|i| i.state.last_sequence),
+    let mut streams: Vec<String> = feeds.iter().map(|f| f.stream.clone()).collect();
+    streams.sort();
+    streams.dedup();
+    // One request per stream (`get_stream` answers with the stream's info), all at once.
+    let heads: HashMap<String, Option<u64>> =
+        futures::future::join_all(streams.into_iter().map(|name| async move {
+            let head = match jetstream.get_stream(&name).await {
+                Ok(stream) => Some(stream.cached_info().state.last_sequence),
                 Err(_) => None,
             };
-            heads.insert(feed.stream.clone(), head);
-        }
-    }
+            (name, head)
+        }))
+        .await
+        .into_iter()
+        .collect();
     let client = pool.get().await?;
     let checkpoints: HashMap<String, i64> = client
         .query(

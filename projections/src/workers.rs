@@ -130,11 +130,17 @@ impl Default for WorkerSettings {
     }
 }
 
+/// How long a unit's runners may take to finish their batch when the unit is given up.
+const STOP_PATIENCE: Duration = Duration::from_secs(2);
+
 /// One process's share of the projections.
 pub struct Worker {
     id: uuid::Uuid,
     host: String,
+    /// The runners' pool.
     pool: Pool,
+    /// A small pool of its own for the leases, so that busy runners never delay a renewal.
+    leases: Pool,
     jetstream: jetstream::Context,
     names: BusNames,
     plan: Plan,
@@ -150,9 +156,11 @@ struct Running {
 }
 
 impl Worker {
-    /// A worker with a fresh identity.
+    /// A worker with a fresh identity: runners on `pool`, leases on `leases` (two connections
+    /// are plenty).
     pub fn new(
         pool: Pool,
+        leases: Pool,
         jetstream: jetstream::Context,
         names: BusNames,
         plan: Plan,
@@ -166,6 +174,7 @@ impl Worker {
             id: uuid::Uuid::new_v4(),
             host: format!("{host} pid {}", std::process::id()),
             pool,
+            leases,
             jetstream,
             names,
             plan,
@@ -189,19 +198,24 @@ impl Worker {
             // Whether the stream of earlier versions exists changes only on an upgrade: look
             // now and then, not every tick.
             if legacy.is_none() || ticks.is_multiple_of(30) {
-                legacy = Some(
-                    self.jetstream
-                        .get_stream(self.names.metrics_stream())
-                        .await
-                        .is_ok(),
-                );
+                legacy = self.legacy_stream_exists().await.or(legacy);
             }
             ticks = ticks.wrapping_add(1);
             let units = self.plan.units(&self.names, legacy.unwrap_or(false));
-            match self.balance(&units).await {
-                Ok(owned) => {
+            // Renewal must not wait behind anything for longer than a lease lasts.
+            let budget = self.settings.lease / 2;
+            let renewed = match tokio::time::timeout(budget, self.renew(&units)).await {
+                Ok(r) => r,
+                Err(_) => Err(anyhow::anyhow!(
+                    "PostgreSQL did not answer within {budget:?}"
+                )),
+            };
+            match renewed {
+                Ok((owned, fair)) => {
                     self.renewed = tokio::time::Instant::now();
-                    self.converge(&owned).await;
+                    if let Err(e) = self.rebalance(owned, fair, &units).await {
+                        tracing::warn!(worker = %self.id, error = %e, "could not rebalance the projection units");
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(worker = %self.id, error = %e,
@@ -220,17 +234,44 @@ impl Worker {
         }
     }
 
-    /// Renews, gives back what is over the fair share, takes free units up to it; returns the
-    /// units this worker now holds.
-    async fn balance(&mut self, units: &[Unit]) -> Result<Vec<Unit>, anyhow::Error> {
+    /// Whether the unpartitioned stream of earlier versions exists; `None` when JetStream did
+    /// not say (slow, down): the caller keeps what it knew.
+    async fn legacy_stream_exists(&self) -> Option<bool> {
+        let name = self.names.metrics_stream();
+        match tokio::time::timeout(Duration::from_millis(500), self.jetstream.get_stream(&name))
+            .await
+        {
+            Ok(Ok(_)) => Some(true),
+            Ok(Err(e)) => match e.kind() {
+                jetstream::context::GetStreamErrorKind::JetStream(js)
+                    if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    Some(false)
+                }
+                _ => None,
+            },
+            Err(_) => None,
+        }
+    }
+
+    /// Says this worker is alive and renews its leases; returns the units it still holds and
+    /// its fair share. Only the lease connection is used, never the runners' pool.
+    async fn renew(&self, units: &[Unit]) -> Result<(Vec<String>, usize), anyhow::Error> {
         let lease = pg_interval(self.settings.lease);
         let keys: Vec<String> = units.iter().map(|u| u.key()).collect();
-        let client = self.pool.get().await?;
+        let client = self.leases.get().await?;
         client
             .execute(
                 "INSERT INTO projection_workers (worker, host) VALUES ($1, $2)
                  ON CONFLICT (worker) DO UPDATE SET seen_at = now()",
                 &[&self.id, &self.host],
+            )
+            .await?;
+        // Workers that died long ago are of no more interest.
+        client
+            .execute(
+                "DELETE FROM projection_workers WHERE seen_at < now() - interval '1 hour'",
+                &[],
             )
             .await?;
         client
@@ -246,7 +287,6 @@ impl Worker {
             )
             .await?
             .get(0);
-        let fair = fair_share(units.len(), live);
         let mut owned: Vec<String> = client
             .query(
                 "UPDATE projection_leases SET expires_at = now() + $2::text::interval
@@ -258,12 +298,23 @@ impl Worker {
             .map(|r| r.get(0))
             .collect();
         owned.sort();
+        Ok((owned, fair_share(units.len(), live)))
+    }
+
+    /// Gives back what is over the fair share (its runners stopped first, so the next owner
+    /// normally starts on a quiet stream), takes free units up to it, and starts and stops
+    /// runners to match.
+    async fn rebalance(
+        &mut self,
+        mut owned: Vec<String>,
+        fair: usize,
+        units: &[Unit],
+    ) -> Result<(), anyhow::Error> {
         if owned.len() > fair {
-            // Give back the newest-numbered first; stop their runners before the lease goes,
-            // so the next owner normally starts on a quiet stream.
             let surplus: Vec<String> = owned.split_off(fair);
             let give: Vec<Unit> = surplus.iter().filter_map(|k| Unit::from_key(k)).collect();
             self.stop(&give).await;
+            let client = self.leases.get().await?;
             client
                 .execute(
                     "UPDATE projection_leases SET owner = NULL, expires_at = '-infinity'
@@ -272,7 +323,10 @@ impl Worker {
                 )
                 .await?;
         } else if owned.len() < fair {
+            let lease = pg_interval(self.settings.lease);
+            let keys: Vec<String> = units.iter().map(|u| u.key()).collect();
             let want = i64::try_from(fair - owned.len()).unwrap_or(i64::MAX);
+            let client = self.leases.get().await?;
             let taken = client
                 .query(
                     "UPDATE projection_leases l
@@ -286,7 +340,9 @@ impl Worker {
                 .await?;
             owned.extend(taken.iter().map(|r| r.get::<_, String>(0)));
         }
-        Ok(owned.iter().filter_map(|k| Unit::from_key(k)).collect())
+        let owned: Vec<Unit> = owned.iter().filter_map(|k| Unit::from_key(k)).collect();
+        self.converge(&owned).await;
+        Ok(())
     }
 
     /// Starts the runners of units newly held and stops those of units no longer held.
@@ -321,7 +377,16 @@ impl Worker {
             if let Some(mut running) = self.running.remove(unit) {
                 tracing::info!(worker = %self.id, unit = %unit.key(), "giving up projection unit");
                 running.stop.cancel();
-                while running.tasks.join_next().await.is_some() {}
+                // A runner finishes the batch it is applying; one stuck (waiting on a lock, on
+                // PostgreSQL) is aborted, its transaction rolled back, rather than holding up
+                // the renewal of every other lease.
+                let drained = tokio::time::timeout(STOP_PATIENCE, async {
+                    while running.tasks.join_next().await.is_some() {}
+                })
+                .await;
+                if drained.is_err() {
+                    running.tasks.shutdown().await;
+                }
             }
         }
     }
@@ -336,7 +401,7 @@ impl Worker {
     }
 
     async fn resign(&self) -> Result<(), anyhow::Error> {
-        let client = self.pool.get().await?;
+        let client = self.leases.get().await?;
         client
             .execute(
                 "UPDATE projection_leases SET owner = NULL, expires_at = '-infinity' WHERE owner = $1",

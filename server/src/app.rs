@@ -463,14 +463,23 @@ impl Pipeline {
         let relay = Relay::new(self.pool.clone(), js.clone(), names.clone(), seal.clone())
             .with_replicas(replicas);
         tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
-        // Earlier versions' one durable consumer per projection: replaced by each worker's own.
-        if let Ok(stream) = js.get_stream(names.events_stream()).await {
-            for p in &self.plan.events {
-                let _ = stream.delete_consumer(&names.consumer(p.name())).await;
+        // In the background: with NATS away, each of these waits for its request timeout.
+        tasks.spawn(tidy_streams(
+            js.clone(),
+            names.clone(),
+            replicas,
+            self.plan.clone(),
+        ));
+        let leases = match projections::db::pool(&config.database_url, 2) {
+            Ok(pool) => pool,
+            Err(e) => {
+                tracing::error!(error = %e, "no pool for the projection leases; projections not started");
+                return;
             }
-        }
+        };
         let worker = Worker::new(
             self.read_pool.clone(),
+            leases,
             js.clone(),
             names.clone(),
             self.plan.clone(),
@@ -478,6 +487,59 @@ impl Pipeline {
         );
         tracing::info!(worker = %worker.id(), partitions = names.partitions(), "projection worker started");
         tasks.spawn(worker.run(shutdown.clone()));
+    }
+}
+
+/// Stream upkeep at start: replicas as configured, and the consumers of earlier versions gone.
+async fn tidy_streams(
+    js: jetstream::Context,
+    names: domain::bus::BusNames,
+    replicas: usize,
+    plan: projections::workers::Plan,
+) {
+    ensure_replicas(&js, &names, replicas).await;
+    // Earlier versions' one durable consumer per projection: replaced by each worker's own.
+    if let Ok(stream) = js.get_stream(names.events_stream()).await {
+        for p in &plan.events {
+            let _ = stream.delete_consumer(&names.consumer(p.name())).await;
+        }
+    }
+    if let Ok(stream) = js.get_stream(names.metrics_stream()).await {
+        for p in (plan.metrics)() {
+            let _ = stream.delete_consumer(&names.consumer(p.name())).await;
+        }
+    }
+}
+
+/// Streams keep the replica count they were created with: one created before
+/// `PGA_NATS_REPLICAS` was raised (or by an earlier version) is raised now (JetStream copies the
+/// data to the new replicas), or the refusal is logged.
+async fn ensure_replicas(js: &jetstream::Context, names: &domain::bus::BusNames, replicas: usize) {
+    let streams = (0..names.partitions())
+        .map(|p| names.metrics_partition_stream(p))
+        .chain([names.events_stream()]);
+    for name in streams {
+        let stream = match js.get_stream(&name).await {
+            Ok(stream) => stream,
+            Err(e) => match e.kind() {
+                jetstream::context::GetStreamErrorKind::JetStream(_) => continue,
+                // NATS is away: nothing more to do now.
+                _ => return,
+            },
+        };
+        let mut config = stream.cached_info().config.clone();
+        if config.num_replicas == replicas {
+            continue;
+        }
+        let had = config.num_replicas;
+        config.num_replicas = replicas;
+        match js.update_stream(config).await {
+            Ok(_) => {
+                tracing::info!(stream = %name, from = had, to = replicas, "stream replicas changed")
+            }
+            Err(e) => tracing::warn!(stream = %name, has = had, wanted = replicas, error = %e,
+                "could not change the stream's replicas; it keeps its own"),
+        }
     }
 }
 

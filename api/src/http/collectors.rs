@@ -147,6 +147,9 @@ pub(crate) struct Registered {
 pub(crate) struct Credentials {
     token: String,
     token_expires_at: DateTime<Utc>,
+    /// Where a collector publishing to NATS sends its batches (its partition's subject), also
+    /// when the server issues no NATS credential (NATS without authentication).
+    metrics_subject: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     nats: Option<commands::nats_auth::CollectorNatsCredential>,
 }
@@ -167,6 +170,7 @@ fn issue_credentials(state: &AppState, collector_id: Uuid) -> Result<Credentials
     Ok(Credentials {
         token,
         token_expires_at,
+        metrics_subject: state.names.metrics_subject(&collector_id.to_string()),
         nats,
     })
 }

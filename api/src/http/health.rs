@@ -103,11 +103,20 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
             ),
         )
         .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default()
     } else {
-        Vec::new()
+        Ok(Ok(Vec::new()))
+    };
+    // No list is no good news: say why there is none.
+    let (projections, projections_problem) = match projections {
+        Ok(Ok(list)) => (list, None),
+        Ok(Err(e)) => (
+            Vec::new(),
+            Some(format!("projection status unavailable: {e}")),
+        ),
+        Err(_) => (
+            Vec::new(),
+            Some(format!("projection status did not come within {timeout:?}")),
+        ),
     };
     let relay_pending = if postgres.up {
         commands::relay::pending_events(state.commands.pool())
@@ -124,7 +133,7 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
     } else {
         None
     };
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = projections_problem.into_iter().collect();
     if let Some(f) = &relay_failing {
         problems.push(format!(
             "the relay cannot publish the event at position {} since {}: {}",

@@ -113,7 +113,7 @@ pub(crate) fn verified_batch(
     message: &Delivered,
 ) -> Result<(Arc<MetricBatch>, uuid::Uuid), ApplyError> {
     let reject = |m: String| ApplyError::Reject(m);
-    // `<prefix>.metrics.<NN>.<collector_id>` on a partition's stream, or
+    // `<prefix>-p<NN>.metrics.<collector_id>` on a partition's stream, or
     // `<prefix>.metrics.<collector_id>` on the unpartitioned stream of earlier versions.
     let subject_id = domain::bus::parse_metrics_subject(&message.subject)
         .map(|(_, id)| id)
@@ -126,7 +126,7 @@ pub(crate) fn verified_batch(
         })
         .ok_or_else(|| {
             reject(format!(
-                "subject {} is not <prefix>.metrics.<partition>.<collector_id>",
+                "subject {} is not <prefix>-p<partition>.metrics.<collector_id>",
                 message.subject
             ))
         })?;

@@ -97,11 +97,17 @@ pub fn partition_name(day: NaiveDate) -> String {
 }
 
 /// DDL creating a day's partition (unqualified: lands in the first schema of `search_path`).
+///
+/// Transactions of several metric partitions may create the same day at once. `IF NOT EXISTS`
+/// does not see a table another open transaction created: the second would wait for the first
+/// and then fail with a duplicate (42P07), rejecting a good batch. An advisory lock, held to the
+/// end of the transaction, makes the second wait and then see the table.
 pub fn partition_ddl(day: NaiveDate) -> String {
     let next = day + Duration::days(1);
+    let name = partition_name(day);
     format!(
-        "CREATE TABLE IF NOT EXISTS {} PARTITION OF metric_samples FOR VALUES FROM ('{day}') TO ('{next}')",
-        partition_name(day)
+        "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.{name}'));
+         CREATE TABLE IF NOT EXISTS {name} PARTITION OF metric_samples FOR VALUES FROM ('{day}') TO ('{next}')"
     )
 }
 
@@ -511,9 +517,11 @@ mod tests {
         assert_eq!(series_id("c", "i", "m", &l1), series_id("c", "i", "m", &l1));
         assert_ne!(series_id("c", "i", "m", &l1), series_id("c", "i", "m", &l2));
         assert_ne!(series_id("c", "i", "m", &l1), series_id("c", "", "m", &l1));
-        assert_eq!(
-            partition_ddl(NaiveDate::from_ymd_opt(2026, 2, 28).expect("date")),
-            "CREATE TABLE IF NOT EXISTS metric_samples_20260228 PARTITION OF metric_samples FOR VALUES FROM ('2026-02-28') TO ('2026-03-01')"
+        let ddl = partition_ddl(NaiveDate::from_ymd_opt(2026, 2, 28).expect("date"));
+        assert!(ddl.starts_with("SELECT pg_advisory_xact_lock("), "{ddl}");
+        assert!(
+            ddl.ends_with("CREATE TABLE IF NOT EXISTS metric_samples_20260228 PARTITION OF metric_samples FOR VALUES FROM ('2026-02-28') TO ('2026-03-01')"),
+            "{ddl}"
         );
     }
 }

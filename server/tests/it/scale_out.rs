@@ -234,7 +234,7 @@ async fn the_checkpoint_lock_keeps_two_runners_on_one_stream_from_applying_a_mes
         .await
         .expect("streams");
     const MESSAGES: i64 = 400;
-    let subject = names.subject("metrics.00.probe");
+    let subject = format!("{}-p00.metrics.probe", names.prefix());
     for i in 0..MESSAGES {
         js.publish(subject.clone(), format!("{i}").into())
             .await
@@ -269,4 +269,25 @@ async fn the_checkpoint_lock_keeps_two_runners_on_one_stream_from_applying_a_mes
         MESSAGES,
         "a message applied twice"
     );
+}
+
+#[tokio::test]
+async fn two_partitions_creating_the_same_day_at_once_both_succeed() {
+    // Each metric partition's transaction creates the day it writes into when it is missing;
+    // with 16 of them, two do so at once on the first batch of a day.
+    let env = crate::support::TestEnv::new().await;
+    let (a, b) = (env.sql().await, env.sql().await);
+    let day = chrono::NaiveDate::from_ymd_opt(2031, 1, 1).expect("date");
+    let ddl = projections::projectors::partition_ddl(day);
+    a.batch_execute(&format!("BEGIN; {ddl}"))
+        .await
+        .expect("first creates");
+    let second =
+        tokio::spawn(async move { b.batch_execute(&format!("BEGIN; {ddl}; COMMIT")).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.batch_execute("COMMIT").await.expect("first commits");
+    second
+        .await
+        .expect("task")
+        .expect("the second finds the day created and goes on");
 }
