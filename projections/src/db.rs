@@ -47,6 +47,26 @@ pub fn pool_with(
     max_size: usize,
     statement_timeout: Option<Duration>,
 ) -> Result<Pool, PoolError> {
+    build(database_url, max_size, statement_timeout, Some(Duration::from_secs(5)))
+}
+
+/// The projectors' pool: like [`pool`], but a runner waits for a free connection as long as it
+/// takes. Dozens of runners (two per metric partition) share it; a wait is contention, not a
+/// failure, and failing it would pause the runner and add its back-off to the lag. A PostgreSQL
+/// that is down still fails at once (connecting has its own 5 s timeout).
+///
+/// # Errors
+/// [`PoolError`] when the URL is invalid.
+pub fn runner_pool(database_url: &str, max_size: usize) -> Result<Pool, PoolError> {
+    build(database_url, max_size, None, None)
+}
+
+fn build(
+    database_url: &str,
+    max_size: usize,
+    statement_timeout: Option<Duration>,
+    wait_timeout: Option<Duration>,
+) -> Result<Pool, PoolError> {
     let (url, mode) = split_ssl_mode(database_url)?;
     let mut config: tokio_postgres::Config = url.parse()?;
     if config.get_connect_timeout().is_none() {
@@ -76,7 +96,7 @@ pub fn pool_with(
     };
     Ok(Pool::builder(manager)
         .max_size(max_size)
-        .wait_timeout(Some(Duration::from_secs(5)))
+        .wait_timeout(wait_timeout)
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()?)

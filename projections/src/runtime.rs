@@ -130,6 +130,23 @@ pub enum RunError {
 /// A consumer nobody fetched from for this long is removed by JetStream (its worker is gone).
 pub const CONSUMER_INACTIVE: Duration = Duration::from_secs(120);
 
+/// Metric batches one partition's runner fetches at once. A 2,000-point batch is ~200 KB on the
+/// stream and over 1 MB parsed, and every partition has two runners: the fetch shrinks as the
+/// partitions grow, keeping about 64 batches in flight per projection (16 partitions: 4 each),
+/// between 4 and 32 per fetch.
+pub fn metrics_fetch_size(partitions: u16) -> usize {
+    (64 / usize::from(partitions.max(1))).clamp(4, 32)
+}
+
+#[cfg(test)]
+mod fetch_size_tests {
+    #[test]
+    fn fetches_shrink_as_partitions_grow() {
+        use super::metrics_fetch_size as size;
+        assert_eq!((size(1), size(2), size(4), size(16), size(64)), (32, 32, 16, 4, 4));
+    }
+}
+
 /// The checkpoint key of a projection's metric partition: `<name>.p<NN>`.
 pub fn partition_key(name: &str, partition: u16) -> String {
     format!("{name}.p{partition:02}")
@@ -186,7 +203,10 @@ impl Runner {
     ) -> Self {
         let key = partition_key(projector.name(), partition);
         let stream_name = names.metrics_partition_stream(partition);
-        Self::on(pool, jetstream, names, projector, key, stream_name)
+        let batch_size = metrics_fetch_size(names.partitions());
+        let mut runner = Self::on(pool, jetstream, names, projector, key, stream_name);
+        runner.batch_size = batch_size;
+        runner
     }
 
     fn on(

@@ -1,7 +1,8 @@
 //! Workers sharing the projections: several `pganalytics project` processes (or `serve`s) on
 //! one database and one NATS divide the work between them and take over a dead one's share.
 //!
-//! The work is cut into units: the domain-event projections together (a small, ordered stream),
+//! The work is cut into units: the domain-event projections together (a small, ordered stream,
+//! with the relay that feeds it, so that one relay runs at a time),
 //! each metric partition with its projections, and the unpartitioned metrics stream of earlier
 //! versions while it exists. A worker runs a unit while it holds the unit's lease in
 //! `projection_leases`, renewed every [`WorkerSettings::tick`] and lost after
@@ -65,6 +66,11 @@ impl Unit {
 /// Makes the metrics projections afresh for one stream (they gather a fetch's writes in memory).
 pub type MetricProjectors = Arc<dyn Fn() -> Vec<Arc<dyn Projector>> + Send + Sync>;
 
+/// A task that runs beside the domain-event projections until it is told to stop (the relay,
+/// which publishes the event store to the stream those projections read).
+pub type Companion =
+    Arc<dyn Fn(CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// What there is to run.
 #[derive(Clone)]
 pub struct Plan {
@@ -72,6 +78,8 @@ pub struct Plan {
     pub events: Vec<Arc<dyn Projector>>,
     /// The metrics projections, made afresh per unit.
     pub metrics: MetricProjectors,
+    /// Runs wherever the `events` unit runs: one relay at a time, not one per worker.
+    pub events_companion: Option<Companion>,
 }
 
 impl Plan {
@@ -367,6 +375,9 @@ impl Worker {
                 .runners(*unit, &self.pool, &self.jetstream, &self.names)
             {
                 tasks.spawn(runner.owned_by(&owner[..12]).run(stop.clone()));
+            }
+            if let (Unit::Events, Some(companion)) = (unit, &self.plan.events_companion) {
+                tasks.spawn(companion(stop.clone()));
             }
             self.running.insert(*unit, Running { stop, tasks });
         }

@@ -346,7 +346,7 @@ pub async fn start(
     // Three pools on the read models: projectors and upkeep; the query API's reads (with a
     // statement timeout); and authentication. A heavy query waits for a read connection
     // without taking one from the projectors or from the auth guard.
-    let read_pool = projections::db::pool(&config.database_url, 16)?;
+    let read_pool = projections::db::runner_pool(&config.database_url, 16)?;
     let nats_trouble = api::state::NatsTrouble::default();
     let nats = connect_nats(config, &nats_trouble).await?;
     let max_payload_checked = check_max_payload_now(&nats, Duration::from_secs(2)).await?;
@@ -365,6 +365,7 @@ pub async fn start(
             metrics: Arc::new(move || {
                 projections::projectors::metric_projectors(verifier.clone(), storage)
             }),
+            events_companion: None,
         }
     };
     record_partitions(&read_pool, config.names.partitions()).await?;
@@ -460,9 +461,13 @@ impl Pipeline {
         if let Err(e) = ingest::ensure_metrics_stream(js, names, max_age, replicas).await {
             tracing::warn!(error = %e, "metric streams not ready yet; projectors will retry");
         }
+        // The relay runs wherever the `events` unit runs: one relay at a time.
         let relay = Relay::new(self.pool.clone(), js.clone(), names.clone(), seal.clone())
             .with_replicas(replicas);
-        tasks.spawn(relay.run(Duration::from_secs(1), shutdown.clone()));
+        let mut plan = self.plan.clone();
+        plan.events_companion = Some(Arc::new(move |stop| {
+            Box::pin(relay.clone().run(Duration::from_secs(1), stop))
+        }));
         // In the background: with NATS away, each of these waits for its request timeout.
         tasks.spawn(tidy_streams(
             js.clone(),
@@ -482,7 +487,7 @@ impl Pipeline {
             leases,
             js.clone(),
             names.clone(),
-            self.plan.clone(),
+            plan,
             config.workers,
         );
         tracing::info!(worker = %worker.id(), partitions = names.partitions(), "projection worker started");

@@ -450,6 +450,7 @@ impl Config {
         projections::projectors::StorageLimits {
             retention_days: self.retention_days,
             max_series_per_collector: self.max_series_per_collector,
+            partitions: self.names.partitions(),
         }
     }
 

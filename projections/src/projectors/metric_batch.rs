@@ -17,6 +17,7 @@ use crate::runtime::{ApplyError, Delivered};
 /// projector far behind, or a replay of one projection alone, parses for itself).
 pub struct ParsedBatches {
     readers: u8,
+    kept: usize,
     entries: Mutex<VecDeque<Entry>>,
 }
 
@@ -29,15 +30,23 @@ struct Entry {
 /// A message's identity on the stream it came from.
 type Key = (u64, i64, usize);
 
-/// Entries kept at most: bounds the memory to a few megabytes.
+/// Entries kept at most by one cache.
 const KEPT: usize = 32;
 
 impl ParsedBatches {
-    /// A cache for `readers` projectors.
+    /// A cache for `readers` projectors, keeping at most [`KEPT`] batches.
     pub fn new(readers: u8) -> Arc<Self> {
+        Self::with_room(readers, KEPT)
+    }
+
+    /// A cache for `readers` projectors keeping at most `kept` batches (each over 1 MB parsed:
+    /// with one cache per metric partition, this bounds the memory).
+    pub fn with_room(readers: u8, kept: usize) -> Arc<Self> {
+        let kept = kept.clamp(1, KEPT);
         Arc::new(Self {
             readers: readers.max(1),
-            entries: Mutex::new(VecDeque::with_capacity(KEPT)),
+            kept,
+            entries: Mutex::new(VecDeque::with_capacity(kept)),
         })
     }
 
@@ -58,7 +67,7 @@ impl ParsedBatches {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= KEPT {
+            if entries.len() >= self.kept {
                 entries.pop_front();
             }
             entries.push_back(Entry {
@@ -292,5 +301,14 @@ mod tests {
             cache.parse(&message(seq, &body)).expect("parses");
         }
         assert_eq!(cache.entries.lock().expect("lock").len(), KEPT);
+        // One cache per metric partition keeps less.
+        let small = ParsedBatches::with_room(2, 8);
+        for seq in 0..20 {
+            let body = format!(
+                r#"{{"batch_id":"b{seq}","collector_id":"c","collected_at":"2026-01-01T00:00:00Z","samples":[]}}"#
+            );
+            small.parse(&message(seq, &body)).expect("parses");
+        }
+        assert_eq!(small.entries.lock().expect("lock").len(), 8);
     }
 }

@@ -295,7 +295,8 @@ pub fn metric_projectors(
     verifier: Arc<dyn domain::collector::CollectorTokenVerifier>,
     storage: StorageLimits,
 ) -> Vec<Arc<dyn Projector>> {
-    let parsed = ParsedBatches::new(2);
+    // Parsed batches wait here for the slower of the two readers: room for two fetches.
+    let parsed = ParsedBatches::with_room(2, 2 * crate::runtime::metrics_fetch_size(storage.partitions));
     vec![
         Arc::new(CollectorActivity::new(verifier.clone(), parsed.clone())),
         Arc::new(MetricSamples::new(
@@ -314,6 +315,9 @@ pub struct StorageLimits {
     pub retention_days: u32,
     /// Series one collector may have; new ones past it are refused and counted.
     pub max_series_per_collector: usize,
+    /// Metric partitions: each partition's projections fetch and keep parsed fewer batches
+    /// when there are more of them ([`crate::runtime::metrics_fetch_size`]).
+    pub partitions: u16,
 }
 
 /// Names of the projections a command must wait for (read-your-writes).
