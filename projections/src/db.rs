@@ -47,7 +47,12 @@ pub fn pool_with(
     max_size: usize,
     statement_timeout: Option<Duration>,
 ) -> Result<Pool, PoolError> {
-    build(database_url, max_size, statement_timeout, Some(Duration::from_secs(5)))
+    build(
+        database_url,
+        max_size,
+        statement_timeout,
+        Some(Duration::from_secs(5)),
+    )
 }
 
 /// The projectors' pool: like [`pool`], but a runner waits for a free connection as long as it

@@ -138,15 +138,6 @@ pub fn metrics_fetch_size(partitions: u16) -> usize {
     (64 / usize::from(partitions.max(1))).clamp(4, 32)
 }
 
-#[cfg(test)]
-mod fetch_size_tests {
-    #[test]
-    fn fetches_shrink_as_partitions_grow() {
-        use super::metrics_fetch_size as size;
-        assert_eq!((size(1), size(2), size(4), size(16), size(64)), (32, 32, 16, 4, 4));
-    }
-}
-
 /// The checkpoint key of a projection's metric partition: `<name>.p<NN>`.
 pub fn partition_key(name: &str, partition: u16) -> String {
     format!("{name}.p{partition:02}")
@@ -690,4 +681,16 @@ pub(crate) async fn record_rejection(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod fetch_size_tests {
+    #[test]
+    fn fetches_shrink_as_partitions_grow() {
+        use super::metrics_fetch_size as size;
+        assert_eq!(
+            (size(1), size(2), size(4), size(16), size(64)),
+            (32, 32, 16, 4, 4)
+        );
+    }
 }

@@ -296,7 +296,10 @@ pub fn metric_projectors(
     storage: StorageLimits,
 ) -> Vec<Arc<dyn Projector>> {
     // Parsed batches wait here for the slower of the two readers: room for two fetches.
-    let parsed = ParsedBatches::with_room(2, 2 * crate::runtime::metrics_fetch_size(storage.partitions));
+    let parsed = ParsedBatches::with_room(
+        2,
+        2 * crate::runtime::metrics_fetch_size(storage.partitions),
+    );
     vec![
         Arc::new(CollectorActivity::new(verifier.clone(), parsed.clone())),
         Arc::new(MetricSamples::new(
