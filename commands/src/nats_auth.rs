@@ -340,7 +340,7 @@ mod tests {
         let expires = Utc::now() + chrono::Duration::minutes(5);
         let cred = issuer.collector(id, &names, expires).expect("issue");
         assert_eq!(cred.subject, names.metrics_subject(&id.to_string()));
-        assert!(cred.subject.starts_with("pga.metrics."), "{}", cred.subject);
+        assert!(cred.subject.starts_with("pga-p"), "{}", cred.subject);
         let claims = Claims::<User>::decode(jwt_of_creds(&cred.credentials)).expect("decode");
         assert_eq!(claims.exp, Some(expires.timestamp()));
         assert_eq!(

@@ -5,15 +5,11 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
 use pganalytics::app::{self, Roles};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::faults::{free_port, wait_for_port};
-use crate::support::{
-    count, eventually_within, wait_for_count, RegisteredCollector, TestApp, TestEnv,
-};
+use crate::support::{eventually_within, RegisteredCollector, TestApp, TestEnv};
 
 /// Three nats-server processes in one cluster, sharing the operator, accounts and server
 /// credential of one `nats-init`.
@@ -118,10 +114,7 @@ impl Drop for Cluster {
 /// Pushes `c`'s batch `n` until it is accepted, as a collector retries: the same batch id, so a
 /// batch JetStream stored without the bridge hearing the ack is deduplicated.
 async fn push_until_accepted(app: &TestApp, c: &RegisteredCollector, n: usize) {
-    let body = json!({"batch_id": format!("b{n}"), "collector_id": c.id,
-        "collected_at": Utc::now(),
-        "samples": [{"metric": "pg_up", "labels": {}, "value": 1.0},
-                    {"metric": "pg_seq", "labels": {"n": n.to_string()}, "value": n}]});
+    let body = crate::scale_out::batch(c, n);
     for _ in 0..60 {
         if app.push(c, &body).await.status == 202 {
             return;
@@ -218,26 +211,7 @@ async fn an_r3_cluster_loses_no_batch_when_its_stream_leader_and_a_worker_die() 
     }
     let killed = killed.expect("a node was killed");
 
-    let sql = app.sql().await;
-    let batches = i64::try_from(BATCHES * collectors.len()).expect("small");
-    wait_for_count(
-        &sql,
-        "every accepted batch applied",
-        "SELECT count(*) FROM metric_applied_batches",
-        batches,
-    )
-    .await;
-    for c in &collectors {
-        let view = app
-            .wait_for_points(&c.id, 2 * i64::try_from(BATCHES).expect("small"))
-            .await;
-        assert_eq!(view["batches_total"], BATCHES, "{view}");
-    }
-    assert_eq!(
-        count(&sql, "SELECT count(*) FROM metric_samples").await,
-        2 * batches,
-        "no sample stored twice"
-    );
+    crate::scale_out::each_batch_counted_once(&app, &collectors, BATCHES).await;
     // The streams carried on under new leaders, on the two nodes left.
     for stream in &streams {
         let now = eventually_within(30, &format!("{stream} has a leader"), || async {

@@ -15,7 +15,7 @@ use crate::support::{
     count, eventually, spawn_admin_app, wait_for_count, RegisteredCollector, TestApp,
 };
 
-fn batch(c: &RegisteredCollector, n: usize) -> Value {
+pub(crate) fn batch(c: &RegisteredCollector, n: usize) -> Value {
     json!({"batch_id": format!("b{n}"), "collector_id": c.id, "collected_at": Utc::now(),
            "samples": [{"metric": "pg_up", "labels": {}, "value": 1.0},
                        {"metric": "pg_seq", "labels": {"n": n.to_string()}, "value": n}]})
@@ -33,6 +33,38 @@ async fn holders(sql: &tokio_postgres::Client) -> Vec<(uuid::Uuid, i64)> {
     .iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect()
+}
+
+/// Waits until `batches` batches of each collector (two points each, as [`batch`] makes them)
+/// are applied, then checks each was counted once: per collector, in the batch table and in the
+/// samples.
+pub(crate) async fn each_batch_counted_once(
+    app: &TestApp,
+    collectors: &[RegisteredCollector],
+    batches: usize,
+) {
+    let sql = app.sql().await;
+    let total = i64::try_from(batches * collectors.len()).expect("small");
+    wait_for_count(
+        &sql,
+        "every accepted batch applied",
+        "SELECT count(*) FROM metric_applied_batches",
+        total,
+    )
+    .await;
+    for c in collectors {
+        let view = app
+            .wait_for_points(&c.id, 2 * i64::try_from(batches).expect("small"))
+            .await;
+        assert_eq!(view["batches_total"], batches, "{view}");
+    }
+    // Nothing more arrives after a moment.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM metric_samples").await,
+        2 * total,
+        "no sample stored twice"
+    );
 }
 
 const PROJECT_ONLY: Roles = Roles {
@@ -98,27 +130,7 @@ async fn two_workers_share_the_partitions_and_one_takes_over_when_the_other_dies
     .await;
     assert!(split.iter().any(|(w, _)| *w == survivor));
 
-    // Every accepted batch counted once: per collector, in the batch table and in the samples.
-    let batches = i64::try_from(BATCHES * collectors.len()).expect("small");
-    wait_for_count(
-        &sql,
-        "every batch applied",
-        "SELECT count(*) FROM metric_applied_batches",
-        batches,
-    )
-    .await;
-    for c in &collectors {
-        let view = app
-            .wait_for_points(&c.id, 2 * i64::try_from(BATCHES).expect("small"))
-            .await;
-        assert_eq!(view["batches_total"], BATCHES, "{view}");
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        count(&sql, "SELECT count(*) FROM metric_samples").await,
-        2 * batches,
-        "no sample stored twice"
-    );
+    each_batch_counted_once(&app, &collectors, BATCHES).await;
     assert_eq!(
         count(&sql, "SELECT count(*) FROM projection_rejected").await,
         0
