@@ -17,6 +17,7 @@ use deadpool_postgres::Pool;
 use domain::bus::BusNames;
 
 use crate::runtime::{to_delivered, Projector, RunError, Runner, Source};
+use crate::workers::legacy_stream_exists;
 
 /// The runtime's own per-projection tables, rebuilt alongside the read model.
 const RUNTIME_TABLES: [&str; 4] = [
@@ -76,7 +77,10 @@ pub async fn replay(
                     Runner::partition(pool, js, names.clone(), projector.clone(), p)
                 })
                 .collect();
-            if legacy_stream_exists(jetstream, names).await? {
+            if legacy_stream_exists(jetstream, names, Duration::from_secs(10))
+                .await
+                .map_err(RunError::Bus)?
+            {
                 let (pool, js) = (pool.clone(), jetstream.clone());
                 runners.push(Runner::new(pool, js, names.clone(), projector.clone()));
             }
@@ -150,26 +154,6 @@ async fn bulk(
         progress(applied);
     }
     Ok(applied)
-}
-
-/// Whether the unpartitioned metrics stream of earlier versions exists. Only JetStream's "not
-/// found" says no: a replay that took a slow answer for "no" would rebuild without that
-/// history and throw it away.
-async fn legacy_stream_exists(
-    jetstream: &jetstream::Context,
-    names: &BusNames,
-) -> Result<bool, RunError> {
-    match jetstream.get_stream(names.metrics_stream()).await {
-        Ok(_) => Ok(true),
-        Err(e) => match e.kind() {
-            jetstream::context::GetStreamErrorKind::JetStream(js)
-                if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-            {
-                Ok(false)
-            }
-            _ => Err(RunError::Bus(e.to_string())),
-        },
-    }
 }
 
 /// Refuses a replay that would not rebuild every stream the live tables were built from: a

@@ -8,7 +8,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::runtime::partition_key;
-use crate::workers::Plan;
+use std::time::Duration;
+
+use crate::workers::{legacy_stream_exists, Plan};
 
 /// One projection's progress.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -77,7 +79,9 @@ pub async fn projection_status(
     names: &BusNames,
     plan: &Plan,
 ) -> Result<Vec<ProjectionStatus>, anyhow::Error> {
-    let legacy = jetstream.get_stream(names.metrics_stream()).await.is_ok();
+    let legacy = legacy_stream_exists(jetstream, names, Duration::from_millis(500))
+        .await
+        .unwrap_or(false);
     let feeds = feeds(plan, names, legacy);
     let mut streams: Vec<String> = feeds.iter().map(|f| f.stream.clone()).collect();
     streams.sort();

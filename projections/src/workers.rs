@@ -206,7 +206,11 @@ impl Worker {
             // Whether the stream of earlier versions exists changes only on an upgrade: look
             // now and then, not every tick.
             if legacy.is_none() || ticks.is_multiple_of(30) {
-                legacy = self.legacy_stream_exists().await.or(legacy);
+                legacy =
+                    legacy_stream_exists(&self.jetstream, &self.names, Duration::from_millis(500))
+                        .await
+                        .ok()
+                        .or(legacy);
             }
             ticks = ticks.wrapping_add(1);
             let units = self.plan.units(&self.names, legacy.unwrap_or(false));
@@ -239,26 +243,6 @@ impl Worker {
         self.converge(&[]).await;
         if let Err(e) = self.resign().await {
             tracing::warn!(worker = %self.id, error = %e, "could not give the leases back; they run out by themselves");
-        }
-    }
-
-    /// Whether the unpartitioned stream of earlier versions exists; `None` when JetStream did
-    /// not say (slow, down): the caller keeps what it knew.
-    async fn legacy_stream_exists(&self) -> Option<bool> {
-        let name = self.names.metrics_stream();
-        match tokio::time::timeout(Duration::from_millis(500), self.jetstream.get_stream(&name))
-            .await
-        {
-            Ok(Ok(_)) => Some(true),
-            Ok(Err(e)) => match e.kind() {
-                jetstream::context::GetStreamErrorKind::JetStream(js)
-                    if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-                {
-                    Some(false)
-                }
-                _ => None,
-            },
-            Err(_) => None,
         }
     }
 
@@ -426,6 +410,31 @@ impl Worker {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// Whether the unpartitioned metrics stream of earlier versions exists. Only JetStream's "not
+/// found" says no; a slow or failed answer is an error, so that nobody takes it for "no" (a
+/// replay would rebuild without that history and drop it).
+///
+/// # Errors
+/// Why JetStream did not say, within `patience`.
+pub async fn legacy_stream_exists(
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+    patience: Duration,
+) -> Result<bool, String> {
+    match tokio::time::timeout(patience, jetstream.get_stream(names.metrics_stream())).await {
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(e)) => match e.kind() {
+            jetstream::context::GetStreamErrorKind::JetStream(js)
+                if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                Ok(false)
+            }
+            _ => Err(e.to_string()),
+        },
+        Err(_) => Err(format!("JetStream did not answer within {patience:?}")),
     }
 }
 

@@ -303,3 +303,61 @@ async fn two_partitions_creating_the_same_day_at_once_both_succeed() {
         .expect("task")
         .expect("the second finds the day created and goes on");
 }
+
+#[tokio::test]
+async fn a_replay_that_would_not_read_every_partition_is_refused_and_changes_nothing() {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("c").await;
+    app.push_accepted(&c, &batch(&c, 0)).await;
+    app.wait_for_points(&c.id, 2).await;
+    // As if the live tables had also been fed by a partition this configuration does not have
+    // (a shell with another PGA_METRIC_PARTITIONS than the deployment's).
+    let sql = app.sql().await;
+    sql.execute(
+        "INSERT INTO projection_checkpoints (projection, stream_sequence)
+         VALUES ('metric_samples.p09', 5)",
+        &[],
+    )
+    .await
+    .expect("checkpoint");
+    let samples = projections::projectors::metric_projectors(
+        Arc::new(app.env.token_keys()),
+        app.config().storage(),
+    )
+    .into_iter()
+    .find(|p| p.name() == "metric_samples")
+    .expect("metric_samples");
+    let running = app.running();
+    let refused = projections::replay::replay(
+        &running.read_pool,
+        &running.jetstream,
+        &app.config().names,
+        samples,
+        &|_| {},
+    )
+    .await
+    .expect_err("a replay that would drop partition 9's rows is refused");
+    assert!(
+        refused.to_string().contains("metric_samples.p09"),
+        "{refused}"
+    );
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 2);
+}
+
+#[tokio::test]
+async fn every_token_names_the_collectors_partition_subject() {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("c").await;
+    let fresh = app
+        .api()
+        .post(
+            &format!("/collectors/{}/token", c.id),
+            None,
+            json!({"refresh_secret": c.refresh_secret}),
+        )
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let subject = app.config().names.metrics_subject(&c.id);
+    assert_eq!(fresh.body["metrics_subject"], subject.as_str());
+    assert_eq!(fresh.body["nats"]["subject"], subject.as_str());
+}
