@@ -69,6 +69,16 @@ ensure_tools() {
   if [ "${PGA_NEED_BROWSER:-}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     apt_install chromium
   fi
+  # The remote-write test runs Prometheus scraping postgres_exporter, as a user would.
+  if [ "${PGA_NEED_PROMETHEUS:-}" = 1 ]; then
+    local missing=()
+    [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+    [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
+    if [ "${#missing[@]}" -gt 0 ]; then
+      # Debian's packages start their services where systemd runs; the tests start their own.
+      apt_install "${missing[@]}"
+    fi
+  fi
 }
 
 ensure_postgres

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/services.sh
+PGA_NEED_PROMETHEUS=1 bash scripts/services.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

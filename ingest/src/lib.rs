@@ -11,6 +11,8 @@
 //! This crate never writes a read model and never counts anything: counting is the
 //! projectors' job, once per batch id.
 
+pub mod remote_write;
+
 use std::io::Read;
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use chrono::Utc;
 use domain::bus::BusNames;
-use domain::metrics::{parse_payload, PayloadError, RejectedSample};
+use domain::metrics::{parse_payload, MetricBatch, PayloadError, RejectedSample};
 
 pub use domain::metrics::TOKEN_HEADER;
 
@@ -38,6 +40,9 @@ pub enum IngestError {
     /// `Content-Encoding: gzip` with a body that is not gzip.
     #[error("the body is not valid gzip: {0}")]
     BadGzip(String),
+    /// A body whose encoding (snappy) is broken.
+    #[error("{0}")]
+    BadEncoding(String),
     /// The payload as a whole is unusable.
     #[error(transparent)]
     Payload(#[from] PayloadError),
@@ -131,8 +136,22 @@ pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, IngestError> {
 /// A push parsed and checked by [`Bridge::prepare`], ready to publish.
 #[derive(Debug)]
 pub struct Prepared {
-    payload: Bytes,
+    /// `(batch id, payload)`: one part, or several when a remote-write request was split to
+    /// fit the bus's message size.
+    parts: Vec<(String, Bytes)>,
     accepted: Accepted,
+}
+
+impl Prepared {
+    /// No sample was accepted.
+    pub fn is_empty(&self) -> bool {
+        self.accepted.metrics_accepted == 0
+    }
+
+    /// What the push answers (before publishing, `duplicate` is false).
+    pub fn accepted(&self) -> &Accepted {
+        &self.accepted
+    }
 }
 
 /// The HTTP bridge's publishing side.
@@ -196,22 +215,73 @@ impl Bridge {
             serde_json::to_vec(&parsed.batch)
                 .map_err(|e| IngestError::Unavailable(e.to_string()))?
         };
-        let max = self.client.server_info().max_payload;
-        if max > 0 && payload.len() + 1024 > max {
+        self.prepared(
+            payload,
+            parsed.batch,
+            parsed.rejected,
+            parsed.skipped_families,
+        )
+    }
+
+    /// [`Self::prepare`] for a Prometheus remote-write body (snappy-compressed protobuf): the
+    /// request becomes one native batch of `collector_id`. A request with no sample to store
+    /// (metadata only, staleness markers only) gives an empty [`Prepared`]: see
+    /// [`Prepared::is_empty`].
+    ///
+    /// # Errors
+    /// [`IngestError`].
+    pub fn prepare_remote_write(
+        &self,
+        collector_id: &str,
+        body: &[u8],
+    ) -> Result<Prepared, IngestError> {
+        let plain = remote_write::unsnappy(body)?;
+        let decoded = remote_write::decode(&plain, collector_id, Utc::now())?;
+        let skipped = if decoded.histograms_skipped > 0 {
+            vec![format!(
+                "{} native histogram samples (not stored)",
+                decoded.histograms_skipped
+            )]
+        } else {
+            Vec::new()
+        };
+        let parts = split_to_fit(&decoded.batch, self.room())?;
+        let mut prepared = self.prepared(Vec::new(), decoded.batch, decoded.rejected, skipped)?;
+        prepared.parts = parts;
+        Ok(prepared)
+    }
+
+    /// The largest payload the bus takes, less room for headers (`usize::MAX` when unknown).
+    fn room(&self) -> usize {
+        match self.client.server_info().max_payload {
+            0 => usize::MAX,
+            max => max.saturating_sub(1024),
+        }
+    }
+
+    fn prepared(
+        &self,
+        payload: Vec<u8>,
+        batch: MetricBatch,
+        rejected: Vec<RejectedSample>,
+        skipped_families: Vec<String>,
+    ) -> Result<Prepared, IngestError> {
+        let room = self.room();
+        if payload.len() > room {
             return Err(IngestError::TooLarge(format!(
-                "the batch is {} bytes as published (decompressed); the message bus takes at most {max}: send fewer samples per push",
+                "the batch is {} bytes as published (decompressed); the message bus takes at most {room}: send fewer samples per push",
                 payload.len()
             )));
         }
         Ok(Prepared {
-            payload: payload.into(),
+            parts: vec![(batch.batch_id.clone(), payload.into())],
             accepted: Accepted {
                 status: "accepted",
-                batch_id: parsed.batch.batch_id,
-                metrics_accepted: parsed.batch.samples.len(),
-                metrics_rejected: parsed.rejected.len(),
-                rejected: parsed.rejected.into_iter().take(20).collect(),
-                skipped_families: parsed.skipped_families,
+                batch_id: batch.batch_id,
+                metrics_accepted: batch.samples.len(),
+                metrics_rejected: rejected.len(),
+                rejected: rejected.into_iter().take(20).collect(),
+                skipped_families,
                 duplicate: false,
             },
         })
@@ -229,9 +299,14 @@ impl Bridge {
         prepared: Prepared,
     ) -> Result<Accepted, IngestError> {
         let mut accepted = prepared.accepted;
-        accepted.duplicate = self
-            .publish(collector_id, token, &accepted.batch_id, prepared.payload)
-            .await?;
+        let publishes = prepared
+            .parts
+            .into_iter()
+            .map(|(batch_id, payload)| self.publish(collector_id, token, batch_id, payload));
+        // Every part acknowledged, or an error (the sender retries the whole; parts already
+        // stored count once by their ids). A duplicate when every part was one.
+        let duplicates = futures::future::try_join_all(publishes).await?;
+        accepted.duplicate = duplicates.into_iter().all(|d| d);
         Ok(accepted)
     }
 
@@ -239,7 +314,7 @@ impl Bridge {
         &self,
         collector_id: &str,
         token: &str,
-        batch_id: &str,
+        batch_id: String,
         payload: Bytes,
     ) -> Result<bool, IngestError> {
         let subject = self.names.metrics_subject(collector_id);
@@ -249,7 +324,7 @@ impl Bridge {
         headers.insert(TOKEN_HEADER, token);
         headers.insert(
             "Nats-Msg-Id",
-            BusNames::batch_message_id(collector_id, batch_id).as_str(),
+            BusNames::batch_message_id(collector_id, &batch_id).as_str(),
         );
         let message = || {
             PublishMessage::build()
@@ -289,6 +364,50 @@ impl Bridge {
     }
 }
 
+/// A batch as one or more payloads of at most `room` bytes: `[(its id, it)]` when it fits,
+/// else parts of consecutive samples with ids `<id>-<i>` (deterministic: a retry of the same
+/// request on the same bus splits the same way, so it counts once).
+///
+/// # Errors
+/// [`IngestError::TooLarge`] when a single sample does not fit.
+fn split_to_fit(batch: &MetricBatch, room: usize) -> Result<Vec<(String, Bytes)>, IngestError> {
+    let json = |b: &MetricBatch| {
+        serde_json::to_vec(b).map_err(|e| IngestError::Unavailable(e.to_string()))
+    };
+    let whole = json(batch)?;
+    if whole.len() <= room {
+        return Ok(vec![(batch.batch_id.clone(), whole.into())]);
+    }
+    let samples = batch.samples.len();
+    let mut n = whole.len().div_ceil(room.max(1)).max(2);
+    while n <= samples {
+        let size = samples.div_ceil(n);
+        let parts = batch
+            .samples
+            .chunks(size)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let part = MetricBatch {
+                    batch_id: format!("{}-{i}", batch.batch_id),
+                    collector_id: batch.collector_id.clone(),
+                    instance: batch.instance.clone(),
+                    collected_at: batch.collected_at,
+                    samples: chunk.to_vec(),
+                    statements: batch.statements.clone(),
+                };
+                json(&part).map(|bytes| (part.batch_id, Bytes::from(bytes)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if parts.iter().all(|(_, p)| p.len() <= room) {
+            return Ok(parts);
+        }
+        n = n.saturating_mul(2).min(samples.max(n + 1));
+    }
+    Err(IngestError::TooLarge(format!(
+        "one sample is over the message bus's {room} bytes"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -310,5 +429,47 @@ mod tests {
         let bomb = bomb.finish().expect("finish");
         assert!(bomb.len() < 1024 * 1024);
         assert!(matches!(gunzip(&bomb), Err(IngestError::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_batch_over_the_bus_size_is_split_in_the_same_parts_every_time() {
+        let sample = |i: usize| domain::metrics::Sample {
+            metric: format!("m_{i}"),
+            labels: [("instance".to_owned(), "x".repeat(100))].into(),
+            value: i as f64,
+            ts: Utc::now(),
+            counter: false,
+        };
+        let batch = MetricBatch {
+            batch_id: "rw-abc".into(),
+            collector_id: "c1".into(),
+            instance: None,
+            collected_at: Utc::now(),
+            samples: (0..1000).map(sample).collect(),
+            statements: Default::default(),
+        };
+        let whole = split_to_fit(&batch, usize::MAX).expect("fits");
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].0, "rw-abc");
+        let room = whole[0].1.len() / 5;
+        let parts = split_to_fit(&batch, room).expect("splits");
+        assert!(parts.len() >= 5, "{}", parts.len());
+        assert!(parts.iter().all(|(_, p)| p.len() <= room));
+        assert_eq!(parts[0].0, "rw-abc-0");
+        let stored: usize = parts
+            .iter()
+            .map(|(_, p)| {
+                serde_json::from_slice::<MetricBatch>(p)
+                    .expect("a batch")
+                    .samples
+                    .len()
+            })
+            .sum();
+        assert_eq!(stored, 1000, "every sample in exactly one part");
+        assert_eq!(split_to_fit(&batch, room).expect("again"), parts);
+        assert!(matches!(
+            split_to_fit(&batch, 50),
+            Err(IngestError::TooLarge(_))
+        ));
     }
 }

@@ -213,12 +213,25 @@ fn bearer(request: &Request) -> Result<String, ApiError> {
         })
 }
 
+/// A collector authenticates with its token (`Authorization: Bearer <token>`), or — for
+/// senders that cannot refresh a token, such as Prometheus's remote-write — with HTTP Basic
+/// auth: its id as the user name and its refresh secret as the password. The refresh secret
+/// already buys a token at `POST /collectors/{id}/token`, so Basic grants nothing more; the
+/// batch then travels with a token issued for it, as every batch does.
 async fn authorize_collector(
     state: &AppState,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&request)?;
+    let current = match basic(&request)? {
+        Some((id, secret)) => collector_by_secret(state, &id, &secret).await?,
+        None => collector_by_token(state, bearer(&request)?).await?,
+    };
+    request.extensions_mut().insert(current);
+    Ok(next.run(request).await)
+}
+
+async fn collector_by_token(state: &AppState, token: String) -> Result<CurrentCollector, ApiError> {
     let claims = state
         .auth
         .tokens
@@ -239,10 +252,58 @@ async fn authorize_collector(
             "this collector has been deleted; register it again",
         ));
     }
-    request
-        .extensions_mut()
-        .insert(CurrentCollector { id, token });
-    Ok(next.run(request).await)
+    Ok(CurrentCollector { id, token })
+}
+
+async fn collector_by_secret(
+    state: &AppState,
+    id: &str,
+    secret: &str,
+) -> Result<CurrentCollector, ApiError> {
+    let refused = || {
+        unauthorized(
+            "invalid_credentials",
+            "Basic auth takes the collector's id and its refresh secret: unknown collector or wrong secret",
+        )
+    };
+    let id = Uuid::parse_str(id).map_err(|_| refused())?;
+    let client = state.auth_read().await?;
+    let stored = projections::queries::collectors::refresh_secret_hash(&client, id).await?;
+    let digest = commands::collectors::digest(secret);
+    if !stored.is_some_and(|h| !h.is_empty() && h == digest) {
+        return Err(refused());
+    }
+    let (token, _) = state
+        .auth
+        .tokens
+        .issue_collector(id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(CurrentCollector { id, token })
+}
+
+/// The `(user, password)` of a `Basic` `Authorization` header; `None` for any other scheme.
+fn basic(request: &Request) -> Result<Option<(String, String)>, ApiError> {
+    use base64::Engine as _;
+    let Some(encoded) = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+    else {
+        return Ok(None);
+    };
+    let malformed = || {
+        unauthorized(
+            "invalid_credentials",
+            "the Authorization header must be 'Basic base64(<collector id>:<refresh secret>)'",
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (user, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    Ok(Some((user.to_owned(), password.to_owned())))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentCollector {

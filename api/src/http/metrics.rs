@@ -1,8 +1,10 @@
-//! `POST /metrics/push` (collector): the HTTP bridge into `PGA_METRICS`.
+//! `POST /metrics/push` (collector): the HTTP bridge into the metric streams, and
+//! `POST /write`: the same for Prometheus remote-write senders.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::metrics::PayloadError;
 use ingest::{Accepted, IngestError, MAX_BODY};
@@ -26,23 +28,7 @@ pub(crate) async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let permit = state
-        .pushes
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Busy {
-            what: "too many pushes at once",
-            retry_after_s: BUSY_RETRY_AFTER_S,
-        })?;
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "the body is over the {} MiB limit",
-            MAX_BODY / 1024 / 1024
-        ))
-    };
-    let raw = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| too_large())?;
+    let (raw, permit) = read_push(&state, body).await?;
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -73,12 +59,82 @@ pub(crate) async fn push(
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
+/// At most `PGA_MAX_CONCURRENT_PUSHES` pushes are read and parsed at once; one more is turned
+/// away with 503 and `Retry-After` at once. Returns the body and the permit held until its
+/// parse is over.
+async fn read_push(
+    state: &AppState,
+    body: Body,
+) -> Result<(bytes::Bytes, tokio::sync::OwnedSemaphorePermit), ApiError> {
+    let permit = state
+        .pushes
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy {
+            what: "too many pushes at once",
+            retry_after_s: BUSY_RETRY_AFTER_S,
+        })?;
+    let raw = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!(
+            "the body is over the {} MiB limit",
+            MAX_BODY / 1024 / 1024
+        ))
+    })?;
+    Ok((raw, permit))
+}
+
+/// Prometheus remote-write 1.0 (`Content-Encoding: snappy`, a protobuf `WriteRequest`): the
+/// request becomes one batch of the authenticated collector (see `ingest::remote_write`),
+/// counted once however often the sender retries it.
+///
+/// Answers 204 when every sample was stored. When some were refused, the rest is stored and
+/// the answer is 400 with the reasons: a sender does not retry a 4xx and logs its body, which
+/// is where an operator looks. 5xx (the bus is down, too many pushes at once) is retried.
+pub(crate) async fn remote_write(
+    State(state): State<AppState>,
+    collector: CurrentCollector,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or_default().to_ascii_lowercase());
+    if encoding.as_deref().is_some_and(|e| e != "snappy") {
+        return Err(ApiError::BadRequest(
+            "remote-write bodies are snappy-compressed: Content-Encoding must be snappy".into(),
+        ));
+    }
+    let (raw, permit) = read_push(&state, body).await?;
+    let id = collector.id.to_string();
+    let bridge = state.bridge.clone();
+    let collector_id = id.clone();
+    let (prepared, _permit) = tokio::task::spawn_blocking(move || {
+        (bridge.prepare_remote_write(&collector_id, &raw), permit)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("parsing a remote write failed: {e}")))?;
+    let prepared = prepared.map_err(ingest_error)?;
+    let accepted = if prepared.is_empty() {
+        prepared.accepted().clone()
+    } else {
+        state
+            .bridge
+            .publish_prepared(&id, &collector.token, prepared)
+            .await
+            .map_err(ingest_error)?
+    };
+    if accepted.metrics_rejected == 0 {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok((StatusCode::BAD_REQUEST, Json(accepted)).into_response())
+}
+
 fn ingest_error(e: IngestError) -> ApiError {
     match e {
         IngestError::TooLarge(m) => ApiError::PayloadTooLarge(m),
-        IngestError::BadGzip(_) | IngestError::Payload(PayloadError::Malformed(_)) => {
-            ApiError::BadRequest(e.to_string())
-        }
+        IngestError::BadGzip(_)
+        | IngestError::BadEncoding(_)
+        | IngestError::Payload(PayloadError::Malformed(_)) => ApiError::BadRequest(e.to_string()),
         IngestError::Payload(PayloadError::Field { field, message }) => {
             ApiError::Invalid { field, message }
         }

@@ -85,6 +85,8 @@ fn table() -> Vec<Entry> {
         (DELETE, "/collectors/{id}", Role(Admin), delete(collectors::remove)),
         (PUT, "/collectors/{id}/instances", Role(Admin), put(bindings::bind)),
         (POST, "/metrics/push", Collector, post(metrics::push).layer(DefaultBodyLimit::disable())),
+        // Prometheus remote-write, at the path Prometheus-compatible receivers use.
+        (POST, "/write", Collector, post(metrics::remote_write).layer(DefaultBodyLimit::disable())),
         (POST, "/events/ticket", Role(Viewer), post(events::ticket)),
         // Also takes `?ticket=` from the route above (see `auth::access`).
         (GET, "/events", Role(Viewer), get(events::stream)),
@@ -124,6 +126,7 @@ const COLLECTOR_PATHS: &[&str] = &[
     "/collectors/register",
     "/collectors/{id}/token",
     "/metrics/push",
+    "/write",
 ];
 
 /// The API under `/api/v1` (every route, or only the collectors' for [`Surface::Collectors`]);

@@ -45,6 +45,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/collectors/{id}", "admin"),
     ("PUT", "/collectors/{id}/instances", "admin"),
     ("POST", "/metrics/push", "collector"),
+    ("POST", "/write", "collector"),
     ("POST", "/events/ticket", "viewer"),
     ("GET", "/events", "viewer"),
     ("GET", "/audit", "admin"),
@@ -55,8 +56,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
 ];
 
 /// 401 codes only the guard gives: an allowed caller never sees them.
-const GUARD_CODES: [&str; 5] = [
+const GUARD_CODES: [&str; 6] = [
     "missing_token",
+    "invalid_credentials",
     "invalid_token",
     "token_expired",
     "user_inactive",

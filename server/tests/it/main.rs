@@ -26,6 +26,7 @@ mod pg_fixture;
 mod poison;
 mod read_pools;
 mod redaction;
+mod remote_write;
 mod replay;
 mod retention;
 mod roles;

@@ -225,6 +225,11 @@ pub(super) const UNTYPED: &[(&str, &str, &str)] = &[
         "for collectors; the batch formats are in docs/ingest.md",
     ),
     (
+        "POST",
+        "/write",
+        "Prometheus remote-write 1.0 (snappy protobuf), described in docs/ingest.md",
+    ),
+    (
         "GET",
         "/events",
         "server-sent events, described in the operation's text",
