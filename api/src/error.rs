@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 413.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 415: a body in a format this route does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 422: a field is invalid.
     #[error("{field}: {message}")]
     Invalid {
@@ -87,6 +90,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -105,6 +109,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Invalid { .. } => "invalid_field",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::RequestTimeout { .. } => "request_timeout",

@@ -6,6 +6,8 @@
 //!   or NATS: push latency, end-to-end lag until the batch is queryable, server RSS;
 //! - `saturate`: pushers sending back to back: sustained stored points/s, and in the same run
 //!   the rate of a raw binary `COPY` of as many rows into the same table, with the ratio;
+//!   with `--versus victoria-metrics`, the same load into a private VictoriaMetrics (Debian's
+//!   package, started by the bench) right after, in the same run, and the ratio;
 //! - `query`: a week of 1-minute data for many collectors, then 24-hour series queries.
 //!
 //! Its loops are bounded in count and time and it talks only to 127.0.0.1.
@@ -14,6 +16,8 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod versus;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
@@ -61,6 +65,17 @@ struct Args {
     /// Keep the benchmark database afterwards.
     #[arg(long)]
     keep: bool,
+    /// Saturate: run the same load into another system right after, in the same run.
+    #[arg(long, value_enum)]
+    versus: Option<Versus>,
+    /// The VictoriaMetrics binary (`--versus victoria-metrics`).
+    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
+    victoria_metrics: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Versus {
+    VictoriaMetrics,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,8 +87,13 @@ enum Scenario {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
 enum Transport {
+    /// The native JSON batch to `POST /metrics/push`.
     Http,
+    /// The native JSON batch published to JetStream.
     Nats,
+    /// Prometheus remote-write (snappy protobuf) to `POST /write`: the very bodies
+    /// `--versus victoria-metrics` sends VictoriaMetrics.
+    RemoteWrite,
 }
 
 struct Server {
@@ -197,6 +217,7 @@ async fn cleanup(server: Server, keep: bool, nats: &str) -> anyhow::Result<()> {
 struct Collector {
     id: String,
     token: String,
+    refresh_secret: String,
 }
 
 async fn register(server: &Server, n: usize) -> anyhow::Result<(String, Vec<Collector>)> {
@@ -233,6 +254,10 @@ async fn register(server: &Server, n: usize) -> anyhow::Result<(String, Vec<Coll
                 Ok(Collector {
                     id: r["collector_id"].as_str().context("id")?.to_owned(),
                     token: r["token"].as_str().context("token")?.to_owned(),
+                    refresh_secret: r["refresh_secret"]
+                        .as_str()
+                        .context("refresh secret")?
+                        .to_owned(),
                 })
             }
         })
@@ -318,6 +343,14 @@ impl Pusher {
 }
 
 impl Pusher {
+    /// Batch `round` of `c` in this pusher's format: its batch id and body.
+    fn body(&self, c: &Collector, points: usize, round: u64) -> (String, Vec<u8>) {
+        match self.transport {
+            Transport::Http | Transport::Nats => batch(c, points, round),
+            Transport::RemoteWrite => versus::remote_write_body(c, points, round),
+        }
+    }
+
     /// Pushes one batch; returns the latency in ms.
     async fn push(&self, c: &Collector, id: &str, body: Vec<u8>) -> anyhow::Result<f64> {
         let t = Instant::now();
@@ -334,6 +367,24 @@ impl Pusher {
                 if r.status().as_u16() != 202 {
                     bail!(
                         "push answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+            }
+            Transport::RemoteWrite => {
+                let r = self
+                    .http
+                    .post(format!("{}/write", self.base))
+                    .basic_auth(&c.id, Some(&c.refresh_secret))
+                    .header("content-encoding", "snappy")
+                    .header("content-type", "application/x-protobuf")
+                    .body(body)
+                    .send()
+                    .await?;
+                if r.status().as_u16() != 204 {
+                    bail!(
+                        "remote write answered {}: {}",
                         r.status(),
                         r.text().await.unwrap_or_default()
                     );
@@ -454,7 +505,7 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
                 let mut errors = 0u64;
                 while next < end {
                     tokio::time::sleep_until(next.into()).await;
-                    let (id, body) = batch(c, points, round);
+                    let (id, body) = pusher.body(c, points, round);
                     let sent = Instant::now();
                     match pusher.push(c, &id, body).await {
                         Ok(ms) => {
@@ -536,7 +587,7 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
     let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
     // Warm-up: one batch per pusher creates its series (steady state is what a fleet sees).
     for c in collectors.iter() {
-        let (id, body) = batch(c, args.points, 0);
+        let (id, body) = pusher.body(c, args.points, 0);
         pusher.push(c, &id, body).await?;
     }
     let warm: i64 = db
@@ -560,7 +611,7 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
                 let mut pushed = 0usize;
                 let mut round = 1;
                 while Instant::now() < end {
-                    let (id, body) = batch(&collectors[i], points, round);
+                    let (id, body) = pusher.body(&collectors[i], points, round);
                     if pusher.push(&collectors[i], &id, body).await.is_ok() {
                         pushed += 1;
                     }
@@ -635,7 +686,20 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
     println!("raw binary COPY of {copy} rows into metric_samples: {copy_rate:.0} rows/s");
     println!("ratio end-to-end / raw COPY: {:.2}", e2e / copy_rate);
     println!("server RSS: {rss:.0} MiB");
-    cleanup(server, args.keep, &args.nats).await
+    cleanup(server, args.keep, &args.nats).await?;
+    if let Some(Versus::VictoriaMetrics) = args.versus {
+        let vm = versus::victoria_metrics(args, &collectors).await?;
+        println!(
+            "VictoriaMetrics, same pushers and points as remote-write: {:.0} points/s end to end (queryable); RSS {:.0} MiB",
+            vm.rate, vm.rss_mib
+        );
+        println!(
+            "ratio pgAnalytics ({:?}) / VictoriaMetrics: {:.2}",
+            args.transport,
+            e2e / vm.rate
+        );
+    }
+    Ok(())
 }
 
 // Over 60 lines on purpose: a benchmark scenario, read top to bottom: set-up, load, measurement, report.

@@ -236,7 +236,8 @@ impl Bridge {
         body: &[u8],
     ) -> Result<Prepared, IngestError> {
         let plain = remote_write::unsnappy(body)?;
-        let decoded = remote_write::decode(&plain, collector_id, Utc::now())?;
+        let now = Utc::now();
+        let mut decoded = remote_write::decode(&plain, collector_id, now)?;
         let skipped = if decoded.histograms_skipped > 0 {
             vec![format!(
                 "{} native histogram samples (not stored)",
@@ -245,10 +246,33 @@ impl Bridge {
         } else {
             Vec::new()
         };
-        let parts = split_to_fit(&decoded.batch, self.room())?;
-        let mut prepared = self.prepared(Vec::new(), decoded.batch, decoded.rejected, skipped)?;
-        prepared.parts = parts;
-        Ok(prepared)
+        // Split on the clock-independent candidates with a fixed budget, then refuse future
+        // samples per part: a retry of the same bytes gives the same parts with the same ids.
+        let budget = self.room().min(REMOTE_WRITE_PART);
+        let mut parts = Vec::new();
+        let mut accepted = 0;
+        for mut part in split_to_fit(&decoded.batch, budget)? {
+            remote_write::refuse_future(&mut part.samples, now, &mut decoded.rejected);
+            if part.samples.is_empty() {
+                continue;
+            }
+            accepted += part.samples.len();
+            let json =
+                serde_json::to_vec(&part).map_err(|e| IngestError::Unavailable(e.to_string()))?;
+            parts.push((part.batch_id, Bytes::from(json)));
+        }
+        Ok(Prepared {
+            parts,
+            accepted: Accepted {
+                status: "accepted",
+                batch_id: decoded.batch.batch_id,
+                metrics_accepted: accepted,
+                metrics_rejected: decoded.rejected.len(),
+                rejected: decoded.rejected.into_iter().take(20).collect(),
+                skipped_families: skipped,
+                duplicate: false,
+            },
+        })
     }
 
     /// The largest payload the bus takes, less room for headers (`usize::MAX` when unknown).
@@ -299,14 +323,16 @@ impl Bridge {
         prepared: Prepared,
     ) -> Result<Accepted, IngestError> {
         let mut accepted = prepared.accepted;
-        let publishes = prepared
-            .parts
-            .into_iter()
-            .map(|(batch_id, payload)| self.publish(collector_id, token, batch_id, payload));
+        use futures::{StreamExt as _, TryStreamExt as _};
         // Every part acknowledged, or an error (the sender retries the whole; parts already
-        // stored count once by their ids). A duplicate when every part was one.
-        let duplicates = futures::future::try_join_all(publishes).await?;
-        accepted.duplicate = duplicates.into_iter().all(|d| d);
+        // stored count once by their ids). A duplicate when every part was one. At most 8
+        // parts in flight.
+        let duplicates: Vec<bool> = futures::stream::iter(prepared.parts)
+            .map(|(batch_id, payload)| self.publish(collector_id, token, batch_id, payload))
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        accepted.duplicate = !duplicates.is_empty() && duplicates.into_iter().all(|d| d);
         Ok(accepted)
     }
 
@@ -364,48 +390,97 @@ impl Bridge {
     }
 }
 
-/// A batch as one or more payloads of at most `room` bytes: `[(its id, it)]` when it fits,
-/// else parts of consecutive samples with ids `<id>-<i>` (deterministic: a retry of the same
-/// request on the same bus splits the same way, so it counts once).
+/// The budget of one part of a split remote-write request: fixed (not the bus's live
+/// `max_payload`, unless that is smaller), so that a retry splits the same way.
+const REMOTE_WRITE_PART: usize = 1024 * 1024 - 1024;
+
+/// Most parts one request may be split into.
+const MAX_PARTS: usize = 128;
+
+/// A batch as parts of at most `room` bytes of JSON each: the batch itself when it fits, else
+/// consecutive samples packed greedily into parts with ids `<id>-<i>` (a function of the
+/// samples and `room` only: the same request splits the same way on every retry).
 ///
 /// # Errors
-/// [`IngestError::TooLarge`] when a single sample does not fit.
-fn split_to_fit(batch: &MetricBatch, room: usize) -> Result<Vec<(String, Bytes)>, IngestError> {
-    let json = |b: &MetricBatch| {
-        serde_json::to_vec(b).map_err(|e| IngestError::Unavailable(e.to_string()))
-    };
-    let whole = json(batch)?;
-    if whole.len() <= room {
-        return Ok(vec![(batch.batch_id.clone(), whole.into())]);
+/// [`IngestError::TooLarge`] when a single sample does not fit, or over [`MAX_PARTS`] parts.
+fn split_to_fit(batch: &MetricBatch, room: usize) -> Result<Vec<MetricBatch>, IngestError> {
+    let header = json_len(&part_of(
+        batch,
+        format!("{}-{MAX_PARTS}", batch.batch_id),
+        &[],
+    ));
+    let lens: Vec<usize> = batch.samples.iter().map(|s| json_len(s) + 1).collect();
+    if header + lens.iter().sum::<usize>() <= room {
+        return Ok(vec![part_of(batch, batch.batch_id.clone(), &batch.samples)]);
     }
-    let samples = batch.samples.len();
-    let mut n = whole.len().div_ceil(room.max(1)).max(2);
-    while n <= samples {
-        let size = samples.div_ceil(n);
-        let parts = batch
-            .samples
-            .chunks(size)
-            .enumerate()
-            .map(|(i, chunk)| {
-                let part = MetricBatch {
-                    batch_id: format!("{}-{i}", batch.batch_id),
-                    collector_id: batch.collector_id.clone(),
-                    instance: batch.instance.clone(),
-                    collected_at: batch.collected_at,
-                    samples: chunk.to_vec(),
-                    statements: batch.statements.clone(),
-                };
-                json(&part).map(|bytes| (part.batch_id, Bytes::from(bytes)))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if parts.iter().all(|(_, p)| p.len() <= room) {
-            return Ok(parts);
+    let too_large = |what: String| IngestError::TooLarge(what);
+    let mut parts = Vec::new();
+    let (mut from, mut used) = (0, header);
+    for (i, len) in lens.iter().enumerate() {
+        if header + len > room {
+            return Err(too_large(format!(
+                "one sample of {} is over the message bus's {room} bytes",
+                batch.samples[i].metric
+            )));
         }
-        n = n.saturating_mul(2).min(samples.max(n + 1));
+        if used + len > room {
+            parts.push(from..i);
+            (from, used) = (i, header);
+        }
+        used += len;
     }
-    Err(IngestError::TooLarge(format!(
-        "one sample is over the message bus's {room} bytes"
-    )))
+    parts.push(from..batch.samples.len());
+    if parts.len() > MAX_PARTS {
+        return Err(too_large(format!(
+            "the request would make {} messages (at most {MAX_PARTS}): send fewer samples per request",
+            parts.len()
+        )));
+    }
+    Ok(parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| {
+            part_of(
+                batch,
+                format!("{}-{i}", batch.batch_id),
+                &batch.samples[range],
+            )
+        })
+        .collect())
+}
+
+/// The length of `value` as JSON, without building the JSON.
+fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail, and these types always serialize.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// `batch` with another id and these samples.
+fn part_of(
+    batch: &MetricBatch,
+    batch_id: String,
+    samples: &[domain::metrics::Sample],
+) -> MetricBatch {
+    MetricBatch {
+        batch_id,
+        collector_id: batch.collector_id.clone(),
+        instance: batch.instance.clone(),
+        collected_at: batch.collected_at,
+        samples: samples.to_vec(),
+        statements: batch.statements.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -449,27 +524,28 @@ mod tests {
             statements: Default::default(),
         };
         let whole = split_to_fit(&batch, usize::MAX).expect("fits");
-        assert_eq!(whole.len(), 1);
-        assert_eq!(whole[0].0, "rw-abc");
-        let room = whole[0].1.len() / 5;
+        assert_eq!(whole, std::slice::from_ref(&batch));
+        let json = serde_json::to_vec(&batch).expect("json").len();
+        let room = json / 5;
         let parts = split_to_fit(&batch, room).expect("splits");
-        assert!(parts.len() >= 5, "{}", parts.len());
-        assert!(parts.iter().all(|(_, p)| p.len() <= room));
-        assert_eq!(parts[0].0, "rw-abc-0");
-        let stored: usize = parts
+        assert!((5..=7).contains(&parts.len()), "{}", parts.len());
+        assert!(parts
             .iter()
-            .map(|(_, p)| {
-                serde_json::from_slice::<MetricBatch>(p)
-                    .expect("a batch")
-                    .samples
-                    .len()
-            })
-            .sum();
-        assert_eq!(stored, 1000, "every sample in exactly one part");
+            .all(|p| serde_json::to_vec(p).expect("json").len() <= room));
+        assert_eq!(parts[0].batch_id, "rw-abc-0");
+        let samples: Vec<_> = parts.iter().flat_map(|p| p.samples.clone()).collect();
+        assert_eq!(samples, batch.samples, "every sample once, in order");
         assert_eq!(split_to_fit(&batch, room).expect("again"), parts);
         assert!(matches!(
             split_to_fit(&batch, 50),
             Err(IngestError::TooLarge(_))
         ));
+        assert!(
+            matches!(
+                split_to_fit(&batch, json / 200),
+                Err(IngestError::TooLarge(_))
+            ),
+            "over the most parts a request may make"
+        );
     }
 }

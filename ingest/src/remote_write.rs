@@ -95,10 +95,21 @@ const COUNTER: i32 = 1;
 const HISTOGRAM: i32 = 3;
 const SUMMARY: i32 = 5;
 
+/// Most protobuf entries (series, labels, samples, metadata) one request may hold: decoding
+/// turns a 2-byte entry into a struct of up to 72 bytes, so the count, not the size, bounds
+/// memory. Prometheus sends 500–2,000 samples a request, vmagent up to 10,000 rows.
+pub const MAX_ENTRIES: usize = 500_000;
+
+/// Most bytes the decoded samples may take as JSON (every label copied into every sample of
+/// its series): a few labels times many samples must not make gigabytes of a small request.
+pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+
 /// A decoded remote-write request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
-    /// The batch of accepted samples (no samples: nothing to publish).
+    /// The batch of candidate samples: every sample that passed the rules that do not depend
+    /// on the clock, in the request's order (the future bound is checked per part, after the
+    /// split, so that a retry splits the same way).
     pub batch: MetricBatch,
     /// Refused samples, with reasons.
     pub rejected: Vec<RejectedSample>,
@@ -125,20 +136,72 @@ pub fn unsnappy(body: &[u8]) -> Result<Vec<u8>, IngestError> {
     snap::raw::Decoder::new().decompress_vec(body).map_err(bad)
 }
 
+fn malformed(what: &str) -> IngestError {
+    IngestError::Payload(PayloadError::Malformed(format!(
+        "not a Prometheus remote-write request: {what}"
+    )))
+}
+
+/// Walks the protobuf wire format of a `WriteRequest` without decoding it, counting its
+/// entries (series, their labels and samples, metadata); refuses more than [`MAX_ENTRIES`].
+fn count_entries(mut bytes: &[u8], depth: u8) -> Result<usize, IngestError> {
+    use prost::encoding::{decode_key, decode_varint, WireType};
+    let mut entries = 0usize;
+    while !bytes.is_empty() {
+        let (tag, wire) = decode_key(&mut bytes).map_err(|e| malformed(&e.to_string()))?;
+        match wire {
+            WireType::Varint => {
+                decode_varint(&mut bytes).map_err(|e| malformed(&e.to_string()))?;
+            }
+            WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
+                let n = if wire == WireType::SixtyFourBit { 8 } else { 4 };
+                bytes = bytes
+                    .get(n..)
+                    .ok_or_else(|| malformed("a field runs past the end"))?;
+            }
+            WireType::LengthDelimited => {
+                let len = decode_varint(&mut bytes).map_err(|e| malformed(&e.to_string()))?;
+                let len = usize::try_from(len).map_err(|_| malformed("a length overflows"))?;
+                let inner = bytes
+                    .get(..len)
+                    .ok_or_else(|| malformed("a field runs past the end"))?;
+                bytes = &bytes[len..];
+                entries += 1;
+                // A series' labels and samples are entries too (depth 0 → the series).
+                if depth == 0 && tag == 1 {
+                    entries += count_entries(inner, 1)?;
+                }
+            }
+            WireType::StartGroup | WireType::EndGroup => {
+                return Err(malformed("groups are not part of this format"))
+            }
+        }
+        if entries > MAX_ENTRIES {
+            return Err(IngestError::TooLarge(format!(
+                "over {MAX_ENTRIES} series, labels and samples in one request: send fewer samples per request (Prometheus: queue_config.max_samples_per_send)"
+            )));
+        }
+    }
+    Ok(entries)
+}
+
 /// Decodes a decompressed `WriteRequest` from `collector_id` into a batch; `now` is the
-/// receiving clock (the batch's `collected_at`, and the bound on future timestamps).
+/// receiving clock (the batch's `collected_at`). Deterministic in the bytes: the future bound,
+/// the one rule that depends on the clock, is left to [`refuse_future`].
 ///
 /// # Errors
-/// [`IngestError::Payload`] when the bytes are not a `WriteRequest`.
+/// [`IngestError::Payload`] when the bytes are not a `WriteRequest`; [`IngestError::TooLarge`]
+/// past [`MAX_ENTRIES`] or [`MAX_DECODED_BYTES`].
 pub fn decode(
     plain: &[u8],
     collector_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Decoded, IngestError> {
-    let request = WriteRequest::decode(plain).map_err(|e| {
-        PayloadError::Malformed(format!("not a Prometheus remote-write request: {e}"))
-    })?;
-    let counters = counter_families(&request.metadata);
+    count_entries(plain, 0)?;
+    let request = WriteRequest::decode(plain).map_err(|e| malformed(&e.to_string()))?;
+    let families = families(&request.metadata);
+    // The rules of every batch, but for the future bound (see `refuse_future`).
+    let far = DateTime::<Utc>::MAX_UTC - chrono::Duration::days(1);
     let mut decoded = Decoded {
         batch: MetricBatch {
             batch_id: format!("rw-{}", content_id(plain)),
@@ -152,81 +215,144 @@ pub fn decode(
         no_value: 0,
         histograms_skipped: 0,
     };
+    let mut decoded_bytes = 0usize;
     for series in request.timeseries {
         decoded.histograms_skipped += series.histograms.len();
-        let mut metric = None;
+        if series.samples.is_empty() {
+            continue;
+        }
+        let mut metric = String::new();
         let mut labels = BTreeMap::new();
+        let mut label_bytes = 0;
         for label in series.labels {
+            label_bytes += label.name.len() + label.value.len() + 8;
             if label.name == "__name__" {
-                metric = Some(label.value);
-            } else {
+                metric = label.value;
+            } else if !label.value.is_empty() {
+                // An empty value is an absent label to Prometheus.
                 labels.insert(label.name, label.value);
             }
         }
-        let Some(metric) = metric else {
-            if !series.samples.is_empty() {
-                decoded.rejected.push(RejectedSample {
-                    metric: String::new(),
-                    reason: format!(
-                        "a series without __name__ ({} samples)",
-                        series.samples.len()
-                    ),
-                });
-            }
-            continue;
+        let refuse_series = |reason: String| RejectedSample {
+            metric: metric.clone(),
+            reason: format!("{reason} ({} samples)", series.samples.len()),
         };
-        let counter = is_counter(&metric, &counters);
+        if metric.is_empty() {
+            decoded
+                .rejected
+                .push(refuse_series("a series without __name__".into()));
+            continue;
+        }
+        // The series' name and labels, checked once for all its samples.
+        let mut template = Sample {
+            metric,
+            labels,
+            value: 0.0,
+            ts: now,
+            counter: false,
+        };
+        if let Err(reason) = check_sample(&template, far) {
+            let metric = std::mem::take(&mut template.metric);
+            decoded.rejected.push(RejectedSample {
+                metric,
+                reason: format!("{reason} ({} samples)", series.samples.len()),
+            });
+            continue;
+        }
+        decoded_bytes += (label_bytes + 96) * series.samples.len();
+        if decoded_bytes > MAX_DECODED_BYTES {
+            return Err(IngestError::TooLarge(format!(
+                "the request's samples would take over {} MiB with their labels: send fewer samples per request (Prometheus: queue_config.max_samples_per_send)",
+                MAX_DECODED_BYTES / 1024 / 1024
+            )));
+        }
+        template.counter = is_counter(&template.metric, &families);
         for point in series.samples {
             if point.value.is_nan() {
                 decoded.no_value += 1;
                 continue;
             }
+            let refused = |reason: String| RejectedSample {
+                metric: template.metric.clone(),
+                reason,
+            };
             let Some(ts) = Utc.timestamp_millis_opt(point.timestamp).single() else {
-                decoded.rejected.push(RejectedSample {
-                    metric: metric.clone(),
-                    reason: format!("timestamp {} ms is out of range", point.timestamp),
-                });
+                decoded.rejected.push(refused(format!(
+                    "timestamp {} ms is out of range",
+                    point.timestamp
+                )));
                 continue;
             };
-            let sample = Sample {
-                metric: metric.clone(),
-                labels: labels.clone(),
+            if let Err(reason) = check_value(point.value) {
+                decoded.rejected.push(refused(reason));
+                continue;
+            }
+            decoded.batch.samples.push(Sample {
                 value: point.value,
                 ts,
-                counter,
-            };
-            match check_sample(&sample, now) {
-                Ok(()) => decoded.batch.samples.push(sample),
-                Err(reason) => decoded.rejected.push(RejectedSample {
-                    metric: sample.metric,
-                    reason,
-                }),
-            }
+                ..template.clone()
+            });
         }
     }
     Ok(decoded)
 }
 
-/// Family name → whether its series are cumulative, from the request's metadata.
-fn counter_families(metadata: &[MetricMetadata]) -> HashMap<&str, i32> {
+/// The value rules of [`check_sample`], for a series whose name and labels already passed.
+fn check_value(value: f64) -> Result<(), String> {
+    let probe = Sample {
+        metric: "m".into(),
+        labels: BTreeMap::new(),
+        value,
+        ts: DateTime::<Utc>::UNIX_EPOCH,
+        counter: false,
+    };
+    check_sample(&probe, DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// Moves the samples of `samples` more than an hour ahead of `now` (the one rule of
+/// [`check_sample`] that depends on the clock) into `rejected`.
+pub fn refuse_future(
+    samples: &mut Vec<Sample>,
+    now: DateTime<Utc>,
+    rejected: &mut Vec<RejectedSample>,
+) {
+    let bound = now + chrono::Duration::hours(1);
+    samples.retain(|s| {
+        let keep = s.ts <= bound;
+        if !keep {
+            rejected.push(RejectedSample {
+                metric: s.metric.clone(),
+                reason: "timestamp is more than an hour in the future".into(),
+            });
+        }
+        keep
+    });
+}
+
+/// Family name → its metric type, from the request's metadata.
+fn families(metadata: &[MetricMetadata]) -> HashMap<&str, i32> {
     metadata
         .iter()
         .map(|m| (m.metric_family_name.as_str(), m.r#type))
         .collect()
 }
 
+/// Whether a series is cumulative: by its family's type when the request's metadata has it
+/// (a counter; `foo_total` of an OpenMetrics counter `foo`; a histogram's or summary's
+/// `_count`, `_sum`, `_bucket`), else by a name ending in `_total`.
 fn is_counter(metric: &str, families: &HashMap<&str, i32>) -> bool {
     if let Some(&kind) = families.get(metric) {
         return kind == COUNTER;
     }
+    if let Some(&kind) = metric.strip_suffix("_total").and_then(|f| families.get(f)) {
+        return kind == COUNTER;
+    }
     for suffix in ["_count", "_sum", "_bucket"] {
-        if let Some(family) = metric.strip_suffix(suffix) {
-            if let Some(&kind) = families.get(family) {
-                return matches!(kind, HISTOGRAM | SUMMARY);
-            }
+        if let Some(&kind) = metric.strip_suffix(suffix).and_then(|f| families.get(f)) {
+            return matches!(kind, HISTOGRAM | SUMMARY);
         }
     }
-    families.is_empty() && metric.ends_with("_total")
+    metric.ends_with("_total")
 }
 
 #[cfg(test)]
@@ -258,7 +384,9 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(1_800_000_000_000).single().expect("in range")
+        Utc.timestamp_millis_opt(1_800_000_000_000)
+            .single()
+            .expect("in range")
     }
 
     #[test]
@@ -327,7 +455,8 @@ mod tests {
         };
         let decoded = decode(&request.encode_to_vec(), "c1", now()).expect("decodes");
         let counters: Vec<bool> = decoded.batch.samples.iter().map(|s| s.counter).collect();
-        assert_eq!(counters, [true, false, true, false]);
+        // `odd_total`: no metadata for its family, so its name decides.
+        assert_eq!(counters, [true, false, true, true]);
     }
 
     #[test]
@@ -353,7 +482,8 @@ mod tests {
             ],
             metadata: Vec::new(),
         };
-        let decoded = decode(&request.encode_to_vec(), "c1", now()).expect("decodes");
+        let mut decoded = decode(&request.encode_to_vec(), "c1", now()).expect("decodes");
+        refuse_future(&mut decoded.batch.samples, now(), &mut decoded.rejected);
         assert_eq!(decoded.no_value, 2);
         assert_eq!(decoded.batch.samples.len(), 1);
         assert_eq!(decoded.batch.samples[0].ts.timestamp_millis(), 3);
@@ -362,13 +492,15 @@ mod tests {
         assert!(reasons[0].contains("finite"));
         assert!(reasons[1].contains("__name__"));
         assert!(reasons[2].contains("invalid metric name"));
-        assert!(reasons[3].contains("future"));
-        assert!(reasons[4].contains("out of range"));
+        assert!(reasons[3].contains("out of range"));
+        assert!(reasons[4].contains("future"));
     }
 
     #[test]
     fn snappy_is_bounded_before_it_allocates() {
-        let packed = snap::raw::Encoder::new().compress_vec(b"hello").expect("snappy");
+        let packed = snap::raw::Encoder::new()
+            .compress_vec(b"hello")
+            .expect("snappy");
         assert_eq!(unsnappy(&packed).expect("unsnappy"), b"hello");
         // A header claiming 1 GiB: refused before anything is allocated.
         let mut claim = Vec::new();
@@ -387,6 +519,40 @@ mod tests {
             decode(b"\x0a\xff\xff\xff\x0f", "c1", now()),
             Err(IngestError::Payload(_))
         ));
+    }
+
+    #[test]
+    fn a_small_request_that_would_decode_huge_is_refused_before_it_does() {
+        // 600,000 empty series: 1.2 MB on the wire, 43 MB as structs.
+        let empties = b"\x0a\x00".repeat(600_000);
+        assert!(matches!(
+            decode(&empties, "c1", now()),
+            Err(IngestError::TooLarge(_))
+        ));
+        // 32 labels of 1 KB copied into each of 3,000 samples: ~100 MB of batch from 50 KB.
+        let labels: Vec<(String, String)> = (0..31)
+            .map(|i| (format!("l{i}"), "v".repeat(1000)))
+            .collect();
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let samples: Vec<(f64, i64)> = (0..3000).map(|i| (1.0, i)).collect();
+        let request = WriteRequest {
+            timeseries: vec![series(Some("wide"), &labels, &samples)],
+            metadata: Vec::new(),
+        };
+        assert!(matches!(
+            decode(&request.encode_to_vec(), "c1", now()),
+            Err(IngestError::TooLarge(_))
+        ));
+        // The same series with 300 samples is fine.
+        let request = WriteRequest {
+            timeseries: vec![series(Some("wide"), &labels, &samples[..300])],
+            metadata: Vec::new(),
+        };
+        let decoded = decode(&request.encode_to_vec(), "c1", now()).expect("decodes");
+        assert_eq!(decoded.batch.samples.len(), 300);
     }
 
     proptest::proptest! {

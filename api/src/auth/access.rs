@@ -288,7 +288,12 @@ fn basic(request: &Request) -> Result<Option<(String, String)>, ApiError> {
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|h| {
+            // The scheme is case-insensitive (RFC 9110).
+            h.get(..6)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("basic "))
+                .map(|_| &h[6..])
+        })
     else {
         return Ok(None);
     };

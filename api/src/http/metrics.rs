@@ -96,12 +96,25 @@ pub(crate) async fn remote_write(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or_default().to_ascii_lowercase());
-    if encoding.as_deref().is_some_and(|e| e != "snappy") {
-        return Err(ApiError::BadRequest(
+    let header_text = |name| {
+        headers
+            .get(name)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap_or_default().to_ascii_lowercase())
+    };
+    if header_text(header::CONTENT_ENCODING).is_some_and(|e| e != "snappy") {
+        return Err(ApiError::UnsupportedMediaType(
             "remote-write bodies are snappy-compressed: Content-Encoding must be snappy".into(),
+        ));
+    }
+    // Remote-write 2.0 (`proto=io.prometheus.write.v2.Request`) is another message: 415 makes
+    // a 2.0 sender fall back to 1.0, where decoding it as 1.0 would store nothing and say 204.
+    if header_text(header::CONTENT_TYPE).is_some_and(|t| {
+        let mut parts = t.split(';').map(str::trim);
+        parts.next() != Some("application/x-protobuf")
+            || parts.any(|p| p.starts_with("proto=") && p != "proto=prometheus.writerequest")
+    }) {
+        return Err(ApiError::UnsupportedMediaType(
+            "this server takes Prometheus remote-write 1.0: Content-Type application/x-protobuf (proto=prometheus.WriteRequest)".into(),
         ));
     }
     let (raw, permit) = read_push(&state, body).await?;

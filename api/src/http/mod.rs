@@ -201,14 +201,22 @@ async fn log_server_errors(
 
 /// Answers 408 when a request (guard, body and handler together) takes longer than
 /// `PGA_HTTP_REQUEST_TIMEOUT_S`, so a slow client cannot hold a connection and its handler.
+/// On the remote-write route the answer is 503 with `Retry-After`: Prometheus drops a request
+/// answered 408 (it retries only 5xx and 429), and part of it may not be stored yet.
 async fn deadline(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let remote_write = request.uri().path() == "/api/v1/write";
     match tokio::time::timeout(state.request_timeout, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if remote_write => ApiError::Busy {
+            what: "the remote write took longer than this server allows",
+            retry_after_s: 1,
+        }
+        .into_response(),
         Err(_) => ApiError::RequestTimeout {
             seconds: state.request_timeout.as_secs(),
         }

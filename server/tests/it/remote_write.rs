@@ -48,11 +48,21 @@ fn basic(c: &RegisteredCollector, secret: &str) -> String {
 }
 
 async fn write(app: &TestApp, authorization: &str, body: Vec<u8>) -> (u16, Value) {
+    write_as(app, authorization, "application/x-protobuf", "snappy", body).await
+}
+
+async fn write_as(
+    app: &TestApp,
+    authorization: &str,
+    content_type: &str,
+    encoding: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/write", app.api().base))
         .header("Authorization", authorization)
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", encoding)
+        .header("Content-Type", content_type)
         .header("X-Prometheus-Remote-Write-Version", "0.1.0")
         .body(body)
         .send()
@@ -102,7 +112,9 @@ async fn a_remote_write_is_stored_once_however_often_it_is_retried() {
     assert_eq!(status, 204, "{answer}");
     let (status, answer) = write(&app, &format!("Bearer {}", c.token), body.clone()).await;
     assert_eq!(status, 204, "{answer}");
-    let (status, _) = write(&app, &basic(&c, &c.refresh_secret), body).await;
+    // The scheme in any case, as RFC 9110 has it.
+    let lower = basic(&c, &c.refresh_secret).replacen("Basic", "basic", 1);
+    let (status, _) = write(&app, &lower, body).await;
     assert_eq!(status, 204);
     app.wait_for_batches(1).await;
     eventually("50 samples stored", || async {
@@ -159,6 +171,27 @@ async fn a_remote_write_refuses_bad_credentials_bodies_and_samples_clearly() {
         assert_eq!(answer["error"]["code"], code, "{answer}");
     }
     let auth = basic(&c, &c.refresh_secret);
+    // Remote-write 2.0, or another encoding: 415 (a 2.0 sender then falls back to 1.0).
+    for (content_type, encoding) in [
+        (
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            "snappy",
+        ),
+        ("application/json", "snappy"),
+        ("application/x-protobuf", "gzip"),
+    ] {
+        let (status, answer) = write_as(&app, &auth, content_type, encoding, snappy(&good)).await;
+        assert_eq!(status, 415, "{content_type} {encoding}: {answer}");
+    }
+    let (status, answer) = write_as(
+        &app,
+        &auth,
+        "application/x-protobuf;proto=prometheus.WriteRequest",
+        "snappy",
+        snappy(&WriteRequest::default()),
+    )
+    .await;
+    assert_eq!(status, 204, "an empty (metadata-only) request: {answer}");
     // Not snappy, or snappy that is not a WriteRequest: 400, nothing stored.
     let (status, answer) = write(&app, &auth, b"plain protobuf?".to_vec()).await;
     assert_eq!(status, 400, "{answer}");
@@ -242,12 +275,23 @@ async fn a_remote_write_over_the_bus_message_size_is_split_and_still_counted_onc
         (stored(&app, &c, "rw_big").await == (20_000, 20_000)).then_some(())
     })
     .await;
-    let batches = count(
-        &app.sql().await,
-        "SELECT count(*) FROM metric_applied_batches",
-    )
-    .await;
-    assert!(batches >= 3, "split into parts: {batches}");
+    // Parts `rw-<id>-0` … `rw-<id>-<n-1>`, each stored once.
+    let ids: Vec<String> = app
+        .sql()
+        .await
+        .query("SELECT batch_id FROM metric_applied_batches", &[])
+        .await
+        .expect("ids")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(ids.len() >= 3, "split into parts: {ids:?}");
+    let stem = ids[0].rsplit_once('-').expect("a part id").0.to_owned();
+    let mut expected: Vec<String> = (0..ids.len()).map(|i| format!("{stem}-{i}")).collect();
+    let mut ids = ids;
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
 }
 
 /// A child process killed when the test ends, however it ends.
@@ -366,13 +410,25 @@ async fn prometheus_scraping_postgres_exporter_remote_writes_here() {
         r.body["series"][0]["points"][0][1].as_f64().filter(|v| *v > 0.0)
     })
     .await;
-    // Everything Prometheus sent was stored once, and it was never refused.
+    // Everything Prometheus sent was stored once, and it was never refused: its own counters.
     let (rows, distinct) = stored(&app, &c, "%").await;
     assert!(rows > 100, "{rows} samples");
     assert_eq!(rows, distinct, "no sample stored twice");
+    let own = reqwest::get(format!("http://127.0.0.1:{prometheus_port}/metrics"))
+        .await
+        .expect("prometheus /metrics")
+        .text()
+        .await
+        .expect("text");
+    let counter = |name: &str| -> f64 {
+        own.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let sent = counter("prometheus_remote_storage_samples_total");
+    let failed = counter("prometheus_remote_storage_samples_failed_total");
     let log = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        !log.contains("non-recoverable error"),
-        "Prometheus was refused: {log}"
-    );
+    assert!(sent > 100.0, "Prometheus sent {sent} samples: {log}");
+    assert_eq!(failed, 0.0, "Prometheus was refused: {log}");
 }
