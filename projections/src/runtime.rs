@@ -130,6 +130,9 @@ pub enum RunError {
 /// A consumer nobody fetched from for this long is removed by JetStream (its worker is gone).
 pub const CONSUMER_INACTIVE: Duration = Duration::from_secs(120);
 
+/// How long past its `expires` a pull is waited for before it is ended here.
+const FETCH_GRACE: Duration = Duration::from_millis(250);
+
 /// Metric batches one partition's runner fetches at once. A 2,000-point batch is ~200 KB on the
 /// stream and over 1 MB parsed, and every partition has two runners: the fetch shrinks as the
 /// partitions grow, keeping about 64 batches in flight per projection (16 partitions: 4 each),
@@ -343,14 +346,28 @@ impl Runner {
             .messages()
             .await
             .map_err(bus)?;
+        // The client library ends a pull whose closing status it never sees only 5 s after
+        // `expires`, holding what already arrived that long (batches 5 s late). The pull ends
+        // here at `expires` and a little more; a message that arrives after it is delivered to
+        // a closed inbox, and the next pull's gap check reopens the consumer at the checkpoint.
+        let deadline = tokio::time::Instant::now() + expires + FETCH_GRACE;
         let mut out = Vec::new();
-        while let Some(message) = batch.next().await {
-            match message {
-                Ok(m) => out.push(m),
+        loop {
+            match tokio::time::timeout_at(deadline, batch.next()).await {
+                Ok(Some(Ok(m))) => out.push(m),
                 // A status that ends the pull after some messages: apply what arrived (strict
                 // ordering takes care of anything the server will redeliver).
-                Err(_) if !out.is_empty() => break,
-                Err(e) => return Err(bus(e)),
+                Ok(Some(Err(_))) if !out.is_empty() => break,
+                Ok(Some(Err(e))) => return Err(bus(e)),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::debug!(
+                        projection = self.name(),
+                        messages = out.len(),
+                        "a pull ended by its deadline, without the server's closing status"
+                    );
+                    break;
+                }
             }
         }
         Ok(out)
