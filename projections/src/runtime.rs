@@ -302,6 +302,13 @@ impl Runner {
         }
     }
 
+    /// Whether stream sequence `seq` is no longer in the stream (removed by its age limit).
+    async fn gone_from_stream(&self, seq: u64) -> Result<bool, RunError> {
+        let mut stream = self.stream().await?;
+        let info = stream.info().await.map_err(bus)?;
+        Ok(info.state.first_sequence > seq)
+    }
+
     pub(crate) async fn stream(&self) -> Result<Stream, RunError> {
         self.jetstream
             .get_stream(&self.stream_name)
@@ -509,12 +516,20 @@ impl Runner {
             }
             if message.stream_sequence != checkpoint + 1 {
                 // Apply strictly in stream order: a message past a missing one waits until the
-                // missing one is redelivered, unless it is known to be gone from the stream.
+                // missing one is redelivered, unless it is gone from the stream (aged out).
+                // Seen twice at the same checkpoint is not proof enough: a pull ended by its
+                // deadline can drop the same message twice; the stream's first sequence is.
+                let seen_before = *self
+                    .gap_at
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    == Some(checkpoint);
+                let gone = seen_before && self.gone_from_stream(checkpoint + 1).await?;
                 let mut seen = self
                     .gap_at
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if *seen == Some(checkpoint) {
+                if gone {
                     *seen = None;
                 } else {
                     *seen = Some(checkpoint);

@@ -299,6 +299,13 @@ async fn a_message_past_a_missing_one_waits_for_it() {
     let gap = runner.apply_messages(&first_and_third).await;
     assert!(matches!(gap, Err(projections::RunError::Gap(1))), "{gap:?}");
     assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 1);
+    // The same gap again (2 dropped twice): 2 is still in the stream, so 3 still waits.
+    let again = runner.apply_messages(&first_and_third).await;
+    assert!(
+        matches!(again, Err(projections::RunError::Gap(1))),
+        "{again:?}"
+    );
+    assert_eq!(count(&sql, "SELECT count(*) FROM rm_users").await, 1);
     // 2 is redelivered: 2 and 3 apply, in order.
     assert_eq!(
         runner.apply_messages(&delivered[1..]).await.expect("apply"),
