@@ -251,7 +251,25 @@ impl Bridge {
         let budget = self.room().min(REMOTE_WRITE_PART);
         let mut parts = Vec::new();
         let mut accepted = 0;
-        for mut part in split_to_fit(&decoded.batch, budget)? {
+        // The common case: the whole request fits in one message (the same test as
+        // `split_to_fit`'s), and nothing is in the future: written once, not measured first.
+        let whole = serde_json::to_vec(&decoded.batch)
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let bound = now + chrono::Duration::hours(1);
+        let split = if whole.len() > budget {
+            split_to_fit(&decoded.batch, budget)?
+        } else if decoded.batch.samples.iter().all(|s| s.ts <= bound) {
+            accepted = decoded.batch.samples.len();
+            if accepted > 0 {
+                parts.push((decoded.batch.batch_id.clone(), Bytes::from(whole)));
+            }
+            Vec::new()
+        } else {
+            let mut part = part_of(&decoded.batch, decoded.batch.batch_id.clone(), &[]);
+            part.samples = std::mem::take(&mut decoded.batch.samples);
+            vec![part]
+        };
+        for mut part in split {
             remote_write::refuse_future(&mut part.samples, now, &mut decoded.rejected);
             if part.samples.is_empty() {
                 continue;
@@ -409,10 +427,10 @@ fn split_to_fit(batch: &MetricBatch, room: usize) -> Result<Vec<MetricBatch>, In
         format!("{}-{MAX_PARTS}", batch.batch_id),
         &[],
     ));
-    let lens: Vec<usize> = batch.samples.iter().map(|s| json_len(s) + 1).collect();
-    if header + lens.iter().sum::<usize>() <= room {
+    if json_len(batch) <= room {
         return Ok(vec![part_of(batch, batch.batch_id.clone(), &batch.samples)]);
     }
+    let lens: Vec<usize> = batch.samples.iter().map(|s| json_len(s) + 1).collect();
     let too_large = |what: String| IngestError::TooLarge(what);
     let mut parts = Vec::new();
     let (mut from, mut used) = (0, header);

@@ -217,17 +217,19 @@ async fn a_remote_write_refuses_bad_credentials_bodies_and_samples_clearly() {
             series("rw_ok", &[("k", "a")], 1.0, now),
             series("rw_ok", &[("k", "b")], f64::INFINITY, now),
             series("rw_ok", &[("k", "c")], 3.0, now),
+            series("rw_ok", &[("k", "d")], 4.0, now + 2 * 3_600_000),
         ],
         metadata: Vec::new(),
     };
     let (status, answer) = write(&app, &auth, snappy(&mixed)).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["metrics_accepted"], 2, "{answer}");
-    assert_eq!(answer["metrics_rejected"], 1, "{answer}");
-    assert!(answer["rejected"][0]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("finite"));
+    assert_eq!(answer["metrics_rejected"], 2, "{answer}");
+    let reasons = answer["rejected"].to_string();
+    assert!(
+        reasons.contains("finite") && reasons.contains("future"),
+        "{answer}"
+    );
     eventually("the two good samples", || async {
         (stored(&app, &c, "rw_ok").await == (2, 2)).then_some(())
     })
