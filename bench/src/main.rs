@@ -577,6 +577,35 @@ async fn fleet(args: &Args) -> anyhow::Result<()> {
     cleanup(server, args.keep, &args.nats).await
 }
 
+/// `pushers` tasks pushing back to back until `end`, task `i` calling `push(i, round)` for
+/// rounds 1, 2, …; returns how many pushes succeeded.
+async fn push_until<F, Fut>(pushers: usize, end: Instant, push: F) -> anyhow::Result<u64>
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let tasks: Vec<_> = (0..pushers)
+        .map(|i| {
+            let push = push.clone();
+            tokio::spawn(async move {
+                let (mut pushed, mut round) = (0u64, 1);
+                while Instant::now() < end {
+                    if push(i, round).await {
+                        pushed += 1;
+                    }
+                    round += 1;
+                }
+                pushed
+            })
+        })
+        .collect();
+    let mut pushed = 0;
+    for t in tasks {
+        pushed += t.await?;
+    }
+    Ok(pushed)
+}
+
 // Over 60 lines on purpose: a benchmark scenario, read top to bottom: set-up, load, measurement, report.
 async fn saturate(args: &Args) -> anyhow::Result<()> {
     let server = start_server(args, args.points * 2).await?;
@@ -604,28 +633,18 @@ async fn saturate(args: &Args) -> anyhow::Result<()> {
     }
     let start = Instant::now();
     let end = start + Duration::from_secs(args.duration);
-    let tasks: Vec<_> = (0..collectors.len())
-        .map(|i| {
-            let (collectors, pusher, points) = (collectors.clone(), pusher.clone(), args.points);
-            tokio::spawn(async move {
-                let mut pushed = 0usize;
-                let mut round = 1;
-                while Instant::now() < end {
-                    let (id, body) = pusher.body(&collectors[i], points, round);
-                    if pusher.push(&collectors[i], &id, body).await.is_ok() {
-                        pushed += 1;
-                    }
-                    round += 1;
-                }
-                pushed
-            })
-        })
-        .collect();
-    let mut pushed = 0;
-    for t in tasks {
-        pushed += t.await?;
-    }
-    let expected = (pushed + collectors.len()) as i64;
+    let pushed = push_until(collectors.len(), end, {
+        let (collectors, pusher, points) = (collectors.clone(), pusher.clone(), args.points);
+        move |i, round| {
+            let (collectors, pusher) = (collectors.clone(), pusher.clone());
+            async move {
+                let (id, body) = pusher.body(&collectors[i], points, round);
+                pusher.push(&collectors[i], &id, body).await.is_ok()
+            }
+        }
+    })
+    .await?;
+    let expected = (pushed as usize + collectors.len()) as i64;
     let deadline = Instant::now() + Duration::from_secs(300);
     while db
         .query_one("SELECT count(*) FROM metric_applied_batches", &[])

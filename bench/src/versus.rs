@@ -129,26 +129,15 @@ pub(crate) async fn victoria_metrics(
     let warm = stored(&http, &base).await?;
     let start = Instant::now();
     let end = start + Duration::from_secs(args.duration);
-    let tasks: Vec<_> = (0..collectors.len())
-        .map(|i| {
-            let (collectors, points, push) = (collectors.clone(), args.points, push.clone());
-            tokio::spawn(async move {
-                let (mut pushed, mut round) = (0u64, 1);
-                while Instant::now() < end {
-                    let (_, body) = remote_write_body(&collectors[i], points, round);
-                    if push(body).await.is_ok() {
-                        pushed += 1;
-                    }
-                    round += 1;
-                }
-                pushed
-            })
-        })
-        .collect();
-    let mut pushed = 0;
-    for t in tasks {
-        pushed += t.await?;
-    }
+    let pushed = crate::push_until(collectors.len(), end, {
+        let (collectors, points) = (collectors.clone(), args.points);
+        move |i, round| {
+            let body = remote_write_body(&collectors[i], points, round).1;
+            let push = push.clone();
+            async move { push(body).await.is_ok() }
+        }
+    })
+    .await?;
     let expected = warm + pushed * args.points as u64;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
