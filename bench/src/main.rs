@@ -243,14 +243,27 @@ async fn register(server: &Server, n: usize) -> anyhow::Result<(String, Vec<Coll
         .map(|i| {
             let (http, secret, base) = (http.clone(), secret.clone(), server.base.clone());
             async move {
-                let r: Value = http
-                    .post(format!("{base}/collectors/register"))
-                    .header("X-Registration-Secret", secret)
-                    .json(&json!({"name": format!("bench-{i}"), "hostname": format!("db-{i}"), "version": "bench"}))
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
+                // A busy server (503: too many hashes at once) is asked again, as a collector
+                // retries; any other refusal ends the run, saying what the server said.
+                let mut attempt = 0;
+                let r: Value = loop {
+                    attempt += 1;
+                    let response = http
+                        .post(format!("{base}/collectors/register"))
+                        .header("X-Registration-Secret", &secret)
+                        .json(&json!({"name": format!("bench-{i}"), "hostname": format!("db-{i}"), "version": "bench"}))
+                        .send()
+                        .await?;
+                    let status = response.status();
+                    if status.is_success() {
+                        break response.json().await?;
+                    }
+                    let body = response.text().await.unwrap_or_default();
+                    if attempt >= 10 || !(status.is_server_error() || status.as_u16() == 429) {
+                        bail!("registering bench-{i} answered {status}: {body}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                };
                 Ok(Collector {
                     id: r["collector_id"].as_str().context("id")?.to_owned(),
                     token: r["token"].as_str().context("token")?.to_owned(),
