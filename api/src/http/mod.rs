@@ -144,7 +144,9 @@ pub fn router(state: AppState, dashboard: Option<&std::path::Path>, surface: Sur
         let handler = if method == Method::GET && path == "/events" {
             handler
         } else {
-            handler.layer(from_fn_with_state(state.clone(), deadline))
+            // Decided here: inside the nested router a request's path has lost `/api/v1`.
+            let remote_write = path == "/write";
+            handler.layer(from_fn_with_state((state.clone(), remote_write), deadline))
         };
         v1 = v1.route(path, handler);
     }
@@ -204,12 +206,11 @@ async fn log_server_errors(
 /// On the remote-write route the answer is 503 with `Retry-After`: Prometheus drops a request
 /// answered 408 (it retries only 5xx and 429), and part of it may not be stored yet.
 async fn deadline(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State((state, remote_write)): axum::extract::State<(AppState, bool)>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let remote_write = request.uri().path() == "/api/v1/write";
     match tokio::time::timeout(state.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) if remote_write => ApiError::Busy {

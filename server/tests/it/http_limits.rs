@@ -112,3 +112,34 @@ async fn the_event_stream_stays_open_past_the_request_timeout() {
     .await;
     assert!(ended.is_err(), "the stream ended early: {ended:?}");
 }
+
+#[tokio::test]
+async fn a_slow_remote_write_is_answered_503_which_prometheus_retries_not_408() {
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.http_request_timeout = Duration::from_secs(2))
+        .spawn()
+        .await;
+    let api = app.api();
+    let c = app.register_collector("slow-prometheus").await;
+    let stalled = futures::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"\x0a"))
+    })
+    .chain(futures::stream::pending());
+    let slow = api
+        .http
+        .post(format!("{}/write", api.base))
+        .basic_auth(&c.id, Some(&c.refresh_secret))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .body(reqwest::Body::wrap_stream(stalled))
+        .send();
+    let cut = tokio::time::timeout(Duration::from_secs(10), slow)
+        .await
+        .expect("the slow write is answered within the request timeout")
+        .expect("response");
+    assert_eq!(cut.status().as_u16(), 503);
+    assert!(cut.headers().contains_key("retry-after"));
+    let body: Value = cut.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "busy", "{body}");
+}
