@@ -437,6 +437,7 @@ mod tests {
                 series(Some("pg_locks_count"), &[], &[(1.0, 1)]),
                 series(Some("latency_seconds_bucket"), &[("le", "1")], &[(3.0, 1)]),
                 series(Some("odd_total"), &[], &[(1.0, 1)]),
+                series(Some("om_requests_total"), &[("empty", ""), ("k", "v")], &[(1.0, 1)]),
             ],
             metadata: vec![
                 MetricMetadata {
@@ -451,12 +452,21 @@ mod tests {
                     r#type: HISTOGRAM,
                     metric_family_name: "latency_seconds".into(),
                 },
+                // OpenMetrics names the family without `_total`: its type decides over the
+                // suffix (here a gauge, so `om_requests_total` is not a counter).
+                MetricMetadata {
+                    r#type: 2,
+                    metric_family_name: "om_requests".into(),
+                },
             ],
         };
         let decoded = decode(&request.encode_to_vec(), "c1", now()).expect("decodes");
         let counters: Vec<bool> = decoded.batch.samples.iter().map(|s| s.counter).collect();
         // `odd_total`: no metadata for its family, so its name decides.
-        assert_eq!(counters, [true, false, true, true]);
+        assert_eq!(counters, [true, false, true, true, false]);
+        // An empty value is an absent label, as in Prometheus.
+        let labels: Vec<&String> = decoded.batch.samples[4].labels.keys().collect();
+        assert_eq!(labels, ["k"]);
     }
 
     #[test]
