@@ -437,7 +437,11 @@ mod tests {
                 series(Some("pg_locks_count"), &[], &[(1.0, 1)]),
                 series(Some("latency_seconds_bucket"), &[("le", "1")], &[(3.0, 1)]),
                 series(Some("odd_total"), &[], &[(1.0, 1)]),
-                series(Some("om_requests_total"), &[("empty", ""), ("k", "v")], &[(1.0, 1)]),
+                series(
+                    Some("om_requests_total"),
+                    &[("empty", ""), ("k", "v")],
+                    &[(1.0, 1)],
+                ),
             ],
             metadata: vec![
                 MetricMetadata {

@@ -87,6 +87,28 @@ async fn stored(app: &TestApp, c: &RegisteredCollector, metric: &str) -> (i64, i
     (row.get(0), row.get(1))
 }
 
+/// The points of `c`'s series `metric` matching `filter` (`&label.k=v`…) over the last minute
+/// and the next: those of its first series, empty when there is none.
+async fn points(app: &TestApp, c: &RegisteredCollector, metric: &str, filter: &str) -> Vec<Value> {
+    let now = Utc::now().timestamp();
+    let r = app
+        .api()
+        .get(
+            &format!(
+                "/metrics/series?collector_id={}&metric={metric}{filter}&from={}&to={}",
+                c.id,
+                now - 120,
+                now + 60
+            ),
+            app.admin(),
+        )
+        .await;
+    r.body["series"][0]["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_remote_write_is_stored_once_however_often_it_is_retried() {
     let app = spawn_admin_app().await;
@@ -375,42 +397,27 @@ async fn prometheus_scraping_postgres_exporter_remote_writes_here() {
         .and_then(|d| d.split('?').next())
         .unwrap_or_default()
         .to_owned();
-    let from = Utc::now().timestamp() - 60;
-    let points = eventually_within(90, "pg_up from Prometheus", || async {
-        let r = app
-            .api()
-            .get(
-                &format!(
-                    "/metrics/series?collector_id={}&metric=pg_up&label.job=postgres&from={from}&to={}",
-                    c.id,
-                    Utc::now().timestamp() + 60
-                ),
-                app.admin(),
-            )
-            .await;
-        let points = r.body["series"][0]["points"].as_array().cloned()?;
-        (points.len() >= 3).then_some(points)
+    let up = eventually_within(90, "pg_up from Prometheus", || async {
+        let up = points(&app, &c, "pg_up", "&label.job=postgres").await;
+        (up.len() >= 3).then_some(up)
     })
     .await;
     assert!(
-        points.iter().all(|p| p[1].as_f64() == Some(1.0)),
-        "the exporter reaches PostgreSQL: {points:?}"
+        up.iter().all(|p| p[1].as_f64() == Some(1.0)),
+        "the exporter reaches PostgreSQL: {up:?}"
     );
     // A postgres_exporter series with its own labels: this test's database's commits.
-    eventually_within(30, "pg_stat_database_xact_commit of the test database", || async {
-        let r = app
-            .api()
-            .get(
-                &format!(
-                    "/metrics/series?collector_id={}&metric=pg_stat_database_xact_commit&label.datname={db}&from={from}&to={}",
-                    c.id,
-                    Utc::now().timestamp() + 60
-                ),
-                app.admin(),
-            )
-            .await;
-        r.body["series"][0]["points"][0][1].as_f64().filter(|v| *v > 0.0)
-    })
+    let filter = format!("&label.datname={db}");
+    eventually_within(
+        30,
+        "pg_stat_database_xact_commit of the test database",
+        || async {
+            points(&app, &c, "pg_stat_database_xact_commit", &filter).await[..]
+                .first()
+                .and_then(|p| p[1].as_f64())
+                .filter(|v| *v > 0.0)
+        },
+    )
     .await;
     // Everything Prometheus sent was stored once, and it was never refused: its own counters.
     let (rows, distinct) = stored(&app, &c, "%").await;
