@@ -89,7 +89,8 @@ enum Scenario {
 enum Transport {
     /// The native JSON batch to `POST /metrics/push`.
     Http,
-    /// The native JSON batch published to JetStream.
+    /// The compact batch (what the bridge publishes, and what a collector on NATS sends)
+    /// published to JetStream.
     Nats,
     /// Prometheus remote-write (snappy protobuf) to `POST /write`: the very bodies
     /// `--versus victoria-metrics` sends VictoriaMetrics.
@@ -313,6 +314,29 @@ fn batch(c: &Collector, points: usize, round: u64) -> (String, Vec<u8>) {
     (id, body.into_bytes())
 }
 
+/// [`batch`]'s samples in the compact encoding a collector on NATS publishes.
+fn compact_batch(c: &Collector, points: usize, round: u64) -> (String, Vec<u8>) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = Utc::now();
+    let batch = domain::metrics::MetricBatch {
+        batch_id: id.clone(),
+        collector_id: c.id.clone(),
+        instance: Some(format!("db-{}", &c.id[..8])),
+        collected_at: now,
+        samples: (0..points)
+            .map(|k| domain::metrics::Sample {
+                metric: format!("pg_bench_{}", k % 20),
+                labels: [("object".to_owned(), (k / 20).to_string())].into(),
+                value: (round * 1000 + k as u64) as f64,
+                ts: now,
+                counter: k % 2 == 0,
+            })
+            .collect(),
+        statements: Default::default(),
+    };
+    (id, domain::metrics::compact::encode(&batch))
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -359,7 +383,8 @@ impl Pusher {
     /// Batch `round` of `c` in this pusher's format: its batch id and body.
     fn body(&self, c: &Collector, points: usize, round: u64) -> (String, Vec<u8>) {
         match self.transport {
-            Transport::Http | Transport::Nats => batch(c, points, round),
+            Transport::Http => batch(c, points, round),
+            Transport::Nats => compact_batch(c, points, round),
             Transport::RemoteWrite => versus::remote_write_body(c, points, round),
         }
     }

@@ -379,10 +379,13 @@ impl Link {
         }
         let token = self.token().await?;
         let json = gunzip(gzipped).map_err(|e| SendError::Refused(e.to_string()))?;
-        let batch_id = serde_json::from_slice::<serde_json::Value>(&json)
-            .ok()
-            .and_then(|v| v.get("batch_id")?.as_str().map(str::to_owned))
-            .ok_or_else(|| SendError::Refused("spooled batch without batch_id".into()))?;
+        // Published in the compact encoding the bridge publishes: the server reads it without
+        // parsing JSON. What the checks refuse here the server would refuse too.
+        let batch = domain::metrics::parse_payload(&json, chrono::Utc::now())
+            .map_err(|e| SendError::Refused(format!("spooled batch: {e}")))?
+            .batch;
+        let batch_id = batch.batch_id.clone();
+        let encoded = domain::metrics::compact::encode(&batch);
         if self.nats.is_none() {
             let url = self.nats_url.clone().unwrap_or_default();
             let mut options = async_nats::ConnectOptions::new();
@@ -420,7 +423,7 @@ impl Link {
         );
         headers.insert(TOKEN_HEADER, token.as_str());
         let ack = js
-            .publish_with_headers(self.subject.clone(), headers, Bytes::from(json))
+            .publish_with_headers(self.subject.clone(), headers, Bytes::from(encoded))
             .await
             .map_err(|e| SendError::Unavailable(format!("publish: {e}")))?;
         tokio::time::timeout(self.timeout, ack)

@@ -21,7 +21,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use chrono::Utc;
 use domain::bus::BusNames;
-use domain::metrics::{parse_payload, MetricBatch, PayloadError, RejectedSample};
+use domain::metrics::{compact, parse_payload, MetricBatch, PayloadError, RejectedSample};
 
 pub use domain::metrics::TOKEN_HEADER;
 
@@ -209,12 +209,9 @@ impl Bridge {
                 batch: parsed.batch.collector_id,
             });
         }
-        let payload = if parsed.as_sent {
-            body.to_vec()
-        } else {
-            serde_json::to_vec(&parsed.batch)
-                .map_err(|e| IngestError::Unavailable(e.to_string()))?
-        };
+        // Published compactly encoded, whichever format it came in: the projectors read it
+        // without parsing JSON again (`domain::metrics::compact`).
+        let payload = compact::encode(&parsed.batch);
         self.prepared(
             payload,
             parsed.batch,
@@ -252,15 +249,16 @@ impl Bridge {
         let mut parts = Vec::new();
         let mut accepted = 0;
         // The common case: the whole request fits in one message (the same test as
-        // `split_to_fit`'s), and nothing is in the future: written once, not measured first.
-        let whole = serde_json::to_vec(&decoded.batch)
-            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        // `split_to_fit`'s), and nothing is in the future. Sizes are measured as JSON, the
+        // format of earlier versions, so that a retry splits as it did; the compact encoding
+        // published is never larger.
         let bound = now + chrono::Duration::hours(1);
-        let split = if whole.len() > budget {
+        let split = if json_len(&decoded.batch) > budget {
             split_to_fit(&decoded.batch, budget)?
         } else if decoded.batch.samples.iter().all(|s| s.ts <= bound) {
             accepted = decoded.batch.samples.len();
             if accepted > 0 {
+                let whole = compact::encode(&decoded.batch);
                 parts.push((decoded.batch.batch_id.clone(), Bytes::from(whole)));
             }
             Vec::new()
@@ -275,9 +273,8 @@ impl Bridge {
                 continue;
             }
             accepted += part.samples.len();
-            let json =
-                serde_json::to_vec(&part).map_err(|e| IngestError::Unavailable(e.to_string()))?;
-            parts.push((part.batch_id, Bytes::from(json)));
+            let encoded = compact::encode(&part);
+            parts.push((part.batch_id, Bytes::from(encoded)));
         }
         Ok(Prepared {
             parts,
@@ -550,6 +547,10 @@ mod tests {
         assert!(parts
             .iter()
             .all(|p| serde_json::to_vec(p).expect("json").len() <= room));
+        assert!(
+            parts.iter().all(|p| compact::encode(p).len() <= room),
+            "the compact encoding published is never larger than the JSON measured"
+        );
         assert_eq!(parts[0].batch_id, "rw-abc-0");
         let samples: Vec<_> = parts.iter().flat_map(|p| p.samples.clone()).collect();
         assert_eq!(samples, batch.samples, "every sample once, in order");

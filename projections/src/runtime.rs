@@ -654,13 +654,15 @@ fn claimed_origin(message: &Delivered) -> (Option<String>, Option<String>) {
             None => return (None, None),
         },
     };
-    let batch = serde_json::from_slice::<Claimed>(&message.payload)
-        .ok()
-        .and_then(|c| c.batch_id)
-        .map(|b| match b {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        });
+    let batch = domain::metrics::compact::claimed_batch_id(&message.payload).or_else(|| {
+        serde_json::from_slice::<Claimed>(&message.payload)
+            .ok()
+            .and_then(|c| c.batch_id)
+            .map(|b| match b {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+    });
     let cut = |s: String| printable(&s.chars().take(200).collect::<String>());
     (Some(cut(collector.to_owned())), batch.map(cut))
 }
@@ -686,8 +688,10 @@ pub(crate) async fn record_rejection(
     let reason = printable(reason);
     // NATS does not check subjects' bytes: a NUL in one must not make the record fail.
     let subject = printable(&message.subject);
-    // Kept for a person to read; a huge payload is cut rather than refused.
-    let mut payload = String::from_utf8_lossy(&message.payload).into_owned();
+    // Kept for a person to read (a compact batch as JSON); a huge payload is cut rather than
+    // refused.
+    let mut payload = domain::metrics::compact::readable(&message.payload)
+        .unwrap_or_else(|| String::from_utf8_lossy(&message.payload).into_owned());
     if payload.len() > 64 * 1024 {
         let mut cut = 64 * 1024;
         while !payload.is_char_boundary(cut) {

@@ -1,6 +1,10 @@
 //! The bounds of a metric batch, derived from what storage and the bus can take, and the
 //! check of what belongs to a batch as a whole.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
 use super::{MetricBatch, PayloadError};
 
 /// Most bytes of a batch id. It travels as the `Nats-Msg-Id` header and is the primary key of
@@ -56,7 +60,25 @@ fn field_error(field: &str, message: impl Into<String>) -> PayloadError {
 /// Checks what belongs to the batch as a whole. `instance_field` is the name the sender gave
 /// `instance` (`hostname` in the v3 format).
 pub(super) fn check_batch(batch: &MetricBatch, instance_field: &str) -> Result<(), PayloadError> {
-    let id = &batch.batch_id;
+    check_header(
+        &batch.batch_id,
+        &batch.collector_id,
+        batch.instance.as_deref(),
+        batch.collected_at,
+        &batch.statements,
+        instance_field,
+    )
+}
+
+/// [`check_batch`] on the parts of a batch, however it was encoded.
+pub(super) fn check_header(
+    id: &str,
+    c: &str,
+    instance: Option<&str>,
+    collected_at: DateTime<Utc>,
+    statements: &BTreeMap<String, String>,
+    instance_field: &str,
+) -> Result<(), PayloadError> {
     // Printable ASCII without spaces: it travels as a NATS header value, where CR/LF would
     // break the header block (async-nats asserts on it) and spaces at its ends are trimmed.
     if id.is_empty() || id.len() > BATCH_ID_MAX || !id.bytes().all(|b| b.is_ascii_graphic()) {
@@ -65,22 +87,21 @@ pub(super) fn check_batch(batch: &MetricBatch, instance_field: &str) -> Result<(
             format!("must be 1-{BATCH_ID_MAX} printable ASCII characters without spaces"),
         ));
     }
-    let c = &batch.collector_id;
     if c.is_empty() || c.len() > COLLECTOR_ID_MAX || !c.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(field_error(
             "collector_id",
             format!("must be 1-{COLLECTOR_ID_MAX} printable ASCII characters"),
         ));
     }
-    if let Some(instance) = &batch.instance {
+    if let Some(instance) = instance {
         crate::values::optional_text(instance, INSTANCE_MAX)
             .map_err(|e| field_error(instance_field, e.to_string()))?;
     }
     // `collected_at` is stored (`timestamptz` starts at 4713 BC; chrono goes further back).
-    if batch.collected_at.timestamp() < 0 {
+    if collected_at.timestamp() < 0 {
         return Err(field_error("collected_at", "must not be before 1970"));
     }
-    for (queryid, text) in &batch.statements {
+    for (queryid, text) in statements {
         crate::values::optional_text(queryid, QUERYID_MAX)
             .map_err(|e| field_error("statements", format!("each query id {e}")))?;
         if text.len() > STATEMENT_TEXT_MAX {

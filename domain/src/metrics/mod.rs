@@ -10,6 +10,7 @@
 //! reaches storage or the bus.
 
 mod bounds;
+pub mod compact;
 mod redact;
 mod v3;
 

@@ -73,12 +73,12 @@ impl Projector for CollectorActivity {
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
         let (batch, id) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
         let applied = "INSERT INTO rm_applied_batches (batch_id, collector_id) SELECT $1, $2 FROM c WHERE c.ok";
-        let instance = batch.instance.as_deref().unwrap_or_default();
-        if !claim(tx, applied, &batch.batch_id, id, instance).await? {
+        let instance = batch.instance().unwrap_or_default();
+        if !claim(tx, applied, batch.batch_id(), id, instance).await? {
             return Ok(()); // already counted
         }
         // Parsing checked every sample against the time JetStream stored the message.
-        let points = i64::try_from(batch.samples.len()).unwrap_or(i64::MAX);
+        let points = i64::try_from(batch.points.len()).unwrap_or(i64::MAX);
         let collected = batch.collected_at.min(message.published);
         let minute = collected
             .duration_trunc(Duration::minutes(1))
@@ -93,8 +93,8 @@ impl Projector for CollectorActivity {
             heard.last_seen = heard.last_seen.max(message.published);
             heard.points += points;
             heard.batches += 1;
-            if batch.instance.is_some() {
-                heard.instance.clone_from(&batch.instance);
+            if let Some(instance) = batch.instance() {
+                heard.instance = Some(instance.to_owned());
             }
             *p.minutes.entry((id, minute)).or_default() += points;
         }

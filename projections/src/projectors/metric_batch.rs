@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use domain::collector::CollectorTokenVerifier;
-use domain::metrics::{parse_payload, MetricBatch, TOKEN_HEADER};
+use domain::metrics::compact::{read_payload, StreamBatch};
+use domain::metrics::TOKEN_HEADER;
 use tokio_postgres::Transaction;
 
 use crate::runtime::{ApplyError, Delivered};
@@ -23,7 +24,7 @@ pub struct ParsedBatches {
 
 struct Entry {
     key: Key,
-    batch: Arc<MetricBatch>,
+    batch: Arc<StreamBatch>,
     taken: u8,
 }
 
@@ -50,7 +51,7 @@ impl ParsedBatches {
         })
     }
 
-    fn take(&self, key: Key) -> Option<Arc<MetricBatch>> {
+    fn take(&self, key: Key) -> Option<Arc<StreamBatch>> {
         let mut entries = self.entries.lock().ok()?;
         let at = entries.iter().position(|e| e.key == key)?;
         let entry = &mut entries[at];
@@ -62,7 +63,7 @@ impl ParsedBatches {
         Some(batch)
     }
 
-    fn put(&self, key: Key, batch: Arc<MetricBatch>) {
+    fn put(&self, key: Key, batch: Arc<StreamBatch>) {
         if self.readers <= 1 {
             return;
         }
@@ -79,7 +80,7 @@ impl ParsedBatches {
     }
 
     /// The message's batch, parsed here or by another reader.
-    fn parse(&self, message: &Delivered) -> Result<Arc<MetricBatch>, String> {
+    fn parse(&self, message: &Delivered) -> Result<Arc<StreamBatch>, String> {
         let key = (
             message.stream_sequence,
             message.published.timestamp_micros(),
@@ -88,14 +89,13 @@ impl ParsedBatches {
         if let Some(batch) = self.take(key) {
             return Ok(batch);
         }
-        // The bridge publishes the normalized batch; a collector on NATS may publish either wire
-        // format. Both parse the same way, a v3 payload with the same content id the bridge
-        // derives. Samples are checked against the time JetStream stored the message, whichever
-        // path it came by.
+        // The bridge publishes the compact encoding; a collector on NATS may publish it or
+        // either JSON format (a v3 payload gets the same content id the bridge derives). All
+        // are checked the same way, samples against the time JetStream stored the message,
+        // whichever path it came by.
         let batch = Arc::new(
-            parse_payload(&message.payload, message.published)
-                .map_err(|e| format!("not a metric batch: {e}"))?
-                .batch,
+            read_payload(&message.payload, message.published)
+                .map_err(|e| format!("not a metric batch: {e}"))?,
         );
         self.put(key, batch.clone());
         Ok(batch)
@@ -120,7 +120,7 @@ pub(crate) fn verified_batch(
     verifier: &dyn CollectorTokenVerifier,
     parsed: &ParsedBatches,
     message: &Delivered,
-) -> Result<(Arc<MetricBatch>, uuid::Uuid), ApplyError> {
+) -> Result<(Arc<StreamBatch>, uuid::Uuid), ApplyError> {
     let reject = |m: String| ApplyError::Reject(m);
     // `<prefix>-p<NN>.metrics.<collector_id>` on a partition's stream, or
     // `<prefix>.metrics.<collector_id>` on the unpartitioned stream of earlier versions.
@@ -154,10 +154,10 @@ pub(crate) fn verified_batch(
         )));
     }
     let batch = parsed.parse(message).map_err(reject)?;
-    if batch.collector_id != subject_id {
+    if batch.collector_id() != subject_id {
         return Err(reject(format!(
             "batch says collector {} but was sent by {subject_id}",
-            batch.collector_id
+            batch.collector_id()
         )));
     }
     let id = uuid::Uuid::parse_str(subject_id)
@@ -287,7 +287,7 @@ mod tests {
         // A third read (a replay, say) parses again.
         let third = cache.parse(&m).expect("parses");
         assert!(!Arc::ptr_eq(&first, &third));
-        assert_eq!(third.samples.len(), 1);
+        assert_eq!(third.points.len(), 1);
         assert!(cache.parse(&message(8, "not json")).is_err());
     }
 

@@ -1,11 +1,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use domain::metrics::compact::{series_key_id, SeriesRef, StreamBatch};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use domain::collector::CollectorTokenVerifier;
 use futures::pin_mut;
-use sha2::{Digest, Sha256};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use tokio_postgres::Transaction;
@@ -67,28 +68,6 @@ impl MetricSamples {
             pending: Mutex::new(Pending::default()),
         }
     }
-}
-
-/// A series' id: 64 bits of SHA-256 over its identity.
-pub fn series_id(
-    collector: &str,
-    instance: &str,
-    metric: &str,
-    labels: &BTreeMap<String, String>,
-) -> i64 {
-    let mut h = Sha256::new();
-    for part in [collector, instance, metric] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    for (k, v) in labels {
-        h.update(k.as_bytes());
-        h.update([1]);
-        h.update(v.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
 /// The name of a day's partition.
@@ -294,14 +273,14 @@ impl Projector for MetricSamples {
     async fn apply(&self, tx: &Transaction<'_>, message: &Delivered) -> Result<(), ApplyError> {
         let (batch, collector) = verified_batch(self.verifier.as_ref(), &self.parsed, message)?;
         let applied = "INSERT INTO metric_applied_batches (batch_id, collector_id) SELECT $1, $2 FROM c WHERE c.ok";
-        let instance = batch.instance.clone().unwrap_or_default();
-        if !claim(tx, applied, &batch.batch_id, collector, &instance).await? {
+        let instance = batch.instance().unwrap_or_default();
+        if !claim(tx, applied, batch.batch_id(), collector, instance).await? {
             return Ok(());
         }
         let oldest = message.published - self.retention;
-        let (mut rows, new_series) = self.sample_rows(&batch, collector, &instance, oldest);
+        let (mut rows, new_series) = self.sample_rows(&batch, collector, instance, oldest);
         let known_now = self
-            .admit_series(tx, collector, &instance, &new_series, &mut rows)
+            .admit_series(tx, collector, instance, &new_series, &mut rows)
             .await?;
         let missing_days = self.create_partitions(tx, &rows).await?;
         let minute = minute_rollups(&rows);
@@ -315,33 +294,48 @@ impl Projector for MetricSamples {
     }
 }
 
-/// A new series of a batch: its metric, labels and whether it is a counter.
-type NewSeries<'a> = BTreeMap<i64, (&'a str, &'a BTreeMap<String, String>, bool)>;
+/// The new series of a batch, by id.
+type NewSeries<'a> = BTreeMap<i64, SeriesRef<'a>>;
 
 impl MetricSamples {
     /// The batch's samples as rows (those older than the retention left out), and the series
-    /// among them this process does not know to exist. Parsing already checked every sample
-    /// against the time JetStream stored the message.
+    /// among them this process does not know to exist. Reading the batch already checked
+    /// every sample against the time JetStream stored the message. A series' id is hashed
+    /// once per batch, from its key's bytes.
     fn sample_rows<'b>(
         &self,
-        batch: &'b domain::metrics::MetricBatch,
+        batch: &'b StreamBatch,
         collector: uuid::Uuid,
         instance: &str,
         oldest: DateTime<Utc>,
     ) -> (Vec<(DateTime<Utc>, i64, f64)>, NewSeries<'b>) {
-        let mut rows = Vec::with_capacity(batch.samples.len());
+        let mut rows = Vec::with_capacity(batch.points.len());
         let mut new_series = NewSeries::new();
+        let mut ids: Vec<Option<i64>> = vec![None; batch.series_len()];
         let known = self.known.lock().ok();
         let known_ids = known.as_ref().and_then(|k| k.get(&collector));
-        for s in &batch.samples {
-            if s.ts < oldest {
+        for p in &batch.points {
+            if p.ts < oldest {
                 continue;
             }
-            let id = series_id(&batch.collector_id, instance, &s.metric, &s.labels);
-            if !known_ids.is_some_and(|k| k.contains(&id)) {
-                new_series.insert(id, (&s.metric, &s.labels, s.counter));
-            }
-            rows.push((s.ts, id, s.value));
+            let Some(slot) = ids.get_mut(p.series as usize) else {
+                continue;
+            };
+            let id = match *slot {
+                Some(id) => id,
+                None => {
+                    let Some(series) = batch.series(p.series) else {
+                        continue;
+                    };
+                    let id = series_key_id(batch.collector_id(), instance, series.key);
+                    *slot = Some(id);
+                    if !known_ids.is_some_and(|k| k.contains(&id)) {
+                        new_series.insert(id, series);
+                    }
+                    id
+                }
+            };
+            rows.push((p.ts, id, p.value));
         }
         (rows, new_series)
     }
@@ -389,21 +383,20 @@ impl MetricSamples {
         let mut last_refused = String::new();
         let (mut ids, mut metrics, mut label_sets, mut counters) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (id, (metric, labels, counter)) in new_series {
+        for (id, series) in new_series {
             if present.contains(id) {
                 known_now.push(*id);
                 continue;
             }
             if ids.len() >= room {
                 refused.insert(*id);
-                last_refused = (*metric).to_owned();
+                last_refused = series.metric.to_owned();
                 continue;
             }
             ids.push(*id);
-            metrics.push(*metric);
-            label_sets
-                .push(serde_json::to_value(labels).map_err(|e| ApplyError::Reject(e.to_string()))?);
-            counters.push(*counter);
+            metrics.push(series.metric);
+            label_sets.push(series.labels_json());
+            counters.push(series.counter);
             known_now.push(*id);
         }
         if !ids.is_empty() {
@@ -492,7 +485,7 @@ fn minute_rollups(rows: &[(DateTime<Utc>, i64, f64)]) -> HashMap<(i64, DateTime<
 async fn store_statements(
     tx: &Transaction<'_>,
     collector: uuid::Uuid,
-    batch: &domain::metrics::MetricBatch,
+    batch: &StreamBatch,
 ) -> Result<(), tokio_postgres::Error> {
     for (queryid, text) in &batch.statements {
         tx.execute(
@@ -510,13 +503,49 @@ async fn store_statements(
 mod tests {
     use super::*;
 
+    /// The series id as every version before the compact encoding computed it, from the
+    /// label map: ids stored then must stay the ids of the same series now.
+    fn series_id_from_map(
+        collector: &str,
+        instance: &str,
+        metric: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> i64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [collector, instance, metric] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for (k, v) in labels {
+            h.update(k.as_bytes());
+            h.update([1]);
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
+        let d = h.finalize();
+        i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+
     #[test]
-    fn series_ids_are_stable_and_distinguish_labels() {
-        let l1 = BTreeMap::from([("database".to_owned(), "app".to_owned())]);
-        let l2 = BTreeMap::from([("database".to_owned(), "other".to_owned())]);
-        assert_eq!(series_id("c", "i", "m", &l1), series_id("c", "i", "m", &l1));
-        assert_ne!(series_id("c", "i", "m", &l1), series_id("c", "i", "m", &l2));
-        assert_ne!(series_id("c", "i", "m", &l1), series_id("c", "", "m", &l1));
+    fn series_ids_are_those_of_earlier_versions() {
+        use domain::metrics::compact::series_key;
+        for labels in [
+            BTreeMap::new(),
+            BTreeMap::from([("database".to_owned(), "app".to_owned())]),
+            BTreeMap::from([
+                ("a".to_owned(), "x\u{1}y".to_owned()),
+                ("b\u{e9}".to_owned(), String::new()),
+            ]),
+        ] {
+            for instance in ["", "db-1"] {
+                assert_eq!(
+                    series_key_id("c", instance, &series_key("pg_m", &labels)),
+                    series_id_from_map("c", instance, "pg_m", &labels),
+                    "{labels:?} {instance:?}"
+                );
+            }
+        }
         let ddl = partition_ddl(NaiveDate::from_ymd_opt(2026, 2, 28).expect("date"));
         assert!(ddl.starts_with("SELECT pg_advisory_xact_lock("), "{ddl}");
         assert!(

@@ -25,9 +25,7 @@ pub use collector_activity::{CollectorActivity, TOKEN_HEADER};
 pub use collectors::Collectors;
 pub use managed_instances::ManagedInstances;
 pub use metric_batch::ParsedBatches;
-pub use metric_samples::{
-    partition_ddl, partition_name, series_id, MetricSamples, HOUR_BUILD_GRACE,
-};
+pub use metric_samples::{partition_ddl, partition_name, MetricSamples, HOUR_BUILD_GRACE};
 pub use registration_secrets::RegistrationSecrets;
 pub use users::Users;
 

@@ -375,10 +375,9 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
     let stream = metric_stream_messages(&js, &env.config.names).await;
     let mut on_stream: BTreeMap<String, usize> = BTreeMap::new();
     for m in &stream {
-        let v: Value = serde_json::from_slice(&m.payload).expect("batch json");
-        *on_stream
-            .entry(v["batch_id"].as_str().expect("batch_id").to_owned())
-            .or_default() += 1;
+        let batch = domain::metrics::compact::read_payload(&m.payload, chrono::Utc::now())
+            .expect("a batch the bridge published");
+        *on_stream.entry(batch.batch_id().to_owned()).or_default() += 1;
     }
     let lost: Vec<&String> = pushes
         .acked
