@@ -765,7 +765,8 @@ async fn query(args: &Args) -> anyhow::Result<()> {
     let (admin, collectors) = register(&server, args.collectors).await?;
     let db = pg(&format!("{}/{}", server.pg, server.db)).await?;
     // A week of 1-minute data per collector and metric, loaded directly (as the projector
-    // would have written it): series, raw samples in daily partitions, and 1-minute rollups.
+    // would have written it): series and raw samples in daily partitions (minutes and open
+    // hours are read from them).
     let now = Utc::now();
     let minutes: i32 = 7 * 24 * 60;
     let t = Instant::now();
@@ -786,13 +787,6 @@ async fn query(args: &Args) -> anyhow::Result<()> {
             db.execute(
                 "INSERT INTO metric_samples (ts, series_id, value)
                  SELECT $2::timestamptz - make_interval(mins => g), $1, random() FROM generate_series(0, $3) g",
-                &[&id, &now, &minutes],
-            )
-            .await?;
-            db.execute(
-                "INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
-                 SELECT $1, date_trunc('minute', $2::timestamptz - make_interval(mins => g)), 1, 2, 3, 2, 1.5, $2::timestamptz - make_interval(mins => g)
-                   FROM generate_series(0, $3) g ON CONFLICT DO NOTHING",
                 &[&id, &now, &minutes],
             )
             .await?;

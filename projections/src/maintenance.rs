@@ -19,7 +19,9 @@ pub struct Upkeep {
 }
 
 /// Creates today's and tomorrow's partitions, drops partitions whose whole day is older than
-/// `retention_days`, and prunes dedup records older than `dedup_keep`.
+/// `retention_days`, and prunes dedup records older than `dedup_keep`. Before a partition is
+/// dropped, its hours not built yet are built, and, when `minutes_outlive_samples`, its
+/// 1-minute rollups (in the same transaction as the drop).
 ///
 /// # Errors
 /// The database error.
@@ -27,9 +29,10 @@ pub async fn upkeep(
     pool: &Pool,
     now: DateTime<Utc>,
     retention_days: u32,
+    minutes_outlive_samples: bool,
     dedup_keep: Duration,
 ) -> Result<Upkeep, anyhow::Error> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
     let today = now.date_naive();
     for day in [today, today + Duration::days(1)] {
         client.batch_execute(&partition_ddl(day)).await?;
@@ -56,9 +59,37 @@ pub async fn upkeep(
         };
         // The partition holds [day, day + 1): drop it once all of it is past the cutoff.
         if day + Duration::days(1) <= cutoff && name == partition_name(day) {
-            client
-                .batch_execute(&format!("DROP TABLE IF EXISTS public.{name}"))
+            let tx = client.transaction().await?;
+            if minutes_outlive_samples {
+                tx.execute(&BUILD_MINUTES_OF_DAY.replace("{partition}", &name), &[])
+                    .await?;
+            }
+            // Hours upkeep has not reached, or late batches touched since.
+            let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            let hours: Vec<DateTime<Utc>> = tx
+                .query(
+                    "SELECT h FROM generate_series($1::timestamptz,
+                                    $1::timestamptz + interval '23 hours', interval '1 hour') h
+                      WHERE h >= coalesce((SELECT hours_done_until FROM metric_rollup_state),
+                                          '-infinity')
+                         OR h IN (SELECT hour FROM metric_rollup_dirty_hours)",
+                    &[&start],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for hour in hours {
+                build_hour(&tx, hour).await?;
+                tx.execute(
+                    "DELETE FROM metric_rollup_dirty_hours WHERE hour = $1",
+                    &[&hour],
+                )
                 .await?;
+            }
+            tx.batch_execute(&format!("DROP TABLE IF EXISTS public.{name}"))
+                .await?;
+            tx.commit().await?;
             out.dropped.push(name);
         }
     }
@@ -210,21 +241,28 @@ pub struct HoursBuilt {
     pub built: u32,
     /// Hours rebuilt because late batches touched them.
     pub rebuilt: u32,
+    /// Hours without samples passed over.
+    pub skipped: u32,
     /// Series-hours that could not be built because of their data (recorded in
     /// `projection_rejected` as projection [`HOUR_ROLLUP_PROJECTION`]).
     pub rejected: u32,
 }
 
+/// Most hours without samples one pass steps over (a server idle for months catches up over
+/// a few passes, each short).
+const MAX_EMPTY_HOURS: u32 = 24 * 31;
+
 /// The projection name under which hours that could not be built are recorded.
 pub const HOUR_ROLLUP_PROJECTION: &str = "metric_rollup_1h";
 
-/// Builds one hour of `metric_rollup_1h` from `metric_rollup_1m`, replacing what was there.
+/// Builds one hour of `metric_rollup_1h` from the samples, replacing what was there (an hour
+/// whose samples are gone keeps its rows).
 const BUILD_HOUR: &str = "
     INSERT INTO metric_rollup_1h (series_id, bucket, min, max, sum, count, last, last_ts)
-    SELECT series_id, $1::timestamptz, min(min), max(max), sum(sum), sum(count)::int8,
-           (array_agg(last ORDER BY last_ts DESC))[1], max(last_ts)
-      FROM metric_rollup_1m
-     WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 hour'
+    SELECT series_id, $1::timestamptz, min(value), max(value), sum(value), count(*)::int8,
+           (array_agg(value ORDER BY ts DESC))[1], max(ts)
+      FROM metric_samples
+     WHERE ts >= $1::timestamptz AND ts < $1::timestamptz + interval '1 hour'
      GROUP BY series_id
     ON CONFLICT (series_id, bucket) DO UPDATE SET
        min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count,
@@ -234,12 +272,24 @@ const BUILD_HOUR: &str = "
 /// makes the whole-hour statement fail.
 const BUILD_HOUR_OF_SERIES: &str = "
     INSERT INTO metric_rollup_1h (series_id, bucket, min, max, sum, count, last, last_ts)
-    SELECT series_id, $1::timestamptz, min(min), max(max), sum(sum), sum(count)::int8,
-           (array_agg(last ORDER BY last_ts DESC))[1], max(last_ts)
-      FROM metric_rollup_1m
-     WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 hour'
+    SELECT series_id, $1::timestamptz, min(value), max(value), sum(value), count(*)::int8,
+           (array_agg(value ORDER BY ts DESC))[1], max(ts)
+      FROM metric_samples
+     WHERE ts >= $1::timestamptz AND ts < $1::timestamptz + interval '1 hour'
        AND series_id = $2
      GROUP BY series_id
+    ON CONFLICT (series_id, bucket) DO UPDATE SET
+       min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count,
+       last = excluded.last, last_ts = excluded.last_ts";
+
+/// Builds the 1-minute rollups of one day's partition (named `{partition}`), before retention
+/// drops it.
+const BUILD_MINUTES_OF_DAY: &str = "
+    INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
+    SELECT series_id, date_trunc('minute', ts), min(value), max(value), sum(value),
+           count(*)::int8, (array_agg(value ORDER BY ts DESC))[1], max(ts)
+      FROM public.{partition}
+     GROUP BY 1, 2
     ON CONFLICT (series_id, bucket) DO UPDATE SET
        min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count,
        last = excluded.last, last_ts = excluded.last_ts";
@@ -270,8 +320,8 @@ async fn build_hour(
     }
     let series: Vec<i64> = tx
         .query(
-            "SELECT DISTINCT series_id FROM metric_rollup_1m
-              WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 hour'",
+            "SELECT DISTINCT series_id FROM metric_samples
+              WHERE ts >= $1::timestamptz AND ts < $1::timestamptz + interval '1 hour'",
             &[&hour],
         )
         .await?
@@ -367,25 +417,38 @@ pub async fn build_hours(
             )
             .await?
             .map(|r| r.get(0));
-        // The next hour with data at or after the watermark (gaps are skipped).
-        let next: Option<DateTime<Utc>> = tx
-            .query_one(
-                "SELECT date_trunc('hour', min(bucket)) FROM metric_rollup_1m
-                  WHERE $1::timestamptz IS NULL OR bucket >= $1::timestamptz",
-                &[&done],
-            )
-            .await?
-            .get(0);
+        // The hour at the watermark; before any, the first hour with samples (read once).
+        let next: Option<DateTime<Utc>> = match done {
+            Some(done) => Some(done),
+            None => tx
+                .query_one(
+                    "SELECT date_trunc('hour', min(ts)) FROM metric_samples",
+                    &[],
+                )
+                .await?
+                .get(0),
+        };
         let Some(hour) = next else { break };
         if hour + Duration::hours(1) + HOUR_BUILD_GRACE > now {
             break;
         }
-        tx.execute(
-            "DELETE FROM metric_rollup_dirty_hours WHERE hour = $1",
-            &[&hour],
-        )
-        .await?;
-        out.rejected += build_hour(&tx, hour).await?;
+        // An hour without samples is passed over (one look through the BRIN index).
+        let has_samples: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM metric_samples
+                                 WHERE ts >= $1 AND ts < $1 + interval '1 hour')",
+                &[&hour],
+            )
+            .await?
+            .get(0);
+        if has_samples {
+            tx.execute(
+                "DELETE FROM metric_rollup_dirty_hours WHERE hour = $1",
+                &[&hour],
+            )
+            .await?;
+            out.rejected += build_hour(&tx, hour).await?;
+        }
         tx.execute(
             "INSERT INTO metric_rollup_state (id, hours_done_until) VALUES (true, $1)
              ON CONFLICT (id) DO UPDATE SET hours_done_until = excluded.hours_done_until",
@@ -393,7 +456,14 @@ pub async fn build_hours(
         )
         .await?;
         tx.commit().await?;
-        out.built += 1;
+        if has_samples {
+            out.built += 1;
+        } else {
+            out.skipped += 1;
+            if out.skipped >= MAX_EMPTY_HOURS {
+                break;
+            }
+        }
     }
     while out.rebuilt < max_hours {
         let tx = client.transaction().await?;

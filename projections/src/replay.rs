@@ -254,11 +254,12 @@ async fn switch_over(pool: &Pool, schema: &str, runners: &[Runner]) -> Result<u6
         ))
         .await?;
     }
-    // Partitions follow their parent (their own names, so a SELECT finds them).
+    // Partitions follow their parent (their own names, so a SELECT finds them); their
+    // indexes, partitions of the parent's, move with them.
     let partitions = tx
         .query(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = $1 AND c.relispartition",
+              WHERE n.nspname = $1 AND c.relispartition AND c.relkind = 'r'",
             &[&schema],
         )
         .await?;

@@ -55,8 +55,16 @@ async fn storage_upkeep(
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        match projections::maintenance::upkeep(&pool, chrono::Utc::now(), retention_days, keep)
-            .await
+        let minutes_outlive_samples =
+            retention.rollup_1m > chrono::Duration::days(i64::from(retention_days));
+        match projections::maintenance::upkeep(
+            &pool,
+            chrono::Utc::now(),
+            retention_days,
+            minutes_outlive_samples,
+            keep,
+        )
+        .await
         {
             Ok(done) if !done.dropped.is_empty() => {
                 tracing::info!(dropped = ?done.dropped, "retention dropped old sample partitions");

@@ -260,13 +260,24 @@ pub(crate) async fn series(
     }
     let step = query.step_for(found.len())?;
     let resolution = Resolution::for_step(step);
-    // Hours before this are built in metric_rollup_1h; later ones are aggregated from the
-    // 1-minute rollups (the hour still open, and closed ones upkeep has not reached yet).
-    let hours_built = match resolution {
-        Resolution::Hour => metrics::hours_built_until(&client).await?,
-        _ => None,
-    }
-    .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    // Hours before `hours_built` are built in metric_rollup_1h; minutes and later hours are
+    // aggregated from the samples while they are kept, from metric_rollup_1m before.
+    let sources = match resolution {
+        Resolution::Raw => metrics::Sources {
+            hours_built: DateTime::<Utc>::UNIX_EPOCH,
+            samples_from: DateTime::<Utc>::UNIX_EPOCH,
+        },
+        Resolution::Minute | Resolution::Hour => metrics::Sources {
+            hours_built: match resolution {
+                Resolution::Hour => metrics::hours_built_until(&client).await?,
+                _ => None,
+            }
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+            samples_from: metrics::samples_kept_from(&client)
+                .await?
+                .unwrap_or_else(Utc::now),
+        },
+    };
     let window = (query.read_from(step), query.to);
     let mut out = Vec::with_capacity(found.len());
     let mut rows_left = MAX_SOURCE_ROWS;
@@ -276,7 +287,7 @@ pub(crate) async fn series(
             series.id,
             resolution,
             window,
-            hours_built,
+            sources,
             rows_left + 1,
         )
         .await?;

@@ -14,12 +14,13 @@ use tokio_postgres::Transaction;
 use super::metric_batch::{claim, take_pending, verified_batch, ParsedBatches};
 use crate::runtime::{ApplyError, Delivered, Projector, Source};
 
-/// `metric_series`, `metric_samples` (daily partitions), `metric_rollup_1m`,
-/// `metric_statements`: every accepted data point, written with binary `COPY`, and its 1-minute
-/// rollups kept current in the same transaction. Samples and rollups of a fetched batch of
-/// messages are written once, by `flush`. `metric_rollup_1h` is built by storage upkeep
-/// from the 1-minute rollups once each hour has closed ([`crate::maintenance::build_hours`]);
-/// this projector marks closed hours that late batches touch.
+/// `metric_series`, `metric_samples` (daily partitions), `metric_statements`: every accepted
+/// data point, written with binary `COPY` once per fetched batch of messages, by `flush`.
+/// Rollups are not written here: minutes and open hours are read from the samples
+/// (indexed by series and time), `metric_rollup_1h` is built by storage upkeep once each hour
+/// has closed ([`crate::maintenance::build_hours`]), and `metric_rollup_1m` from a day's
+/// samples before retention drops them. This projector marks closed hours that late batches
+/// touch, so that upkeep builds them again.
 pub struct MetricSamples {
     verifier: Arc<dyn CollectorTokenVerifier>,
     parsed: Arc<ParsedBatches>,
@@ -31,14 +32,15 @@ pub struct MetricSamples {
     retention: Duration,
     /// Most series one collector may have.
     max_series: usize,
-    /// Samples and rollups of the messages applied in the current batch, written by `flush`.
+    /// Samples of the messages applied in the current batch, written by `flush`.
     pending: Mutex<Pending>,
 }
 
 #[derive(Default)]
 struct Pending {
     rows: Vec<(DateTime<Utc>, i64, f64)>,
-    minute: HashMap<(i64, DateTime<Utc>), Agg>,
+    /// Hours the rows fall in.
+    hours: HashSet<DateTime<Utc>>,
 }
 
 /// Storage upkeep builds an hour's rollups once this long has passed after its end.
@@ -90,101 +92,6 @@ pub fn partition_ddl(day: NaiveDate) -> String {
     )
 }
 
-#[derive(Default, Clone, Copy)]
-struct Agg {
-    min: f64,
-    max: f64,
-    sum: f64,
-    count: i64,
-    last: f64,
-    last_ts: DateTime<Utc>,
-}
-
-impl Agg {
-    fn merge(&mut self, other: &Agg) {
-        if other.count == 0 {
-            return;
-        }
-        if self.count == 0 {
-            *self = *other;
-            return;
-        }
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-        self.sum += other.sum;
-        self.count += other.count;
-        if other.last_ts >= self.last_ts {
-            self.last = other.last;
-            self.last_ts = other.last_ts;
-        }
-    }
-
-    fn add(&mut self, v: f64, ts: DateTime<Utc>) {
-        if self.count == 0 {
-            self.min = v;
-            self.max = v;
-        }
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.sum += v;
-        self.count += 1;
-        if self.count == 1 || ts >= self.last_ts {
-            self.last = v;
-            self.last_ts = ts;
-        }
-    }
-}
-
-async fn upsert_rollup(
-    tx: &Transaction<'_>,
-    table: &str,
-    aggs: &HashMap<(i64, DateTime<Utc>), Agg>,
-) -> Result<(), tokio_postgres::Error> {
-    if aggs.is_empty() {
-        return Ok(());
-    }
-    let mut ids = Vec::with_capacity(aggs.len());
-    let mut buckets = Vec::with_capacity(aggs.len());
-    let (mut mins, mut maxs, mut sums, mut counts, mut lasts, mut last_ts) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for ((id, bucket), a) in aggs {
-        ids.push(*id);
-        buckets.push(*bucket);
-        mins.push(a.min);
-        maxs.push(a.max);
-        sums.push(a.sum);
-        counts.push(a.count);
-        lasts.push(a.last);
-        last_ts.push(a.last_ts);
-    }
-    let sql = format!(
-        "INSERT INTO {table} (series_id, bucket, min, max, sum, count, last, last_ts)
-         SELECT * FROM unnest($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[],
-                              $5::float8[], $6::int8[], $7::float8[], $8::timestamptz[])
-         ON CONFLICT (series_id, bucket) DO UPDATE SET
-            min = least({table}.min, excluded.min),
-            max = greatest({table}.max, excluded.max),
-            sum = {table}.sum + excluded.sum,
-            count = {table}.count + excluded.count,
-            last = CASE WHEN excluded.last_ts >= {table}.last_ts THEN excluded.last ELSE {table}.last END,
-            last_ts = greatest({table}.last_ts, excluded.last_ts)"
-    );
-    tx.execute(
-        &sql,
-        &[
-            &ids, &buckets, &mins, &maxs, &sums, &counts, &lasts, &last_ts,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 #[async_trait]
 impl Projector for MetricSamples {
     fn name(&self) -> &'static str {
@@ -199,9 +106,6 @@ impl Projector for MetricSamples {
         &[
             "metric_series",
             "metric_samples",
-            "metric_rollup_1m",
-            "metric_rollup_1h",
-            "metric_rollup_state",
             "metric_rollup_dirty_hours",
             "metric_statements",
             "metric_applied_batches",
@@ -249,13 +153,11 @@ impl Projector for MetricSamples {
             }
             writer.finish().await?;
         }
-        upsert_rollup(tx, "metric_rollup_1m", &pending.minute).await?;
         // Hours that may already be built get rebuilt by the next upkeep.
         let now = Utc::now();
         let closed: HashSet<DateTime<Utc>> = pending
-            .minute
-            .keys()
-            .map(|(_, m)| m.duration_trunc(Duration::hours(1)).unwrap_or(*m))
+            .hours
+            .into_iter()
             .filter(|h| *h + Duration::hours(1) + HOUR_BUILD_GRACE - DIRTY_MARGIN <= now)
             .collect();
         if !closed.is_empty() {
@@ -283,13 +185,11 @@ impl Projector for MetricSamples {
             .admit_series(tx, collector, instance, &new_series, &mut rows)
             .await?;
         let missing_days = self.create_partitions(tx, &rows).await?;
-        let minute = minute_rollups(&rows);
         store_statements(tx, collector, &batch).await?;
         // Only now (the statements above may still fail) remember what exists and add this
-        // message's samples and rollups to the batch's; a rollback of the batch clears them
-        // through `rolled_back`, and `flush` writes them once per batch (one COPY, and fewer
-        // row versions when consecutive batches hit the same buckets).
-        self.remember(collector, rows, &minute, known_now, missing_days);
+        // message's samples to the batch's; a rollback of the batch clears them through
+        // `rolled_back`, and `flush` writes them once per batch (one COPY).
+        self.remember(collector, rows, known_now, missing_days);
         Ok(())
     }
 }
@@ -446,19 +346,22 @@ impl MetricSamples {
         Ok(missing)
     }
 
-    /// Adds a message's rows and rollups to the batch's pending writes, and what now exists to
-    /// the caches.
+    /// Adds a message's rows to the batch's pending writes, and what now exists to the caches.
     fn remember(
         &self,
         collector: uuid::Uuid,
         mut rows: Vec<(DateTime<Utc>, i64, f64)>,
-        minute: &HashMap<(i64, DateTime<Utc>), Agg>,
         known_now: Vec<i64>,
         missing_days: Vec<NaiveDate>,
     ) {
         if let Ok(mut p) = self.pending.lock() {
-            for (k, a) in minute {
-                p.minute.entry(*k).or_default().merge(a);
+            let mut last = None;
+            for (ts, _, _) in &rows {
+                let hour = ts.duration_trunc(Duration::hours(1)).unwrap_or(*ts);
+                if last != Some(hour) {
+                    p.hours.insert(hour);
+                    last = Some(hour);
+                }
             }
             p.rows.append(&mut rows);
         }
@@ -469,16 +372,6 @@ impl MetricSamples {
             d.extend(missing_days);
         }
     }
-}
-
-/// The rows' 1-minute rollups.
-fn minute_rollups(rows: &[(DateTime<Utc>, i64, f64)]) -> HashMap<(i64, DateTime<Utc>), Agg> {
-    let mut minute: HashMap<(i64, DateTime<Utc>), Agg> = HashMap::new();
-    for (ts, id, value) in rows {
-        let m = ts.duration_trunc(Duration::minutes(1)).unwrap_or(*ts);
-        minute.entry((*id, m)).or_default().add(*value, *ts);
-    }
-    minute
 }
 
 /// Upserts the batch's statement texts.

@@ -157,9 +157,42 @@ pub async fn hours_built_until(
         .map(|r| r.get("hours_done_until")))
 }
 
+/// The first instant whose samples are still kept: the start of the oldest daily partition
+/// (none: no partition).
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn samples_kept_from(
+    client: &Client,
+) -> Result<Option<DateTime<Utc>>, tokio_postgres::Error> {
+    let oldest: Option<String> = client
+        .query_one(
+            "SELECT min(substr(c.relname, length('metric_samples_') + 1))
+               FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid
+               JOIN pg_class p ON p.oid = i.inhparent
+              WHERE p.oid = 'metric_samples'::regclass AND c.relname ~ '^metric_samples_[0-9]{8}$'",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(oldest
+        .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y%m%d").ok())
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()))
+}
+
+/// Where each resolution's points are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources {
+    /// Hours before it are read from `metric_rollup_1h`.
+    pub hours_built: DateTime<Utc>,
+    /// Samples from it on are kept: minutes and unbuilt hours after it are aggregated from
+    /// them, before it from `metric_rollup_1m`.
+    pub samples_from: DateTime<Utc>,
+}
+
 /// The points of series `id` between `from` and `to` at `resolution`, in time order, at most
-/// `limit`. `hours_built`: hours before it are read from `metric_rollup_1h`, later ones are
-/// aggregated from the 1-minute rollups.
+/// `limit`: see [`Sources`] for where each comes from.
 ///
 /// # Errors
 /// PostgreSQL's.
@@ -168,9 +201,13 @@ pub async fn points(
     id: i64,
     resolution: Resolution,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    hours_built: DateTime<Utc>,
+    sources: Sources,
     limit: i64,
 ) -> Result<Vec<SourcePoint>, tokio_postgres::Error> {
+    let Sources {
+        hours_built,
+        samples_from,
+    } = sources;
     let rows =
         match resolution {
             Resolution::Raw => client
@@ -180,13 +217,23 @@ pub async fn points(
                     &[&id, &from, &to, &limit],
                 )
                 .await?,
+            // Minutes whose first instant is in [from, to].
             Resolution::Minute => {
                 client
                     .query(
                         "SELECT last_ts AS ts, sum, count, last FROM metric_rollup_1m
-                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket
-                      LIMIT $4",
-                        &[&id, &from, &to, &limit],
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 AND bucket < $4
+                     UNION ALL
+                     SELECT max(ts), sum(value), count(*)::int8,
+                            (array_agg(value ORDER BY ts DESC))[1]
+                       FROM metric_samples
+                      WHERE series_id = $1
+                        AND ts >= greatest(date_trunc('minute', $2::timestamptz
+                                             + interval '1 minute' - interval '1 microsecond'), $4)
+                        AND ts < date_trunc('minute', $3::timestamptz) + interval '1 minute'
+                      GROUP BY date_trunc('minute', ts)
+                     ORDER BY 1 LIMIT $5",
+                        &[&id, &from, &to, &samples_from, &limit],
                     )
                     .await?
             }
@@ -200,9 +247,20 @@ pub async fn points(
                             (array_agg(last ORDER BY last_ts DESC))[1]
                        FROM metric_rollup_1m
                       WHERE series_id = $1 AND bucket >= greatest($2, $4) AND bucket <= $3
+                        AND bucket < $5
                       GROUP BY date_trunc('hour', bucket)
-                     ORDER BY 1 LIMIT $5",
-                        &[&id, &from, &to, &hours_built, &limit],
+                     UNION ALL
+                     SELECT max(ts), sum(value), count(*)::int8,
+                            (array_agg(value ORDER BY ts DESC))[1]
+                       FROM metric_samples
+                      WHERE series_id = $1
+                        AND ts >= greatest(date_trunc('minute', $2::timestamptz
+                                             + interval '1 minute' - interval '1 microsecond'),
+                                           $4, $5)
+                        AND ts < date_trunc('minute', $3::timestamptz) + interval '1 minute'
+                      GROUP BY date_trunc('hour', ts)
+                     ORDER BY 1 LIMIT $6",
+                        &[&id, &from, &to, &hours_built, &samples_from, &limit],
                     )
                     .await?
             }

@@ -475,10 +475,19 @@ async fn killing_nats_and_postgres_loses_no_acknowledged_batch_and_no_event() {
             ),
         )
         .await;
+        // The hours upkeep builds from the samples count each point once too.
+        let pool = projections::db::pool(&env.config.database_url, 1).expect("pool");
+        projections::maintenance::build_hours(
+            &pool,
+            chrono::Utc::now() + chrono::Duration::hours(3),
+            24,
+        )
+        .await
+        .expect("build hours");
         let rolled = count(
             &sql,
             &format!(
-                "SELECT coalesce(sum(m.count), 0)::int8 FROM metric_rollup_1m m
+                "SELECT coalesce(sum(m.count), 0)::int8 FROM metric_rollup_1h m
                    JOIN metric_series r ON r.id = m.series_id WHERE r.collector_id = '{}'",
                 c.id
             ),

@@ -167,32 +167,101 @@ async fn a_rate_over_a_counter_reset_is_right_at_every_resolution() {
 async fn minute_and_hour_rollups_are_the_aggregates_of_the_raw_points() {
     let app = spawn_admin_app().await;
     let c = app.register_collector("storage").await;
-    counter_with_a_reset(&app, &c).await;
+    let start = counter_with_a_reset(&app, &c).await;
+    let pool = &app.running().read_pool;
     // The hours built as if three hours had passed.
-    projections::maintenance::build_hours(
-        &app.running().read_pool,
-        Utc::now() + Duration::hours(3),
-        24,
+    projections::maintenance::build_hours(pool, Utc::now() + Duration::hours(3), 24)
+        .await
+        .expect("build hours");
+    let sql = app.sql().await;
+    let aggregates = |unit: &str| {
+        format!(
+            "SELECT series_id, date_trunc('{unit}', ts) AS bucket, min(value) AS min,
+                    max(value) AS max, sum(value) AS sum, count(*) AS count,
+                    (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
+               FROM metric_samples GROUP BY 1, 2"
+        )
+    };
+    let differ = |table: &str, unit: &str| {
+        format!(
+            "SELECT count(*) FROM (({a} EXCEPT SELECT * FROM {table})
+                                   UNION ALL (SELECT * FROM {table} EXCEPT {a})) d",
+            a = aggregates(unit)
+        )
+    };
+    assert_eq!(
+        count(&sql, &differ("metric_rollup_1h", "hour")).await,
+        0,
+        "metric_rollup_1h differs from the raw points"
+    );
+    // Minutes are read from the samples while they are kept: nothing written per batch.
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM metric_rollup_1m").await,
+        0
+    );
+    let chart = || {
+        query(
+            &c,
+            "pg_database_xact_commit_total",
+            start,
+            start + Duration::minutes(5),
+            "&step=60",
+        )
+    };
+    let before = app.api().get(&chart(), app.admin()).await;
+    assert_eq!(before.body["resolution"], "1m", "{}", before.body);
+    assert_eq!(
+        before.body["series"][0]["points"].as_array().map(Vec::len),
+        Some(5),
+        "{}",
+        before.body
+    );
+    let minutes: Vec<String> = sql
+        .query(
+            &format!(
+                "SELECT t::text FROM ({}) t ORDER BY 1",
+                aggregates("minute")
+            ),
+            &[],
+        )
+        .await
+        .expect("minutes")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(minutes.len(), 5);
+
+    // Retention drops the day (as if 20 days had passed): its minutes are built first, and the
+    // chart reads the same from them.
+    let done = projections::maintenance::upkeep(
+        pool,
+        Utc::now() + Duration::days(20),
+        14,
+        true,
+        Duration::days(14),
     )
     .await
-    .expect("build hours");
-    let sql = app.sql().await;
-    for (table, unit) in [("metric_rollup_1m", "minute"), ("metric_rollup_1h", "hour")] {
-        let diff = count(
-            &sql,
-            &format!(
-                "SELECT count(*) FROM (
-                   SELECT series_id, date_trunc('{unit}', ts) AS bucket, min(value) AS min, max(value) AS max,
-                          sum(value) AS sum, count(*) AS count
-                     FROM metric_samples GROUP BY 1, 2
-                   EXCEPT
-                   SELECT series_id, bucket, min, max, sum, count FROM {table}) d"
-            ),
-        )
-        .await;
-        assert_eq!(diff, 0, "{table} differs from the raw points");
-    }
-    assert!(count(&sql, "SELECT count(*) FROM metric_rollup_1m").await >= 5);
+    .expect("upkeep");
+    assert!(
+        done.dropped
+            .contains(&projections::projectors::partition_name(start.date_naive())),
+        "{done:?}"
+    );
+    assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 0);
+    let built: Vec<String> = sql
+        .query("SELECT t::text FROM metric_rollup_1m t ORDER BY 1", &[])
+        .await
+        .expect("rollups")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(built, minutes, "the minutes built equal the raw points'");
+    let after = app.api().get(&chart(), app.admin()).await;
+    assert_eq!(
+        after.body["series"], before.body["series"],
+        "{}",
+        after.body
+    );
 }
 
 #[tokio::test]
@@ -212,10 +281,15 @@ async fn retention_drops_old_partitions_and_nothing_else() {
     app.wait_for_batches(2).await;
     let sql = app.sql().await;
     assert_eq!(count(&sql, "SELECT count(*) FROM metric_samples").await, 2);
-    let done =
-        projections::maintenance::upkeep(&app.running().read_pool, now, 14, Duration::days(14))
-            .await
-            .expect("upkeep");
+    let done = projections::maintenance::upkeep(
+        &app.running().read_pool,
+        now,
+        14,
+        true,
+        Duration::days(14),
+    )
+    .await
+    .expect("upkeep");
     assert_eq!(
         done.dropped,
         vec![projections::projectors::partition_name(old.date_naive())]
@@ -669,7 +743,8 @@ async fn a_series_query_reading_too_many_rows_is_refused_naming_from_and_a_coars
     let (api, admin) = (app.api(), app.admin());
     let sql = app.sql().await;
     let collector: uuid::Uuid = c.id.parse().expect("uuid");
-    // One series with 200,001 minutes of rollups.
+    // One series with 200,001 minutes of rollups, before the samples kept (today's and
+    // tomorrow's partitions, which upkeep creates).
     sql.execute(
         "INSERT INTO metric_series (id, collector_id, instance, metric, labels, counter)
          VALUES (1000, $1, '', 'long', '{}', false)",
@@ -677,9 +752,7 @@ async fn a_series_query_reading_too_many_rows_is_refused_naming_from_and_a_coars
     )
     .await
     .expect("series");
-    let end = Utc::now()
-        .duration_trunc(Duration::minutes(1))
-        .expect("trunc");
+    let end = Utc::now().duration_trunc(Duration::days(1)).expect("trunc") - Duration::minutes(1);
     sql.execute(
         "INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
          SELECT 1000, $1::timestamptz - i * interval '1 minute', 1, 1, 1, 1, 1,

@@ -19,9 +19,10 @@ fn batch(c: &RegisteredCollector, id: &str, metric: &str, value: f64) -> Value {
 }
 
 #[tokio::test]
-async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_carry_on() {
+async fn a_batch_the_database_refuses_on_its_data_is_rejected_alone_and_other_collectors_carry_on()
+{
     let app = spawn_admin_app().await;
-    let a = app.register_collector("overflowing").await;
+    let a = app.register_collector("refused").await;
     let b = app.register_collector("bystander").await;
     let sql = app.sql().await;
 
@@ -29,18 +30,15 @@ async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_c
     wait_for_count(
         &sql,
         "the first batch stored",
-        "SELECT count(*) FROM metric_rollup_1m",
+        "SELECT count(*) FROM metric_samples",
         1,
     )
     .await;
-    // The minute's rollup is one sample away from overflowing its count (as a stream of huge
-    // values once overflowed its float8 sum): the next sample in that minute cannot be added.
-    sql.execute(
-        "UPDATE metric_rollup_1m SET count = 9223372036854775807",
-        &[],
-    )
-    .await
-    .expect("prime the overflow");
+    // The database refuses one value (as a rollup whose float8 sum overflowed once refused a
+    // batch, before values were bounded): the batch holding it cannot be written.
+    sql.batch_execute("ALTER TABLE metric_samples ADD CONSTRAINT poison CHECK (value <> 2)")
+        .await
+        .expect("prime the refusal");
     app.push_accepted(&a, &batch(&a, "a-2", "pg_x", 2.0)).await;
     app.push_accepted(&b, &batch(&b, "b-1", "pg_y", 3.0)).await;
 
@@ -70,8 +68,8 @@ async fn a_batch_whose_rollup_overflows_is_rejected_alone_and_other_collectors_c
         .await
         .expect("the poison batch is recorded");
     let reason: String = row.get(0);
-    assert!(reason.contains("bigint out of range"), "{reason}");
-    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("22003"));
+    assert!(reason.contains("violates check constraint"), "{reason}");
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("23514"));
     assert_eq!(row.get::<_, Option<String>>(2), Some(a.id.clone()));
     assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("a-2"));
     // Nothing of the poison batch half-stored: one sample of `a`, the first.
