@@ -11,4 +11,6 @@
 -- existing table this migration takes as long as building the index (metric_samples is
 -- locked for writes meanwhile; the projectors wait and catch up).
 CREATE INDEX metric_samples_series_ts ON metric_samples (series_id, ts);
-CREATE INDEX metric_samples_ts ON metric_samples USING brin (ts);
+-- autosummarize: the ranges written since the last vacuum are summarized as they fill, so the
+-- hour just closed is found through the index, not by reading the whole day.
+CREATE INDEX metric_samples_ts ON metric_samples USING brin (ts) WITH (autosummarize = on);

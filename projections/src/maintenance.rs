@@ -60,6 +60,24 @@ pub async fn upkeep(
         // The partition holds [day, day + 1): drop it once all of it is past the cutoff.
         if day + Duration::days(1) <= cutoff && name == partition_name(day) {
             let tx = client.transaction().await?;
+            // One upkeep at a time drops (every `project` process runs one); the other finds
+            // the partition gone. Writes into the day stopped an hour before it could be
+            // dropped (`first_day_kept`), so what is built here is all of it.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('pga.metric_samples.retention'))",
+                &[],
+            )
+            .await?;
+            let exists: bool = tx
+                .query_one(
+                    "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL",
+                    &[&name],
+                )
+                .await?
+                .get(0);
+            if !exists {
+                continue;
+            }
             if minutes_outlive_samples {
                 tx.execute(&BUILD_MINUTES_OF_DAY.replace("{partition}", &name), &[])
                     .await?;
@@ -286,7 +304,7 @@ const BUILD_HOUR_OF_SERIES: &str = "
 /// drops it.
 const BUILD_MINUTES_OF_DAY: &str = "
     INSERT INTO metric_rollup_1m (series_id, bucket, min, max, sum, count, last, last_ts)
-    SELECT series_id, date_trunc('minute', ts), min(value), max(value), sum(value),
+    SELECT series_id, date_trunc('minute', ts, 'UTC'), min(value), max(value), sum(value),
            count(*)::int8, (array_agg(value ORDER BY ts DESC))[1], max(ts)
       FROM public.{partition}
      GROUP BY 1, 2
@@ -417,16 +435,10 @@ pub async fn build_hours(
             )
             .await?
             .map(|r| r.get(0));
-        // The hour at the watermark; before any, the first hour with samples (read once).
+        // The hour at the watermark; before any, the start of the oldest partition.
         let next: Option<DateTime<Utc>> = match done {
             Some(done) => Some(done),
-            None => tx
-                .query_one(
-                    "SELECT date_trunc('hour', min(ts)) FROM metric_samples",
-                    &[],
-                )
-                .await?
-                .get(0),
+            None => crate::queries::metrics::samples_kept_from(&*tx).await?,
         };
         let Some(hour) = next else { break };
         if hour + Duration::hours(1) + HOUR_BUILD_GRACE > now {

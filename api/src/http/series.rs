@@ -273,7 +273,7 @@ pub(crate) async fn series(
                 _ => None,
             }
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
-            samples_from: metrics::samples_kept_from(&client)
+            samples_from: metrics::samples_kept_from(&**client)
                 .await?
                 .unwrap_or_else(Utc::now),
         },

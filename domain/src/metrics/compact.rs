@@ -284,15 +284,62 @@ pub fn claimed_batch_id(payload: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&r.buf[from as usize..to as usize]).into_owned())
 }
 
-/// A compact payload as JSON, for a person reading a rejected message (decoded without the
-/// rule on future times); `None` when it does not decode.
+/// Most bytes of [`readable`]'s text.
+const READABLE_MAX: usize = 64 * 1024;
+
+/// A compact payload as JSON, for a person reading a rejected message: the batch's fields, its
+/// series once each and its points by series index, cut at 64 KiB (a point may name a series
+/// with 32 KiB of labels, so the points are never expanded into samples). Decoded without the
+/// rule on future times; `None` when it does not decode.
 pub fn readable(payload: &[u8]) -> Option<String> {
+    use std::fmt::Write as _;
     if !payload.starts_with(MAGIC) {
         return None;
     }
     let far = DateTime::from_timestamp(253_402_300_799 - 7_200, 0)?;
-    let batch = decode(Bytes::copy_from_slice(payload), far).ok()?;
-    serde_json::to_string(&batch.to_batch()).ok()
+    let b = decode(Bytes::copy_from_slice(payload), far).ok()?;
+    let json = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = format!(
+        r#"{{"encoding":"compact","batch_id":{},"collector_id":{},"instance":{},"collected_at":"{}","statements":{},"series":["#,
+        json(b.batch_id()),
+        json(b.collector_id()),
+        b.instance().map_or("null".to_owned(), json),
+        b.collected_at.to_rfc3339(),
+        serde_json::to_string(&b.statements).unwrap_or_default(),
+    );
+    for i in 0..b.series.len() {
+        if out.len() > READABLE_MAX {
+            break;
+        }
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        if i > 0 {
+            out.push(',');
+        }
+        match b.series(i) {
+            Some(s) => {
+                let _ = write!(
+                    out,
+                    r#"{{"metric":{},"labels":{},"counter":{}}}"#,
+                    json(s.metric),
+                    s.labels_json(),
+                    s.counter
+                );
+            }
+            None => out.push_str("null"),
+        }
+    }
+    out.push_str(r#"],"points":["#);
+    for (n, p) in b.points.iter().enumerate() {
+        if out.len() > READABLE_MAX {
+            break;
+        }
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, r#"[{},"{}",{}]"#, p.series, p.ts.to_rfc3339(), p.value);
+    }
+    out.push_str("]}");
+    Some(out)
 }
 
 fn malformed(what: impl std::fmt::Display) -> PayloadError {
@@ -688,7 +735,22 @@ mod tests {
         let bytes = encode(&b);
         assert_eq!(claimed_batch_id(&bytes).as_deref(), Some("b-1"));
         let json = readable(&bytes).expect("readable");
-        assert!(json.contains(r#""metric":"pg_up""#), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(value["series"][0]["labels"]["a"], "b", "{json}");
+        assert_eq!(value["points"][0][0], 0, "{json}");
+        // A point may name a series of 32 KiB of labels: the points are never expanded.
+        let big: Vec<(String, String)> = (0..32)
+            .map(|i| (format!("l{i:02}"), "\u{1}".repeat(1000)))
+            .collect();
+        let labels: Vec<(&str, &str)> = big.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let heavy = batch(
+            (0..20_000)
+                .map(|i| sample("pg_up", &labels, f64::from(i), false))
+                .collect(),
+        );
+        let text = readable(&encode(&heavy)).expect("readable");
+        // At most 64 KiB and one more series (its labels JSON-escaped) or point.
+        assert!(text.len() < 4 * READABLE_MAX, "{}", text.len());
         assert_eq!(readable(b"{}"), None);
         assert_eq!(claimed_batch_id(&bytes[..8]), None);
     }

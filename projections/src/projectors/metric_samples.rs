@@ -72,6 +72,17 @@ impl MetricSamples {
     }
 }
 
+/// The start of the first day whose samples are written at `now`: retention drops a day's
+/// partition once the whole day is older than `retention`, and writes into a day stop an hour
+/// before that, so that no write can land in a partition retention is building rollups from,
+/// and none recreates one it dropped (a late batch, a replay).
+pub(crate) fn first_day_kept(now: DateTime<Utc>, retention: Duration) -> DateTime<Utc> {
+    (now + Duration::hours(1) - retention)
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+}
+
 /// The name of a day's partition.
 pub fn partition_name(day: NaiveDate) -> String {
     format!("metric_samples_{}", day.format("%Y%m%d"))
@@ -179,7 +190,8 @@ impl Projector for MetricSamples {
         if !claim(tx, applied, batch.batch_id(), collector, instance).await? {
             return Ok(());
         }
-        let oldest = message.published - self.retention;
+        let oldest =
+            (message.published - self.retention).max(first_day_kept(Utc::now(), self.retention));
         let (mut rows, new_series) = self.sample_rows(&batch, collector, instance, oldest);
         let known_now = self
             .admit_series(tx, collector, instance, &new_series, &mut rows)
@@ -211,7 +223,7 @@ impl MetricSamples {
     ) -> (Vec<(DateTime<Utc>, i64, f64)>, NewSeries<'b>) {
         let mut rows = Vec::with_capacity(batch.points.len());
         let mut new_series = NewSeries::new();
-        let mut ids: Vec<Option<i64>> = vec![None; batch.series_len()];
+        let mut ids: Vec<Option<(i64, bool)>> = vec![None; batch.series_len()];
         let known = self.known.lock().ok();
         let known_ids = known.as_ref().and_then(|k| k.get(&collector));
         for p in &batch.points {
@@ -222,14 +234,23 @@ impl MetricSamples {
                 continue;
             };
             let id = match *slot {
-                Some(id) => id,
+                Some((id, new)) => {
+                    if new {
+                        // A new series takes the counter flag of its last point.
+                        if let Some(series) = batch.series(p.series) {
+                            new_series.insert(id, series);
+                        }
+                    }
+                    id
+                }
                 None => {
                     let Some(series) = batch.series(p.series) else {
                         continue;
                     };
                     let id = series_key_id(batch.collector_id(), instance, series.key);
-                    *slot = Some(id);
-                    if !known_ids.is_some_and(|k| k.contains(&id)) {
+                    let new = !known_ids.is_some_and(|k| k.contains(&id));
+                    *slot = Some((id, new));
+                    if new {
                         new_series.insert(id, series);
                     }
                     id
@@ -418,6 +439,21 @@ mod tests {
         }
         let d = h.finalize();
         i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+
+    #[test]
+    fn writes_into_a_day_stop_an_hour_before_retention_drops_it() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        let days = Duration::days(14);
+        // Retention drops 2026-03-01 once 2026-03-16 has begun; writes into it stop at 23:00.
+        assert_eq!(
+            first_day_kept(at("2026-03-15T22:59:59Z"), days),
+            at("2026-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            first_day_kept(at("2026-03-15T23:00:00Z"), days),
+            at("2026-03-02T00:00:00Z")
+        );
     }
 
     #[test]

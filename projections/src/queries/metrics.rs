@@ -162,8 +162,8 @@ pub async fn hours_built_until(
 ///
 /// # Errors
 /// PostgreSQL's.
-pub async fn samples_kept_from(
-    client: &Client,
+pub async fn samples_kept_from<C: tokio_postgres::GenericClient>(
+    client: &C,
 ) -> Result<Option<DateTime<Utc>>, tokio_postgres::Error> {
     let oldest: Option<String> = client
         .query_one(
@@ -184,10 +184,11 @@ pub async fn samples_kept_from(
 /// Where each resolution's points are read from.
 #[derive(Debug, Clone, Copy)]
 pub struct Sources {
-    /// Hours before it are read from `metric_rollup_1h`.
+    /// Hours before it are read from `metric_rollup_1h`, and so are hours before
+    /// `samples_from` (retention builds a day's hours before it drops the day).
     pub hours_built: DateTime<Utc>,
-    /// Samples from it on are kept: minutes and unbuilt hours after it are aggregated from
-    /// them, before it from `metric_rollup_1m`.
+    /// Samples from it on are kept: minutes and hours not in `metric_rollup_1h` are aggregated
+    /// from them; minutes before it are read from `metric_rollup_1m`.
     pub samples_from: DateTime<Utc>,
 }
 
@@ -229,9 +230,9 @@ pub async fn points(
                        FROM metric_samples
                       WHERE series_id = $1
                         AND ts >= greatest(date_trunc('minute', $2::timestamptz
-                                             + interval '1 minute' - interval '1 microsecond'), $4)
-                        AND ts < date_trunc('minute', $3::timestamptz) + interval '1 minute'
-                      GROUP BY date_trunc('minute', ts)
+                                             + interval '1 minute' - interval '1 microsecond', 'UTC'), $4)
+                        AND ts < date_trunc('minute', $3::timestamptz, 'UTC') + interval '1 minute'
+                      GROUP BY date_trunc('minute', ts, 'UTC')
                      ORDER BY 1 LIMIT $5",
                         &[&id, &from, &to, &samples_from, &limit],
                     )
@@ -241,24 +242,18 @@ pub async fn points(
                 client
                     .query(
                         "SELECT last_ts AS ts, sum, count, last FROM metric_rollup_1h
-                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 AND bucket < $4
-                     UNION ALL
-                     SELECT max(last_ts), sum(sum), sum(count)::int8,
-                            (array_agg(last ORDER BY last_ts DESC))[1]
-                       FROM metric_rollup_1m
-                      WHERE series_id = $1 AND bucket >= greatest($2, $4) AND bucket <= $3
-                        AND bucket < $5
-                      GROUP BY date_trunc('hour', bucket)
+                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3
+                        AND bucket < greatest($4::timestamptz, $5::timestamptz)
                      UNION ALL
                      SELECT max(ts), sum(value), count(*)::int8,
                             (array_agg(value ORDER BY ts DESC))[1]
                        FROM metric_samples
                       WHERE series_id = $1
                         AND ts >= greatest(date_trunc('minute', $2::timestamptz
-                                             + interval '1 minute' - interval '1 microsecond'),
+                                             + interval '1 minute' - interval '1 microsecond', 'UTC'),
                                            $4, $5)
-                        AND ts < date_trunc('minute', $3::timestamptz) + interval '1 minute'
-                      GROUP BY date_trunc('hour', ts)
+                        AND ts < date_trunc('minute', $3::timestamptz, 'UTC') + interval '1 minute'
+                      GROUP BY date_trunc('hour', ts, 'UTC')
                      ORDER BY 1 LIMIT $6",
                         &[&id, &from, &to, &hours_built, &samples_from, &limit],
                     )
