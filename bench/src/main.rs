@@ -798,7 +798,12 @@ async fn query(args: &Args) -> anyhow::Result<()> {
         .query_one("SELECT count(*) FROM metric_samples", &[])
         .await?
         .get(0);
-    println!("loaded {loaded} samples (+ as many 1-minute rollups) for {} collectors x {} metrics in {:.0} s", collectors.len(), args.metrics, t.elapsed().as_secs_f64());
+    println!(
+        "loaded {loaded} samples for {} collectors x {} metrics in {:.0} s",
+        collectors.len(),
+        args.metrics,
+        t.elapsed().as_secs_f64()
+    );
     let http = reqwest::Client::new();
     let mut lat = Vec::new();
     let to = now.timestamp();
