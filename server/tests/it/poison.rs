@@ -484,3 +484,125 @@ async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_th
     let problem = body["problems"][0].as_str().unwrap_or_default();
     assert!(problem.contains("projection users"), "{body}");
 }
+
+/// A compact batch of `c` with these samples (metric, labels, value, seconds from now).
+fn compact(
+    c: &RegisteredCollector,
+    id: &str,
+    samples: &[(&str, &[(&str, &str)], f64, i64)],
+) -> Vec<u8> {
+    let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("ts");
+    domain::metrics::compact::encode(&domain::metrics::MetricBatch {
+        batch_id: id.into(),
+        collector_id: c.id.clone(),
+        instance: None,
+        collected_at: now,
+        samples: samples
+            .iter()
+            .map(|(metric, labels, value, after)| domain::metrics::Sample {
+                metric: (*metric).into(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                value: *value,
+                ts: now + Duration::seconds(*after),
+                counter: false,
+            })
+            .collect(),
+        statements: Default::default(),
+    })
+}
+
+/// Replaces the first occurrence of `from` in `bytes` by `to` (same length).
+fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("bytes to patch");
+    bytes[at..at + to.len()].copy_from_slice(to);
+}
+
+#[tokio::test]
+async fn hostile_compact_batches_over_nats_store_only_what_json_would_and_damaged_ones_are_rejected(
+) {
+    let app = spawn_admin_app().await;
+    let c = app.register_collector("hostile").await;
+    let sql = app.sql().await;
+    // A series whose labels are out of order (a different series id than JSON would give the
+    // same labels) and a point three hours ahead are left out; the rest is stored.
+    let mut first = compact(
+        &c,
+        "hostile-1",
+        &[
+            ("pg_ok", &[("database", "app")], 1.0, 0),
+            ("pg_unsorted", &[("a", "1"), ("b", "2")], 2.0, 0),
+            ("pg_ok", &[("database", "app")], 3.0, 3 * 3600),
+        ],
+    );
+    patch(&mut first, b"a\x011\x00b\x012\x00", b"b\x012\x00a\x011\x00");
+    app.env
+        .publish_bytes(&c.id, &c.token, first, "hostile-1")
+        .await;
+    // Cut short (its point count no longer fits): rejected whole, with the reason, its batch
+    // id read for the record.
+    let second = compact(
+        &c,
+        "hostile-2",
+        &[("pg_ok", &[("database", "app")], 4.0, 0)],
+    );
+    let cut = second[..second.len() - 3].to_vec();
+    app.env
+        .publish_bytes(&c.id, &c.token, cut, "hostile-2")
+        .await;
+    // The same series pushed as JSON over HTTP lands in the same series.
+    let ts = Utc::now().duration_trunc(Duration::seconds(1)).expect("ts");
+    app.push_accepted(
+        &c,
+        &json!({"batch_id": "json-1", "collector_id": c.id, "collected_at": ts,
+                "samples": [{"metric": "pg_ok", "labels": {"database": "app"}, "value": 5, "ts": ts}]}),
+    )
+    .await;
+
+    app.wait_for_points(&c.id, 2).await;
+    let view = app.wait_for_rejected_batches(&c.id, 1).await;
+    assert_eq!(view["metrics_count_total"], 2, "{view}");
+    let series: Vec<String> = sql
+        .query("SELECT metric FROM metric_series ORDER BY metric", &[])
+        .await
+        .expect("series")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        series,
+        ["pg_ok"],
+        "one series, whichever encoding brought it"
+    );
+    let values: Vec<f64> = sql
+        .query("SELECT value FROM metric_samples ORDER BY value", &[])
+        .await
+        .expect("samples")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(values, [1.0, 5.0]);
+    let rejected = sql
+        .query(
+            "SELECT reason, batch_id FROM projection_rejected WHERE projection LIKE 'metric\\_samples%'",
+            &[],
+        )
+        .await
+        .expect("rejected");
+    assert_eq!(rejected.len(), 1);
+    let reason: String = rejected[0].get(0);
+    assert!(
+        reason.contains("compact batch: 1 points do not fit"),
+        "{reason}"
+    );
+    assert_eq!(
+        rejected[0].get::<_, Option<String>>(1).as_deref(),
+        Some("hostile-2")
+    );
+}

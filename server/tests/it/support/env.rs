@@ -228,6 +228,24 @@ impl TestEnv {
         .expect("ack");
     }
 
+    /// Publishes raw bytes on `collector`'s metrics subject with `token`, as a collector on
+    /// NATS may (the compact encoding, or anything else).
+    pub async fn publish_bytes(&self, collector: &str, token: &str, bytes: Vec<u8>, msg_id: &str) {
+        let js = self.jetstream().await;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        headers.insert(domain::metrics::TOKEN_HEADER, token);
+        js.publish_with_headers(
+            self.config.names.metrics_subject(collector),
+            headers,
+            bytes.into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    }
+
     /// The token keys the server derives from this environment's JWT secret.
     pub fn token_keys(&self) -> api::auth::tokens::TokenKeys {
         api::auth::tokens::TokenKeys::new(
