@@ -485,11 +485,14 @@ async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_th
     assert!(problem.contains("projection users"), "{body}");
 }
 
-/// A compact batch of `c` with these samples (metric, labels, value, seconds from now).
+/// A sample for [`compact`]: metric, labels, value, seconds from now.
+type Point<'a> = (&'a str, &'a [(&'a str, &'a str)], f64, i64);
+
+/// A compact batch of `c` with these samples.
 fn compact(
     c: &RegisteredCollector,
     id: &str,
-    samples: &[(&str, &[(&str, &str)], f64, i64)],
+    samples: &[Point<'_>],
 ) -> Vec<u8> {
     let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("ts");
     domain::metrics::compact::encode(&domain::metrics::MetricBatch {
