@@ -489,11 +489,7 @@ async fn an_event_waiting_long_for_a_lost_predecessor_turns_health_red_naming_th
 type Point<'a> = (&'a str, &'a [(&'a str, &'a str)], f64, i64);
 
 /// A compact batch of `c` with these samples.
-fn compact(
-    c: &RegisteredCollector,
-    id: &str,
-    samples: &[Point<'_>],
-) -> Vec<u8> {
+fn compact(c: &RegisteredCollector, id: &str, samples: &[Point<'_>]) -> Vec<u8> {
     let now = Utc::now().duration_trunc(Duration::seconds(1)).expect("ts");
     domain::metrics::compact::encode(&domain::metrics::MetricBatch {
         batch_id: id.into(),
