@@ -209,20 +209,25 @@ pub async fn points(
         hours_built,
         samples_from,
     } = sources;
-    let rows =
-        match resolution {
-            Resolution::Raw => client
+    let rows = match resolution {
+        Resolution::Raw => {
+            client
                 .query(
                     "SELECT ts, value AS sum, 1::int8 AS count, value AS last FROM metric_samples
                       WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts LIMIT $4",
                     &[&id, &from, &to, &limit],
                 )
-                .await?,
-            // Minutes whose first instant is in [from, to].
-            Resolution::Minute => {
-                client
-                    .query(
-                        "SELECT last_ts AS ts, sum, count, last FROM metric_rollup_1m
+                .await?
+        }
+        // Buckets whose first instant is in [from, to]: rollup rows before `split`, then
+        // the samples from it on, aggregated the same way.
+        Resolution::Minute | Resolution::Hour => {
+            let (table, unit, split) = match resolution {
+                Resolution::Minute => ("metric_rollup_1m", "minute", samples_from),
+                _ => ("metric_rollup_1h", "hour", hours_built.max(samples_from)),
+            };
+            let sql = format!(
+                    "SELECT last_ts AS ts, sum, count, last FROM {table}
                       WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 AND bucket < $4
                      UNION ALL
                      SELECT max(ts), sum(value), count(*)::int8,
@@ -232,34 +237,14 @@ pub async fn points(
                         AND ts >= greatest(date_trunc('minute', $2::timestamptz
                                              + interval '1 minute' - interval '1 microsecond', 'UTC'), $4)
                         AND ts < date_trunc('minute', $3::timestamptz, 'UTC') + interval '1 minute'
-                      GROUP BY date_trunc('minute', ts, 'UTC')
-                     ORDER BY 1 LIMIT $5",
-                        &[&id, &from, &to, &samples_from, &limit],
-                    )
-                    .await?
-            }
-            Resolution::Hour => {
-                client
-                    .query(
-                        "SELECT last_ts AS ts, sum, count, last FROM metric_rollup_1h
-                      WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3
-                        AND bucket < greatest($4::timestamptz, $5::timestamptz)
-                     UNION ALL
-                     SELECT max(ts), sum(value), count(*)::int8,
-                            (array_agg(value ORDER BY ts DESC))[1]
-                       FROM metric_samples
-                      WHERE series_id = $1
-                        AND ts >= greatest(date_trunc('minute', $2::timestamptz
-                                             + interval '1 minute' - interval '1 microsecond', 'UTC'),
-                                           $4, $5)
-                        AND ts < date_trunc('minute', $3::timestamptz, 'UTC') + interval '1 minute'
-                      GROUP BY date_trunc('hour', ts, 'UTC')
-                     ORDER BY 1 LIMIT $6",
-                        &[&id, &from, &to, &hours_built, &samples_from, &limit],
-                    )
-                    .await?
-            }
-        };
+                      GROUP BY date_trunc('{unit}', ts, 'UTC')
+                     ORDER BY 1 LIMIT $5"
+                );
+            client
+                .query(&sql, &[&id, &from, &to, &split, &limit])
+                .await?
+        }
+    };
     Ok(rows.iter().map(SourcePoint::from_row).collect())
 }
 

@@ -213,19 +213,8 @@ impl TestEnv {
         body: &serde_json::Value,
         msg_id: &str,
     ) {
-        let js = self.jetstream().await;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        headers.insert(domain::metrics::TOKEN_HEADER, token);
-        js.publish_with_headers(
-            self.config.names.metrics_subject(collector),
-            headers,
-            serde_json::to_vec(body).expect("json").into(),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
+        let json = serde_json::to_vec(body).expect("json");
+        self.publish_bytes(collector, token, json, msg_id).await;
     }
 
     /// Publishes raw bytes on `collector`'s metrics subject with `token`, as a collector on
