@@ -410,6 +410,40 @@ async fn record_rejected_hour(
     Ok(())
 }
 
+/// Whether any sample falls in `hour` (one look through the BRIN index on `ts`).
+async fn hour_has_samples(
+    tx: &deadpool_postgres::Transaction<'_>,
+    hour: DateTime<Utc>,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM metric_samples
+                             WHERE ts >= $1 AND ts < $1 + interval '1 hour')",
+            &[&hour],
+        )
+        .await?
+        .get(0))
+}
+
+/// The first hour, from the oldest partition on, that has samples and closed at least
+/// [`HOUR_BUILD_GRACE`] before `now`: an hour at a time through the BRIN index, never a scan
+/// of every partition for `min(ts)`.
+async fn first_closed_hour_with_samples(
+    tx: &deadpool_postgres::Transaction<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, tokio_postgres::Error> {
+    let Some(mut hour) = crate::queries::metrics::samples_kept_from(&**tx).await? else {
+        return Ok(None);
+    };
+    while hour + Duration::hours(1) + HOUR_BUILD_GRACE <= now {
+        if hour_has_samples(tx, hour).await? {
+            return Ok(Some(hour));
+        }
+        hour += Duration::hours(1);
+    }
+    Ok(None)
+}
+
 /// Builds the 1-hour rollups of every hour that closed at least [`HOUR_BUILD_GRACE`] before
 /// `now` and is not built yet (skipping hours without data), then rebuilds hours marked dirty by
 /// late batches; at most `max_hours` of each per call. One transaction per hour. A series whose
@@ -435,24 +469,21 @@ pub async fn build_hours(
             )
             .await?
             .map(|r| r.get(0));
-        // The hour at the watermark; before any, the start of the oldest partition.
-        let next: Option<DateTime<Utc>> = match done {
-            Some(done) => Some(done),
-            None => crate::queries::metrics::samples_kept_from(&*tx).await?,
+        // The hour at the watermark; before any, the first closed hour with samples (none
+        // yet: no watermark either, so samples that arrive for earlier hours are built as
+        // hours, not as late data).
+        let hour = match done {
+            Some(done) => done,
+            None => match first_closed_hour_with_samples(&tx, now).await? {
+                Some(hour) => hour,
+                None => break,
+            },
         };
-        let Some(hour) = next else { break };
         if hour + Duration::hours(1) + HOUR_BUILD_GRACE > now {
             break;
         }
-        // An hour without samples is passed over (one look through the BRIN index).
-        let has_samples: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM metric_samples
-                                 WHERE ts >= $1 AND ts < $1 + interval '1 hour')",
-                &[&hour],
-            )
-            .await?
-            .get(0);
+        // An hour without samples is passed over.
+        let has_samples = hour_has_samples(&tx, hour).await?;
         if has_samples {
             tx.execute(
                 "DELETE FROM metric_rollup_dirty_hours WHERE hour = $1",
