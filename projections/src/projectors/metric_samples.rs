@@ -441,6 +441,53 @@ mod tests {
         i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
     }
 
+    struct NoTokens;
+    impl CollectorTokenVerifier for NoTokens {
+        fn verify(&self, _: &str, _: DateTime<Utc>) -> Result<String, String> {
+            Err("unused".into())
+        }
+    }
+
+    #[test]
+    fn a_new_series_takes_its_last_points_counter_flag_and_known_ones_are_not_new() {
+        use domain::metrics::{compact, MetricBatch, Sample};
+        let now = Utc::now();
+        let sample = |counter: bool, value: f64| Sample {
+            metric: "pg_a".into(),
+            labels: BTreeMap::new(),
+            value,
+            ts: now,
+            counter,
+        };
+        let batch = MetricBatch {
+            batch_id: "b".into(),
+            collector_id: "c".into(),
+            instance: None,
+            collected_at: now,
+            samples: vec![sample(false, 1.0), sample(true, 2.0), sample(false, 3.0)],
+            statements: BTreeMap::new(),
+        };
+        let decoded = compact::decode(compact::encode(&batch).into(), now).expect("decodes");
+        let projector = MetricSamples::new(Arc::new(NoTokens), ParsedBatches::new(1), 14, 100);
+        let collector = uuid::Uuid::nil();
+        let old = now - Duration::days(14);
+        let (rows, new) = projector.sample_rows(&decoded, collector, "", old);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(new.len(), 1, "one series, whatever its flag");
+        assert!(
+            !new.values().next().expect("new").counter,
+            "the last point's flag"
+        );
+        projector.remember(
+            collector,
+            Vec::new(),
+            new.keys().copied().collect(),
+            Vec::new(),
+        );
+        let (_, again) = projector.sample_rows(&decoded, collector, "", old);
+        assert!(again.is_empty(), "known now");
+    }
+
     #[test]
     fn writes_into_a_day_stop_an_hour_before_retention_drops_it() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
