@@ -46,15 +46,27 @@ pub enum AggregateKind {
     Collector,
     /// [`crate::registration_secret::RegistrationSecret`]
     RegistrationSecret,
+    /// [`crate::alerting::AlertRule`]
+    AlertRule,
+    /// [`crate::alerting::Alert`]
+    Alert,
+    /// [`crate::alerting::Silence`]
+    Silence,
+    /// [`crate::alerting::NotificationChannel`]
+    NotificationChannel,
 }
 
 impl AggregateKind {
     /// Every kind, for iteration.
-    pub const ALL: [AggregateKind; 4] = [
+    pub const ALL: [AggregateKind; 8] = [
         Self::User,
         Self::ManagedInstance,
         Self::Collector,
         Self::RegistrationSecret,
+        Self::AlertRule,
+        Self::Alert,
+        Self::Silence,
+        Self::NotificationChannel,
     ];
 
     /// The frozen `aggregate_type` column value (also cqrs-es's `Aggregate::TYPE`).
@@ -64,6 +76,10 @@ impl AggregateKind {
             Self::ManagedInstance => "managed_instance",
             Self::Collector => "collector",
             Self::RegistrationSecret => "registration_secret",
+            Self::AlertRule => "alert_rule",
+            Self::Alert => "alert",
+            Self::Silence => "silence",
+            Self::NotificationChannel => "notification_channel",
         }
     }
 

@@ -18,6 +18,7 @@
 //! Event type names and versions are frozen strings: stored events outlive the code that wrote
 //! them, so renaming a Rust variant must never change what `event_type()` returns.
 
+pub mod alerting;
 pub mod bus;
 pub mod collector;
 pub mod envelope;
