@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cqrs_es::{Aggregate, AggregateError};
+use domain::alerting::{Alert, AlertRule, NotificationChannel, Silence};
 use domain::collector::Collector;
 use domain::managed_instance::{ManagedInstance, SharedInstanceServices};
 use domain::registration_secret::RegistrationSecret;
@@ -40,13 +41,17 @@ pub enum CommandError<E: std::error::Error> {
     Unavailable(String),
 }
 
-/// The four cqrs-es frameworks over the one PostgreSQL event store.
+/// The cqrs-es frameworks over the one PostgreSQL event store.
 pub struct CommandService {
     pool: PgPool,
     users: PostgresCqrs<User>,
     instances: PostgresCqrs<ManagedInstance>,
     collectors: PostgresCqrs<Collector>,
     secrets: PostgresCqrs<RegistrationSecret>,
+    rules: PostgresCqrs<AlertRule>,
+    alerts: PostgresCqrs<Alert>,
+    silences: PostgresCqrs<Silence>,
+    channels: PostgresCqrs<NotificationChannel>,
     tester: ConnectionTester,
 }
 
@@ -60,6 +65,10 @@ impl CommandService {
             instances: postgres_cqrs(pool.clone(), vec![], instance_services),
             collectors: postgres_cqrs(pool.clone(), vec![], ()),
             secrets: postgres_cqrs(pool.clone(), vec![], ()),
+            rules: postgres_cqrs(pool.clone(), vec![], ()),
+            alerts: postgres_cqrs(pool.clone(), vec![], ()),
+            silences: postgres_cqrs(pool.clone(), vec![], ()),
+            channels: postgres_cqrs(pool.clone(), vec![], ()),
             pool,
             tester,
         }
@@ -129,6 +138,62 @@ impl CommandService {
     ) -> Result<Committed, CommandError<<RegistrationSecret as Aggregate>::Error>> {
         let kind = AggregateKind::RegistrationSecret;
         self.run(&self.secrets, kind, id, command, actor).await
+    }
+
+    /// Runs a command on an AlertRule.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn alert_rule(
+        &self,
+        id: &str,
+        command: <AlertRule as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<AlertRule as Aggregate>::Error>> {
+        let kind = AggregateKind::AlertRule;
+        self.run(&self.rules, kind, id, command, actor).await
+    }
+
+    /// Runs a command on an Alert.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn alert(
+        &self,
+        id: &str,
+        command: <Alert as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<Alert as Aggregate>::Error>> {
+        let kind = AggregateKind::Alert;
+        self.run(&self.alerts, kind, id, command, actor).await
+    }
+
+    /// Runs a command on a Silence.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn silence(
+        &self,
+        id: &str,
+        command: <Silence as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<Silence as Aggregate>::Error>> {
+        let kind = AggregateKind::Silence;
+        self.run(&self.silences, kind, id, command, actor).await
+    }
+
+    /// Runs a command on a NotificationChannel.
+    ///
+    /// # Errors
+    /// See [`CommandError`].
+    pub async fn notification_channel(
+        &self,
+        id: &str,
+        command: <NotificationChannel as Aggregate>::Command,
+        actor: &Actor,
+    ) -> Result<Committed, CommandError<<NotificationChannel as Aggregate>::Error>> {
+        let kind = AggregateKind::NotificationChannel;
+        self.run(&self.channels, kind, id, command, actor).await
     }
 
     async fn run<A: Aggregate>(

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use domain::alerting::{self, AlertEvent, AlertRuleEvent, ChannelEvent, SilenceEvent};
 use domain::collector::CollectorEvent;
 use domain::managed_instance::{ManagedInstanceEvent, TestTrigger};
 use domain::registration_secret::RegistrationSecretEvent;
@@ -150,7 +151,70 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
                 bound_summary("collectors registered with it are bound to", &instance_ids)
             }
         },
+        AggregateKind::AlertRule => match decode::<AlertRuleEvent>(event)? {
+            AlertRuleEvent::AlertRuleCreated { spec, builtin, .. } => match builtin {
+                Some(key) => format!("created built-in alert rule {} ({key})", spec.name),
+                None => format!(
+                    "created alert rule {}: {}",
+                    spec.name,
+                    alerting::describe(&spec.condition)
+                ),
+            },
+            AlertRuleEvent::AlertRuleUpdated { spec, version, .. } => format!(
+                "changed alert rule {} (version {version}): {}",
+                spec.name,
+                alerting::describe(&spec.condition)
+            ),
+            AlertRuleEvent::AlertRuleEnabled { .. } => "enabled the alert rule".to_owned(),
+            AlertRuleEvent::AlertRuleDisabled { .. } => "disabled the alert rule".to_owned(),
+            AlertRuleEvent::AlertRuleDeleted { name, .. } => format!("deleted alert rule {name}"),
+        },
+        AggregateKind::Alert => match decode::<AlertEvent>(event)? {
+            AlertEvent::AlertPending { seen } => {
+                format!("{} pending ({})", seen.rule_name, labels_text(&seen.labels))
+            }
+            AlertEvent::AlertFiring { seen, summary, .. } => {
+                format!("{} firing: {summary}", seen.rule_name)
+            }
+            AlertEvent::AlertCleared { .. } => "pending alert cleared before firing".to_owned(),
+            AlertEvent::AlertResolved { reason, .. } => format!("alert resolved: {reason}"),
+            AlertEvent::AlertAcknowledged { comment, .. } => match comment {
+                Some(c) => format!("acknowledged the alert: {c}"),
+                None => "acknowledged the alert".to_owned(),
+            },
+        },
+        AggregateKind::Silence => match decode::<SilenceEvent>(event)? {
+            SilenceEvent::SilenceCreated {
+                matchers, ends_at, ..
+            } => {
+                let m: Vec<String> = matchers
+                    .iter()
+                    .map(|m| format!("{}{}{:?}", m.name, if m.op == alerting::MatchOp::Eq { "=" } else { "!=" }, m.value))
+                    .collect();
+                format!("silenced {} until {}", m.join(", "), ends_at.to_rfc3339())
+            }
+            SilenceEvent::SilenceExpired { .. } => "expired the silence".to_owned(),
+        },
+        AggregateKind::NotificationChannel => match decode::<ChannelEvent>(event)? {
+            ChannelEvent::NotificationChannelCreated { spec, .. } => {
+                format!("created notification channel {}", spec.name)
+            }
+            ChannelEvent::NotificationChannelUpdated { spec, .. } => {
+                format!("changed notification channel {}", spec.name)
+            }
+            ChannelEvent::NotificationChannelDeleted { name, .. } => {
+                format!("deleted notification channel {name}")
+            }
+        },
     })
+}
+
+fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn bound_summary(what: &str, ids: &[String]) -> String {

@@ -4,6 +4,7 @@
 //! event that arrives before its predecessor is parked (`projection_parked`) until the
 //! predecessor is applied, never skipped.
 
+mod alerting;
 mod audit;
 mod collector_activity;
 mod collectors;
@@ -20,6 +21,7 @@ use domain::signature::{EventSeal, SignatureError, SIGNATURE_HEADER};
 use domain::StoredEvent;
 use tokio_postgres::Transaction;
 
+pub use alerting::Alerting;
 pub use audit::AuditLog;
 pub use collector_activity::{CollectorActivity, TOKEN_HEADER};
 pub use collectors::Collectors;
@@ -270,6 +272,7 @@ pub fn event_projectors(seal: &EventSeal) -> Vec<Arc<dyn Projector>> {
         Arc::new(EventProjection::new(ManagedInstances, seal.clone())),
         Arc::new(EventProjection::new(Collectors, seal.clone())),
         Arc::new(EventProjection::new(RegistrationSecrets, seal.clone())),
+        Arc::new(EventProjection::new(Alerting, seal.clone())),
         Arc::new(EventProjection::new(AuditLog, seal.clone())),
     ]
 }
@@ -328,6 +331,7 @@ pub fn event_projection_names() -> Vec<&'static str> {
         ManagedInstances::NAME,
         Collectors::NAME,
         RegistrationSecrets::NAME,
+        Alerting::NAME,
         AuditLog::NAME,
     ]
 }
