@@ -74,6 +74,8 @@ ensure_tools() {
     local missing=()
     [ -x /usr/bin/prometheus ] || missing+=(prometheus)
     [ -x /usr/bin/prometheus-postgres-exporter ] || missing+=(prometheus-postgres-exporter)
+    # The alerting tests deliver to a real Alertmanager.
+    [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
     if [ "${#missing[@]}" -gt 0 ]; then
       # Debian's packages start their services where systemd runs; the tests start their own.
       apt_install "${missing[@]}"
