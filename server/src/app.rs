@@ -404,6 +404,13 @@ pub async fn start(
         }
     }
     if roles.project {
+        match alerting::seed::seed_builtin_rules(&commands).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rules = n, "created the built-in alert rules"),
+            Err(e) => {
+                tracing::warn!(error = %e, "built-in alert rules not created; next start retries")
+            }
+        }
         spawn_upkeep(config, &read_pool, &commands, &mut tasks, &shutdown);
     }
 
@@ -598,6 +605,21 @@ fn spawn_upkeep(
         shutdown.clone(),
     ));
     tasks.spawn(hour_rollups(read_pool.clone(), shutdown.clone()));
+    if !config.alert_interval.is_zero() {
+        let evaluator = alerting::evaluate::Evaluator::new(
+            commands.clone(),
+            read_pool.clone(),
+            config.alert_interval,
+        );
+        tasks.spawn(evaluator.run(shutdown.clone()));
+    }
+    let cipher = config
+        .encryption_key
+        .as_ref()
+        .map(|key| CredentialCipher::new(key, &config.previous_encryption_keys));
+    let mut dispatcher = alerting::deliver::Dispatcher::new(read_pool.clone(), cipher);
+    dispatcher.public_url.clone_from(&config.public_url);
+    tasks.spawn(dispatcher.run(shutdown.clone()));
     if !config.check_interval.is_zero() {
         tasks.spawn(background_checks(
             commands.clone(),

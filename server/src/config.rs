@@ -33,6 +33,8 @@ struct Raw {
     previous_encryption_keys: Option<Secret>,
     previous_jwt_secrets: Option<Secret>,
     check_interval_s: u64,
+    alert_interval_s: u64,
+    public_url: Option<String>,
     max_series_per_collector: usize,
     dashboard_dir: String,
     rollup_1m_retention_days: u32,
@@ -76,6 +78,8 @@ impl Default for Raw {
             previous_encryption_keys: None,
             previous_jwt_secrets: None,
             check_interval_s: 60,
+            alert_interval_s: 15,
+            public_url: None,
             max_series_per_collector: 10_000,
             dashboard_dir: "dashboard/dist".into(),
             rollup_1m_retention_days: 30,
@@ -144,6 +148,12 @@ pub struct Config {
     pub previous_encryption_keys: Vec<[u8; 32]>,
     /// Interval of the background connection checks; zero turns them off.
     pub check_interval: Duration,
+    /// How often alert rules are evaluated (`PGA_ALERT_INTERVAL_S`, default 15); zero turns
+    /// evaluation off (notifications still go out).
+    pub alert_interval: Duration,
+    /// The dashboard's address as users reach it (`PGA_PUBLIC_URL`), for links in
+    /// notifications.
+    pub public_url: Option<String>,
     /// Cardinality guard: series one collector may have.
     pub max_series_per_collector: usize,
     /// The built dashboard, served at `/` (relative paths from the working directory).
@@ -198,6 +208,8 @@ impl std::fmt::Debug for Config {
             .field("agent_token_ttl", &self.agent_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("check_interval", &self.check_interval)
+            .field("alert_interval", &self.alert_interval)
+            .field("public_url", &self.public_url)
             .field("max_series_per_collector", &self.max_series_per_collector)
             .field("dashboard_dir", &self.dashboard_dir)
             .field("retention", &self.retention)
@@ -382,6 +394,8 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_days * 86_400),
             previous_encryption_keys,
             check_interval: Duration::from_secs(raw.check_interval_s),
+            alert_interval: Duration::from_secs(raw.alert_interval_s),
+            public_url: raw.public_url.clone(),
             max_series_per_collector: raw.max_series_per_collector,
             dashboard_dir: PathBuf::from(raw.dashboard_dir),
             retention: projections::maintenance::Retention {

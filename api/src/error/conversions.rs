@@ -159,3 +159,51 @@ impl From<CollectorCommandError> for ApiError {
         }
     }
 }
+
+impl From<domain::alerting::AlertRuleError> for ApiError {
+    fn from(e: domain::alerting::AlertRuleError) -> Self {
+        use domain::alerting::AlertRuleError as E;
+        match e {
+            E::NotFound | E::Deleted => Self::NotFound("alert rule not found".into()),
+            e => Self::Conflict(e.to_string()),
+        }
+    }
+}
+
+impl From<domain::alerting::AlertError> for ApiError {
+    fn from(e: domain::alerting::AlertError) -> Self {
+        use domain::alerting::AlertError as E;
+        match e {
+            E::NotFound => Self::NotFound("alert not found".into()),
+            e => Self::Conflict(e.to_string()),
+        }
+    }
+}
+
+impl From<domain::alerting::SilenceError> for ApiError {
+    fn from(e: domain::alerting::SilenceError) -> Self {
+        use domain::alerting::SilenceError as E;
+        match e {
+            E::NotFound => Self::NotFound("silence not found".into()),
+            E::Invalid(m) => Self::Invalid {
+                field: "body".into(),
+                message: m,
+            },
+            e => Self::Conflict(e.to_string()),
+        }
+    }
+}
+
+impl From<domain::alerting::ChannelError> for ApiError {
+    fn from(e: domain::alerting::ChannelError) -> Self {
+        use domain::alerting::ChannelError as E;
+        match e {
+            E::NotFound | E::Deleted => Self::NotFound("notification channel not found".into()),
+            E::Invalid(m) => Self::Invalid {
+                field: "body".into(),
+                message: m,
+            },
+            e => Self::Conflict(e.to_string()),
+        }
+    }
+}

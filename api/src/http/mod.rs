@@ -4,6 +4,7 @@
 //! built from that table, so a route cannot exist without a declared role, and
 //! [`route_table`] gives tests the same list to walk.
 
+mod alerts;
 mod audit;
 mod auth;
 mod bindings;
@@ -94,6 +95,24 @@ fn table() -> Vec<Entry> {
         (GET, "/metrics/series", Role(Viewer), get(series::series)),
         (GET, "/collectors/{id}/queries/slow", Role(Viewer), get(statements::slow)),
         (GET, "/collectors/{id}/queries/frequent", Role(Viewer), get(statements::frequent)),
+        (GET, "/alert-rules", Role(Viewer), get(alerts::rules)),
+        (POST, "/alert-rules", Role(Editor), post(alerts::create_rule)),
+        (GET, "/alert-rules/{id}", Role(Viewer), get(alerts::rule)),
+        (PUT, "/alert-rules/{id}", Role(Editor), put(alerts::update_rule)),
+        (DELETE, "/alert-rules/{id}", Role(Editor), delete(alerts::delete_rule)),
+        (POST, "/alert-rules/{id}/enable", Role(Editor), post(alerts::enable_rule)),
+        (POST, "/alert-rules/{id}/disable", Role(Editor), post(alerts::disable_rule)),
+        (GET, "/alerts", Role(Viewer), get(alerts::alerts)),
+        (GET, "/alerts/{id}", Role(Viewer), get(alerts::alert)),
+        (POST, "/alerts/{id}/acknowledge", Role(Editor), post(alerts::acknowledge)),
+        (GET, "/silences", Role(Viewer), get(alerts::silences)),
+        (POST, "/silences", Role(Editor), post(alerts::create_silence)),
+        (DELETE, "/silences/{id}", Role(Editor), delete(alerts::expire_silence)),
+        (GET, "/notification-channels", Role(Admin), get(alerts::channels)),
+        (POST, "/notification-channels", Role(Admin), post(alerts::create_channel)),
+        (PUT, "/notification-channels/{id}", Role(Admin), put(alerts::update_channel)),
+        (DELETE, "/notification-channels/{id}", Role(Admin), delete(alerts::delete_channel)),
+        (GET, "/notifications", Role(Admin), get(alerts::notifications)),
         (GET, "/openapi.json", Public, get(openapi::document)),
     ]
 }

@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use domain::alerting::{AlertEvent, AlertRuleEvent, ChannelEvent, ChannelTarget, Seen, SilenceEvent};
+use domain::alerting::{
+    AlertEvent, AlertRuleEvent, ChannelEvent, ChannelTarget, Seen, SilenceEvent,
+};
 use domain::{AggregateKind, StoredEvent};
 use serde_json::json;
 use tokio_postgres::Transaction;
@@ -65,11 +67,20 @@ async fn rule(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyErro
             tx.execute(
                 "UPDATE rm_alert_rules SET name = $2, severity = $3, spec = $4, version = $5,
                         updated_at = $6, last_sequence = $7 WHERE id = $1",
-                &[&id, &spec.name, &spec.severity.as_str(), &spec_json(&spec)?, &version, &at, seq],
+                &[
+                    &id,
+                    &spec.name,
+                    &spec.severity.as_str(),
+                    &spec_json(&spec)?,
+                    &version,
+                    &at,
+                    seq,
+                ],
             )
             .await?;
         }
-        e @ (AlertRuleEvent::AlertRuleEnabled { .. } | AlertRuleEvent::AlertRuleDisabled { .. }) => {
+        e
+        @ (AlertRuleEvent::AlertRuleEnabled { .. } | AlertRuleEvent::AlertRuleDisabled { .. }) => {
             let enabled = matches!(e, AlertRuleEvent::AlertRuleEnabled { .. });
             tx.execute(
                 "UPDATE rm_alert_rules SET enabled = $2, updated_at = $3, last_sequence = $4 WHERE id = $1",
@@ -112,16 +123,43 @@ async fn alert(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyErr
     match decode::<AlertEvent>(event)? {
         AlertEvent::AlertPending { seen } => {
             upsert_seen(tx, id, &seen, "pending", "", None, seq).await?;
-            history(tx, event, "pending", seen.value, Some(seen.rule_version), &seen.at, None).await?;
+            history(
+                tx,
+                event,
+                "pending",
+                seen.value,
+                Some(seen.rule_version),
+                &seen.at,
+                None,
+            )
+            .await?;
         }
         AlertEvent::AlertFiring {
             seen,
             summary,
             silenced_by,
         } => {
-            upsert_seen(tx, id, &seen, "firing", &summary, silenced_by.as_deref(), seq).await?;
+            upsert_seen(
+                tx,
+                id,
+                &seen,
+                "firing",
+                &summary,
+                silenced_by.as_deref(),
+                seq,
+            )
+            .await?;
             let detail = silenced_by.as_ref().map(|s| format!("silenced by {s}"));
-            history(tx, event, "firing", seen.value, Some(seen.rule_version), &seen.at, detail.as_deref()).await?;
+            history(
+                tx,
+                event,
+                "firing",
+                seen.value,
+                Some(seen.rule_version),
+                &seen.at,
+                detail.as_deref(),
+            )
+            .await?;
             if silenced_by.is_none() {
                 enqueue(tx, event, id, "firing").await?;
             }
@@ -155,7 +193,16 @@ async fn alert(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyErr
                 &[&id, &value, &at, seq],
             )
             .await?;
-            history(tx, event, "resolved", value, rule_version, &at, Some(&reason)).await?;
+            history(
+                tx,
+                event,
+                "resolved",
+                value,
+                rule_version,
+                &at,
+                Some(&reason),
+            )
+            .await?;
             if notified {
                 enqueue(tx, event, id, "resolved").await?;
             }
@@ -167,7 +214,16 @@ async fn alert(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyErr
                 &[&id, &event.meta("actor_name"), &at, &comment, seq],
             )
             .await?;
-            history(tx, event, "acknowledged", None, None, &at, comment.as_deref()).await?;
+            history(
+                tx,
+                event,
+                "acknowledged",
+                None,
+                None,
+                &at,
+                comment.as_deref(),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -262,8 +318,11 @@ async fn silence(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyE
             .await?;
         }
         SilenceEvent::SilenceExpired { at } => {
-            tx.execute("UPDATE rm_silences SET ends_at = $2 WHERE id = $1", &[&id, &at])
-                .await?;
+            tx.execute(
+                "UPDATE rm_silences SET ends_at = $2 WHERE id = $1",
+                &[&id, &at],
+            )
+            .await?;
         }
     }
     Ok(())

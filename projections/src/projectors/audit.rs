@@ -189,7 +189,18 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
             } => {
                 let m: Vec<String> = matchers
                     .iter()
-                    .map(|m| format!("{}{}{:?}", m.name, if m.op == alerting::MatchOp::Eq { "=" } else { "!=" }, m.value))
+                    .map(|m| {
+                        format!(
+                            "{}{}{:?}",
+                            m.name,
+                            if m.op == alerting::MatchOp::Eq {
+                                "="
+                            } else {
+                                "!="
+                            },
+                            m.value
+                        )
+                    })
                     .collect();
                 format!("silenced {} until {}", m.join(", "), ends_at.to_rfc3339())
             }

@@ -1,6 +1,7 @@
 //! The read side's queries: each read model's SQL beside the projector that writes it, rows
 //! read by column name. The query API calls these and writes no SQL against a read model.
 //!
+//! - [`alerting`]: rules, alerts and their history, silences, channels and deliveries.
 //! - [`audit`]: the audit log, filtered (written by [`crate::projectors::audit`]).
 //! - [`collectors`]: collectors with their activity, bindings and refusals (written by
 //!   [`crate::projectors::collectors`], [`crate::projectors::collector_activity`] and
@@ -14,6 +15,7 @@
 //! - [`users`]: users, for lists, the guard and logins (written by
 //!   [`crate::projectors::users`]).
 
+pub mod alerting;
 pub mod audit;
 pub mod collectors;
 pub mod managed_instances;
