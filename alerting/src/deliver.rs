@@ -180,7 +180,14 @@ impl Dispatcher {
                         delivered_at = CASE WHEN $2 = 'delivered' THEN $5 END,
                         next_attempt_at = $6
                   WHERE id = $1",
-                &[&due.id, &status, &attempt, &detail, &finished, &(finished + backoff)],
+                &[
+                    &due.id,
+                    &status,
+                    &attempt,
+                    &detail,
+                    &finished,
+                    &(finished + backoff),
+                ],
             )
             .await?;
             tx.execute(
@@ -190,7 +197,11 @@ impl Dispatcher {
                     &due.id,
                     &number,
                     &finished,
-                    &if outcome.is_ok() { "delivered" } else { "failed" },
+                    &if outcome.is_ok() {
+                        "delivered"
+                    } else {
+                        "failed"
+                    },
                     &detail,
                 ],
             )
@@ -232,7 +243,9 @@ impl Dispatcher {
         let secret = match (secret, &self.cipher) {
             (None, _) => None,
             (Some(_), None) => {
-                return Err("the channel's secret cannot be opened: PGA_ENCRYPTION_KEY is not set".into())
+                return Err(
+                    "the channel's secret cannot be opened: PGA_ENCRYPTION_KEY is not set".into(),
+                )
             }
             (Some(s), Some(cipher)) => Some(
                 cipher
@@ -254,7 +267,8 @@ impl Dispatcher {
         let delivery_id = format!("{}:{}", due.alert_id, due.sequence);
         match &spec.target {
             ChannelTarget::Alertmanager { url } => {
-                let alert = alertmanager_alert(&due.payload, Utc::now(), self.public_url.as_deref());
+                let alert =
+                    alertmanager_alert(&due.payload, Utc::now(), self.public_url.as_deref());
                 self.post_alertmanager(url, &[alert]).await
             }
             ChannelTarget::Webhook { url } => {
@@ -278,7 +292,11 @@ impl Dispatcher {
                         webhook_signature(secret.as_bytes(), &timestamp, &body),
                     );
                 }
-                let response = request.body(body).send().await.map_err(|e| describe_http(&e))?;
+                let response = request
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| describe_http(&e))?;
                 check_status(response).await
             }
             ChannelTarget::Email {
@@ -370,7 +388,10 @@ fn describe_http(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        format!("could not connect: {}", std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string))
+        format!(
+            "could not connect: {}",
+            std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
+        )
     } else {
         e.to_string()
     }
@@ -413,14 +434,23 @@ pub fn alertmanager_alert(payload: &Value, now: DateTime<Utc>, public_url: Optio
         "endsAt": ends_at,
     });
     if let Some(base) = public_url {
-        alert["generatorURL"] = json!(format!("{}/alerts?id={}", base.trim_end_matches('/'), payload["alert_id"].as_str().unwrap_or_default()));
+        alert["generatorURL"] = json!(format!(
+            "{}/alerts?id={}",
+            base.trim_end_matches('/'),
+            payload["alert_id"].as_str().unwrap_or_default()
+        ));
     }
     alert
 }
 
 fn email_message(payload: &Value, kind: &str, delivery_id: &str) -> email::EmailMessage {
     let labels = payload.get("labels").and_then(Value::as_object);
-    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str).unwrap_or("");
+    let label = |k: &str| {
+        labels
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     let subject = format!(
         "[{}] {} on {}",
         kind.to_uppercase(),
@@ -431,7 +461,10 @@ fn email_message(payload: &Value, kind: &str, delivery_id: &str) -> email::Email
         "{}\n\nstate: {kind}\nseverity: {}\nvalue: {}\nsince: {}\n",
         payload["summary"].as_str().unwrap_or(""),
         payload["severity"].as_str().unwrap_or(""),
-        payload["value"].as_f64().map(crate::evaluate::format_value).unwrap_or_else(|| "-".into()),
+        payload["value"]
+            .as_f64()
+            .map(crate::evaluate::format_value)
+            .unwrap_or_else(|| "-".into()),
         payload["starts_at"].as_str().unwrap_or(""),
     );
     if let Some(labels) = labels {
@@ -469,7 +502,10 @@ mod tests {
         assert_eq!(a["labels"]["alert_id"], "a");
         assert_eq!(a["startsAt"], "2026-12-03T10:00:00Z");
         assert_eq!(a["annotations"]["value"], "0.5");
-        let ends: DateTime<Utc> = a["endsAt"].as_str().and_then(|s| s.parse().ok()).expect("endsAt");
+        let ends: DateTime<Utc> = a["endsAt"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("endsAt");
         assert!(ends > now);
     }
 }

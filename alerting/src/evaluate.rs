@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use commands::service::CommandService;
+use deadpool_postgres::GenericClient;
 use domain::alerting::{
     alert_id, describe, silence::all_match, Alert, AlertCommand, Condition, Fold, Function,
     Matcher, Observation, Operand, RuleSpec, Scope, SilentTarget,
 };
 use domain::values::Actor;
-use deadpool_postgres::GenericClient;
 use tokio_util::sync::CancellationToken;
 
 /// An advisory lock key: one evaluation round at a time across servers.
@@ -76,7 +76,9 @@ impl Evaluator {
 
     /// The evaluation instant for `now`: the last point of the interval's grid.
     pub fn instant(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let step = i64::try_from(self.interval.as_millis()).unwrap_or(15_000).max(1);
+        let step = i64::try_from(self.interval.as_millis())
+            .unwrap_or(15_000)
+            .max(1);
         let ms = now.timestamp_millis();
         Utc.timestamp_millis_opt(ms - ms.rem_euclid(step))
             .single()
@@ -190,7 +192,8 @@ impl Evaluator {
                 for (id, a) in alerts.iter().filter(|(_, a)| a.rule_id == rule.id) {
                     if !observed.contains(id) && a.state != Alert::Inactive {
                         round.transitions += 1;
-                        self.resolve(*id, "its target no longer exists", at, &actor).await;
+                        self.resolve(*id, "its target no longer exists", at, &actor)
+                            .await;
                     }
                 }
             }
@@ -200,7 +203,8 @@ impl Evaluator {
         for (id, a) in &alerts {
             if !live.contains(&a.rule_id) {
                 round.transitions += 1;
-                self.resolve(*id, "the rule was disabled or deleted", at, &actor).await;
+                self.resolve(*id, "the rule was disabled or deleted", at, &actor)
+                    .await;
             }
         }
         tx.commit().await?;
@@ -298,7 +302,9 @@ struct Names {
 
 impl Names {
     async fn load(client: &impl GenericClient) -> anyhow::Result<Self> {
-        let rows = client.query("SELECT id, name FROM rm_collectors", &[]).await?;
+        let rows = client
+            .query("SELECT id, name FROM rm_collectors", &[])
+            .await?;
         Ok(Self {
             collectors: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
         })
@@ -607,8 +613,7 @@ async fn operand_values(
         .await?;
     let mut per_key: BTreeMap<Key, f64> = BTreeMap::new();
     for r in rows {
-        let labels: BTreeMap<String, String> =
-            serde_json::from_value(r.get(3)).unwrap_or_default();
+        let labels: BTreeMap<String, String> = serde_json::from_value(r.get(3)).unwrap_or_default();
         let (last, increase, span, count): (f64, f64, f64, i64) =
             (r.get(4), r.get(5), r.get(6), r.get(7));
         let value = match operand.function {
@@ -683,7 +688,13 @@ fn summary(
         .filter(|(k, _)| {
             !matches!(
                 k.as_str(),
-                "alertname" | "severity" | "rule_id" | "collector_id" | "collector" | "instance" | "instance_id"
+                "alertname"
+                    | "severity"
+                    | "rule_id"
+                    | "collector_id"
+                    | "collector"
+                    | "instance"
+                    | "instance_id"
             )
         })
         .map(|(k, v)| format!("{k}={v}"))
@@ -694,7 +705,11 @@ fn summary(
         (false, _) => own.join(", "),
     };
     let template = if spec.message.trim().is_empty() {
-        format!("{}: {} (value {{{{value}}}})", spec.name, describe(&spec.condition))
+        format!(
+            "{}: {} (value {{{{value}}}})",
+            spec.name,
+            describe(&spec.condition)
+        )
     } else {
         spec.message.clone()
     };
@@ -726,7 +741,12 @@ mod tests {
             collector: uuid::Uuid::from_u128(c),
             instance: "db".into(),
             instance_id: None,
-            labels: Some(labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            ),
         }
     }
 
@@ -740,8 +760,14 @@ mod tests {
         let sum = fold(values.clone(), Fold::Sum);
         assert_eq!(sum.get(&key(1, &[]).folded()), Some(&7.0));
         assert_eq!(sum.get(&key(2, &[]).folded()), Some(&10.0));
-        assert_eq!(fold(values.clone(), Fold::Max).get(&key(1, &[]).folded()), Some(&4.0));
-        assert_eq!(fold(values.clone(), Fold::Min).get(&key(1, &[]).folded()), Some(&3.0));
+        assert_eq!(
+            fold(values.clone(), Fold::Max).get(&key(1, &[]).folded()),
+            Some(&4.0)
+        );
+        assert_eq!(
+            fold(values.clone(), Fold::Min).get(&key(1, &[]).folded()),
+            Some(&3.0)
+        );
         assert_eq!(fold(values, Fold::None).len(), 3);
     }
 }
