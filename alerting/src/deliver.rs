@@ -1,5 +1,6 @@
 //! The dispatcher: delivers the notification outbox. Each row is locked while it is sent, so
-//! two servers never send it at once; an attempt is recorded (on its own connection) before
+//! two servers never send it at once (`FOR NO KEY UPDATE`: the attempt rows' foreign key
+//! takes a key-share lock on it from another connection, which `FOR UPDATE` would block); an attempt is recorded (on its own connection) before
 //! the request leaves and completed after, so an attempt cut short by a crash stays visible as
 //! `interrupted` and the row, still pending, is sent again. A receiver may therefore see a
 //! notification twice after a crash, always with the same delivery id: Alertmanager merges it
@@ -124,7 +125,7 @@ impl Dispatcher {
                        FROM notification_outbox
                       WHERE status = 'pending' AND next_attempt_at <= now()
                       ORDER BY next_attempt_at, id LIMIT 1
-                      FOR UPDATE SKIP LOCKED",
+                      FOR NO KEY UPDATE SKIP LOCKED",
                     &[],
                 )
                 .await?

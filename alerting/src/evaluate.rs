@@ -32,6 +32,8 @@ pub struct Round {
     pub transitions: usize,
     /// Rules that could not be evaluated (logged).
     pub failed: usize,
+    /// Why, per rule that failed.
+    pub errors: Vec<String>,
     /// Another server held the round.
     pub skipped: bool,
 }
@@ -143,10 +145,15 @@ impl Evaluator {
         let mut observed: HashSet<uuid::Uuid> = HashSet::new();
         let actor = Actor::system("alert-evaluator");
         for rule in &rules {
+            // A rule whose query fails (a statement timeout, a bad spec) leaves the others be.
+            tx.batch_execute("SAVEPOINT pga_rule").await?;
             let (targets, closed) = match targets(&tx, rule, at, &names).await {
                 Ok(t) => t,
                 Err(e) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT pga_rule").await?;
+                    let e = projections::pg_error::describe_any(&e);
                     round.failed += 1;
+                    round.errors.push(format!("{}: {e}", rule.spec.name));
                     tracing::warn!(rule = %rule.spec.name, error = %e, "alert rule not evaluated");
                     continue;
                 }
@@ -377,8 +384,9 @@ async fn targets(
         } => {
             let rows = client
                 .query(
-                    "SELECT c.id, c.name, coalesce(c.last_seen, c.registered_at)
+                    "SELECT c.id, c.name, coalesce(a.last_seen, c.registered_at)
                        FROM rm_collectors c
+                       LEFT JOIN rm_collector_activity a ON a.collector_id = c.id
                       WHERE CASE $1::text
                               WHEN 'collector' THEN c.id = $2
                               WHEN 'instance' THEN EXISTS (SELECT 1 FROM rm_collector_instances ci

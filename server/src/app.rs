@@ -403,7 +403,7 @@ pub async fn start(
             projections::freshness::wait_applied(&read_pool, &names, kind, id, seq, wait).await;
         }
     }
-    if roles.project {
+    if roles.project && config.alert_builtin_rules {
         match alerting::seed::seed_builtin_rules(&commands).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rules = n, "created the built-in alert rules"),

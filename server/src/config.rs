@@ -34,6 +34,7 @@ struct Raw {
     previous_jwt_secrets: Option<Secret>,
     check_interval_s: u64,
     alert_interval_s: u64,
+    alert_builtin_rules: bool,
     public_url: Option<String>,
     max_series_per_collector: usize,
     dashboard_dir: String,
@@ -79,6 +80,7 @@ impl Default for Raw {
             previous_jwt_secrets: None,
             check_interval_s: 60,
             alert_interval_s: 15,
+            alert_builtin_rules: true,
             public_url: None,
             max_series_per_collector: 10_000,
             dashboard_dir: "dashboard/dist".into(),
@@ -151,6 +153,9 @@ pub struct Config {
     /// How often alert rules are evaluated (`PGA_ALERT_INTERVAL_S`, default 15); zero turns
     /// evaluation off (notifications still go out).
     pub alert_interval: Duration,
+    /// Whether the built-in alert rules are created at start (`PGA_ALERT_BUILTIN_RULES`,
+    /// default true; each once, so a rule an admin disabled stays disabled).
+    pub alert_builtin_rules: bool,
     /// The dashboard's address as users reach it (`PGA_PUBLIC_URL`), for links in
     /// notifications.
     pub public_url: Option<String>,
@@ -209,6 +214,7 @@ impl std::fmt::Debug for Config {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("check_interval", &self.check_interval)
             .field("alert_interval", &self.alert_interval)
+            .field("alert_builtin_rules", &self.alert_builtin_rules)
             .field("public_url", &self.public_url)
             .field("max_series_per_collector", &self.max_series_per_collector)
             .field("dashboard_dir", &self.dashboard_dir)
@@ -395,6 +401,7 @@ impl Config {
             previous_encryption_keys,
             check_interval: Duration::from_secs(raw.check_interval_s),
             alert_interval: Duration::from_secs(raw.alert_interval_s),
+            alert_builtin_rules: raw.alert_builtin_rules,
             public_url: raw.public_url.clone(),
             max_series_per_collector: raw.max_series_per_collector,
             dashboard_dir: PathBuf::from(raw.dashboard_dir),

@@ -213,6 +213,7 @@ pub enum ChannelError {
 
 /// A channel's state.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // one per command, loaded and dropped
 pub enum NotificationChannel {
     /// Not created.
     #[default]

@@ -122,6 +122,7 @@ pub enum AlertRuleError {
 
 /// The state an AlertRule needs to decide.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // one per command, loaded and dropped
 pub enum AlertRule {
     /// Not created.
     #[default]

@@ -241,12 +241,12 @@ async fn upsert_seen(
     let rule_id = uuid::Uuid::parse_str(&seen.rule_id)
         .map_err(|_| ApplyError::Reject(format!("rule id {:?} is not a UUID", seen.rule_id)))?;
     let version = i32::try_from(seen.rule_version).unwrap_or(i32::MAX);
-    let firing = state == "firing";
+    let fired_at = (state == "firing").then_some(seen.at);
     // A new pending or firing cycle starts unacknowledged.
     tx.execute(
         "INSERT INTO rm_alerts (id, rule_id, rule_name, rule_version, severity, state, labels, value,
                                 summary, since, fired_at, silenced_by, last_sequence)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN $10 END, $12, $13)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (id) DO UPDATE SET
             rule_name = excluded.rule_name, rule_version = excluded.rule_version,
             severity = excluded.severity, state = excluded.state, labels = excluded.labels,
@@ -265,7 +265,7 @@ async fn upsert_seen(
             &seen.value,
             &summary,
             &seen.at,
-            &firing,
+            &fired_at,
             &silenced_by,
             seq,
         ],
@@ -284,12 +284,12 @@ async fn enqueue(
 ) -> Result<(), ApplyError> {
     tx.execute(
         "INSERT INTO notification_outbox (alert_id, alert_sequence, channel_id, kind, payload)
-         SELECT a.id, $2, c.id, $3,
+         SELECT a.id, $2::bigint, c.id, $3::text,
                 jsonb_build_object(
                     'alert_id', a.id, 'rule_id', a.rule_id, 'rule_name', a.rule_name,
-                    'severity', a.severity, 'state', $3, 'labels', a.labels, 'value', a.value,
+                    'severity', a.severity, 'state', $3::text, 'labels', a.labels, 'value', a.value,
                     'summary', a.summary, 'starts_at', a.fired_at, 'ends_at', a.resolved_at,
-                    'sequence', $2)
+                    'sequence', $2::bigint)
            FROM rm_alerts a, rm_notification_channels c
           WHERE a.id = $1 AND c.enabled AND c.created_at <= $4
             AND array_position(ARRAY['info','warning','critical'], a.severity)

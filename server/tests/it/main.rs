@@ -3,6 +3,8 @@
 
 mod support;
 
+mod alerting;
+mod alerting_harness;
 mod auth;
 mod authz;
 mod bindings;
@@ -13,6 +15,7 @@ mod collectors;
 mod core_pipeline;
 mod edge;
 mod edge_sweep;
+mod email_channel;
 mod faults;
 mod hour_build;
 mod http_limits;

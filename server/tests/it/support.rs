@@ -4,9 +4,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+mod alerting;
 mod api;
 mod app;
 mod env;
+mod smtp;
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,9 +20,11 @@ use domain::user::{PasswordHash, Role, UserCommand, Username};
 use domain::values::Actor;
 use futures::StreamExt;
 
+pub use alerting::*;
 pub use api::*;
 pub use app::*;
 pub use env::*;
+pub use smtp::*;
 
 pub const ADMIN_USER: &str = "root-admin";
 pub const ADMIN_PASSWORD: &str = "first admin password";
