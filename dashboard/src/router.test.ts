@@ -9,10 +9,11 @@ const titles = (role: Role) => navigation(PAGES, role).map((p) => p.title);
 const shown = (path: string, role: Role) => route(PAGES, path, role);
 
 describe("navigation", () => {
-  it("shows viewers and editors the monitoring pages, admins also secrets and users", () => {
-    expect(titles("viewer")).toEqual(["Overview", "Managed Instances", "Active Collectors"]);
-    expect(titles("editor")).toEqual(["Overview", "Managed Instances", "Active Collectors"]);
-    expect(titles("admin")).toEqual(["Overview", "Managed Instances", "Active Collectors", "Registration Secrets", "Users"]);
+  it("shows viewers and editors the monitoring and alerting pages, admins also notifications, secrets and users", () => {
+    const monitoring = ["Overview", "Managed Instances", "Active Collectors", "Alerts", "Alert Rules", "Silences"];
+    expect(titles("viewer")).toEqual(monitoring);
+    expect(titles("editor")).toEqual(monitoring);
+    expect(titles("admin")).toEqual([...monitoring, "Notifications", "Registration Secrets", "Users"]);
   });
 
   it("marks the link of the current path, or of the path above it", () => {
@@ -22,6 +23,8 @@ describe("navigation", () => {
     expect(isCurrent(page("Overview"), "/instances")).toBe(false);
     expect(isCurrent(page("Managed Instances"), `/instances/${ID}`)).toBe(true);
     expect(isCurrent(page("Active Collectors"), "/instances")).toBe(false);
+    expect(isCurrent(page("Alerts"), `/alerts/${ID}`)).toBe(true);
+    expect(isCurrent(page("Alert Rules"), "/rules?new=1&metric=m")).toBe(true);
   });
 });
 
@@ -33,6 +36,15 @@ describe("route", () => {
     expect(shown("/account", "viewer").page.title).toBe("Your account");
     expect(shown("/secrets", "admin").page.title).toBe("Registration Secrets");
     expect(shown("/users", "admin").page.title).toBe("Users");
+    expect(shown("/alerts", "viewer").page.title).toBe("Alerts");
+    expect(shown("/rules", "viewer").page.title).toBe("Alert Rules");
+    expect(shown("/silences", "viewer").page.title).toBe("Silences");
+    expect(shown("/notifications", "admin").page.title).toBe("Notifications");
+  });
+
+  it("gives an alert's page its id, and takes the rules page with a prefilled rule in the query", () => {
+    expect(shown(`/alerts/${ID}`, "viewer")).toMatchObject({ page: { title: "Alert" }, params: { id: ID } });
+    expect(shown("/rules?new=1&metric=pg_activity_connections", "editor").page.title).toBe("Alert Rules");
   });
 
   it("gives an instance's page its id", () => {
@@ -47,6 +59,7 @@ describe("route", () => {
     for (const role of ["viewer", "editor"] as const) {
       expect(shown("/secrets", role).page.title).toBe("Overview");
       expect(shown("/users", role).page.title).toBe("Overview");
+      expect(shown("/notifications", role).page.title).toBe("Overview");
     }
   });
 
@@ -75,13 +88,20 @@ describe("the page list", () => {
     "/secrets": "GET /registration-secrets",
     "/users": "GET /users",
     "/account": "POST /auth/change-password",
+    "/alerts/:id": "GET /alerts/{id}",
+    "/alerts": "GET /alerts",
+    "/rules": "GET /alert-rules",
+    "/silences": "GET /silences",
+    "/notifications": "GET /notification-channels",
   };
 
   it("asks of each page the role the server asks of what it shows", () => {
     const paths = openapi.paths as Record<string, Record<string, { "x-pga-access"?: string }>>;
     for (const page of PAGES) {
       const [method, path] = READS[page.path].split(" ");
-      expect(page.role, page.path).toBe(paths[`/api/v1${path}`][method.toLowerCase()]["x-pga-access"]);
+      const op = paths[`/api/v1${path}`]?.[method.toLowerCase()];
+      expect(op, `${READS[page.path]} in openapi.json`).toBeDefined();
+      expect(page.role, page.path).toBe(op?.["x-pga-access"]);
     }
   });
 });

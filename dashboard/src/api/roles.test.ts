@@ -35,11 +35,14 @@ describe("ACTIONS", () => {
     }
   });
 
-  it("shows a viewer no action, an editor the instance ones, an admin all", () => {
+  it("shows a viewer no action, an editor the instance, rule, alert and silence ones, an admin all", () => {
     const shown = (mine: (typeof ROLES)[number]) =>
       Object.entries(ACTIONS).filter(([, a]) => allows(mine, a.role)).map(([n]) => n).sort();
     expect(shown("viewer")).toEqual([]);
-    expect(shown("editor")).toEqual(["addInstance", "editInstance", "removeInstance", "testConnection"]);
+    expect(shown("editor")).toEqual([
+      "acknowledgeAlert", "addInstance", "createRule", "createSilence", "deleteRule", "disableRule", "editInstance",
+      "editRule", "enableRule", "expireSilence", "removeInstance", "testConnection",
+    ]);
     expect(shown("admin")).toEqual(Object.keys(ACTIONS).sort());
   });
 });

@@ -20,6 +20,17 @@ export const ACTIONS = {
   testConnection: { route: "POST /managed-instances/{id}/test-connection", role: "editor" },
   deleteCollector: { route: "DELETE /collectors/{id}", role: "admin" },
   createSecret: { route: "POST /registration-secrets", role: "admin" },
+  createRule: { route: "POST /alert-rules", role: "editor" },
+  editRule: { route: "PUT /alert-rules/{id}", role: "editor" },
+  enableRule: { route: "POST /alert-rules/{id}/enable", role: "editor" },
+  disableRule: { route: "POST /alert-rules/{id}/disable", role: "editor" },
+  deleteRule: { route: "DELETE /alert-rules/{id}", role: "editor" },
+  acknowledgeAlert: { route: "POST /alerts/{id}/acknowledge", role: "editor" },
+  createSilence: { route: "POST /silences", role: "editor" },
+  expireSilence: { route: "DELETE /silences/{id}", role: "editor" },
+  createChannel: { route: "POST /notification-channels", role: "admin" },
+  editChannel: { route: "PUT /notification-channels/{id}", role: "admin" },
+  deleteChannel: { route: "DELETE /notification-channels/{id}", role: "admin" },
 } as const satisfies Record<string, { route: string; role: Role }>;
 
 export type Action = keyof typeof ACTIONS;

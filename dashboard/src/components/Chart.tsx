@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { align, type Line } from "./chartData";
@@ -7,8 +7,10 @@ export type { Line };
 
 const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 
-/** A time chart of several lines (x: unix ms). */
-export function Chart({ title, unit, lines, from, to }: { title: string; unit: string; lines: Line[]; from: number; to: number }) {
+/** A time chart of several lines (x: unix ms); `action` goes beside its title. */
+export function Chart({ title, unit, lines, from, to, action }: {
+  title: string; unit: string; lines: Line[]; from: number; to: number; action?: ReactNode;
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -41,7 +43,10 @@ export function Chart({ title, unit, lines, from, to }: { title: string; unit: s
   const longest = lines.reduce((n, l) => Math.max(n, l.points.length), 0);
   return (
     <section className="card chart" aria-label={title} data-points={points} data-longest={longest}>
-      <h3>{title}</h3>
+      <div className="chart-head">
+        <h3>{title}</h3>
+        {action}
+      </div>
       {lines.length === 0 ? <p className="empty">No data in this range yet.</p> : <div ref={box} />}
     </section>
   );

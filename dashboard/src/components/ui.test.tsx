@@ -1,6 +1,6 @@
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import { ErrorNote, Loading, StatusBadge } from "./ui";
+import { AlertBadge, ErrorNote, LabelChips, Loading, StatusBadge } from "./ui";
 
 describe("StatusBadge", () => {
   it("colours by the status and says it in words", () => {
@@ -25,5 +25,19 @@ describe("ErrorNote", () => {
 describe("Loading", () => {
   it("is a status saying what loads", () => {
     expect(renderToStaticMarkup(<Loading what="instances" />)).toBe('<p class="loading" role="status">Loading instances…</p>');
+  });
+});
+
+describe("AlertBadge", () => {
+  it("colours by the severity or state and says it", () => {
+    expect(renderToStaticMarkup(<AlertBadge value="critical" />)).toBe('<span class="badge critical">critical</span>');
+  });
+});
+
+describe("LabelChips", () => {
+  it("shows each label as name=value, and a dash for none", () => {
+    expect(renderToStaticMarkup(<LabelChips labels={[["state", "active"]]} />))
+      .toBe('<span class="chips"><code class="chip">state=active</code></span>');
+    expect(renderToStaticMarkup(<LabelChips labels={[]} />)).toBe('<span class="muted">–</span>');
   });
 });

@@ -45,3 +45,18 @@ export function ActionButton({ label, className, confirm, run, onError }: {
     </button>
   );
 }
+
+/** An alert's severity or state ("critical", "firing", …); the class gives the colour. */
+export function AlertBadge({ value }: { value: string }) {
+  return <span className={`badge ${value}`}>{value}</span>;
+}
+
+/** Labels as `name=value` chips. */
+export function LabelChips({ labels }: { labels: [string, string][] }) {
+  if (labels.length === 0) return <span className="muted">–</span>;
+  return (
+    <span className="chips">
+      {labels.map(([k, v]) => <code key={k} className="chip">{k}={v}</code>)}
+    </span>
+  );
+}

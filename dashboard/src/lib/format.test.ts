@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectionTestResult } from "../api/types";
-import { ago, connectionTestNote, num, refusedText, statusText, toMiB, usage } from "./format";
+import { ago, connectionTestNote, duration, num, refusedText, statusText, toMiB, usage, value } from "./format";
 
 const grouped = (n: number) => new Intl.NumberFormat().format(n);
 
@@ -91,5 +91,18 @@ describe("refusedText", () => {
   it("counts refused batches and gives the latest reason when known", () => {
     expect(refusedText(2, "instance not bound")).toBe("2 refused: instance not bound");
     expect(refusedText(1234, null)).toBe(`${grouped(1234)} refused`);
+  });
+});
+
+describe("duration", () => {
+  it("uses the largest whole unit", () => {
+    expect([0, 45, 90, 300, 3600, 14400, 86400, 5400].map(duration)).toEqual(["0 s", "45 s", "90 s", "5 min", "1 h", "4 h", "1 d", "90 min"]);
+  });
+});
+
+describe("value", () => {
+  it("keeps four significant digits and says none with a dash", () => {
+    expect([3, 0.000123456, 1234567, 12.3456].map(value)).toEqual(["3", "0.0001235", "1235000", "12.35"]);
+    expect([null, undefined, NaN].map(value)).toEqual(["–", "–", "–"]);
   });
 });

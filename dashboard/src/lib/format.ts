@@ -51,3 +51,17 @@ export function usage(used: number, max: number | null): string {
 export function refusedText(batches: number, reason: string | null): string {
   return `${num(batches)} refused${reason ? `: ${reason}` : ""}`;
 }
+
+/** A number of seconds in its largest whole unit: "90 s", "5 min", "4 h", "1 d". */
+export function duration(secs: number): string {
+  if (secs > 0 && secs % 86400 === 0) return `${secs / 86400} d`;
+  if (secs > 0 && secs % 3600 === 0) return `${secs / 3600} h`;
+  if (secs > 0 && secs % 60 === 0) return `${secs / 60} min`;
+  return `${secs} s`;
+}
+
+/** A measured value as an alert shows it: up to 4 significant digits, "–" for none. */
+export function value(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  return String(Number(v.toPrecision(4)));
+}

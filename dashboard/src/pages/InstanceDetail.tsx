@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { get } from "../api/client";
+import { get, may } from "../api/client";
 import { message } from "../api/errors";
 import type { Collector, Instance, SeriesAnswer, Statement } from "../api/types";
 import { Chart } from "../components/Chart";
@@ -7,7 +7,20 @@ import { ErrorNote, Loading, StatusBadge } from "../components/ui";
 import { useLive } from "../hooks/useLive";
 import { num } from "../lib/format";
 import type { PageProps } from "../router";
+import { CHART_SOURCES, prefillFromChart, ruleQuery } from "./chartAlert";
 import { chartsOf, type Charts } from "./instanceCharts";
+
+type ChartKey = Exclude<keyof Charts, "from" | "to">;
+
+/** The charts in the page's order: their lines, title and unit. */
+const CHARTS: [ChartKey, string, string][] = [
+  ["tps", "Transactions per second", "commits/s"],
+  ["connections", "Connections by state", "sessions"],
+  ["hit", "Cache hit ratio", "%"],
+  ["size", "Database size", "MiB"],
+  ["lag", "Replication lag", "bytes"],
+  ["checkpoints", "Checkpoints", "per minute"],
+];
 
 const RANGES: [string, number][] = [["15 min", 900], ["1 hour", 3600], ["6 hours", 21600], ["24 hours", 86400], ["7 days", 604800]];
 
@@ -83,12 +96,28 @@ export function InstanceDetail({ params }: PageProps) {
       <ErrorNote text={error} />
       {charts === null ? <Loading what="charts" /> : (
         <div className="charts">
-          <Chart title="Transactions per second" unit="commits/s" lines={charts.tps} from={charts.from} to={charts.to} />
-          <Chart title="Connections by state" unit="sessions" lines={charts.connections} from={charts.from} to={charts.to} />
-          <Chart title="Cache hit ratio" unit="%" lines={charts.hit} from={charts.from} to={charts.to} />
-          <Chart title="Database size" unit="MiB" lines={charts.size} from={charts.from} to={charts.to} />
-          <Chart title="Replication lag" unit="bytes" lines={charts.lag} from={charts.from} to={charts.to} />
-          <Chart title="Checkpoints" unit="per minute" lines={charts.checkpoints} from={charts.from} to={charts.to} />
+          {CHARTS.map(([key, title, unit]) => {
+            const source = CHART_SOURCES[key];
+            return (
+              <Chart
+                key={key}
+                title={title}
+                unit={unit}
+                lines={charts[key]}
+                from={charts.from}
+                to={charts.to}
+                action={source && may("createRule") && (
+                  <button
+                    className="secondary small"
+                    title="Open a new alert rule for this chart's metric on this instance"
+                    onClick={() => { window.location.hash = `#/rules?${ruleQuery(prefillFromChart(source, charts[key], i))}`; }}
+                  >
+                    Alert on this
+                  </button>
+                )}
+              />
+            );
+          })}
         </div>
       )}
       <section className="card" aria-label="Top statements">

@@ -1,8 +1,47 @@
 import { get } from "../api/client";
+import type { AlertList } from "../api/alerting";
 import type { Collector, Instance } from "../api/types";
-import { ErrorNote, Loading, StatusBadge } from "../components/ui";
+import { AlertBadge, ErrorNote, Loading, StatusBadge } from "../components/ui";
 import { useLive } from "../hooks/useLive";
-import { num } from "../lib/format";
+import { useTick } from "../hooks/useTick";
+import { ago, num } from "../lib/format";
+import { byUrgency, firingBySeverity, sourceOf } from "./alertList";
+
+/** How many firing alerts the tile lists by name. */
+const LISTED = 8;
+
+/** What fires now: counts by severity and the most urgent firing alerts (live). */
+function AlertsTile() {
+  const { data, error } = useLive(() => get<AlertList>("/alerts?state=active"), ["alert"]);
+  useTick(10000);
+  const alerts = data?.alerts ?? [];
+  const firing = byUrgency(alerts.filter((a) => a.state === "firing"));
+  const pending = alerts.length - firing.length;
+  return (
+    <section className="card tile" aria-label="Alerts">
+      <h2>Alerts</h2>
+      {error ? <ErrorNote text={error} /> : data === null ? <Loading what="alerts" /> : (
+        <>
+          <p className="big">{firing.length} <small>firing{pending > 0 ? `, ${pending} pending` : ""}</small></p>
+          <ul className="counts">
+            {firingBySeverity(alerts).map(([s, n]) => <li key={s}><AlertBadge value={s} /> {n}</li>)}
+          </ul>
+          {firing.length > 0 && (
+            <ul className="plain firing-list">
+              {firing.slice(0, LISTED).map((a) => (
+                <li key={a.id}>
+                  <AlertBadge value={a.severity} /> <a href={`#/alerts/${a.id}`}>{a.rule_name}</a>{" "}
+                  <span className="muted small">{sourceOf(a)} · {ago(a.since)}{a.acknowledged_by ? ` · ack ${a.acknowledged_by}` : ""}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          <p><a href="#/alerts">{firing.length > LISTED ? `All ${firing.length} alerts` : "Alerts page"} →</a></p>
+        </>
+      )}
+    </section>
+  );
+}
 
 export function Overview() {
   const instances = useLive(() => get<Instance[]>("/managed-instances"), ["managed_instance"]);
@@ -17,6 +56,7 @@ export function Overview() {
       <h1>Overview</h1>
       <ErrorNote text={instances.error ?? collectors.error} />
       <div className="tiles">
+        <AlertsTile />
         <section className="card tile" aria-label="Instances">
           <h2>Managed instances</h2>
           {instances.data === null ? <Loading what="instances" /> : (
