@@ -18,6 +18,9 @@ const BROWSER = process.env.PGA_E2E_BROWSER ?? "/usr/bin/chromium";
 const INSTANCE = "local-pg";
 const VIEWER = "viewer-e2e";
 const VIEWER_PASSWORD = "viewer e2e password";
+const EDITOR = "editor-e2e";
+const EDITOR_PASSWORD = "editor e2e password";
+const RULE = "e2e connections";
 
 mkdirSync(ARTIFACTS, { recursive: true });
 let step = 0;
@@ -56,6 +59,7 @@ async function shot(page, name) {
 // ---- set-up through the API (what an admin would have done before) ----
 const admin = (await call("POST", "/auth/login", null, { username: ADMIN, password: ADMIN_PASSWORD })).access_token;
 await call("POST", "/users", admin, { username: VIEWER, password: VIEWER_PASSWORD, role: "viewer" });
+await call("POST", "/users", admin, { username: EDITOR, password: EDITOR_PASSWORD, role: "editor" });
 const managed = await call("POST", "/managed-instances", admin, {
   name: INSTANCE, host: PG_HOST, port: PG_PORT, database: "postgres", username: "postgres", sslmode: "disable", tags: ["e2e"],
 });
@@ -66,13 +70,14 @@ await call("POST", "/collectors/register", null, { name: "standby collector", ho
   { "X-Registration-Secret": secret });
 
 // The real agent, pushing the local PostgreSQL's statistics every second.
-const config = join(WORK, "collector.toml");
-writeFileSync(config, `
+function startAgent(name, stateFile) {
+  const config = join(WORK, `${stateFile}.toml`);
+  writeFileSync(config, `
 [server]
 url = "${BASE}"
 [collector]
-name = "e2e collector"
-state_file = "${join(WORK, "collector-state.json")}"
+name = "${name}"
+state_file = "${join(WORK, stateFile)}"
 [schedule.intervals]
 database = 1
 activity = 1
@@ -87,10 +92,14 @@ port = ${PG_PORT}
 sslmode = "disable"
 databases = ["postgres"]
 `);
-const agent = spawn(COLLECTOR_BIN, ["--config", config, "run"], {
-  env: { ...process.env, PGA_COLLECTOR_SERVER__REGISTRATION_SECRET: secret, PGA_COLLECTOR_LOG: "warn" },
-  stdio: ["ignore", "inherit", "inherit"],
-});
+  return spawn(COLLECTOR_BIN, ["--config", config, "run"], {
+    env: { ...process.env, PGA_COLLECTOR_SERVER__REGISTRATION_SECRET: secret, PGA_COLLECTOR_LOG: "warn" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+}
+const agent = startAgent("e2e collector", "collector-state.json");
+// Started for the alerting flow, whose data must keep coming after the first agent's collector is deleted.
+let alertAgent = null;
 
 const browser = await chromium.launch({
   executablePath: BROWSER,
@@ -241,11 +250,131 @@ try {
   await small.goto(`${BASE}/#/instances`);
   await small.getByRole("row").filter({ hasText: INSTANCE }).waitFor();
   await shot(small, "phone-instances");
+
+  console.log("alerting: an editor alerts on the connections chart");
+  // The first agent's collector was deleted above: a second one keeps the connections coming.
+  alertAgent = startAgent("e2e alert collector", "alert-collector-state.json");
+  const navLink = (name) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+  const signIn = async (username, password) => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    // Signed in where the last user signed out (the location stays); start from the overview.
+    await navLink("Overview").click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+  };
+  await signIn(EDITOR, EDITOR_PASSWORD);
+  check((await navLink("Alert Rules").count()) === 1 && (await navLink("Notifications").count()) === 0,
+    "an editor is offered the alerting pages, not the notification channels (admin)");
+  await page.goto(`${BASE}/#/instances/${managed.id}`);
+  await page.getByRole("heading", { name: INSTANCE }).waitFor();
+  const connChart = page.locator('section[aria-label="Connections by state"]');
+  await connChart.getByRole("button", { name: "Alert on this" }).click();
+  const ruleForm = page.getByRole("form", { name: "New alert rule" });
+  await ruleForm.waitFor();
+  // Anchored: "Function" is not "Divisor function"; a select's name may carry its options after the label.
+  const field = (label) => ruleForm.getByLabel(new RegExp(`^${label.replace(/[()]/g, "\\$&")}`));
+  check(page.url().includes("#/rules?") && (await field("Metric").inputValue()) === "pg_activity_connections"
+    && (await field("Function").inputValue()) === "value" && (await field("Operator").inputValue()) === ">"
+    && (await field("Instance").inputValue()) === managed.id && (await field("Threshold").inputValue()) !== "",
+    "\"Alert on this\" opens the rule form prefilled: the chart's metric, value, >, this instance, a threshold");
+  await field("Name").fill(RULE);
+  // Critical: the overview lists the most severe firing alerts first (built-in ones may fire too).
+  await field("Severity").selectOption("critical");
+  await field("Aggregate").selectOption("sum");
+  await field("Threshold").fill("0");
+  await field("For (seconds)").fill("0");
+  await shot(page, "rule-from-chart");
+  const [createdRule] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/api/v1/alert-rules")),
+    ruleForm.getByRole("button", { name: "Create rule" }).click(),
+  ]);
+  check(createdRule.status() === 201, `the API answered ${createdRule.status()} to the new rule`);
+  const savedAt = Date.now();
+  const ruleRow = page.getByRole("row").filter({ hasText: RULE });
+  await ruleRow.waitFor();
+  check((await ruleRow.innerText()).includes("sum(pg_activity_connections) > 0"),
+    "the rules list shows the new rule's condition");
+  await shot(page, "rules");
+
+  console.log("alerting: the alert fires on the overview");
+  await navLink("Overview").click();
+  const alertsTile = page.locator('section[aria-label="Alerts"]');
+  try {
+    // No reload: the overview follows the server's live "alert" changes. The rule may fire more
+    // than once on the instance (one alert per series: per collector that reported it).
+    await alertsTile.getByRole("link", { name: RULE }).first().waitFor({ timeout: 90000 });
+  } catch (e) {
+    const editorToken = (await call("POST", "/auth/login", null, { username: EDITOR, password: EDITOR_PASSWORD })).access_token;
+    const state = await call("GET", "/alerts?state=all", editorToken).catch((err) => String(err));
+    throw new Error(`the alert did not show as firing on the overview within 90 s (${e.message.split("\n")[0]}); `
+      + `GET /alerts?state=all answered ${JSON.stringify(state)}`);
+  }
+  check(true, `the alert shows as firing on the overview ${Math.round((Date.now() - savedAt) / 1000)} s after the rule was saved, without a reload`);
+  await shot(page, "overview-firing");
+
+  console.log("alerting: the editor acknowledges it");
+  await navLink("Alerts").click();
+  const firstRow = page.locator('section[aria-label="Active alerts"]').getByRole("row").filter({ hasText: RULE }).first();
+  await firstRow.waitFor();
+  const alertId = await firstRow.getAttribute("data-alert");
+  const alertRow = page.locator(`tr[data-alert="${alertId}"]`);
+  check((await alertRow.innerText()).includes("firing"), "the alerts page lists the alert as firing");
+  await alertRow.getByRole("button", { name: "Acknowledge" }).click();
+  const ackForm = page.getByRole("form", { name: new RegExp(`^Acknowledge ${RULE}`) });
+  await ackForm.getByLabel("Comment (optional)").fill("looking into it");
+  await ackForm.getByRole("button", { name: "Save acknowledgement" }).click();
+  await alertRow.getByTestId("acknowledged").filter({ hasText: `acknowledged by ${EDITOR}` }).waitFor();
+  check((await alertRow.getByRole("button", { name: "Acknowledge" }).count()) === 0,
+    `the alert says "acknowledged by ${EDITOR}", and offers no second Acknowledge`);
+  await shot(page, "alert-acknowledged");
+  await alertRow.getByRole("link", { name: RULE }).click();
+  const transitions = page.locator('section[aria-label="Transitions"]');
+  await transitions.getByRole("row").filter({ hasText: "acknowledged" }).waitFor();
+  check((await transitions.getByRole("row").filter({ hasText: "firing" }).count()) >= 1,
+    "the alert's page shows its history: firing, then acknowledged");
+  await shot(page, "alert-history");
+
+  console.log("alerting: a viewer sees it, and cannot acknowledge");
+  await signIn(VIEWER, VIEWER_PASSWORD);
+  await alertsTile.getByRole("link", { name: RULE }).first().waitFor();
+  await navLink("Alerts").click();
+  const viewerRow = page.locator(`tr[data-alert="${alertId}"]`);
+  await viewerRow.waitFor();
+  check((await viewerRow.innerText()).includes("firing") && (await viewerRow.innerText()).includes(`acknowledged by ${EDITOR}`),
+    "a viewer sees the firing alert and who acknowledged it");
+  check((await page.getByRole("button", { name: "Acknowledge" }).count()) === 0
+    && (await page.getByRole("button", { name: "Silence" }).count()) === 0,
+    "a viewer sees no Acknowledge and no Silence button");
+  await shot(page, "viewer-alerts");
+  await navLink("Alert Rules").click();
+  await page.getByRole("row").filter({ hasText: RULE }).waitFor();
+  for (const name of ["New rule", "Edit", "Disable", "Delete"]) {
+    check((await page.getByRole("button", { name, exact: true }).count()) === 0, `a viewer sees no "${name}" on the rules`);
+  }
+
+  console.log("alerting on a small screen");
+  for (const [path, heading] of [["/alerts", "Alerts"], ["/rules", "Alert Rules"], ["/silences", "Silences"], ["/notifications", "Notifications"]]) {
+    await small.goto(`${BASE}/#${path}`);
+    await small.getByRole("heading", { name: heading, exact: true }).waitFor();
+    await small.waitForTimeout(500);
+    const width = await small.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 390, `${path} fits 390 px (page ${width} px wide; wide tables scroll in their box)`);
+    await shot(small, `phone${path.replace("/", "-")}`);
+  }
+  await small.goto(`${BASE}/#/rules`);
+  await small.getByRole("button", { name: "New rule" }).click();
+  await small.getByRole("form", { name: "New alert rule" }).waitFor();
+  const formWidth = await small.evaluate(() => document.documentElement.scrollWidth);
+  check(formWidth <= 390, `the rule form fits 390 px (${formWidth} px)`);
+  await shot(small, "phone-rule-form");
 } catch (e) {
   failed = e;
 } finally {
   await browser.close().catch(() => undefined);
   agent.kill("SIGTERM");
+  alertAgent?.kill("SIGTERM");
 }
 if (failed) {
   console.error(`e2e FAILED: ${failed.stack ?? failed}`);
