@@ -411,6 +411,8 @@ pub async fn start(
                 tracing::warn!(error = %e, "built-in alert rules not created; next start retries")
             }
         }
+    }
+    if roles.project {
         spawn_upkeep(config, &read_pool, &commands, &mut tasks, &shutdown);
     }
 

@@ -53,6 +53,26 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/collectors/{id}/queries/slow", "viewer"),
     ("GET", "/collectors/{id}/queries/frequent", "viewer"),
     ("GET", "/openapi.json", "public"),
+    // Alerting (issue 17): everyone signed in reads rules, alerts and silences; editors change
+    // rules and silences and acknowledge; channels (they hold secrets) and deliveries are admin.
+    ("GET", "/alert-rules", "viewer"),
+    ("POST", "/alert-rules", "editor"),
+    ("GET", "/alert-rules/{id}", "viewer"),
+    ("PUT", "/alert-rules/{id}", "editor"),
+    ("DELETE", "/alert-rules/{id}", "editor"),
+    ("POST", "/alert-rules/{id}/enable", "editor"),
+    ("POST", "/alert-rules/{id}/disable", "editor"),
+    ("GET", "/alerts", "viewer"),
+    ("GET", "/alerts/{id}", "viewer"),
+    ("POST", "/alerts/{id}/acknowledge", "editor"),
+    ("GET", "/silences", "viewer"),
+    ("POST", "/silences", "editor"),
+    ("DELETE", "/silences/{id}", "editor"),
+    ("GET", "/notification-channels", "admin"),
+    ("POST", "/notification-channels", "admin"),
+    ("PUT", "/notification-channels/{id}", "admin"),
+    ("DELETE", "/notification-channels/{id}", "admin"),
+    ("GET", "/notifications", "admin"),
 ];
 
 /// 401 codes only the guard gives: an allowed caller never sees them.
