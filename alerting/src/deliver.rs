@@ -177,8 +177,8 @@ impl Dispatcher {
             let backoff = chrono::Duration::seconds((5_i64 << attempt.clamp(0, 10)).min(3600));
             tx.execute(
                 "UPDATE notification_outbox
-                    SET status = $2, attempts = $3, last_error = $4,
-                        delivered_at = CASE WHEN $2 = 'delivered' THEN $5 END,
+                    SET status = $2::text, attempts = $3, last_error = $4,
+                        delivered_at = CASE WHEN $2::text = 'delivered' THEN $5::timestamptz END,
                         next_attempt_at = $6
                   WHERE id = $1",
                 &[
@@ -208,6 +208,7 @@ impl Dispatcher {
             )
             .await?;
             tx.commit().await?;
+            drop(log);
             match outcome {
                 Ok(()) => tracing::info!(alert = %due.alert_id, channel = %due.channel_id,
                     kind = %due.kind, "notification delivered"),

@@ -81,7 +81,6 @@ async fn snapshot(sql: &tokio_postgres::Client) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "blocked: alerting end to end does not pass yet (see the issue 17 note); run with --ignored"]
 async fn a_rule_fires_within_two_intervals_notifies_alertmanager_and_a_signed_webhook_resolves_and_replays_the_same(
 ) {
     let interval = Duration::from_secs(2);
@@ -241,7 +240,6 @@ async fn a_rule_fires_within_two_intervals_notifies_alertmanager_and_a_signed_we
 }
 
 #[tokio::test]
-#[ignore = "blocked: alerting end to end does not pass yet (see the issue 17 note); run with --ignored"]
 async fn a_silent_collector_fires_down_absence_never_resolves_it_and_a_silence_holds_notifications_back(
 ) {
     let a = TestApp::builder().admin().spawn().await;
@@ -324,7 +322,6 @@ async fn a_silent_collector_fires_down_absence_never_resolves_it_and_a_silence_h
 }
 
 #[tokio::test]
-#[ignore = "blocked: alerting end to end does not pass yet (see the issue 17 note); run with --ignored"]
 async fn a_server_stopped_mid_delivery_neither_loses_nor_repeats_the_notification() {
     let mut a = TestApp::builder().admin().spawn().await;
     let am = Alertmanager::start().await;
