@@ -214,6 +214,22 @@ impl Evaluator {
                     .await;
             }
         }
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO alert_evaluation (at, finished_at, rules, targets, transitions, errors)
+             VALUES ($1, now(), $2, $3, $4, $5)
+             ON CONFLICT (singleton) DO UPDATE SET at = excluded.at, finished_at = now(),
+                rules = excluded.rules, targets = excluded.targets,
+                transitions = excluded.transitions, errors = excluded.errors",
+            &[
+                &at,
+                &count(round.rules),
+                &count(round.targets),
+                &count(round.transitions),
+                &serde_json::json!(round.errors),
+            ],
+        )
+        .await?;
         tx.commit().await?;
         Ok(round)
     }

@@ -27,6 +27,11 @@ pub(crate) struct Health {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     problems: Vec<String>,
     projections: Vec<ProjectionStatus>,
+    /// The last alert evaluation round (rules it could not evaluate) and the notification
+    /// outbox (pending, oldest, failed, the last delivery error). Alerting problems are listed
+    /// here, not as a reason for 503: the server still serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerting: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -133,6 +138,19 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
     } else {
         None
     };
+    let alerting = if postgres.up {
+        match state.read().await {
+            Ok(client) => {
+                tokio::time::timeout(timeout, projections::queries::alerting::health(&client))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     let mut problems: Vec<String> = projections_problem.into_iter().collect();
     if let Some(f) = &relay_failing {
         problems.push(format!(
@@ -162,6 +180,7 @@ pub(crate) async fn health(AxumState(state): AxumState<AppState>) -> (StatusCode
         relay_failing,
         problems,
         projections,
+        alerting,
     };
     (status, Json(body))
 }

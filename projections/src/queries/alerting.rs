@@ -231,3 +231,29 @@ pub async fn notifications(
         .map(|r| r.get(0))
         .collect())
 }
+
+/// What /health says of alerting: the last evaluation round and the outbox.
+///
+/// # Errors
+/// The database failed.
+pub async fn health(client: &Client) -> Result<Value, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT jsonb_build_object(
+                'last_round_at', (SELECT at FROM alert_evaluation),
+                'last_round_s_ago', (SELECT extract(epoch FROM now() - finished_at)::float8 FROM alert_evaluation),
+                'rules', (SELECT rules FROM alert_evaluation),
+                'rules_failing', coalesce((SELECT errors FROM alert_evaluation), '[]'::jsonb),
+                'firing', (SELECT count(*) FROM rm_alerts WHERE state = 'firing'),
+                'notifications_pending', (SELECT count(*) FROM notification_outbox WHERE status = 'pending'),
+                'oldest_pending_s', (SELECT extract(epoch FROM now() - min(created_at))::float8
+                                       FROM notification_outbox WHERE status = 'pending'),
+                'notifications_failed', (SELECT count(*) FROM notification_outbox WHERE status = 'failed'),
+                'last_delivery_error', (SELECT last_error FROM notification_outbox
+                                         WHERE last_error IS NOT NULL AND status <> 'delivered'
+                                         ORDER BY id DESC LIMIT 1))",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}

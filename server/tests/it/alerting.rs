@@ -215,6 +215,12 @@ async fn a_rule_fires_within_two_intervals_notifies_alertmanager_and_a_signed_we
             >= 2
     );
 
+    // Health tells an operator the evaluator runs and nothing waits to be sent.
+    let (_, health) = a.health().await;
+    assert!(health["alerting"]["last_round_at"].is_string(), "{health}");
+    assert_eq!(health["alerting"]["rules_failing"], json!([]), "{health}");
+    assert_eq!(health["alerting"]["notifications_pending"], 0, "{health}");
+
     // Replaying the alerting projection gives the same states and sends nothing again.
     let webhooks = hook.requests().len();
     let live = snapshot(&sql).await;
@@ -367,6 +373,8 @@ async fn a_server_stopped_mid_delivery_neither_loses_nor_repeats_the_notificatio
         .await,
         1
     );
+    let (_, health) = a.health().await;
+    assert_eq!(health["alerting"]["notifications_pending"], 1, "{health}");
     a.stop().await;
     proxy.hold_responses(false);
     a.start().await;
