@@ -200,6 +200,18 @@ const DATABASE: Query = Query {
            WHERE NOT db.datistemplate",
 };
 
+/// Transaction ID age of each database (`age(datfrozenxid)`): wraparound stops writes at about
+/// 2.1 billion; the built-in `xid_wraparound` rule watches it.
+const DATABASE_XID_AGE: Query = Query {
+    family: Family::Database,
+    min_version: 12_00_00,
+    below_version: ANY,
+    primary_only: false,
+    labels: &["database"],
+    metrics: &[("pg_database_xid_age", Gauge)],
+    sql: "SELECT datname::text, age(datfrozenxid)::float8 FROM pg_database WHERE datallowconn",
+};
+
 const DATABASE_SESSIONS: Query = Query {
     family: Family::Database,
     min_version: 14_00_00,
@@ -537,8 +549,9 @@ const INDEXES: Query = Query {
 };
 
 /// Cluster-wide queries, in the order they run.
-const CLUSTER_QUERIES: [&Query; 16] = [
+const CLUSTER_QUERIES: [&Query; 17] = [
     &DATABASE,
+    &DATABASE_XID_AGE,
     &DATABASE_SESSIONS,
     &ACTIVITY_STATES,
     &ACTIVITY_WAITS,
