@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use commands::credentials::CredentialCipher;
+use domain::alerting::channel::secret_binding;
 use domain::alerting::{ChannelEvent, ChannelSpec, ChannelTarget, MailTls};
 use domain::managed_instance::SealedCredential;
 use hmac::{Hmac, Mac};
@@ -36,11 +37,6 @@ pub struct Dispatcher {
     pub public_url: Option<String>,
 }
 
-/// The binding a channel's secret is sealed under.
-pub fn secret_binding(channel_id: &str) -> Vec<u8> {
-    format!("notification_channel:{channel_id}").into_bytes()
-}
-
 /// `sha256=<hex>` of HMAC-SHA256 over `<timestamp>.<body>`, the webhook's signature header.
 pub fn webhook_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
@@ -48,6 +44,14 @@ pub fn webhook_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String 
     mac.update(b".");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Delivered,
+    /// Not to be sent any more (the channel was deleted, disabled or no longer takes it).
+    Cancelled(String),
+    Failed(String),
 }
 
 struct Due {
@@ -77,74 +81,128 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers what is due every second, and re-sends firing alerts to Alertmanager every
-    /// minute (it resolves an alert nobody re-sends), until `shutdown`.
+    /// Delivers what is due every second and, on its own task, re-sends firing alerts to
+    /// Alertmanager every minute (it resolves an alert nobody re-sends), until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut refreshed = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                () = shutdown.cancelled() => return,
-            }
-            tokio::select! {
-                r = self.deliver_due() => {
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "notification outbox not read; retrying");
-                    }
-                }
-                () = shutdown.cancelled() => return,
-            }
-            if refreshed.elapsed() >= Duration::from_secs(60) {
-                refreshed = tokio::time::Instant::now();
+        let refresher = self.clone();
+        let stop = shutdown.clone();
+        let refresh = async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(60));
+            ticker.tick().await;
+            loop {
                 tokio::select! {
-                    r = self.refresh_alertmanagers() => {
+                    _ = ticker.tick() => {}
+                    () = stop.cancelled() => return,
+                }
+                tokio::select! {
+                    r = refresher.refresh_alertmanagers() => {
                         if let Err(e) = r {
                             tracing::warn!(error = %e, "firing alerts not re-sent to Alertmanager");
+                        }
+                    }
+                    () = stop.cancelled() => return,
+                }
+            }
+        };
+        let deliver = async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = shutdown.cancelled() => return,
+                }
+                tokio::select! {
+                    r = self.deliver_due() => {
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "notification outbox not read; retrying");
                         }
                     }
                     () = shutdown.cancelled() => return,
                 }
             }
-        }
+        };
+        tokio::join!(refresh, deliver);
     }
 
-    /// Delivers every due row, one at a time; returns how many were attempted.
+    /// Delivers every due row: each pass takes the next row of every channel and sends them at
+    /// once, so a slow or dead receiver delays only its own channel; rows of one alert and
+    /// channel go in the alert's order. Returns how many were attempted.
     ///
     /// # Errors
     /// The database failed.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let mut done = 0;
         loop {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT id, alert_id, alert_sequence, channel_id, kind, payload, attempts
-                       FROM notification_outbox
-                      WHERE status = 'pending' AND next_attempt_at <= now()
-                      ORDER BY next_attempt_at, id LIMIT 1
-                      FOR NO KEY UPDATE SKIP LOCKED",
-                    &[],
-                )
-                .await?
-            else {
+            let ids: Vec<i64> = {
+                let client = self.pool.get().await?;
+                client
+                    .query(
+                        "SELECT DISTINCT ON (o.channel_id) o.id
+                           FROM notification_outbox o
+                          WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+                            AND NOT EXISTS (
+                                SELECT 1 FROM notification_outbox p
+                                 WHERE p.alert_id = o.alert_id AND p.channel_id = o.channel_id
+                                   AND p.status = 'pending' AND p.alert_sequence < o.alert_sequence)
+                          ORDER BY o.channel_id, o.next_attempt_at, o.id
+                          LIMIT 64",
+                        &[],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            };
+            if ids.is_empty() {
                 return Ok(done);
-            };
-            let due = Due {
-                id: row.get(0),
-                alert_id: row.get(1),
-                sequence: row.get(2),
-                channel_id: row.get(3),
-                kind: row.get(4),
-                payload: row.get(5),
-                attempts: row.get(6),
-            };
-            let attempt = due.attempts + 1;
-            let started = Utc::now();
-            // Committed before the request leaves: a crash leaves it `in_flight`, shown as
-            // interrupted by the next attempt.
+            }
+            let results =
+                futures::future::join_all(ids.iter().map(|id| self.deliver_one(*id))).await;
+            let mut attempted = 0;
+            for r in results {
+                if r? {
+                    attempted += 1;
+                }
+            }
+            if attempted == 0 {
+                // Every one was taken by another server meanwhile.
+                return Ok(done);
+            }
+            done += attempted;
+        }
+    }
+
+    /// Sends one row if it is still pending and nobody else holds it; `Ok(false)` otherwise.
+    async fn deliver_one(&self, id: i64) -> anyhow::Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT id, alert_id, alert_sequence, channel_id, kind, payload, attempts
+                   FROM notification_outbox
+                  WHERE id = $1 AND status = 'pending'
+                  FOR NO KEY UPDATE SKIP LOCKED",
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(false);
+        };
+        let due = Due {
+            id: row.get(0),
+            alert_id: row.get(1),
+            sequence: row.get(2),
+            channel_id: row.get(3),
+            kind: row.get(4),
+            payload: row.get(5),
+            attempts: row.get(6),
+        };
+        let attempt = due.attempts + 1;
+        let started = Utc::now();
+        // Committed before the request leaves: a crash leaves it `in_flight`, shown as
+        // interrupted by the next attempt.
+        let number = {
             let log = self.pool.get().await?;
             log.execute(
                 "UPDATE notification_attempts SET outcome = 'interrupted',
@@ -167,56 +225,55 @@ impl Dispatcher {
                 &[&due.id, &number, &started],
             )
             .await?;
-            let outcome = self.deliver(&tx, &due).await;
-            let finished = Utc::now();
-            let (status, detail) = match &outcome {
-                Ok(()) => ("delivered", None),
-                Err(e) if attempt >= MAX_ATTEMPTS => ("failed", Some(e.clone())),
-                Err(e) => ("pending", Some(e.clone())),
-            };
-            let backoff = chrono::Duration::seconds((5_i64 << attempt.clamp(0, 10)).min(3600));
+            number
+        };
+        let outcome = self.deliver(&tx, &due).await;
+        let finished = Utc::now();
+        let (status, outcome_name, detail) = match &outcome {
+            Outcome::Delivered => ("delivered", "delivered", None),
+            Outcome::Cancelled(why) => ("cancelled", "cancelled", Some(why.clone())),
+            Outcome::Failed(e) if attempt >= MAX_ATTEMPTS => ("failed", "failed", Some(e.clone())),
+            Outcome::Failed(e) => ("pending", "failed", Some(e.clone())),
+        };
+        let backoff = chrono::Duration::seconds((5_i64 << attempt.clamp(0, 10)).min(3600));
+        let next = finished + backoff;
+        tx.execute(
+            "UPDATE notification_outbox
+                SET status = $2::text, attempts = $3, last_error = $4,
+                    delivered_at = CASE WHEN $2::text = 'delivered' THEN $5::timestamptz END,
+                    next_attempt_at = $6
+              WHERE id = $1",
+            &[&due.id, &status, &attempt, &detail, &finished, &next],
+        )
+        .await?;
+        if status == "pending" {
+            // The receiver is failing: its channel's other rows wait for the same retry
+            // instead of each costing a timeout now.
             tx.execute(
-                "UPDATE notification_outbox
-                    SET status = $2::text, attempts = $3, last_error = $4,
-                        delivered_at = CASE WHEN $2::text = 'delivered' THEN $5::timestamptz END,
-                        next_attempt_at = $6
-                  WHERE id = $1",
-                &[
-                    &due.id,
-                    &status,
-                    &attempt,
-                    &detail,
-                    &finished,
-                    &(finished + backoff),
-                ],
+                "UPDATE notification_outbox SET next_attempt_at = $2
+                  WHERE channel_id = $1 AND status = 'pending' AND next_attempt_at < $2 AND id <> $3",
+                &[&due.channel_id, &next, &due.id],
             )
             .await?;
-            tx.execute(
-                "UPDATE notification_attempts SET finished_at = $3, outcome = $4, detail = $5
-                  WHERE outbox_id = $1 AND attempt = $2",
-                &[
-                    &due.id,
-                    &number,
-                    &finished,
-                    &if outcome.is_ok() {
-                        "delivered"
-                    } else {
-                        "failed"
-                    },
-                    &detail,
-                ],
-            )
-            .await?;
-            tx.commit().await?;
-            drop(log);
-            match outcome {
-                Ok(()) => tracing::info!(alert = %due.alert_id, channel = %due.channel_id,
-                    kind = %due.kind, "notification delivered"),
-                Err(e) => tracing::warn!(alert = %due.alert_id, channel = %due.channel_id,
-                    attempt, error = %e, "notification not delivered; will retry"),
-            }
-            done += 1;
         }
+        tx.execute(
+            "UPDATE notification_attempts SET finished_at = $3, outcome = $4, detail = $5
+              WHERE outbox_id = $1 AND attempt = $2",
+            &[&due.id, &number, &finished, &outcome_name, &detail],
+        )
+        .await?;
+        tx.commit().await?;
+        match outcome {
+            Outcome::Delivered => tracing::info!(alert = %due.alert_id, channel = %due.channel_id,
+                kind = %due.kind, "notification delivered"),
+            Outcome::Cancelled(why) => {
+                tracing::info!(alert = %due.alert_id, channel = %due.channel_id,
+                reason = %why, "notification cancelled")
+            }
+            Outcome::Failed(e) => tracing::warn!(alert = %due.alert_id, channel = %due.channel_id,
+                attempt, error = %e, "notification not delivered; will retry"),
+        }
+        Ok(true)
     }
 
     /// The channel as it is now (spec from its last event, secret opened).
@@ -258,14 +315,32 @@ impl Dispatcher {
         Ok(Some((spec, secret)))
     }
 
-    async fn deliver(
+    async fn deliver(&self, client: &impl deadpool_postgres::GenericClient, due: &Due) -> Outcome {
+        let (spec, secret) = match self.channel(client, due.channel_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Outcome::Cancelled("the channel was deleted".into()),
+            Err(e) => return Outcome::Failed(e),
+        };
+        if !spec.enabled {
+            return Outcome::Cancelled("the channel is disabled".into());
+        }
+        let severity = due.payload["severity"].as_str().unwrap_or("critical");
+        let rank = |s: &str| ["info", "warning", "critical"].iter().position(|x| *x == s);
+        if rank(severity) < rank(spec.min_severity.as_str()) {
+            return Outcome::Cancelled("the channel no longer takes this severity".into());
+        }
+        match self.send(&spec, secret, due).await {
+            Ok(()) => Outcome::Delivered,
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    async fn send(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        spec: &ChannelSpec,
+        secret: Option<String>,
         due: &Due,
     ) -> Result<(), String> {
-        let Some((spec, secret)) = self.channel(client, due.channel_id).await? else {
-            return Err("the channel was deleted".into());
-        };
         let delivery_id = format!("{}:{}", due.alert_id, due.sequence);
         match &spec.target {
             ChannelTarget::Alertmanager { url } => {
@@ -294,11 +369,7 @@ impl Dispatcher {
                         webhook_signature(secret.as_bytes(), &timestamp, &body),
                     );
                 }
-                let response = request
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| describe_http(&e))?;
+                let response = request.body(body).send().await.map_err(describe_http)?;
                 check_status(response).await
             }
             ChannelTarget::Email {
@@ -337,7 +408,7 @@ impl Dispatcher {
             .json(alerts)
             .send()
             .await
-            .map_err(|e| describe_http(&e))?;
+            .map_err(describe_http)?;
         check_status(response).await
     }
 
@@ -371,28 +442,34 @@ impl Dispatcher {
                 )
                 .await?;
             let now = Utc::now();
-            let alerts: Vec<Value> = rows
-                .iter()
-                .map(|r| alertmanager_alert(&r.get(0), now, self.public_url.as_deref()))
-                .collect();
-            if alerts.is_empty() {
-                continue;
+            let mut failed = 0;
+            // One alert a request: one that this Alertmanager refuses (a label name it does
+            // not take) cannot make it drop the others.
+            for row in &rows {
+                let alert = alertmanager_alert(&row.get(0), now, self.public_url.as_deref());
+                if self.post_alertmanager(&url, &[alert]).await.is_err() {
+                    failed += 1;
+                }
             }
-            if let Err(e) = self.post_alertmanager(&url, &alerts).await {
-                tracing::warn!(url = %url, error = %e, "re-sending firing alerts to Alertmanager failed");
+            if failed > 0 {
+                let channel: uuid::Uuid = c.get(0);
+                tracing::warn!(%channel, failed, of = rows.len(),
+                    "re-sending firing alerts to Alertmanager failed for some");
             }
         }
         Ok(())
     }
 }
 
-fn describe_http(e: &reqwest::Error) -> String {
+/// What went wrong, without the URL (a webhook URL may carry a token).
+fn describe_http(e: reqwest::Error) -> String {
+    let e = e.without_url();
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
         format!(
             "could not connect: {}",
-            std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
+            std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string)
         )
     } else {
         e.to_string()

@@ -18,6 +18,10 @@ use domain::alerting::{
 use domain::values::Actor;
 use tokio_util::sync::CancellationToken;
 
+/// Most targets one rule may have: a rule matching more (a threshold every series passes) is
+/// reported as failing instead of writing an alert per series.
+pub const MAX_TARGETS_PER_RULE: usize = 2000;
+
 /// An advisory lock key: one evaluation round at a time across servers.
 const ROUND_LOCK: i64 = 0x7067_615f_616c_7274; // "pga_alrt"
 
@@ -44,6 +48,9 @@ pub struct Evaluator {
     commands: Arc<CommandService>,
     pool: deadpool_postgres::Pool,
     interval: Duration,
+    /// Since when each active alert of a metric rule has gone unobserved (in memory: after a
+    /// restart the count starts again, which only delays a stale alert's resolution).
+    missing: Arc<std::sync::Mutex<HashMap<uuid::Uuid, DateTime<Utc>>>>,
 }
 
 /// One target of a rule this round.
@@ -73,6 +80,7 @@ impl Evaluator {
             commands,
             pool,
             interval: interval.max(Duration::from_secs(1)),
+            missing: Arc::default(),
         }
     }
 
@@ -134,6 +142,9 @@ impl Evaluator {
                 ..Round::default()
             });
         }
+        // A rule too heavy for its interval fails alone instead of holding the round.
+        tx.batch_execute("SET LOCAL statement_timeout = '20s'")
+            .await?;
         let rules = load_rules(&tx).await?;
         let alerts = load_alerts(&tx).await?;
         let silences = load_silences(&tx, at).await?;
@@ -158,7 +169,21 @@ impl Evaluator {
                     continue;
                 }
             };
+            if targets.len() > MAX_TARGETS_PER_RULE {
+                tx.batch_execute("RELEASE SAVEPOINT pga_rule").await?;
+                let e = format!(
+                    "matches {} targets, more than {MAX_TARGETS_PER_RULE}: narrow its labels or \
+                     scope, or aggregate per instance",
+                    targets.len()
+                );
+                round.failed += 1;
+                round.errors.push(format!("{}: {e}", rule.spec.name));
+                tracing::warn!(rule = %rule.spec.name, error = %e, "alert rule not evaluated");
+                continue;
+            }
+            tx.batch_execute("RELEASE SAVEPOINT pga_rule").await?;
             round.targets += targets.len();
+            let mut commands = Vec::new();
             for target in targets {
                 let id = alert_id(&rule.id.to_string(), &target.key);
                 observed.insert(id);
@@ -189,31 +214,70 @@ impl Evaluator {
                     continue;
                 }
                 round.transitions += 1;
-                let command = AlertCommand::Observe(Box::new(observation));
-                if let Err(e) = self.commands.alert(&id.to_string(), command, &actor).await {
-                    tracing::warn!(alert = %id, error = %e, "alert transition not recorded; next round retries");
-                }
+                commands.push((id, AlertCommand::Observe(Box::new(observation))));
             }
-            // Alerts of targets that no longer exist (a deleted instance or collector).
-            if closed {
+            // Alerts this round did not see: resolved when their target is gone, when the
+            // rule changed since they began (their key may no longer exist), or when a metric
+            // rule has had no data for them for long (a dropped database, a renamed label).
+            // Silent rules are the exception: absence is what they fire on.
+            {
+                let mut missing = self
+                    .missing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (id, a) in alerts.iter().filter(|(_, a)| a.rule_id == rule.id) {
-                    if !observed.contains(id) && a.state != Alert::Inactive {
+                    if observed.contains(id) || a.state == Alert::Inactive {
+                        missing.remove(id);
+                        continue;
+                    }
+                    let since = *missing.entry(*id).or_insert(at);
+                    let reason = if closed {
+                        Some("its target no longer exists".to_owned())
+                    } else if a
+                        .collector_id
+                        .is_some_and(|c| !names.collectors.contains_key(&c))
+                    {
+                        Some("its collector was deleted".to_owned())
+                    } else if a.instance_id.is_some_and(|i| !names.instances.contains(&i)) {
+                        Some("its instance was deleted".to_owned())
+                    } else if a.rule_version < rule.version {
+                        Some(format!("the rule changed (version {})", rule.version))
+                    } else {
+                        match &rule.spec.condition {
+                            Condition::Metric { window_secs, .. } => {
+                                let stale = chrono::Duration::seconds(i64::from(*window_secs) * 10)
+                                    .max(chrono::Duration::hours(1));
+                                (at - since >= stale).then(|| {
+                                    format!(
+                                        "no data since {} (for {} min)",
+                                        since.to_rfc3339(),
+                                        stale.num_minutes()
+                                    )
+                                })
+                            }
+                            _ => None,
+                        }
+                    };
+                    if let Some(reason) = reason {
+                        missing.remove(id);
                         round.transitions += 1;
-                        self.resolve(*id, "its target no longer exists", at, &actor)
-                            .await;
+                        commands.push((*id, AlertCommand::Resolve { reason, at }));
                     }
                 }
             }
+            self.send(commands, &actor).await;
         }
         // Alerts of rules disabled or deleted.
         let live: HashSet<uuid::Uuid> = rules.iter().map(|r| r.id).collect();
+        let mut commands = Vec::new();
         for (id, a) in &alerts {
             if !live.contains(&a.rule_id) {
                 round.transitions += 1;
-                self.resolve(*id, "the rule was disabled or deleted", at, &actor)
-                    .await;
+                let reason = "the rule was disabled or deleted".to_owned();
+                commands.push((*id, AlertCommand::Resolve { reason, at }));
             }
         }
+        self.send(commands, &actor).await;
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         tx.execute(
             "INSERT INTO alert_evaluation (at, finished_at, rules, targets, transitions, errors)
@@ -234,14 +298,17 @@ impl Evaluator {
         Ok(round)
     }
 
-    async fn resolve(&self, id: uuid::Uuid, reason: &str, at: DateTime<Utc>, actor: &Actor) {
-        let command = AlertCommand::Resolve {
-            reason: reason.into(),
-            at,
-        };
-        if let Err(e) = self.commands.alert(&id.to_string(), command, actor).await {
-            tracing::warn!(alert = %id, error = %e, "alert not resolved; next round retries");
-        }
+    /// Sends the round's commands, a few at a time (each alert is its own aggregate). One
+    /// that fails is retried by the next round, which sees the same state.
+    async fn send(&self, commands: Vec<(uuid::Uuid, AlertCommand)>, actor: &Actor) {
+        use futures::StreamExt;
+        futures::stream::iter(commands)
+            .for_each_concurrent(8, |(id, command)| async move {
+                if let Err(e) = self.commands.alert(&id.to_string(), command, actor).await {
+                    tracing::warn!(alert = %id, error = %e, "alert transition not recorded; next round retries");
+                }
+            })
+            .await;
     }
 }
 
@@ -269,6 +336,9 @@ async fn load_rules(client: &impl GenericClient) -> anyhow::Result<Vec<Rule>> {
 
 struct ActiveAlert {
     rule_id: uuid::Uuid,
+    rule_version: u32,
+    collector_id: Option<uuid::Uuid>,
+    instance_id: Option<uuid::Uuid>,
     state: Alert,
 }
 
@@ -277,7 +347,11 @@ async fn load_alerts(
 ) -> anyhow::Result<HashMap<uuid::Uuid, ActiveAlert>> {
     let rows = client
         .query(
-            "SELECT id, rule_id, state, since, acknowledged_by IS NOT NULL
+            "SELECT id, rule_id, state, since, acknowledged_by IS NOT NULL, rule_version,
+                    CASE WHEN labels->>'collector_id' ~ '^[0-9a-f-]{36}$'
+                         THEN (labels->>'collector_id')::uuid END,
+                    CASE WHEN labels->>'instance_id' ~ '^[0-9a-f-]{36}$'
+                         THEN (labels->>'instance_id')::uuid END
                FROM rm_alerts WHERE state <> 'resolved'",
             &[],
         )
@@ -295,6 +369,9 @@ async fn load_alerts(
             };
             let active = ActiveAlert {
                 rule_id: r.get(1),
+                rule_version: u32::try_from(r.get::<_, i32>(5)).unwrap_or(0),
+                collector_id: r.get(6),
+                instance_id: r.get(7),
                 state,
             };
             (r.get(0), active)
@@ -321,6 +398,7 @@ async fn load_silences(
 /// Instance and collector names for labels and messages.
 struct Names {
     collectors: HashMap<uuid::Uuid, String>,
+    instances: HashSet<uuid::Uuid>,
 }
 
 impl Names {
@@ -328,8 +406,12 @@ impl Names {
         let rows = client
             .query("SELECT id, name FROM rm_collectors", &[])
             .await?;
+        let instances = client
+            .query("SELECT id FROM rm_managed_instances", &[])
+            .await?;
         Ok(Self {
             collectors: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            instances: instances.iter().map(|r| r.get(0)).collect(),
         })
     }
 

@@ -8,6 +8,7 @@
 //! - [`tester`]: real connection tests (sslmode honoured, bounded, classified).
 //! - [`instances`]: instance commands that span aggregates (unique names, sealing bound to the
 //!   target).
+//! - [`channels`]: notification channel secrets re-sealed on key rotation.
 //! - [`checks`]: background connection checks, each instance on its own schedule.
 //! - [`nats_auth`]: the NATS trust chain (operator mode) and collectors' NATS credentials, each
 //!   allowed only its own subject.
@@ -22,6 +23,7 @@
 //! writes a read model, and it never puts a secret (a password, a token) into an event: what
 //! reaches an event is a hash or a ciphertext.
 
+pub mod channels;
 pub mod checks;
 pub mod collectors;
 pub mod credentials;

@@ -143,7 +143,8 @@ async fn main() -> anyhow::Result<()> {
             let service = commands::service::CommandService::new(pool, app::tester(&config));
             let actor = domain::values::Actor::system("rotate-key");
             let n = commands::instances::reseal_all(&service, &actor).await?;
-            println!("re-sealed {n} stored password(s) under the current key; the relay publishes the events when the server runs");
+            let channels = commands::channels::reseal_all(&service, &actor).await?;
+            println!("re-sealed {n} stored password(s) and {channels} notification channel secret(s) under the current key; the relay publishes the events when the server runs");
             return Ok(());
         }
         Command::Replay {

@@ -399,13 +399,8 @@ fn seal(
             "this server has no PGA_ENCRYPTION_KEY, so it cannot store a channel secret".into(),
         )
     })?;
-    let binding = alerting_binding(id);
+    let binding = domain::alerting::channel::secret_binding(&id.to_string());
     Ok(Some(cipher.seal(&secret, &binding)))
-}
-
-/// The binding a channel's secret is sealed under (the dispatcher opens it with the same).
-fn alerting_binding(id: Uuid) -> Vec<u8> {
-    format!("notification_channel:{id}").into_bytes()
 }
 
 async fn channel_view(state: &AppState, id: Uuid) -> Result<Json<Value>, ApiError> {
@@ -447,6 +442,24 @@ pub(crate) async fn update_channel(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "notification channel")?;
     let (spec, secret) = channel_body(body)?;
+    // A kept secret goes only where it went before: an admin who changes where a channel
+    // sends must give its secret again, or could make the server hand it to another host.
+    if secret.is_none() {
+        let client = state.read().await?;
+        if let Some(current) = q::channel(&client, id).await? {
+            let destination = |v: &Value| {
+                let spec = v.get("spec").unwrap_or(v);
+                ["kind", "url", "host", "port", "tls", "username"].map(|k| spec.get(k).cloned())
+            };
+            let new = serde_json::to_value(&spec).unwrap_or_default();
+            if current["has_secret"] == true && destination(&current) != destination(&new) {
+                return Err(invalid(
+                    "secret",
+                    "the destination changed: give the secret (or password) again, or null to remove it",
+                ));
+            }
+        }
+    }
     let secret = match secret {
         None => SecretChange::Keep,
         Some(s) => SecretChange::Replace(seal(&state, id, s)?),

@@ -10,6 +10,11 @@ use super::Severity;
 use crate::envelope::AggregateKind;
 use crate::managed_instance::SealedCredential;
 
+/// The associated data a channel's secret is sealed under: it opens for this channel only.
+pub fn secret_binding(channel_id: &str) -> Vec<u8> {
+    format!("notification_channel:{channel_id}").into_bytes()
+}
+
 /// How an email channel secures its SMTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -64,8 +64,16 @@ pub fn check_matchers(matchers: &[Matcher]) -> Result<(), String> {
             return Err("matchers: no control characters".into());
         }
     }
-    if matchers.iter().all(|m| m.op == MatchOp::Ne) {
-        return Err("matchers: at least one must be `=` (a silence of only `!=` silences nearly everything)".into());
+    // `name=""` matches every alert without that label, `!=` nearly every alert: a silence
+    // must name something.
+    if !matchers
+        .iter()
+        .any(|m| m.op == MatchOp::Eq && !m.value.is_empty())
+    {
+        return Err(
+            "matchers: at least one must be `=` with a value (otherwise it silences nearly everything)"
+                .into(),
+        );
     }
     Ok(())
 }

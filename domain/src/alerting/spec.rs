@@ -244,11 +244,14 @@ impl RuleSpec {
         if self.message.len() > MAX_MESSAGE {
             return err(format!("message: at most {MAX_MESSAGE} bytes"));
         }
+        if self.message.chars().any(|c| c.is_control() && c != '\n') {
+            return err("message: no control characters but newlines".into());
+        }
         if self.for_secs > MAX_FOR_SECS {
             return err(format!("for_secs: at most {MAX_FOR_SECS} (7 days)"));
         }
         if let Scope::Tag { tag } = &self.scope {
-            if tag.trim().is_empty() || tag.len() > 64 {
+            if tag.trim().is_empty() || tag.len() > 64 || tag.chars().any(char::is_control) {
                 return err("scope.tag: 1 to 64 bytes".into());
             }
         }

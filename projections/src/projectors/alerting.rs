@@ -292,6 +292,8 @@ async fn enqueue(
                     'sequence', $2::bigint)
            FROM rm_alerts a, rm_notification_channels c
           WHERE a.id = $1 AND c.enabled AND c.created_at <= $4
+            -- A replay (or a projection far behind) does not page for old transitions.
+            AND $4 > now() - interval '6 hours'
             AND array_position(ARRAY['info','warning','critical'], a.severity)
                 >= array_position(ARRAY['info','warning','critical'], c.min_severity)
          ON CONFLICT (alert_id, alert_sequence, channel_id) DO NOTHING",

@@ -407,3 +407,139 @@ async fn a_server_stopped_mid_delivery_neither_loses_nor_repeats_the_notificatio
         .collect();
     assert_eq!(notified.len(), 1, "{notified:?}");
 }
+
+#[tokio::test]
+async fn an_edited_rule_resolves_its_old_alerts_a_moved_channel_needs_its_secret_and_a_disabled_one_sends_nothing(
+) {
+    let a = TestApp::builder().admin().spawn().await;
+    let hook = WebhookReceiver::start().await;
+    let channel = create(
+        &a,
+        "/notification-channels",
+        json!({"name": "hook", "min_severity": "info",
+        "enabled": true, "kind": "webhook", "url": hook.url(), "secret": "k1"}),
+    )
+    .await;
+    let path = format!(
+        "/notification-channels/{}",
+        channel["id"].as_str().expect("id")
+    );
+    // Sending the kept secret elsewhere needs the secret again.
+    let moved = a
+        .api()
+        .put(
+            &path,
+            a.admin(),
+            json!({"name": "hook", "min_severity": "info",
+        "enabled": true, "kind": "webhook", "url": "http://127.0.0.1:9/elsewhere"}),
+        )
+        .await;
+    assert_eq!(moved.status, 422, "{}", moved.body);
+    assert_eq!(moved.body["error"]["field"], "secret", "{}", moved.body);
+
+    let rule = create(
+        &a,
+        "/alert-rules",
+        json!({"name": "Queue deep", "severity": "warning",
+        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
+                      "window_secs": 300, "op": ">", "threshold": 5},
+        "scope": {"kind": "all"}}),
+    )
+    .await;
+    let c = a.register_collector("queue-watch").await;
+    a.push_accepted(&c, &batch(&c, "app_queue_depth", 10.0))
+        .await;
+    a.wait_for_points(&c.id, 1).await;
+    let eval = evaluator(&a, Duration::from_secs(15));
+    round(&eval, Utc::now() + chrono::Duration::seconds(1)).await;
+    let per_series = wait_alert(&a, "Queue deep", "firing", 15).await;
+    assert_eq!(per_series["labels"]["queue"], "jobs");
+    hook.wait_for(1, Duration::from_secs(15)).await;
+
+    // The receiver fails from now on; the rule is edited to fold per instance: its alert has
+    // another key, and the per-series one must not fire for ever.
+    hook.fail_next(1000, 500);
+    let mut spec = rule.clone();
+    spec["condition"]["aggregate"] = json!("max");
+    for k in [
+        "id",
+        "builtin",
+        "enabled",
+        "version",
+        "created_at",
+        "updated_at",
+        "firing",
+    ] {
+        spec.as_object_mut().expect("object").remove(k);
+    }
+    let edited = a
+        .api()
+        .put(
+            &format!("/alert-rules/{}", rule["id"].as_str().expect("id")),
+            a.admin(),
+            spec,
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(edited.body["version"], 2);
+    round(&eval, Utc::now() + chrono::Duration::seconds(2)).await;
+    let old = eventually("the per-series alert resolved", || async {
+        let detail = a
+            .api()
+            .get(
+                &format!("/alerts/{}", per_series["id"].as_str()?),
+                a.admin(),
+            )
+            .await
+            .body;
+        (detail["state"] == "resolved").then_some(detail)
+    })
+    .await;
+    let last = &old["history"]
+        .as_array()
+        .expect("history")
+        .last()
+        .cloned()
+        .expect("event");
+    assert_eq!(last["detail"], "the rule changed (version 2)", "{old}");
+    let folded = wait_alert(&a, "Queue deep", "firing", 15).await;
+    assert!(folded["labels"].get("queue").is_none(), "{folded}");
+
+    // Two notifications now fail and wait; disabled, the channel sends neither of them.
+    let sql = a.sql().await;
+    eventually_within(30, "a failed attempt", || async {
+        (count(
+            &sql,
+            "SELECT count(*) FROM notification_attempts WHERE outcome = 'failed'",
+        )
+        .await
+            > 0)
+        .then_some(())
+    })
+    .await;
+    let off = a
+        .api()
+        .put(
+            &path,
+            a.admin(),
+            json!({"name": "hook", "min_severity": "info",
+        "enabled": false, "kind": "webhook", "url": hook.url()}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert_eq!(off.body["has_secret"], true, "kept: {}", off.body);
+    eventually_within(60, "the waiting notifications cancelled", || async {
+        let pending = count(
+            &sql,
+            "SELECT count(*) FROM notification_outbox WHERE status = 'pending'",
+        )
+        .await;
+        let cancelled = count(
+            &sql,
+            "SELECT count(*) FROM notification_outbox WHERE status = 'cancelled'",
+        )
+        .await;
+        (pending == 0 && cancelled >= 2).then_some(())
+    })
+    .await;
+}

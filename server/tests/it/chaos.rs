@@ -218,8 +218,8 @@ fn caught_up(status: u16, body: &Value) -> bool {
     };
     status == 200
         && body["relay_pending"] == 0
-        // Five event projections, and two metrics projections on each of the 4 partitions.
-        && projections.len() == 13
+        // Six event projections, and two metrics projections on each of the 4 partitions.
+        && projections.len() == 14
         && projections.iter().all(|p| p["lag"] == 0)
 }
 

@@ -24,9 +24,9 @@ async fn health_is_ok_and_reports_lag_per_projection() {
             let name = p["name"].as_str().unwrap_or_default();
             !(name.starts_with("collector_activity.p") || name.starts_with("metric_samples.p"))
         };
-        // Five event projections, and two metrics projections on each of the 4 partitions.
-        let caught_up = projections.len() == 13
-            && projections.iter().filter(events).count() == 5
+        // Six event projections, and two metrics projections on each of the 4 partitions.
+        let caught_up = projections.len() == 14
+            && projections.iter().filter(events).count() == 6
             && projections
                 .iter()
                 .filter(events)
