@@ -379,6 +379,7 @@ impl Dispatcher {
                 from,
                 to,
                 username,
+                ca_pem,
             } => {
                 let settings = email::SmtpSettings {
                     host: host.clone(),
@@ -391,7 +392,7 @@ impl Dispatcher {
                     from: from.clone(),
                     to: to.clone(),
                     username: username.clone(),
-                    ca_pem: None,
+                    ca_pem: ca_pem.clone(),
                     timeout: self.timeout,
                 };
                 let message = email_message(&due.payload, &due.kind, &delivery_id);

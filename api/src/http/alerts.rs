@@ -449,7 +449,8 @@ pub(crate) async fn update_channel(
         if let Some(current) = q::channel(&client, id).await? {
             let destination = |v: &Value| {
                 let spec = v.get("spec").unwrap_or(v);
-                ["kind", "url", "host", "port", "tls", "username"].map(|k| spec.get(k).cloned())
+                ["kind", "url", "host", "port", "tls", "username", "ca_pem"]
+                    .map(|k| spec.get(k).cloned())
             };
             let new = serde_json::to_value(&spec).unwrap_or_default();
             if current["has_secret"] == true && destination(&current) != destination(&new) {

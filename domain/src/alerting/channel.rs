@@ -55,6 +55,9 @@ pub enum ChannelTarget {
         to: Vec<String>,
         /// SMTP user.
         username: Option<String>,
+        /// Extra trusted root certificate(s), PEM, for a relay with a private CA.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_pem: Option<String>,
     },
 }
 
@@ -86,9 +89,19 @@ impl ChannelSpec {
             ChannelTarget::Alertmanager { url } | ChannelTarget::Webhook { url } => {
                 check_url(url)?;
             }
-            ChannelTarget::Email { host, from, to, .. } => {
-                if host.trim().is_empty() || host.len() > 253 {
-                    return Err("host: 1 to 253 bytes".into());
+            ChannelTarget::Email {
+                host,
+                from,
+                to,
+                username,
+                ca_pem,
+                ..
+            } => {
+                if host.trim().is_empty()
+                    || host.len() > 253
+                    || host.chars().any(|c| c.is_control() || c == ' ')
+                {
+                    return Err("host: a host name or address of 1 to 253 bytes".into());
                 }
                 if from.len() > 320 || to.is_empty() || to.len() > 50 {
                     return Err("to: 1 to 50 recipients".into());
@@ -96,9 +109,19 @@ impl ChannelSpec {
                 if to
                     .iter()
                     .chain([from])
-                    .any(|a| !a.contains('@') || a.len() > 320)
+                    .any(|a| !a.contains('@') || a.len() > 320 || a.chars().any(char::is_control))
                 {
                     return Err("from, to: email addresses".into());
+                }
+                if username.as_ref().is_some_and(|u| {
+                    u.is_empty() || u.len() > 320 || u.chars().any(char::is_control)
+                }) {
+                    return Err("username: 1 to 320 bytes, no control characters".into());
+                }
+                if ca_pem.as_ref().is_some_and(|p| {
+                    p.len() > 16 * 1024 || !p.contains("-----BEGIN CERTIFICATE-----")
+                }) {
+                    return Err("ca_pem: PEM certificate(s), at most 16 KiB".into());
                 }
             }
         }
@@ -284,5 +307,54 @@ impl Aggregate for NotificationChannel {
             }
             ChannelEvent::NotificationChannelDeleted { .. } => Self::Removed,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(username: Option<String>, ca_pem: Option<String>) -> ChannelSpec {
+        ChannelSpec {
+            name: "mail".into(),
+            min_severity: Severity::Warning,
+            enabled: true,
+            target: ChannelTarget::Email {
+                host: "smtp.example.org".into(),
+                port: 587,
+                tls: MailTls::Starttls,
+                from: "pga@example.org".into(),
+                to: vec!["dba@example.org".into()],
+                username,
+                ca_pem,
+            },
+        }
+    }
+
+    #[test]
+    fn what_an_email_channel_may_carry_is_bounded() {
+        assert_eq!(email(Some("pga".into()), None).check(), Ok(()));
+        // An unbounded username once could make an event larger than NATS carries.
+        let long = email(Some("u".repeat(2 * 1024 * 1024)), None).check();
+        assert!(long.is_err_and(|e| e.starts_with("username")));
+        assert!(email(Some(String::new()), None).check().is_err());
+        assert!(email(None, Some("not a certificate".into()))
+            .check()
+            .is_err());
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(email(None, Some(pem.into())).check(), Ok(()));
+    }
+
+    #[test]
+    fn only_web_urls_are_destinations() {
+        let hook = |url: &str| ChannelSpec {
+            name: "hook".into(),
+            min_severity: Severity::Info,
+            enabled: true,
+            target: ChannelTarget::Webhook { url: url.into() },
+        };
+        assert_eq!(hook("https://hooks.example.org/x").check(), Ok(()));
+        assert!(hook("file:///etc/passwd").check().is_err());
+        assert!(hook("http://a b").check().is_err());
     }
 }

@@ -543,3 +543,51 @@ async fn an_edited_rule_resolves_its_old_alerts_a_moved_channel_needs_its_secret
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_email_channel_mails_over_starttls_with_its_sealed_password() {
+    let a = TestApp::builder().admin().spawn().await;
+    let sink = SmtpSink::builder().password("mail secret").start().await;
+    let channel = create(&a, "/notification-channels", json!({"name": "dba mail",
+        "min_severity": "warning", "enabled": true, "kind": "email", "host": "127.0.0.1",
+        "port": sink.port(), "tls": "starttls", "from": "pga@example.org", "to": ["dba@example.org"],
+        "username": "pga", "password": "mail secret", "ca_pem": sink.ca_pem()})).await;
+    assert_eq!(channel["has_secret"], true);
+    assert!(!channel.to_string().contains("mail secret"), "{channel}");
+    create(
+        &a,
+        "/alert-rules",
+        json!({"name": "Edge down", "severity": "critical",
+        "condition": {"kind": "silent", "target": "collector", "after_secs": 60},
+        "scope": {"kind": "all"}}),
+    )
+    .await;
+    let c = a.register_collector("edge-3").await;
+    a.push_accepted(&c, &batch(&c, "app_queue_depth", 1.0))
+        .await;
+    a.wait_for_points(&c.id, 1).await;
+    let eval = evaluator(&a, Duration::from_secs(15));
+    round(&eval, Utc::now() + chrono::Duration::minutes(5)).await;
+    let mail = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert!(mail[0].tls, "sent before STARTTLS");
+    assert_eq!(mail[0].auth_user.as_deref(), Some("pga"));
+    assert_eq!(mail[0].recipients, ["dba@example.org"]);
+    let subject = mail[0].header("subject").expect("subject");
+    assert!(subject.starts_with("[FIRING] Edge down"), "{subject}");
+    assert!(mail[0]
+        .header("message-id")
+        .is_some_and(|m| m.ends_with("@pganalytics>")));
+    // The password is in no read model, event payload or API answer.
+    let sql = a.sql().await;
+    let leaks = count(
+        &sql,
+        "SELECT count(*) FROM events WHERE payload::text LIKE '%mail secret%'",
+    )
+    .await
+        + count(
+            &sql,
+            "SELECT count(*) FROM rm_notification_channels WHERE spec::text LIKE '%mail secret%'",
+        )
+        .await;
+    assert_eq!(leaks, 0);
+}
