@@ -211,6 +211,12 @@ impl Evaluator {
                     at,
                 };
                 if state.observe(&observation).is_none() {
+                    // Still firing, and the silence that held it back is over: announce it.
+                    let silenced = alerts.get(&id).is_some_and(|a| a.silenced);
+                    if observation.holds && silenced && observation.silenced_by.is_none() {
+                        round.transitions += 1;
+                        commands.push((id, AlertCommand::Unsilence { at }));
+                    }
                     continue;
                 }
                 round.transitions += 1;
@@ -336,6 +342,7 @@ async fn load_rules(client: &impl GenericClient) -> anyhow::Result<Vec<Rule>> {
 
 struct ActiveAlert {
     rule_id: uuid::Uuid,
+    silenced: bool,
     rule_version: u32,
     collector_id: Option<uuid::Uuid>,
     instance_id: Option<uuid::Uuid>,
@@ -351,7 +358,8 @@ async fn load_alerts(
                     CASE WHEN labels->>'collector_id' ~ '^[0-9a-f-]{36}$'
                          THEN (labels->>'collector_id')::uuid END,
                     CASE WHEN labels->>'instance_id' ~ '^[0-9a-f-]{36}$'
-                         THEN (labels->>'instance_id')::uuid END
+                         THEN (labels->>'instance_id')::uuid END,
+                    silenced_by IS NOT NULL
                FROM rm_alerts WHERE state <> 'resolved'",
             &[],
         )
@@ -369,6 +377,7 @@ async fn load_alerts(
             };
             let active = ActiveAlert {
                 rule_id: r.get(1),
+                silenced: r.get(8),
                 rule_version: u32::try_from(r.get::<_, i32>(5)).unwrap_or(0),
                 collector_id: r.get(6),
                 instance_id: r.get(7),

@@ -142,6 +142,10 @@ pub struct Retention {
     pub expired_sessions: Duration,
 }
 
+/// Notifications (sent, failed or cancelled, with their attempts) are shown this long; none is
+/// still being retried by then (retries end after about a day).
+pub const NOTIFICATIONS_KEPT: Duration = Duration::days(30);
+
 /// Per-minute collector buckets are only read for the rolling 24-hour count.
 pub const COLLECTOR_MINUTES_KEPT: Duration = Duration::hours(24);
 
@@ -158,6 +162,8 @@ pub struct Pruned {
     pub rejected: u64,
     /// `auth_sessions` rows.
     pub sessions: u64,
+    /// `notification_outbox` rows (with their attempts).
+    pub notifications: u64,
 }
 
 impl Pruned {
@@ -247,6 +253,13 @@ pub async fn prune(
             "auth_sessions",
             "expires_at",
             now - retention.expired_sessions,
+        )
+        .await?,
+        notifications: delete_before(
+            &client,
+            "notification_outbox",
+            "created_at",
+            now - NOTIFICATIONS_KEPT,
         )
         .await?,
     })

@@ -66,6 +66,12 @@ pub enum AlertCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The silence that held a firing alert's notifications back no longer covers it while it
+    /// still fires: it is announced now.
+    Unsilence {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Someone has seen it.
     Acknowledge {
         /// A note.
@@ -112,6 +118,11 @@ pub enum AlertEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Its silence ended while it still fires: notified now.
+    AlertUnsilenced {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Acknowledged by the actor in the event's metadata.
     AlertAcknowledged {
         /// A note.
@@ -148,6 +159,7 @@ impl DomainEvent for AlertEvent {
             Self::AlertCleared { .. } => "AlertCleared",
             Self::AlertResolved { .. } => "AlertResolved",
             Self::AlertAcknowledged { .. } => "AlertAcknowledged",
+            Self::AlertUnsilenced { .. } => "AlertUnsilenced",
         }
         .to_owned()
     }
@@ -244,7 +256,9 @@ impl Alert {
                 since,
                 acknowledged: true,
             },
-            (state, AlertEvent::AlertAcknowledged { .. }) => state,
+            (state, AlertEvent::AlertAcknowledged { .. } | AlertEvent::AlertUnsilenced { .. }) => {
+                state
+            }
         }
     }
 }
@@ -274,6 +288,10 @@ impl Aggregate for Alert {
                     rule_version: None,
                     at,
                 }),
+            },
+            AlertCommand::Unsilence { at } => match self {
+                Self::Firing { .. } => Some(AlertEvent::AlertUnsilenced { at }),
+                _ => None,
             },
             AlertCommand::Acknowledge { comment, at } => match self {
                 Self::New => return Err(AlertError::NotFound),

@@ -207,6 +207,33 @@ async fn alert(tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyErr
                 enqueue(tx, event, id, "resolved").await?;
             }
         }
+        AlertEvent::AlertUnsilenced { at } => {
+            let was_silenced: bool = tx
+                .query_opt(
+                    "SELECT state = 'firing' AND silenced_by IS NOT NULL FROM rm_alerts WHERE id = $1",
+                    &[&id],
+                )
+                .await?
+                .is_some_and(|r| r.get(0));
+            tx.execute(
+                "UPDATE rm_alerts SET silenced_by = NULL, last_sequence = $2 WHERE id = $1",
+                &[&id, seq],
+            )
+            .await?;
+            history(
+                tx,
+                event,
+                "unsilenced",
+                None,
+                None,
+                &at,
+                Some("its silence no longer covers it"),
+            )
+            .await?;
+            if was_silenced {
+                enqueue(tx, event, id, "firing").await?;
+            }
+        }
         AlertEvent::AlertAcknowledged { comment, at } => {
             tx.execute(
                 "UPDATE rm_alerts SET acknowledged_by = $2, acknowledged_at = $3, ack_comment = $4,

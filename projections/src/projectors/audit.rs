@@ -178,6 +178,9 @@ fn summarize(event: &StoredEvent) -> Result<String, ApplyError> {
             }
             AlertEvent::AlertCleared { .. } => "pending alert cleared before firing".to_owned(),
             AlertEvent::AlertResolved { reason, .. } => format!("alert resolved: {reason}"),
+            AlertEvent::AlertUnsilenced { .. } => {
+                "its silence ended while it fires: notified".to_owned()
+            }
             AlertEvent::AlertAcknowledged { comment, .. } => match comment {
                 Some(c) => format!("acknowledged the alert: {c}"),
                 None => "acknowledged the alert".to_owned(),

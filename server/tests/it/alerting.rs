@@ -267,7 +267,7 @@ async fn a_silent_collector_fires_down_absence_never_resolves_it_and_a_silence_h
         )
         .await;
     }
-    create(&a, "/silences", json!({"matchers": [{"name": "alertname", "op": "=", "value": "Collector down (quiet)"}],
+    let silence = create(&a, "/silences", json!({"matchers": [{"name": "alertname", "op": "=", "value": "Collector down (quiet)"}],
         "ends_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(), "comment": "maintenance"})).await;
     let c = a.register_collector("edge-1").await;
     a.push_accepted(&c, &batch(&c, "app_queue_depth", 1.0))
@@ -288,8 +288,6 @@ async fn a_silent_collector_fires_down_absence_never_resolves_it_and_a_silence_h
     let done = round(&eval, now + chrono::Duration::minutes(10)).await;
     assert_eq!(done.transitions, 0, "{done:?}");
     assert_eq!(alerts(&a, "firing").await.len(), 2);
-    let d = alerting::deliver::Dispatcher::new(a.running().read_pool.clone(), None);
-    eprintln!("DELIVER {:?}", d.deliver_due().await);
     // Only the unsilenced one went out.
     let sent = hook.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(sent[0].json()["alert"]["rule_name"], "Collector down");
@@ -325,6 +323,40 @@ async fn a_silent_collector_fires_down_absence_never_resolves_it_and_a_silence_h
         .await;
     assert_eq!(acked.status, 200, "{}", acked.body);
     assert_eq!(acked.body["acknowledged_by"], "alert-editor");
+
+    // The maintenance ends while the quiet one still fires: it is announced then.
+    let quiet = wait_alert(&a, "Collector down (quiet)", "firing", 15).await;
+    assert!(quiet["silenced_by"].is_string(), "{quiet}");
+    let expired = a
+        .api()
+        .delete(
+            &format!("/silences/{}", silence["id"].as_str().expect("id")),
+            &editor.token,
+        )
+        .await;
+    assert_eq!(expired.status, 204, "{}", expired.body);
+    round(&eval, Utc::now() + chrono::Duration::minutes(6)).await;
+    hook.wait_until("the quiet alert announced", Duration::from_secs(15), |r| {
+        r.iter()
+            .find(|x| {
+                x.json()["status"] == "firing"
+                    && x.json()["alert"]["rule_name"] == "Collector down (quiet)"
+            })
+            .cloned()
+    })
+    .await;
+    let detail = a
+        .api()
+        .get(
+            &format!("/alerts/{}", quiet["id"].as_str().expect("id")),
+            a.admin(),
+        )
+        .await
+        .body;
+    assert!(detail["silenced_by"].is_null(), "{detail}");
+    // Announced once: the next round changes nothing.
+    let done = round(&eval, Utc::now() + chrono::Duration::minutes(7)).await;
+    assert_eq!(done.transitions, 0, "{done:?}");
 }
 
 #[tokio::test]

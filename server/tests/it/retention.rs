@@ -237,3 +237,41 @@ async fn a_second_pass_deletes_nothing_more() {
     let second = prune(&pool, now, &retention()).await.expect("prune");
     assert_eq!(second, Pruned::default());
 }
+
+#[tokio::test]
+async fn notifications_older_than_30_days_are_deleted_with_their_attempts() {
+    let Database { sql, pool, _env } = database().await;
+    let now = Utc::now();
+    for (seq, days_ago) in [(1_i64, 31_i64), (2, 29)] {
+        let id: i64 = sql
+            .query_one(
+                "INSERT INTO notification_outbox (alert_id, alert_sequence, channel_id, kind, payload, status, created_at)
+                 VALUES ($1, $2, $1, 'firing', '{}', 'delivered', $3) RETURNING id",
+                &[&uuid::Uuid::nil(), &seq, &(now - Duration::days(days_ago))],
+            )
+            .await
+            .expect("outbox")
+            .get(0);
+        sql.execute(
+            "INSERT INTO notification_attempts (outbox_id, attempt, started_at, finished_at, outcome)
+             VALUES ($1, 1, $2, $2, 'delivered')",
+            &[&id, &(now - Duration::days(days_ago))],
+        )
+        .await
+        .expect("attempt");
+    }
+    let pruned = prune(&pool, now, &retention()).await.expect("prune");
+    assert_eq!(pruned.notifications, 1, "{pruned:?}");
+    assert_eq!(
+        count(
+            &sql,
+            "SELECT count(*) FROM notification_outbox WHERE alert_sequence = 2"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM notification_attempts").await,
+        1
+    );
+}
