@@ -8,6 +8,8 @@ CREATE TABLE alert_evaluation
     rules       integer     NOT NULL,
     targets     integer     NOT NULL,
     transitions integer     NOT NULL,
+    -- How long the round took (the alerts benchmark reads it).
+    duration_ms integer     NOT NULL,
     -- ["rule name: why", ...]
     errors      jsonb       NOT NULL
 );

@@ -18,9 +18,14 @@ use domain::alerting::{
 use domain::values::Actor;
 use tokio_util::sync::CancellationToken;
 
-/// Most targets one rule may have: a rule matching more (a threshold every series passes) is
-/// reported as failing instead of writing an alert per series.
-pub const MAX_TARGETS_PER_RULE: usize = 2000;
+/// Most targets one rule may have (memory per round): a rule matching more is reported as
+/// failing. A per-database rule on 1,000 instances of 25 databases has 25,000.
+pub const MAX_TARGETS_PER_RULE: usize = 50_000;
+
+/// Most state changes one rule records per round: a rule whose threshold every series passes
+/// changes the rest over the following rounds instead of holding this one (and the event store)
+/// for minutes.
+pub const MAX_TRANSITIONS_PER_RULE: usize = 500;
 
 /// An advisory lock key: one evaluation round at a time across servers.
 const ROUND_LOCK: i64 = 0x7067_615f_616c_7274; // "pga_alrt"
@@ -38,6 +43,8 @@ pub struct Round {
     pub failed: usize,
     /// Why, per rule that failed.
     pub errors: Vec<String>,
+    /// Targets left for the next rounds ([`MAX_TRANSITIONS_PER_RULE`]).
+    pub deferred: usize,
     /// Another server held the round.
     pub skipped: bool,
 }
@@ -130,6 +137,7 @@ impl Evaluator {
     /// # Errors
     /// The read models could not be read.
     pub async fn evaluate_at(&self, at: DateTime<Utc>) -> anyhow::Result<Round> {
+        let started = std::time::Instant::now();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let locked: bool = tx
@@ -184,6 +192,7 @@ impl Evaluator {
             tx.batch_execute("RELEASE SAVEPOINT pga_rule").await?;
             round.targets += targets.len();
             let mut commands = Vec::new();
+            let mut deferred = 0_usize;
             for target in targets {
                 let id = alert_id(&rule.id.to_string(), &target.key);
                 observed.insert(id);
@@ -210,17 +219,28 @@ impl Evaluator {
                     silenced_by,
                     at,
                 };
-                if state.observe(&observation).is_none() {
+                let command = if state.observe(&observation).is_some() {
+                    AlertCommand::Observe(Box::new(observation))
+                } else if observation.holds
+                    && observation.silenced_by.is_none()
+                    && alerts.get(&id).is_some_and(|a| a.silenced)
+                {
                     // Still firing, and the silence that held it back is over: announce it.
-                    let silenced = alerts.get(&id).is_some_and(|a| a.silenced);
-                    if observation.holds && silenced && observation.silenced_by.is_none() {
-                        round.transitions += 1;
-                        commands.push((id, AlertCommand::Unsilence { at }));
-                    }
+                    AlertCommand::Unsilence { at }
+                } else {
+                    continue;
+                };
+                if commands.len() >= MAX_TRANSITIONS_PER_RULE {
+                    deferred += 1;
                     continue;
                 }
                 round.transitions += 1;
-                commands.push((id, AlertCommand::Observe(Box::new(observation))));
+                commands.push((id, command));
+            }
+            if deferred > 0 {
+                round.deferred += deferred;
+                tracing::warn!(rule = %rule.spec.name, deferred,
+                    "more targets than one round records: the rest follow in the next rounds");
             }
             // Alerts this round did not see: resolved when their target is gone, when the
             // rule changed since they began (their key may no longer exist), or when a metric
@@ -286,17 +306,19 @@ impl Evaluator {
         self.send(commands, &actor).await;
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         tx.execute(
-            "INSERT INTO alert_evaluation (at, finished_at, rules, targets, transitions, errors)
-             VALUES ($1, now(), $2, $3, $4, $5)
+            "INSERT INTO alert_evaluation (at, finished_at, rules, targets, transitions, errors, duration_ms)
+             VALUES ($1, now(), $2, $3, $4, $5, $6)
              ON CONFLICT (singleton) DO UPDATE SET at = excluded.at, finished_at = now(),
                 rules = excluded.rules, targets = excluded.targets,
-                transitions = excluded.transitions, errors = excluded.errors",
+                transitions = excluded.transitions, errors = excluded.errors,
+                duration_ms = excluded.duration_ms",
             &[
                 &at,
                 &count(round.rules),
                 &count(round.targets),
                 &count(round.transitions),
                 &serde_json::json!(round.errors),
+                &i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
             ],
         )
         .await?;

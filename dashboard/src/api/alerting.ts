@@ -85,7 +85,7 @@ export interface Alert {
 
 export interface Transition {
   sequence: number;
-  event: "pending" | "firing" | "resolved" | "cleared" | "acknowledged";
+  event: "pending" | "firing" | "resolved" | "cleared" | "acknowledged" | "unsilenced";
   value: number | null;
   rule_version: number | null;
   at: string;
