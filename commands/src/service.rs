@@ -16,6 +16,9 @@ use sqlx::PgPool;
 
 use crate::tester::ConnectionTester;
 
+/// Events between two snapshots of an Alert aggregate.
+pub const ALERT_SNAPSHOT_EVERY: usize = 50;
+
 /// What a successful command left in the event store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
@@ -66,7 +69,14 @@ impl CommandService {
             collectors: postgres_cqrs(pool.clone(), vec![], ()),
             secrets: postgres_cqrs(pool.clone(), vec![], ()),
             rules: postgres_cqrs(pool.clone(), vec![], ()),
-            alerts: postgres_cqrs(pool.clone(), vec![], ()),
+            // An alert that flaps for months gathers thousands of events; every observation
+            // would load them all. A snapshot every 50 events bounds that.
+            alerts: postgres_es::postgres_snapshot_cqrs(
+                pool.clone(),
+                vec![],
+                ALERT_SNAPSHOT_EVERY,
+                (),
+            ),
             silences: postgres_cqrs(pool.clone(), vec![], ()),
             channels: postgres_cqrs(pool.clone(), vec![], ()),
             pool,

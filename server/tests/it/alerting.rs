@@ -623,3 +623,67 @@ async fn an_email_channel_mails_over_starttls_with_its_sealed_password() {
         .await;
     assert_eq!(leaks, 0);
 }
+
+#[tokio::test]
+async fn a_flapping_alert_is_loaded_from_a_snapshot_and_decides_as_before() {
+    use domain::alerting::{AlertCommand, Observation, Severity};
+    let a = TestApp::builder().spawn().await;
+    let commands = CommandService::new(a.running().pool.clone(), app::tester(a.config()));
+    let actor = domain::values::Actor::system("test");
+    let id = uuid::Uuid::new_v4().to_string();
+    let start = Utc::now();
+    // 121 observations, holding every other one, `for` 0: 121 events (firing, resolved, …).
+    for i in 0..121_i64 {
+        let observation = Observation {
+            rule_id: uuid::Uuid::nil().to_string(),
+            rule_version: 1,
+            rule_name: "flap".into(),
+            severity: Severity::Warning,
+            labels: Default::default(),
+            holds: i % 2 == 0,
+            value: Some(1.0),
+            for_secs: 0,
+            summary: "flap".into(),
+            silenced_by: None,
+            at: start + chrono::Duration::seconds(i * 15),
+        };
+        commands
+            .alert(&id, AlertCommand::Observe(Box::new(observation)), &actor)
+            .await
+            .expect("observe");
+    }
+    let sql = a.sql().await;
+    let events = count(
+        &sql,
+        &format!("SELECT count(*) FROM events WHERE aggregate_id = '{id}'"),
+    )
+    .await;
+    assert_eq!(events, 121);
+    let snapshots = count(
+        &sql,
+        &format!("SELECT count(*) FROM snapshots WHERE aggregate_id = '{id}'"),
+    )
+    .await;
+    assert!(snapshots >= 1, "no snapshot after {events} events");
+    // Loaded from the snapshot and the events after it: firing, so it can be acknowledged once.
+    let ack = || AlertCommand::Acknowledge {
+        comment: None,
+        at: Utc::now(),
+    };
+    commands
+        .alert(&id, ack(), &actor)
+        .await
+        .expect("acknowledge");
+    commands
+        .alert(&id, ack(), &actor)
+        .await
+        .expect("acknowledged again: no change");
+    assert_eq!(
+        count(
+            &sql,
+            &format!("SELECT count(*) FROM events WHERE aggregate_id = '{id}'")
+        )
+        .await,
+        122
+    );
+}
