@@ -687,3 +687,56 @@ async fn a_flapping_alert_is_loaded_from_a_snapshot_and_decides_as_before() {
         122
     );
 }
+
+#[tokio::test]
+async fn a_rule_every_series_passes_records_500_changes_a_round_and_the_rest_next() {
+    let a = TestApp::builder().admin().spawn().await;
+    create(
+        &a,
+        "/alert-rules",
+        json!({"name": "Everything", "severity": "info",
+        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
+                      "window_secs": 300, "op": ">", "threshold": 5},
+        "scope": {"kind": "all"}}),
+    )
+    .await;
+    let c = a.register_collector("wide").await;
+    let samples: Vec<Value> = (0..600)
+        .map(|i| json!({"metric": "app_queue_depth", "labels": {"queue": format!("q{i}")}, "value": 10.0}))
+        .collect();
+    a.push_accepted(
+        &c,
+        &json!({"batch_id": "wide-1", "collector_id": c.id,
+        "collected_at": Utc::now().to_rfc3339(), "samples": samples}),
+    )
+    .await;
+    a.wait_for_points(&c.id, 600).await;
+    let eval = evaluator(&a, Duration::from_secs(15));
+    let first = round(&eval, Utc::now() + chrono::Duration::seconds(1)).await;
+    assert_eq!(
+        (first.targets, first.transitions, first.deferred),
+        (600, 500, 100),
+        "{first:?}"
+    );
+    let sql = a.sql().await;
+    wait_for_count(
+        &sql,
+        "500 alerts",
+        "SELECT count(*) FROM rm_alerts WHERE state = 'firing'",
+        500,
+    )
+    .await;
+    let second = round(&eval, Utc::now() + chrono::Duration::seconds(2)).await;
+    assert_eq!(
+        (second.transitions, second.deferred),
+        (100, 0),
+        "{second:?}"
+    );
+    wait_for_count(
+        &sql,
+        "600 alerts",
+        "SELECT count(*) FROM rm_alerts WHERE state = 'firing'",
+        600,
+    )
+    .await;
+}
