@@ -29,7 +29,7 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
-fn rule_spec(body: Value) -> Result<RuleSpec, ApiError> {
+pub(crate) fn rule_spec(body: Value) -> Result<RuleSpec, ApiError> {
     let spec: RuleSpec = serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         invalid(
@@ -338,7 +338,9 @@ pub(crate) async fn channels(State(state): State<AppState>) -> Result<Json<Value
 
 /// The spec, and the write-only secret (`secret` for a webhook, `password` for email; `None`:
 /// not given).
-fn channel_body(mut body: Value) -> Result<(ChannelSpec, Option<Option<String>>), ApiError> {
+pub(crate) fn channel_body(
+    mut body: Value,
+) -> Result<(ChannelSpec, Option<Option<String>>), ApiError> {
     let obj = body
         .as_object_mut()
         .ok_or_else(|| invalid("body", "a JSON object"))?;

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::{auth, collectors, instances, secrets, users};
+use super::{alerts, auth, collectors, instances, secrets, users};
 use crate::error::ApiError;
 
 /// Reads `body` as `T` the way `ApiJson` does: it must answer, and any refusal must be a 4xx.
@@ -46,6 +46,20 @@ fn read_every_body(body: &[u8]) {
     read::<users::CreateBody>(body);
     read::<users::UpdateBody>(body);
     read::<users::ResetBody>(body);
+    read::<alerts::SilenceBody>(body);
+    read::<alerts::AckBody>(body);
+    // Rules and channels are read as JSON values, then by these parsers.
+    if let Ok(value) = crate::json::parse::<Value>(body) {
+        for refused in [
+            alerts::rule_spec(value.clone()).err(),
+            alerts::channel_body(value).err(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(matches!(refused, ApiError::Invalid { .. }), "{refused:?}");
+        }
+    }
 }
 
 fn hostile_text() -> impl Strategy<Value = String> {
@@ -117,6 +131,32 @@ proptest! {
     #[test]
     fn hostile_json_never_panics_any_body(body in prop_oneof![hostile_body(), hostile_value()]) {
         read_every_body(&serde_json::to_vec(&body).expect("json"));
+    }
+
+    #[test]
+    fn hostile_rules_and_channels_are_refused_with_a_field_or_bounded(
+        name in hostile_text(),
+        metric in hostile_text(),
+        label in hostile_text(),
+        url in hostile_text(),
+        threshold in any::<f64>(),
+        window in any::<i64>(),
+    ) {
+        let rule = json!({"name": name, "severity": "warning", "scope": {"kind": "all"},
+            "condition": {"kind": "metric", "metric": metric, "labels": {label.clone(): label},
+                          "window_secs": window, "op": ">", "threshold": threshold}});
+        if let Ok(spec) = alerts::rule_spec(rule) {
+            prop_assert!(!spec.name.is_empty() && spec.name.len() <= 100);
+            prop_assert!(!spec.name.chars().any(char::is_control));
+        }
+        let channel = json!({"name": "c", "min_severity": "info", "enabled": true,
+            "kind": "webhook", "url": url, "secret": "k"});
+        if let Ok((spec, _)) = alerts::channel_body(channel) {
+            let domain::alerting::ChannelTarget::Webhook { url } = spec.target else {
+                panic!("a webhook");
+            };
+            prop_assert!(url.starts_with("http") && url.len() <= 2048);
+        }
     }
 
     #[test]

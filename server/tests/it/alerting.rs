@@ -740,3 +740,91 @@ async fn a_rule_every_series_passes_records_500_changes_a_round_and_the_rest_nex
     )
     .await;
 }
+
+#[tokio::test]
+async fn bad_rules_silences_and_channels_get_a_422_naming_the_field_and_change_nothing() {
+    let a = TestApp::builder().admin().spawn().await;
+    let rule = |condition: Value| json!({"name": "r", "severity": "warning", "scope": {"kind": "all"}, "condition": condition});
+    let metric = |extra: Value| {
+        let mut c = json!({"kind": "metric", "metric": "pg_up", "function": "value",
+                           "window_secs": 60, "op": "==", "threshold": 0});
+        for (k, v) in extra.as_object().expect("object") {
+            c[k] = v.clone();
+        }
+        c
+    };
+    for (body, field) in [
+        (rule(metric(json!({"metric": "pg up"}))), "condition.metric"),
+        (
+            rule(metric(json!({"window_secs": 5}))),
+            "condition.window_secs",
+        ),
+        (rule(metric(json!({"op": "~"}))), "condition"),
+        (
+            rule(json!({"kind": "silent", "target": "collector", "after_secs": 1})),
+            "condition.after_secs",
+        ),
+        (
+            json!({"name": "a\u{0}b", "severity": "warning", "scope": {"kind": "all"},
+                "condition": metric(json!({}))}),
+            "name",
+        ),
+    ] {
+        let reply = a
+            .api()
+            .post("/alert-rules", Some(a.admin()), body.clone())
+            .await;
+        assert_eq!(reply.status, 422, "{body} → {}", reply.body);
+        assert!(
+            reply.body["error"]["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with(field)),
+            "{body} → {}",
+            reply.body
+        );
+    }
+    let ends = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    for matchers in [
+        json!([]),
+        json!([{"name": "alertname", "op": "!=", "value": "x"}]),
+        json!([{"name": "alertname", "op": "=", "value": ""}]),
+    ] {
+        let reply = a
+            .api()
+            .post(
+                "/silences",
+                Some(a.admin()),
+                json!({"matchers": matchers, "ends_at": ends}),
+            )
+            .await;
+        assert_eq!(reply.status, 422, "{matchers} → {}", reply.body);
+    }
+    for (url, why) in [
+        ("file:///etc/passwd", "http"),
+        ("https://u:p@hooks.example.org/", "plain text"),
+    ] {
+        let reply = a
+            .api()
+            .post(
+                "/notification-channels",
+                Some(a.admin()),
+                json!({"name": "h",
+            "min_severity": "info", "enabled": true, "kind": "webhook", "url": url}),
+            )
+            .await;
+        assert_eq!(reply.status, 422, "{url} → {}", reply.body);
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(why)),
+            "{}",
+            reply.body
+        );
+    }
+    let sql = a.sql().await;
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM events WHERE aggregate_type <> 'user'").await,
+        0,
+        "a refused input recorded something"
+    );
+}
