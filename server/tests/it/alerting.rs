@@ -823,7 +823,11 @@ async fn bad_rules_silences_and_channels_get_a_422_naming_the_field_and_change_n
     }
     let sql = a.sql().await;
     assert_eq!(
-        count(&sql, "SELECT count(*) FROM events WHERE aggregate_type <> 'user'").await,
+        count(
+            &sql,
+            "SELECT count(*) FROM events WHERE aggregate_type <> 'user'"
+        )
+        .await,
         0,
         "a refused input recorded something"
     );
