@@ -13,7 +13,7 @@ describe("navigation", () => {
     const monitoring = ["Overview", "Managed Instances", "Active Collectors", "Alerts", "Alert Rules", "Silences"];
     expect(titles("viewer")).toEqual(monitoring);
     expect(titles("editor")).toEqual(monitoring);
-    expect(titles("admin")).toEqual([...monitoring, "Notifications", "Registration Secrets", "Users"]);
+    expect(titles("admin")).toEqual([...monitoring, "Notifications", "Registration Secrets", "Users", "Audit Trail"]);
   });
 
   it("marks the link of the current path, or of the path above it", () => {
@@ -25,6 +25,8 @@ describe("navigation", () => {
     expect(isCurrent(page("Active Collectors"), "/instances")).toBe(false);
     expect(isCurrent(page("Alerts"), `/alerts/${ID}`)).toBe(true);
     expect(isCurrent(page("Alert Rules"), "/rules?new=1&metric=m")).toBe(true);
+    expect(isCurrent(page("Overview"), "/?sort=tps&dir=desc")).toBe(true);
+    expect(isCurrent(page("Active Collectors"), `/collectors/${ID}`)).toBe(true);
   });
 });
 
@@ -47,8 +49,15 @@ describe("route", () => {
     expect(shown("/rules?new=1&metric=pg_activity_connections", "editor").page.title).toBe("Alert Rules");
   });
 
-  it("gives an instance's page its id", () => {
+  it("gives an instance's page its id, with or without a query of its own", () => {
     expect(shown(`/instances/${ID}`, "viewer")).toMatchObject({ page: { title: "Managed Instance" }, params: { id: ID } });
+    expect(shown(`/instances/${ID}?tab=history`, "viewer")).toMatchObject({ page: { title: "Managed Instance" }, params: { id: ID } });
+  });
+
+  it("gives a collector's page its id, and keeps the audit trail for admins", () => {
+    expect(shown(`/collectors/${ID}`, "viewer")).toMatchObject({ page: { title: "Collector" }, params: { id: ID } });
+    expect(shown("/audit?actor=bob", "admin").page.title).toBe("Audit Trail");
+    expect(shown("/audit", "editor").page.title).toBe("Overview");
   });
 
   it("shows the list for a path below it that is no instance id", () => {
@@ -75,6 +84,7 @@ describe("match", () => {
     expect(match("/instances/:id", `/instances/${ID}/more`)).toBeNull();
     expect(match("/instances/:id", "/instances")).toBeNull();
     expect(match("/", "/instances")).toBeNull();
+    expect(match("/", "/?status=error")).toEqual({});
   });
 });
 
@@ -84,7 +94,9 @@ describe("the page list", () => {
     "/": "GET /managed-instances",
     "/instances/:id": "GET /managed-instances/{id}",
     "/instances": "GET /managed-instances",
+    "/collectors/:id": "GET /collectors/{id}",
     "/collectors": "GET /collectors",
+    "/audit": "GET /audit",
     "/secrets": "GET /registration-secrets",
     "/users": "GET /users",
     "/account": "POST /auth/change-password",

@@ -7,7 +7,7 @@ import type { Role } from "./api/types";
 export interface PageProps { params: Record<string, string> }
 
 export interface Page {
-  /** `/` (the home page), `/instances` (itself and any path below it), or `/instances/:id`. */
+  /** `/` (the home page), `/instances` (itself and any path below it), or `/instances/:id`; any of them may carry a query. */
   path: string;
   title: string;
   /** The least role that sees it; anyone else is shown the home page. */
@@ -22,6 +22,8 @@ const ID = "[0-9a-f-]{36}";
 
 /** The parameters `path` gives `pattern`, or `null` when it is not that page's. */
 export function match(pattern: string, path: string): Record<string, string> | null {
+  // A page's own query (`/instances/<id>?tab=history`) is the page's business, not the route's.
+  path = path.split("?")[0];
   if (pattern === "/") return path === "/" || path === "" ? {} : null;
   if (!pattern.includes("/:")) return path.startsWith(pattern) ? {} : null;
   const names: string[] = [];
@@ -49,5 +51,6 @@ export function navigation(pages: readonly Page[], role: Role): Page[] {
 
 /** Whether a navigation link is the current one: its path, or one below it. */
 export function isCurrent(page: Page, path: string): boolean {
+  path = path.split("?")[0];
   return page.path === "/" ? path === "/" || path === "" : path.startsWith(page.path);
 }

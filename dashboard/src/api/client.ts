@@ -96,7 +96,8 @@ export async function logout(): Promise<void> {
   }
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** Sends a request with the access token, once more after a refresh on 401; throws when not ok. */
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
   const attempt = () =>
     fetch(`/api/v1${path}`, {
       method,
@@ -115,8 +116,42 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   }
   if (res.status === 401) save(null);
   if (!res.ok) throw await errorOf(res);
+  return res;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await send(method, path, body);
   if (res.status === 204) return undefined as T;
   return res.json() as Promise<T>;
 }
 
 export const get = <T,>(path: string) => api<T>("GET", path);
+
+/**
+ * Fetches an attachment (an export) with the access token, which a plain link cannot send, and
+ * hands it to the browser as a download named by its Content-Disposition, or `fallback`.
+ */
+export async function download(path: string, fallback: string): Promise<void> {
+  const res = await send("GET", path);
+  const name = attachmentName(res.headers.get("Content-Disposition")) ?? fallback;
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The click has started the download; the URL is only needed until then.
+  window.setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** The file name a Content-Disposition header gives (`attachment; filename="a.csv"`), if any. */
+export function attachmentName(header: string | null): string | null {
+  const m = header?.match(/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]).replace(/[/\\]/g, "_");
+  } catch {
+    return m[1];
+  }
+}

@@ -60,3 +60,14 @@ export function LabelChips({ labels }: { labels: [string, string][] }) {
     </span>
   );
 }
+
+/** Tabs that are links (`[key, title, href]`), so a tab can be linked to and survives a reload. */
+export function Tabs({ label, current, tabs }: { label: string; current: string; tabs: [string, string, string][] }) {
+  return (
+    <nav className="tabs" aria-label={label}>
+      {tabs.map(([key, title, href]) => (
+        <a key={key} href={href} aria-current={key === current ? "page" : undefined}>{title}</a>
+      ))}
+    </nav>
+  );
+}

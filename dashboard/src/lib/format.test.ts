@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectionTestResult } from "../api/types";
-import { ago, connectionTestNote, duration, num, refusedText, statusText, toMiB, usage, value } from "./format";
+import { ago, bytes, connectionTestNote, duration, fromLocalInput, num, percent, refusedText, statusText, toLocalInput, toMiB, usage, value } from "./format";
 
 const grouped = (n: number) => new Intl.NumberFormat().format(n);
 
@@ -104,5 +104,41 @@ describe("value", () => {
   it("keeps four significant digits and says none with a dash", () => {
     expect([3, 0.000123456, 1234567, 12.3456].map(value)).toEqual(["3", "0.0001235", "1235000", "12.35"]);
     expect([null, undefined, NaN].map(value)).toEqual(["–", "–", "–"]);
+  });
+});
+
+describe("bytes", () => {
+  it("uses the largest binary unit, with up to 3 significant digits", () => {
+    expect(bytes(512)).toBe("512 B");
+    expect(bytes(1536)).toBe("1.5 KiB");
+    expect(bytes(8 * 1024 ** 3 + 1)).toBe("8 GiB");
+    expect(bytes(123456789)).toBe("118 MiB");
+  });
+
+  it("shows a dash for no size", () => {
+    expect(bytes(null)).toBe("–");
+    expect(bytes(Number.NaN)).toBe("–");
+  });
+});
+
+describe("percent", () => {
+  it("shows a ratio as a percentage with one decimal, and a dash for none", () => {
+    expect(percent(0.9951)).toBe("99.5 %");
+    expect(percent(1)).toBe("100.0 %");
+    expect(percent(null)).toBe("–");
+  });
+});
+
+describe("toLocalInput and fromLocalInput", () => {
+  it("go between an instant and a datetime-local value, to the second", () => {
+    const ms = new Date(2026, 11, 3, 9, 5, 7).getTime();
+    expect(toLocalInput(ms)).toBe("2026-12-03T09:05:07");
+    expect(fromLocalInput("2026-12-03T09:05:07")).toBe(ms);
+    expect(fromLocalInput("2026-12-03T09:05")).toBe(ms - 7000);
+  });
+
+  it("give none for an empty or bad value", () => {
+    expect(fromLocalInput("")).toBeNull();
+    expect(fromLocalInput("yesterday")).toBeNull();
   });
 });

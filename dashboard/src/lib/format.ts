@@ -65,3 +65,37 @@ export function value(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
   return String(Number(v.toPrecision(4)));
 }
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/** A size in its largest binary unit with up to 3 significant digits: "512 B", "1.5 GiB". */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "–";
+  let v = Math.max(0, n);
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  return `${u === 0 ? Math.round(v) : Number(v.toPrecision(3))} ${UNITS[u]}`;
+}
+
+/** A 0..1 ratio as a percentage with one decimal: "99.5 %"; "–" for none. */
+export function percent(r: number | null | undefined): string {
+  if (r === null || r === undefined || !Number.isFinite(r)) return "–";
+  return `${(r * 100).toFixed(1)} %`;
+}
+
+/** An instant in the user's time zone as a `datetime-local` input takes it (to the second). */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** A `datetime-local` input's value (the user's time zone) as an instant; null when empty or bad. */
+export function fromLocalInput(value: string): number | null {
+  if (!value) return null;
+  const ms = new Date(value).getTime();
+  return Number.isFinite(ms) ? ms : null;
+}

@@ -25,7 +25,7 @@ export function Collectors() {
             <tbody>
               {data.map((c) => (
                 <tr key={c.id} data-collector={c.id}>
-                  <td>{c.name}<div className="muted small">{c.version}</div></td>
+                  <td><a href={`#/collectors/${c.id}`}>{c.name}</a><div className="muted small">{c.version}</div></td>
                   <td>{c.hostname}{c.last_instance && <div className="muted small">{c.last_instance}</div>}</td>
                   <td>
                     <span className={`badge ${c.status}`}>{c.status}</span>

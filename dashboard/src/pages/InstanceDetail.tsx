@@ -3,11 +3,13 @@ import { get, may } from "../api/client";
 import { message } from "../api/errors";
 import type { Collector, Instance, SeriesAnswer, Statement } from "../api/types";
 import { Chart } from "../components/Chart";
-import { ErrorNote, Loading, StatusBadge } from "../components/ui";
+import { History } from "../components/History";
+import { ErrorNote, Loading, StatusBadge, Tabs } from "../components/ui";
+import { useHash } from "../hooks/useHash";
 import { useLive } from "../hooks/useLive";
 import { num } from "../lib/format";
 import type { PageProps } from "../router";
-import { CHART_SOURCES, prefillFromChart, ruleQuery } from "./chartAlert";
+import { CHART_SOURCES, hashQuery, prefillFromChart, ruleQuery } from "./chartAlert";
 import { chartsOf, type Charts } from "./instanceCharts";
 
 type ChartKey = Exclude<keyof Charts, "from" | "to">;
@@ -45,18 +47,14 @@ async function loadCharts(name: string, seconds: number): Promise<Charts> {
   return chartsOf({ commits, conns, hits, reads, size, lag, timed, requested }, from, to);
 }
 
-export function InstanceDetail({ params }: PageProps) {
-  const id = params.id;
-  const instance = useLive(() => get<Instance>(`/managed-instances/${id}`), ["managed_instance"], [id]);
-  const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
+/** The Metrics tab: the charts and the top statements over a chosen range. */
+function Metrics({ i, collector }: { i: Instance; collector: Collector | undefined }) {
   const [range, setRange] = useState(3600);
   const [charts, setCharts] = useState<Charts | null>(null);
   const [statements, setStatements] = useState<Statement[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const name = instance.data?.name;
-  const collector = collectors.data?.find((c) => c.last_instance === name);
+  const name = i.name;
   useEffect(() => {
-    if (!name) return;
     let live = true;
     const load = () =>
       loadCharts(name, range)
@@ -76,17 +74,8 @@ export function InstanceDetail({ params }: PageProps) {
       .then(setStatements)
       .catch(() => setStatements([]));
   }, [collector?.id, range]);
-  if (instance.error) return <ErrorNote text={instance.error} />;
-  if (!instance.data) return <Loading what="the instance" />;
-  const i = instance.data;
   return (
     <>
-      <p><a href="#/instances">← Managed Instances</a></p>
-      <div className="title">
-        <h1>{i.name}</h1>
-        <StatusBadge status={i.last_connection_status} />
-      </div>
-      <p className="muted">{i.host}:{i.port}/{i.database} · {collector ? `collector ${collector.name}` : "no collector reports this instance yet (its target name must be the instance's name)"}</p>
       <label className="inline">
         Time range{" "}
         <select value={range} onChange={(e) => setRange(Number(e.target.value))}>
@@ -140,6 +129,36 @@ export function InstanceDetail({ params }: PageProps) {
           </div>
         )}
       </section>
+    </>
+  );
+}
+
+export function InstanceDetail({ params }: PageProps) {
+  const id = params.id;
+  const instance = useLive(() => get<Instance>(`/managed-instances/${id}`), ["managed_instance"], [id]);
+  const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
+  const tab = new URLSearchParams(hashQuery(useHash())).get("tab") === "history" ? "history" : "metrics";
+  if (instance.error) return <ErrorNote text={instance.error} />;
+  if (!instance.data) return <Loading what="the instance" />;
+  const i = instance.data;
+  const collector = collectors.data?.find((c) => c.last_instance === i.name);
+  return (
+    <>
+      <p><a href="#/instances">← Managed Instances</a></p>
+      <div className="title">
+        <h1>{i.name}</h1>
+        <StatusBadge status={i.last_connection_status} />
+      </div>
+      <p className="muted">
+        {i.host}:{i.port}/{i.database} ·{" "}
+        {collector ? <>collector <a href={`#/collectors/${collector.id}`}>{collector.name}</a></> : "no collector reports this instance yet (its target name must be the instance's name)"}
+      </p>
+      <Tabs
+        label="Instance views"
+        current={tab}
+        tabs={[["metrics", "Metrics", `#/instances/${id}`], ["history", "History", `#/instances/${id}?tab=history`]]}
+      />
+      {tab === "history" ? <History resource="managed-instances" id={id} kind="managed_instance" /> : <Metrics i={i} collector={collector} />}
     </>
   );
 }
