@@ -1,11 +1,12 @@
 import { get } from "../api/client";
 import type { AlertList } from "../api/alerting";
-import type { Collector, Instance } from "../api/types";
+import type { Collector } from "../api/types";
 import { AlertBadge, ErrorNote, Loading, StatusBadge } from "../components/ui";
 import { useLive } from "../hooks/useLive";
 import { useTick } from "../hooks/useTick";
 import { ago, num } from "../lib/format";
 import { byUrgency, firingBySeverity, sourceOf } from "./alertList";
+import { Fleet, useFleet } from "./Fleet";
 
 /** How many firing alerts the tile lists by name. */
 const LISTED = 8;
@@ -44,30 +45,32 @@ function AlertsTile() {
 }
 
 export function Overview() {
-  const instances = useLive(() => get<Instance[]>("/managed-instances"), ["managed_instance"]);
+  // The fleet answers the instances tile too: one request for every instance on the page.
+  const fleet = useFleet();
+  const instances = fleet.data?.instances ?? null;
   const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector", "collector_activity"]);
   const byStatus = new Map<string, number>();
-  for (const i of instances.data ?? []) byStatus.set(i.last_connection_status, (byStatus.get(i.last_connection_status) ?? 0) + 1);
+  for (const i of instances ?? []) byStatus.set(i.status, (byStatus.get(i.status) ?? 0) + 1);
   const list = collectors.data ?? [];
   const online = list.filter((c) => c.status === "active").length;
   const perDay = list.reduce((n, c) => n + c.metrics_count_24h, 0);
   return (
     <>
       <h1>Overview</h1>
-      <ErrorNote text={instances.error ?? collectors.error} />
+      <ErrorNote text={collectors.error} />
       <div className="tiles">
         <AlertsTile />
         <section className="card tile" aria-label="Instances">
           <h2>Managed instances</h2>
-          {instances.data === null ? <Loading what="instances" /> : (
+          {instances === null ? <Loading what="instances" /> : (
             <>
-              <p className="big">{instances.data.length}</p>
+              <p className="big">{instances.length}</p>
               <ul className="plain">
                 {[...byStatus].map(([s, n]) => (
                   <li key={s}><StatusBadge status={s} /> {n}</li>
                 ))}
               </ul>
-              {instances.data.length === 0 && <p className="empty">None yet: <a href="#/instances">add one</a>.</p>}
+              {instances.length === 0 && <p className="empty">None yet: <a href="#/instances">add one</a>.</p>}
             </>
           )}
         </section>
@@ -90,6 +93,7 @@ export function Overview() {
           )}
         </section>
       </div>
+      <Fleet data={fleet.data} error={fleet.error} />
     </>
   );
 }
