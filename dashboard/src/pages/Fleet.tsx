@@ -81,8 +81,7 @@ function Table({ rows, view, setView }: { rows: FleetInstance[]; view: FleetView
     >
       <table aria-label="Fleet" aria-rowcount={rows.length + 1}>
         <colgroup>
-          <col style={{ width: "17%" }} /><col style={{ width: "10%" }} /><col style={{ width: "9%" }} /><col style={{ width: "11%" }} />
-          <col style={{ width: "17%" }} /><col style={{ width: "8%" }} /><col style={{ width: "8%" }} /><col style={{ width: "9%" }} /><col style={{ width: "11%" }} />
+          {[16, 11, 10, 11, 17, 8, 7, 9, 11].map((w, n) => <col key={n} style={{ width: `${w}%` }} />)}
         </colgroup>
         <thead>
           <tr>
@@ -141,7 +140,7 @@ export function Fleet({ data, error }: { data: FleetAnswer | null; error: string
       </div>
       <ErrorNote text={error} />
       {list === null ? <Loading what="the fleet" /> : list.length === 0 ? (
-        <p className="empty">No managed instances yet: <a href="#/instances">add one</a>.</p>
+        <p className="empty" data-fleet-ready="0">No managed instances yet: <a href="#/instances">add one</a>.</p>
       ) : (
         <>
           <Table rows={rows} view={view} setView={setView} />
