@@ -49,6 +49,11 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// The audit trail, for auditors.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Write the files of an operator-mode NATS (nats-server's configuration; the server's
     /// credential and the key that issues collectors theirs; seeds to keep offline).
     NatsInit {
@@ -67,6 +72,29 @@ enum Command {
         /// JetStream's store (default: <dir>/jetstream).
         #[arg(long)]
         store_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Every domain event recorded between two instants, newest first, read from the audit
+    /// log projection (the database in PGA_DATABASE_URL).
+    Export {
+        /// Recorded at or after (RFC 3339, e.g. 2026-12-03T00:00:00Z).
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// Recorded at or before (RFC 3339).
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+        /// `csv` or `jsonl`.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
+        format: String,
+        /// Only what this user (or collector, or task) did.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -153,6 +181,24 @@ async fn main() -> anyhow::Result<()> {
             list,
         } => {
             return replay(&config, projection, all, list).await;
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    from,
+                    to,
+                    format,
+                    actor,
+                    output,
+                },
+        } => {
+            let filter = projections::queries::audit::AuditFilter {
+                from: Some(from),
+                to: Some(to),
+                actor_name: actor,
+                ..Default::default()
+            };
+            return audit_export(&config, filter, &format, output.as_deref()).await;
         }
         Command::NatsInit { .. } => unreachable!("handled before the configuration is read"),
     };
@@ -248,5 +294,53 @@ async fn replay(
             report.projection, report.checkpoint
         );
     }
+    Ok(())
+}
+
+/// Writes the audit entries matching `filter` as `format`, a page at a time, and says how many
+/// on standard error.
+async fn audit_export(
+    config: &Config,
+    mut filter: projections::queries::audit::AuditFilter,
+    format: &str,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use projections::queries::audit;
+    use std::io::Write;
+    if filter.from > filter.to {
+        anyhow::bail!("--from is after --to");
+    }
+    let pool = projections::db::pool(&config.database_url, 1)?;
+    let client = pool.get().await.context("connecting to PGA_DATABASE_URL")?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    if format == "csv" {
+        out.write_all(audit::CSV_HEADER.as_bytes())?;
+    }
+    let mut written = 0_u64;
+    loop {
+        let rows = audit::list(&client, &filter, 2_000).await?;
+        for row in &rows {
+            let line = if format == "csv" {
+                row.to_csv_line()
+            } else {
+                row.to_json_line()
+            };
+            out.write_all(line.as_bytes())?;
+        }
+        written += rows.len() as u64;
+        match rows.last() {
+            Some(last) if rows.len() == 2_000 => {
+                filter.before = Some(audit::Cursor::of(last));
+            }
+            _ => break,
+        }
+    }
+    out.flush()?;
+    eprintln!("{written} audit entries written");
     Ok(())
 }

@@ -16,6 +16,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use axum::extract::rejection::QueryRejection;
+
+use super::history::{as_of, AsOf};
 use super::parse_id;
 use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
@@ -52,17 +55,35 @@ async fn rule_view(state: &AppState, id: Uuid) -> Result<Json<Value>, ApiError> 
 }
 
 /// `GET /alert-rules`
-pub(crate) async fn rules(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn rules(
+    State(state): State<AppState>,
+    at: Result<Query<AsOf>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let at = as_of(at)?;
     let client = state.read().await?;
-    Ok(Json(json!({ "rules": q::rules(&client).await? })))
+    let rules = match at {
+        Some(at) => q::rules_as_of(&client, at, None).await?,
+        None => q::rules(&client).await?,
+    };
+    Ok(Json(json!({ "rules": rules })))
 }
 
 /// `GET /alert-rules/{id}`
 pub(crate) async fn rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    at: Result<Query<AsOf>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    rule_view(&state, parse_id(&id, "alert rule")?).await
+    let id = parse_id(&id, "alert rule")?;
+    if let Some(at) = as_of(at)? {
+        let client = state.read().await?;
+        return q::rules_as_of(&client, at, Some(id))
+            .await?
+            .pop()
+            .map(Json)
+            .ok_or_else(|| ApiError::NotFound("alert rule not found".into()));
+    }
+    rule_view(&state, id).await
 }
 
 /// `POST /alert-rules` → 201

@@ -1,7 +1,8 @@
 //! `/collectors`: registration (public, with a registration secret), token refresh (public,
 //! with the collector's refresh secret), the list with live activity, and deletion (admin).
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -13,8 +14,10 @@ use domain::values::{AgentVersion, Hostname, Name, TextError};
 use projections::queries::collectors::{self as queries, CollectorRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::history::{as_of, AsOf};
 use super::parse_id;
 use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
@@ -93,18 +96,66 @@ pub(crate) async fn load(state: &AppState, id: Uuid) -> Result<CollectorView, Ap
 /// `GET /collectors`
 pub(crate) async fn list(
     State(state): State<AppState>,
-) -> Result<Json<Vec<CollectorView>>, ApiError> {
+    at: Result<Query<AsOf>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let at = as_of(at)?;
     let client = state.read().await?;
-    let rows = queries::list(&client).await?;
-    Ok(Json(rows.into_iter().map(CollectorView::from).collect()))
+    let views: Vec<Value> = match at {
+        Some(at) => queries::as_of(&client, at, None)
+            .await?
+            .into_iter()
+            .map(|r| historical(CollectorView::from(r)))
+            .collect(),
+        None => queries::list(&client)
+            .await?
+            .into_iter()
+            .map(|r| json!(CollectorView::from(r)))
+            .collect(),
+    };
+    Ok(Json(Value::Array(views)))
 }
+
+/// A collector as history keeps it: its registration facts and bindings. Its status and
+/// activity come from metric batches, not events, and are not historical.
+pub(crate) fn historical(view: CollectorView) -> Value {
+    let mut value = json!(view);
+    if let Some(fields) = value.as_object_mut() {
+        for key in ACTIVITY_FIELDS {
+            fields.remove(*key);
+        }
+    }
+    value
+}
+
+/// The fields of a collector that metric batches, not events, set.
+pub(crate) const ACTIVITY_FIELDS: &[&str] = &[
+    "status",
+    "last_seen",
+    "metrics_count_total",
+    "metrics_count_24h",
+    "batches_total",
+    "rejected_batches",
+    "last_instance",
+    "series_refused",
+    "series_refused_last_metric",
+    "last_rejected_reason",
+];
 
 /// `GET /collectors/{id}`
 pub(crate) async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<CollectorView>, ApiError> {
-    Ok(Json(load(&state, parse_id(&id, "collector")?).await?))
+    at: Result<Query<AsOf>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "collector")?;
+    if let Some(at) = as_of(at)? {
+        let client = state.read().await?;
+        let row = queries::as_of(&client, at, Some(id)).await?.pop();
+        return row
+            .map(|r| Json(historical(CollectorView::from(r))))
+            .ok_or_else(not_found);
+    }
+    Ok(Json(json!(load(&state, id).await?)))
 }
 
 /// `DELETE /collectors/{id}` (admin) → 204; its token and refresh secret fail from then on.

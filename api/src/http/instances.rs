@@ -1,6 +1,7 @@
 //! `/managed-instances`: the PostgreSQL servers a team watches, and their connection tests.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -14,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
+use super::history::{as_of, AsOf};
 use super::parse_id;
 use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
@@ -161,9 +163,14 @@ fn check_password(password: Option<&str>) -> Result<(), ApiError> {
 /// `GET /managed-instances`
 pub(crate) async fn list(
     State(state): State<AppState>,
+    at: Result<Query<AsOf>, QueryRejection>,
 ) -> Result<Json<Vec<InstanceView>>, ApiError> {
+    let at = as_of(at)?;
     let client = state.read().await?;
-    let rows = managed_instances::list(&client).await?;
+    let rows = match at {
+        Some(at) => managed_instances::as_of(&client, at, None).await?,
+        None => managed_instances::list(&client).await?,
+    };
     Ok(Json(rows.into_iter().map(InstanceView::from).collect()))
 }
 
@@ -171,10 +178,15 @@ pub(crate) async fn list(
 pub(crate) async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    at: Result<Query<AsOf>, QueryRejection>,
 ) -> Result<Json<InstanceView>, ApiError> {
-    Ok(Json(
-        load(&state, parse_id(&id, "managed instance")?).await?,
-    ))
+    let id = parse_id(&id, "managed instance")?;
+    if let Some(at) = as_of(at)? {
+        let client = state.read().await?;
+        let row = managed_instances::as_of(&client, at, Some(id)).await?.pop();
+        return row.map(|r| Json(r.into())).ok_or_else(not_found);
+    }
+    Ok(Json(load(&state, id).await?))
 }
 
 /// `POST /managed-instances` → 201.

@@ -11,6 +11,7 @@ mod bindings;
 mod collectors;
 mod events;
 mod health;
+mod history;
 mod instances;
 mod metrics;
 mod openapi;
@@ -92,6 +93,17 @@ fn table() -> Vec<Entry> {
         // Also takes `?ticket=` from the route above (see `auth::access`).
         (GET, "/events", Role(Viewer), get(events::stream)),
         (GET, "/audit", Role(Admin), get(audit::list)),
+        (GET, "/audit/export", Role(Admin), get(audit::export)),
+        (GET, "/managed-instances/{id}/history", Role(Viewer), get(history::instance_history)),
+        (GET, "/managed-instances/{id}/diff", Role(Viewer), get(history::instance_diff)),
+        (GET, "/collectors/{id}/history", Role(Viewer), get(history::collector_history)),
+        (GET, "/collectors/{id}/diff", Role(Viewer), get(history::collector_diff)),
+        (GET, "/users/{id}/history", Role(Admin), get(history::user_history)),
+        (GET, "/users/{id}/diff", Role(Admin), get(history::user_diff)),
+        (GET, "/registration-secrets/{id}/history", Role(Admin), get(history::secret_history)),
+        (GET, "/registration-secrets/{id}/diff", Role(Admin), get(history::secret_diff)),
+        (GET, "/alert-rules/{id}/history", Role(Viewer), get(history::rule_history)),
+        (GET, "/alert-rules/{id}/diff", Role(Viewer), get(history::rule_diff)),
         (GET, "/metrics/series", Role(Viewer), get(series::series)),
         (GET, "/collectors/{id}/queries/slow", Role(Viewer), get(statements::slow)),
         (GET, "/collectors/{id}/queries/frequent", Role(Viewer), get(statements::frequent)),

@@ -1,6 +1,7 @@
 //! `/registration-secrets` (admin): the secret is shown once, at creation; lists show a prefix.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::history::{as_of, AsOf};
 use super::parse_id;
 use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
@@ -71,9 +73,16 @@ async fn load(state: &AppState, id: Uuid) -> Result<SecretView, ApiError> {
 }
 
 /// `GET /registration-secrets`
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<SecretView>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    at: Result<Query<AsOf>, QueryRejection>,
+) -> Result<Json<Vec<SecretView>>, ApiError> {
+    let at = as_of(at)?;
     let client = state.read().await?;
-    let rows = registration_secrets::list(&client).await?;
+    let rows = match at {
+        Some(at) => registration_secrets::as_of(&client, at, None).await?,
+        None => registration_secrets::list(&client).await?,
+    };
     Ok(Json(rows.into_iter().map(SecretView::from).collect()))
 }
 
@@ -81,10 +90,17 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Secre
 pub(crate) async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    at: Result<Query<AsOf>, QueryRejection>,
 ) -> Result<Json<SecretView>, ApiError> {
-    Ok(Json(
-        load(&state, parse_id(&id, "registration secret")?).await?,
-    ))
+    let id = parse_id(&id, "registration secret")?;
+    if let Some(at) = as_of(at)? {
+        let client = state.read().await?;
+        let row = registration_secrets::as_of(&client, at, Some(id))
+            .await?
+            .pop();
+        return row.map(|r| Json(r.into())).ok_or_else(not_found);
+    }
+    Ok(Json(load(&state, id).await?))
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::history::{as_of, AsOf};
 use super::parse_id;
 use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
@@ -59,9 +61,16 @@ async fn load_existing(state: &AppState, id: Uuid) -> Result<UserView, ApiError>
 }
 
 /// `GET /users`
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    at: Result<Query<AsOf>, QueryRejection>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    let at = as_of(at)?;
     let client = state.read().await?;
-    let rows = users::list(&client).await?;
+    let rows = match at {
+        Some(at) => users::as_of(&client, at, None).await?,
+        None => users::list(&client).await?,
+    };
     Ok(Json(rows.into_iter().map(UserView::from).collect()))
 }
 

@@ -6,7 +6,7 @@ use domain::{AggregateKind, StoredEvent};
 use serde_json::json;
 use tokio_postgres::Transaction;
 
-use super::{decode, uuid_of, EventProjector};
+use super::{decode, uuid_of, EventProjector, HistorySpec};
 use crate::runtime::ApplyError;
 
 /// Rules, alerts and their history, silences and channels; and, once per firing or resolving
@@ -23,7 +23,13 @@ impl EventProjector for Alerting {
         "rm_alert_history",
         "rm_silences",
         "rm_notification_channels",
+        "rm_alert_rule_history",
     ];
+    const HISTORY: Option<HistorySpec> = Some(HistorySpec {
+        kind: AggregateKind::AlertRule,
+        table: "rm_alert_rule_history",
+        state: "SELECT to_jsonb(r) - 'last_sequence' FROM rm_alert_rules r WHERE id = $1",
+    });
 
     async fn apply_event(
         &self,

@@ -3,7 +3,7 @@ use domain::collector::CollectorEvent;
 use domain::{AggregateKind, StoredEvent};
 use tokio_postgres::Transaction;
 
-use super::{decode, uuid_of, EventProjector};
+use super::{decode, uuid_of, EventProjector, HistorySpec};
 use crate::runtime::ApplyError;
 
 /// `rm_collectors`: registration facts; activity is added by the metrics side.
@@ -26,7 +26,21 @@ pub(crate) fn uuids(ids: &[String]) -> Result<Vec<uuid::Uuid>, ApplyError> {
 #[async_trait]
 impl EventProjector for Collectors {
     const NAME: &'static str = "collectors";
-    const TABLES: &'static [&'static str] = &["rm_collectors", "rm_collector_instances"];
+    const TABLES: &'static [&'static str] = &[
+        "rm_collectors",
+        "rm_collector_instances",
+        "rm_collector_history",
+    ];
+    const HISTORY: Option<HistorySpec> = Some(HistorySpec {
+        kind: AggregateKind::Collector,
+        table: "rm_collector_history",
+        state: "SELECT to_jsonb(c) - 'last_sequence' - 'refresh_secret_hash'
+                       || jsonb_build_object('instance_ids', coalesce(
+                            (SELECT jsonb_agg(ci.instance_id ORDER BY ci.instance_id)
+                               FROM rm_collector_instances ci WHERE ci.collector_id = c.id),
+                            '[]'::jsonb))
+                  FROM rm_collectors c WHERE c.id = $1",
+    });
 
     // Over 60 lines on purpose: one arm per event, each event's row change beside its kind.
     async fn apply_event(

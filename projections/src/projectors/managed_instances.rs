@@ -3,7 +3,7 @@ use domain::managed_instance::ManagedInstanceEvent;
 use domain::{AggregateKind, StoredEvent};
 use tokio_postgres::Transaction;
 
-use super::{decode, uuid_of, EventProjector};
+use super::{decode, uuid_of, EventProjector, HistorySpec};
 use crate::runtime::ApplyError;
 
 /// `rm_managed_instances`: everything the instance list shows, never a password.
@@ -12,7 +12,12 @@ pub struct ManagedInstances;
 #[async_trait]
 impl EventProjector for ManagedInstances {
     const NAME: &'static str = "managed_instances";
-    const TABLES: &'static [&'static str] = &["rm_managed_instances"];
+    const TABLES: &'static [&'static str] = &["rm_managed_instances", "rm_instance_history"];
+    const HISTORY: Option<HistorySpec> = Some(HistorySpec {
+        kind: AggregateKind::ManagedInstance,
+        table: "rm_instance_history",
+        state: "SELECT to_jsonb(t) - 'last_sequence' FROM rm_managed_instances t WHERE id = $1",
+    });
 
     // Over 60 lines on purpose: one arm per event, each event's row change beside its kind.
     async fn apply_event(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::signature::{EventSeal, SignatureError, SIGNATURE_HEADER};
-use domain::StoredEvent;
+use domain::{AggregateKind, StoredEvent};
 use tokio_postgres::Transaction;
 
 pub use alerting::Alerting;
@@ -44,6 +44,8 @@ pub trait EventProjector: Send + Sync + 'static {
     /// Whether applying an event tells live dashboards (`NOTIFY pga_changes`, delivered on
     /// commit) that this entity changed.
     const NOTIFY: bool = true;
+    /// Where this projection keeps every version of its entities, for `as_of` and diffs.
+    const HISTORY: Option<HistorySpec> = None;
     /// Applies one event. Events of aggregates it does not care about return `Ok(())`.
     async fn apply_event(
         &self,
@@ -219,7 +221,14 @@ impl<P: EventProjector> EventProjection<P> {
         message: &Delivered,
     ) -> Result<(), ApplyError> {
         tx.batch_execute("SAVEPOINT pga_event").await?;
-        match self.inner.apply_event(tx, event).await {
+        let applied = match self.inner.apply_event(tx, event).await {
+            Ok(()) => match &P::HISTORY {
+                Some(history) => history.record(tx, event).await,
+                None => Ok(()),
+            },
+            Err(e) => Err(e),
+        };
+        match applied {
             Ok(()) => {
                 tx.batch_execute("RELEASE SAVEPOINT pga_event").await?;
                 if P::NOTIFY {
@@ -257,6 +266,65 @@ impl<P: EventProjector> EventProjection<P> {
                 &event.aggregate_type,
                 &event.aggregate_id,
                 &event.sequence,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Where a projection keeps its entities' versions: a table shaped like `rm_instance_history`
+/// (see the history migration), one row per event of `kind`, holding the live row as the
+/// projection left it. Written in the event's transaction from the live row itself, so a
+/// version is what the live read model showed, never a second fold that could drift from it.
+pub struct HistorySpec {
+    /// The aggregate whose events make versions.
+    pub kind: AggregateKind,
+    /// The history table.
+    pub table: &'static str,
+    /// One `jsonb` column: the entity's state from the live tables (`$1` its id), no row once
+    /// it is removed. It leaves out secrets (hashes) and bookkeeping (`last_sequence`).
+    pub state: &'static str,
+}
+
+impl HistorySpec {
+    /// Closes the entity's current version and opens the one `event` made. A version never
+    /// starts before the previous one (clocks of several servers may disagree a little).
+    async fn record(&self, tx: &Transaction<'_>, event: &StoredEvent) -> Result<(), ApplyError> {
+        if event.kind() != Some(self.kind) {
+            return Ok(());
+        }
+        let id = uuid_of(event)?;
+        let state: Option<serde_json::Value> =
+            tx.query_opt(self.state, &[&id]).await?.map(|r| r.get(0));
+        let table = self.table;
+        let closed = tx
+            .query_opt(
+                &format!(
+                    "UPDATE {table} SET valid_to = greatest($2, valid_from)
+                      WHERE id = $1 AND valid_to IS NULL AND sequence < $3
+                      RETURNING valid_to"
+                ),
+                &[&id, &event.recorded_at, &event.sequence],
+            )
+            .await?
+            .map(|r| r.get::<_, chrono::DateTime<chrono::Utc>>(0));
+        let from = closed.map_or(event.recorded_at, |c| c.max(event.recorded_at));
+        tx.execute(
+            &format!(
+                "INSERT INTO {table}
+                    (id, sequence, valid_from, event_type, actor_kind, actor_id, actor_name, state)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
+            ),
+            &[
+                &id,
+                &event.sequence,
+                &from,
+                &event.event_type,
+                &event.meta("actor_kind"),
+                &event.meta("actor_id"),
+                &event.meta("actor_name"),
+                &state,
             ],
         )
         .await?;

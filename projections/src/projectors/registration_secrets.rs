@@ -3,7 +3,7 @@ use domain::registration_secret::RegistrationSecretEvent;
 use domain::{AggregateKind, StoredEvent};
 use tokio_postgres::Transaction;
 
-use super::{decode, uuid_of, EventProjector};
+use super::{decode, uuid_of, EventProjector, HistorySpec};
 use crate::runtime::ApplyError;
 
 /// `rm_registration_secrets`: name, prefix, state and use; never the secret or its hash.
@@ -12,7 +12,12 @@ pub struct RegistrationSecrets;
 #[async_trait]
 impl EventProjector for RegistrationSecrets {
     const NAME: &'static str = "registration_secrets";
-    const TABLES: &'static [&'static str] = &["rm_registration_secrets"];
+    const TABLES: &'static [&'static str] = &["rm_registration_secrets", "rm_secret_history"];
+    const HISTORY: Option<HistorySpec> = Some(HistorySpec {
+        kind: AggregateKind::RegistrationSecret,
+        table: "rm_secret_history",
+        state: "SELECT to_jsonb(s) - 'last_sequence' FROM rm_registration_secrets s WHERE id = $1",
+    });
 
     // Over 60 lines on purpose: one arm per event, each event's row change beside its kind.
     async fn apply_event(

@@ -3,7 +3,7 @@ use domain::user::UserEvent;
 use domain::{AggregateKind, StoredEvent};
 use tokio_postgres::Transaction;
 
-use super::{decode, uuid_of, EventProjector};
+use super::{decode, uuid_of, EventProjector, HistorySpec};
 use crate::runtime::ApplyError;
 
 /// `rm_users`: username, role, active, last login, and the password hash login verifies.
@@ -12,7 +12,13 @@ pub struct Users;
 #[async_trait]
 impl EventProjector for Users {
     const NAME: &'static str = "users";
-    const TABLES: &'static [&'static str] = &["rm_users"];
+    const TABLES: &'static [&'static str] = &["rm_users", "rm_user_history"];
+    const HISTORY: Option<HistorySpec> = Some(HistorySpec {
+        kind: AggregateKind::User,
+        table: "rm_user_history",
+        state:
+            "SELECT to_jsonb(u) - 'last_sequence' - 'password_hash' FROM rm_users u WHERE id = $1",
+    });
 
     async fn apply_event(
         &self,

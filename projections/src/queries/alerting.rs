@@ -5,6 +5,8 @@ use serde_json::Value;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
+use super::history;
+
 const RULE: &str = "SELECT jsonb_build_object(
         'id', r.id, 'builtin', r.builtin, 'enabled', r.enabled, 'version', r.version,
         'created_at', r.created_at, 'updated_at', r.updated_at,
@@ -256,4 +258,44 @@ pub async fn health(client: &Client) -> Result<Value, tokio_postgres::Error> {
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// A rule as the API answers it, from a history row (no `firing` count: that is not historical).
+const RULE_AS_OF: &str = "jsonb_build_object(
+        'id', id, 'builtin', builtin, 'enabled', enabled, 'version', version,
+        'created_at', created_at, 'updated_at', updated_at) || spec AS rule";
+
+/// Every rule as it was at `at` (or only `id`), built-in ones first, then by name.
+///
+/// # Errors
+/// The database failed.
+pub async fn rules_as_of(
+    client: &Client,
+    at: chrono::DateTime<chrono::Utc>,
+    id: Option<Uuid>,
+) -> Result<Vec<Value>, tokio_postgres::Error> {
+    history::as_of(
+        client,
+        &history::ALERT_RULES,
+        RULE_AS_OF,
+        "builtin IS NULL, name, id",
+        at,
+        id,
+        |r| r.get("rule"),
+    )
+    .await
+}
+
+/// Every version of one rule, oldest first.
+///
+/// # Errors
+/// The database failed.
+pub async fn rule_versions(
+    client: &Client,
+    id: Uuid,
+) -> Result<Vec<history::Version<Value>>, tokio_postgres::Error> {
+    history::versions(client, &history::ALERT_RULES, RULE_AS_OF, id, |r| {
+        r.get("rule")
+    })
+    .await
 }

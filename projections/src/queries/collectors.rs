@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
+use super::history;
+
 /// A collector with its activity.
 #[derive(Debug, Clone)]
 pub struct CollectorRow {
@@ -139,4 +141,52 @@ pub async fn refresh_secret_hash(
         )
         .await?
         .map(|r| r.get("refresh_secret_hash")))
+}
+
+/// A collector's registration facts and bindings from a history row; its activity is not
+/// historical (it comes from metric batches), so it reads as none.
+const AS_OF_COLUMNS: &str = "id, name, hostname, version, registered_at,
+    NULL::timestamptz AS last_seen, NULL::float8 AS seen_ago_s,
+    0::bigint AS metrics_count_total, 0::bigint AS metrics_count_24h, 0::bigint AS batches_total,
+    0::bigint AS rejected_batches, NULL::text AS last_rejected_reason, NULL::text AS last_instance,
+    0::bigint AS series_refused, NULL::text AS series_refused_last_metric,
+    ARRAY(SELECT jsonb_array_elements_text(history_state -> 'instance_ids')::uuid) AS instance_ids";
+
+/// Every collector as it was at `at` (or only `id`), by name; activity fields empty.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn as_of(
+    client: &Client,
+    at: DateTime<Utc>,
+    id: Option<Uuid>,
+) -> Result<Vec<CollectorRow>, tokio_postgres::Error> {
+    history::as_of(
+        client,
+        &history::COLLECTORS,
+        AS_OF_COLUMNS,
+        "name",
+        at,
+        id,
+        CollectorRow::from_row,
+    )
+    .await
+}
+
+/// Every version of one collector, oldest first; activity fields empty.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn versions(
+    client: &Client,
+    id: Uuid,
+) -> Result<Vec<history::Version<CollectorRow>>, tokio_postgres::Error> {
+    history::versions(
+        client,
+        &history::COLLECTORS,
+        AS_OF_COLUMNS,
+        id,
+        CollectorRow::from_row,
+    )
+    .await
 }

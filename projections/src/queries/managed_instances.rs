@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
+use super::history;
+
 /// A managed instance as the list and detail show it.
 #[derive(Debug, Clone)]
 pub struct InstanceRow {
@@ -121,4 +123,43 @@ pub async fn existing_ids(
         )
         .await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
+}
+
+/// Every instance as it was at `at` (or only `id`), by name.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn as_of(
+    client: &Client,
+    at: DateTime<Utc>,
+    id: Option<Uuid>,
+) -> Result<Vec<InstanceRow>, tokio_postgres::Error> {
+    history::as_of(
+        client,
+        &history::INSTANCES,
+        COLUMNS,
+        "name",
+        at,
+        id,
+        InstanceRow::from_row,
+    )
+    .await
+}
+
+/// Every version of one instance, oldest first.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn versions(
+    client: &Client,
+    id: Uuid,
+) -> Result<Vec<history::Version<InstanceRow>>, tokio_postgres::Error> {
+    history::versions(
+        client,
+        &history::INSTANCES,
+        COLUMNS,
+        id,
+        InstanceRow::from_row,
+    )
+    .await
 }

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
+use super::history;
+
 /// A registration secret as lists show it.
 #[derive(Debug, Clone)]
 pub struct SecretRow {
@@ -77,4 +79,36 @@ pub async fn list(client: &Client) -> Result<Vec<SecretRow>, tokio_postgres::Err
         )
         .await?;
     Ok(rows.iter().map(SecretRow::from_row).collect())
+}
+
+/// Every secret as it was at `at` (or only `id`), oldest first.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn as_of(
+    client: &Client,
+    at: DateTime<Utc>,
+    id: Option<Uuid>,
+) -> Result<Vec<SecretRow>, tokio_postgres::Error> {
+    history::as_of(
+        client,
+        &history::SECRETS,
+        COLUMNS,
+        "created_at",
+        at,
+        id,
+        SecretRow::from_row,
+    )
+    .await
+}
+
+/// Every version of one secret, oldest first.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn versions(
+    client: &Client,
+    id: Uuid,
+) -> Result<Vec<history::Version<SecretRow>>, tokio_postgres::Error> {
+    history::versions(client, &history::SECRETS, COLUMNS, id, SecretRow::from_row).await
 }

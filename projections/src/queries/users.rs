@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
+use super::history;
+
 /// A user as lists and the guard see it.
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -106,4 +108,36 @@ pub async fn other_active_admins(client: &Client, id: Uuid) -> Result<i64, tokio
         )
         .await?
         .get("admins"))
+}
+
+/// Every user as they were at `at` (or only `id`), by username.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn as_of(
+    client: &Client,
+    at: DateTime<Utc>,
+    id: Option<Uuid>,
+) -> Result<Vec<UserRow>, tokio_postgres::Error> {
+    history::as_of(
+        client,
+        &history::USERS,
+        COLUMNS,
+        "username",
+        at,
+        id,
+        UserRow::from_row,
+    )
+    .await
+}
+
+/// Every version of one user, oldest first (never the password hash: it is not kept).
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn versions(
+    client: &Client,
+    id: Uuid,
+) -> Result<Vec<history::Version<UserRow>>, tokio_postgres::Error> {
+    history::versions(client, &history::USERS, COLUMNS, id, UserRow::from_row).await
 }
