@@ -128,7 +128,7 @@ pub(crate) fn historical(view: CollectorView) -> Value {
 }
 
 /// The fields of a collector that metric batches, not events, set.
-pub(crate) const ACTIVITY_FIELDS: &[&str] = &[
+pub const ACTIVITY_FIELDS: &[&str] = &[
     "status",
     "last_seen",
     "metrics_count_total",

@@ -20,6 +20,8 @@ mod series;
 mod statements;
 mod users;
 
+pub use collectors::ACTIVITY_FIELDS as COLLECTOR_ACTIVITY_FIELDS;
+
 #[cfg(test)]
 mod bodies_never_panic;
 

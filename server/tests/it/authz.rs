@@ -72,6 +72,17 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/notification-channels", "admin"),
     ("PUT", "/notification-channels/{id}", "admin"),
     ("DELETE", "/notification-channels/{id}", "admin"),
+    ("GET", "/audit/export", "admin"),
+    ("GET", "/managed-instances/{id}/history", "viewer"),
+    ("GET", "/managed-instances/{id}/diff", "viewer"),
+    ("GET", "/collectors/{id}/history", "viewer"),
+    ("GET", "/collectors/{id}/diff", "viewer"),
+    ("GET", "/users/{id}/history", "admin"),
+    ("GET", "/users/{id}/diff", "admin"),
+    ("GET", "/registration-secrets/{id}/history", "admin"),
+    ("GET", "/registration-secrets/{id}/diff", "admin"),
+    ("GET", "/alert-rules/{id}/history", "viewer"),
+    ("GET", "/alert-rules/{id}/diff", "viewer"),
     ("GET", "/notifications", "admin"),
 ];
 

@@ -11,11 +11,15 @@ use projections::projectors::event_projectors;
 
 use crate::support::*;
 
-const TABLES: [(&str, &str); 5] = [
+const TABLES: [(&str, &str); 9] = [
     ("rm_users", "id"),
     ("rm_managed_instances", "id"),
     ("rm_collectors", "id"),
     ("rm_registration_secrets", "id"),
+    ("rm_user_history", "id, sequence"),
+    ("rm_instance_history", "id, sequence"),
+    ("rm_collector_history", "id, sequence"),
+    ("rm_secret_history", "id, sequence"),
     ("rm_audit_log", "aggregate_type, aggregate_id, sequence"),
 ];
 
@@ -135,6 +139,8 @@ async fn a_replayed_projection_equals_the_live_one() {
     .await;
     let live = snapshot(&sql).await;
     assert!(live[0].contains("u-three") && !live[0].contains("u-two"));
+    // History is kept, a removed instance with a last version of no state.
+    assert!(live[5].contains("\"state\":null"), "{}", live[5]);
 
     // Replay every projection while the live runners keep going.
     let mut reports = Vec::new();

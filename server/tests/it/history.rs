@@ -1,0 +1,478 @@
+//! History: what the live read models showed at several instants equals the `as_of` answers
+//! for those instants afterwards, also after a replay; diffs name the fields and who changed
+//! them; the audit trail pages without gaps and exports as CSV and JSON lines.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use projections::projectors::event_projectors;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// The read endpoints with history, as (list path, what to compare of each item).
+const LISTS: [&str; 5] = [
+    "/managed-instances",
+    "/collectors",
+    "/users",
+    "/registration-secrets",
+    "/alert-rules",
+];
+
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The items of a list answer, with what is not historical removed: a collector's status and
+/// activity (from metric batches), a rule's firing count (from alerts).
+fn items(path: &str, body: &Value) -> Vec<Value> {
+    let list = if path == "/alert-rules" {
+        body["rules"].clone()
+    } else {
+        body.clone()
+    };
+    let mut out: Vec<Value> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: {body}"))
+        .clone();
+    for item in &mut out {
+        let fields = item.as_object_mut().expect("object");
+        if path == "/collectors" {
+            for key in api::http::COLLECTOR_ACTIVITY_FIELDS {
+                fields.remove(*key);
+            }
+        }
+        if path == "/alert-rules" {
+            fields.remove("firing");
+        }
+    }
+    out
+}
+
+/// Every list and every item's detail, as the admin sees them now.
+async fn snapshot(app: &TestApp, as_of: Option<DateTime<Utc>>) -> Vec<(String, Vec<Value>)> {
+    let query = as_of.map_or_else(String::new, |t| format!("?as_of={}", at(t)));
+    let mut out = Vec::new();
+    for path in LISTS {
+        let reply = app.api().get(&format!("{path}{query}"), app.admin()).await;
+        assert_eq!(reply.status, 200, "{path}{query}: {}", reply.body);
+        let list = items(path, &reply.body);
+        let mut details = Vec::new();
+        if path != "/users" {
+            for item in &list {
+                let id = item["id"].as_str().expect("id");
+                let one = app
+                    .api()
+                    .get(&format!("{path}/{id}{query}"), app.admin())
+                    .await;
+                assert_eq!(one.status, 200, "{path}/{id}{query}: {}", one.body);
+                let wrapped = if path == "/alert-rules" {
+                    json!({"rules": [one.body]})
+                } else {
+                    json!([one.body])
+                };
+                details.extend(items(path, &wrapped));
+            }
+        }
+        out.push((path.to_owned(), list));
+        out.push((format!("{path}/{{id}}"), details));
+    }
+    out
+}
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let reply = app
+        .api()
+        .call(method.clone(), path, Some(app.admin()), Some(body))
+        .await;
+    assert!(
+        (200..300).contains(&reply.status),
+        "{method} {path}: {} {}",
+        reply.status,
+        reply.body
+    );
+    reply.body
+}
+
+/// An instant between two steps: nothing is recorded at it.
+async fn instant() -> DateTime<Utc> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let t = Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    t
+}
+
+// Over 60 lines on purpose: one scripted sequence of commands, read top to bottom, with the
+// snapshots taken between its steps and compared at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_answers_equal_what_the_live_projections_showed() {
+    let app = TestApp::builder().admin().spawn().await;
+    let before_all = instant().await;
+    let empty = snapshot(&app, Some(before_all)).await;
+    assert!(
+        empty[0].1.is_empty(),
+        "no instance before the first: {:?}",
+        empty[0]
+    );
+
+    // Step 1: one of each.
+    let kept = app.managed_instance("history-a").await;
+    let removed = app.managed_instance("history-b").await;
+    let viewer = app.user("history-viewer", "viewer").await;
+    let secret = call(
+        &app,
+        reqwest::Method::POST,
+        "/registration-secrets",
+        json!({"name": "history secret"}),
+    )
+    .await;
+    let secret_id = secret["id"].as_str().expect("id").to_owned();
+    let collector = app.register_collector("history-collector").await;
+    let rule = call(
+        &app,
+        reqwest::Method::POST,
+        "/alert-rules",
+        json!({"name": "History rule",
+        "severity": "warning",
+        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
+                      "window_secs": 60, "aggregate": "none", "op": ">", "threshold": 5},
+        "for_secs": 0, "scope": {"kind": "all"}, "message": "deep"}),
+    )
+    .await;
+    let rule_id = rule["id"].as_str().expect("id").to_owned();
+    let t1 = instant().await;
+    let s1 = snapshot(&app, None).await;
+
+    // Step 2: every kind edited.
+    call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/managed-instances/{kept}"),
+        json!({"port": 5433, "tags": ["prod", "eu"]}),
+    )
+    .await;
+    call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/users/{}", viewer.id),
+        json!({"role": "editor"}),
+    )
+    .await;
+    call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/registration-secrets/{secret_id}"),
+        json!({"active": false}),
+    )
+    .await;
+    call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/collectors/{}/instances", collector.id),
+        json!({"instance_ids": [kept]}),
+    )
+    .await;
+    call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/alert-rules/{rule_id}"),
+        json!({"name": "History rule",
+        "severity": "critical",
+        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
+                      "window_secs": 60, "aggregate": "none", "op": ">", "threshold": 9},
+        "for_secs": 0, "scope": {"kind": "all"}, "message": "deeper"}),
+    )
+    .await;
+    let t2 = instant().await;
+    let s2 = snapshot(&app, None).await;
+
+    // Step 3: removals.
+    for path in [
+        format!("/managed-instances/{removed}"),
+        format!("/users/{}", viewer.id),
+        format!("/registration-secrets/{secret_id}"),
+        format!("/collectors/{}", collector.id),
+        format!("/alert-rules/{rule_id}"),
+    ] {
+        let reply = app.api().delete(&path, app.admin()).await;
+        assert!(
+            reply.status == 204 || reply.status == 200,
+            "DELETE {path}: {}",
+            reply.status
+        );
+    }
+    let t3 = instant().await;
+    let s3 = snapshot(&app, None).await;
+
+    for (t, live) in [(t1, &s1), (t2, &s2), (t3, &s3)] {
+        assert_eq!(&snapshot(&app, Some(t)).await, live, "as of {}", at(t));
+    }
+    assert_ne!(s1, s2, "the steps changed what was shown");
+
+    // The diff names the fields, who changed them and when.
+    let diff = app
+        .api()
+        .get(
+            &format!(
+                "/managed-instances/{kept}/diff?from={}&to={}",
+                at(t1),
+                at(t2)
+            ),
+            app.admin(),
+        )
+        .await;
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    let fields: BTreeSet<&str> = diff.body["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["field"].as_str().expect("field"))
+        .collect();
+    assert!(
+        fields.contains("port") && fields.contains("tags"),
+        "{}",
+        diff.body
+    );
+    let port = diff.body["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["field"] == "port")
+        .expect("port")
+        .clone();
+    assert_eq!(
+        (port["from"].clone(), port["to"].clone()),
+        (json!(5432), json!(5433))
+    );
+    let events = diff.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{}", diff.body);
+    assert_eq!(events[0]["event_type"], "InstanceUpdated");
+    assert_eq!(events[0]["actor_name"], "root-admin", "{}", diff.body);
+    assert!(
+        events[0]["summary"].as_str().is_some_and(|s| !s.is_empty()),
+        "{}",
+        diff.body
+    );
+
+    // A removed entity: found before, 404 after; its history ends with no state.
+    let path = format!("/managed-instances/{removed}");
+    assert_eq!(
+        app.api()
+            .get(&format!("{path}?as_of={}", at(t2)), app.admin())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.api()
+            .get(&format!("{path}?as_of={}", at(t3)), app.admin())
+            .await
+            .status,
+        404
+    );
+    let history = app.api().get(&format!("{path}/history"), app.admin()).await;
+    let versions = history.body["versions"].as_array().expect("versions");
+    assert_eq!(
+        versions.last().expect("last")["state"],
+        Value::Null,
+        "{}",
+        history.body
+    );
+    let user_history = app
+        .api()
+        .get(&format!("/users/{}/history", viewer.id), app.admin())
+        .await;
+    assert!(
+        !user_history.body.to_string().contains("argon2"),
+        "no password hash in history"
+    );
+
+    // Bad instants are refused, naming the field.
+    for bad in ["yesterday", "2026-13-01T00:00:00Z", "99999-01-01T00:00:00Z"] {
+        let reply = app
+            .api()
+            .get(&format!("/managed-instances?as_of={bad}"), app.admin())
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["field"].clone()),
+            (422, json!("as_of")),
+            "{bad}: {}",
+            reply.body
+        );
+    }
+
+    // A replay of every event projection rebuilds the same history.
+    for projector in event_projectors(&app.env.seal()) {
+        app.env.replay(app.running(), projector).await;
+    }
+    for (t, live) in [(t1, &s1), (t2, &s2), (t3, &s3)] {
+        assert_eq!(
+            &snapshot(&app, Some(t)).await,
+            live,
+            "after replay, as of {}",
+            at(t)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_pages_without_gaps_and_exports() {
+    let app = TestApp::builder().admin().spawn().await;
+    let editor = app.user("audit-editor", "editor").await;
+    for i in 0..7 {
+        let reply = app
+            .api()
+            .post(
+                "/managed-instances",
+                Some(&editor.token),
+                json!({"name": format!("audited-{i}"), "host": "localhost", "port": 5432,
+                   "database": "postgres", "username": "postgres", "sslmode": "disable"}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let all = app.api().get("/audit?limit=1000", app.admin()).await.body;
+    let all: Vec<Value> = all.as_array().expect("entries").clone();
+    assert!(all.len() >= 9, "{}", all.len());
+
+    // Pages of 3 give every entry once, in the same order.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/audit?limit=3&before={}", urlencoding(c)),
+            None => "/audit?limit=3".to_owned(),
+        };
+        let page = app.api().get(&path, app.admin()).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = page.body.as_array().expect("page").clone();
+        cursor = page
+            .last()
+            .map(|e| e["cursor"].as_str().expect("cursor").to_owned());
+        let n = page.len();
+        paged.extend(page);
+        if n < 3 {
+            break;
+        }
+    }
+    assert_eq!(paged, all);
+
+    // One user, one kind.
+    let mine = app
+        .api()
+        .get(
+            "/audit?actor=audit-editor&event_type=InstanceRegistered",
+            app.admin(),
+        )
+        .await
+        .body;
+    assert_eq!(mine.as_array().expect("entries").len(), 7, "{mine}");
+    assert_eq!(
+        app.api()
+            .get("/audit?before=nonsense", app.admin())
+            .await
+            .status,
+        422
+    );
+
+    // The exports hold the same entries.
+    let day = Utc::now().date_naive();
+    let (from, to) = (
+        format!("{day}T00:00:00Z"),
+        format!("{day}T23:59:59.999999Z"),
+    );
+    let filter = format!("actor=audit-editor&from={from}&to={to}");
+    let get = |format: &str| {
+        let url = format!("{}/audit/export?format={format}&{filter}", app.api().base);
+        let token = app.admin().to_owned();
+        let http = app.api().http.clone();
+        async move {
+            let r = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("export");
+            assert_eq!(r.status(), 200);
+            let disposition = r.headers()["content-disposition"]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+            (disposition, r.text().await.expect("text"))
+        }
+    };
+    let (disposition, csv) = get("csv").await;
+    assert!(
+        disposition.starts_with("attachment; filename=\"audit-") && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
+    let listed = app
+        .api()
+        .get(&format!("/audit?{filter}"), app.admin())
+        .await
+        .body;
+    let listed = listed.as_array().expect("entries").len();
+    assert!(
+        listed > 7,
+        "the registrations and the editor's sign-in: {listed}"
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("recorded_at,actor_kind,actor_name"),
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 1 + listed, "{csv}");
+    assert!(
+        lines[1..].iter().all(|l| l.contains(",user,audit-editor,")),
+        "{csv}"
+    );
+    let registered = lines
+        .iter()
+        .filter(|l| l.contains(",managed_instance,"))
+        .count();
+    assert_eq!(registered, 7, "{csv}");
+    let (_, jsonl) = get("jsonl").await;
+    let entries: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(entries.len(), listed);
+    assert!(entries.iter().all(|e| e["actor_name"] == "audit-editor"));
+
+    // The command-line export, for auditors, reads the same projection.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pganalytics"))
+        .args([
+            "audit",
+            "export",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--actor",
+            "audit-editor",
+            "--format",
+            "jsonl",
+        ])
+        .env_clear()
+        .env("PGA_DATABASE_URL", &app.config().database_url)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .await
+        .expect("run pganalytics");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), jsonl);
+}
+
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
