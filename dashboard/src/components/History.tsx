@@ -1,10 +1,57 @@
 import { useState } from "react";
 import { get } from "../api/client";
-import type { HistoryAnswer, HistoryResource } from "../api/history";
+import { message } from "../api/errors";
+import type { DiffAnswer, HistoryAnswer, HistoryResource } from "../api/history";
 import { useLive } from "../hooks/useLive";
 import { fromLocalInput, toLocalInput } from "../lib/format";
-import { asOf, fieldRows, span } from "./historyView";
+import { asOf, fieldRows, fieldText, span } from "./historyView";
 import { ErrorNote, Loading } from "./ui";
+
+/** Compares the entity between two instants (GET /{resource}/{id}/diff): what changed, and by which events. */
+function Compare({ resource, id, from }: { resource: HistoryResource; id: string; from: number }) {
+  const [a, setA] = useState(() => toLocalInput(from));
+  const [b, setB] = useState(() => toLocalInput(Date.now()));
+  const [diff, setDiff] = useState<DiffAnswer | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    const [x, y] = [fromLocalInput(a), fromLocalInput(b)];
+    if (x === null || y === null) return setError("Choose both instants.");
+    try {
+      const q = new URLSearchParams({ from: new Date(x).toISOString(), to: new Date(y).toISOString() });
+      setDiff(await get<DiffAnswer>(`/${resource}/${id}/diff?${q}`));
+      setError(null);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  return (
+    <section className="card" aria-label="Compare">
+      <h3>Compare two instants</h3>
+      <div className="as-of">
+        <label className="inline-field">From<input type="datetime-local" step="1" value={a} onChange={(e) => setA(e.target.value)} /></label>
+        <label className="inline-field">To<input type="datetime-local" step="1" value={b} onChange={(e) => setB(e.target.value)} /></label>
+        <button type="button" className="secondary small" onClick={run}>Compare</button>
+      </div>
+      <ErrorNote text={error} />
+      {diff && (diff.changes.length === 0 ? <p className="empty">No change between them.</p> : (
+        <div className="scroll">
+          <table>
+            <thead><tr><th>Field</th><th>From</th><th>To</th></tr></thead>
+            <tbody>
+              {diff.changes.map((c) => (
+                <tr key={c.field}><td><code>{c.field}</code></td><td className="wrap">{fieldText(c.from)}</td><td className="wrap">{fieldText(c.to)}</td></tr>
+              ))}
+            </tbody>
+          </table>
+          <p className="muted small">
+            {diff.events.length} event{diff.events.length === 1 ? "" : "s"} between them
+            {diff.events.length > 0 && `: ${diff.events.map((e) => `${e.event_type} by ${e.actor_name ?? "the system"}`).join(", ")}`}.
+          </p>
+        </div>
+      ))}
+    </section>
+  );
+}
 
 /**
  * An entity's History tab: its versions, oldest first, and its state as of an instant chosen
@@ -76,6 +123,7 @@ export function History({ resource, id, kind }: { resource: HistoryResource; id:
           </div>
         )}
       </section>
+      <Compare resource={resource} id={id} from={min} />
       <section aria-label="Versions">
         <h3>Versions ({versions.length})</h3>
         <div className="scroll">
