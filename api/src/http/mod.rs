@@ -10,6 +10,7 @@ mod auth;
 mod bindings;
 mod collectors;
 mod events;
+mod fleet;
 mod health;
 mod history;
 mod instances;
@@ -96,6 +97,7 @@ fn table() -> Vec<Entry> {
         (GET, "/events", Role(Viewer), get(events::stream)),
         (GET, "/audit", Role(Admin), get(audit::list)),
         (GET, "/audit/export", Role(Admin), get(audit::export)),
+        (GET, "/fleet", Role(Viewer), get(fleet::overview)),
         (GET, "/managed-instances/{id}/history", Role(Viewer), get(history::instance_history)),
         (GET, "/managed-instances/{id}/diff", Role(Viewer), get(history::instance_diff)),
         (GET, "/collectors/{id}/history", Role(Viewer), get(history::collector_history)),

@@ -41,6 +41,8 @@ struct Pending {
     rows: Vec<(DateTime<Utc>, i64, f64)>,
     /// Hours the rows fall in.
     hours: HashSet<DateTime<Utc>>,
+    /// The overview's totals of each applied batch, in order.
+    fleet: Vec<(String, uuid::Uuid, super::fleet::FleetPoint)>,
 }
 
 /// Storage upkeep builds an hour's rollups once this long has passed after its end.
@@ -121,6 +123,7 @@ impl Projector for MetricSamples {
             "metric_statements",
             "metric_applied_batches",
             "metric_series_refused",
+            "rm_fleet",
         ]
     }
 
@@ -164,6 +167,7 @@ impl Projector for MetricSamples {
             }
             writer.finish().await?;
         }
+        super::fleet::write(tx, pending.fleet).await?;
         // Hours that may already be built get rebuilt by the next upkeep.
         let now = Utc::now();
         let closed: HashSet<DateTime<Utc>> = pending
@@ -202,6 +206,14 @@ impl Projector for MetricSamples {
         // message's samples to the batch's; a rollback of the batch clears them through
         // `rolled_back`, and `flush` writes them once per batch (one COPY).
         self.remember(collector, rows, known_now, missing_days);
+        if let Some(point) = (!instance.is_empty())
+            .then(|| super::fleet::FleetPoint::of(&batch))
+            .flatten()
+        {
+            if let Ok(mut p) = self.pending.lock() {
+                p.fleet.push((instance.to_owned(), collector, point));
+            }
+        }
         Ok(())
     }
 }

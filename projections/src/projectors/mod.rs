@@ -8,6 +8,7 @@ mod alerting;
 mod audit;
 mod collector_activity;
 mod collectors;
+pub mod fleet;
 mod managed_instances;
 mod metric_batch;
 mod metric_samples;

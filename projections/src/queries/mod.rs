@@ -6,6 +6,8 @@
 //! - [`collectors`]: collectors with their activity, bindings and refusals (written by
 //!   [`crate::projectors::collectors`], [`crate::projectors::collector_activity`] and
 //!   [`crate::projectors::metric_samples`]).
+//! - [`fleet`]: the fleet overview, one row per instance (written by
+//!   [`crate::projectors::fleet`] with each metric batch).
 //! - [`history`]: every version of instances, collectors, users, secrets and rules, for
 //!   `as_of` and diffs (written beside each live table).
 //! - [`managed_instances`]: the watched servers and their last connection test (written by
@@ -20,6 +22,7 @@
 pub mod alerting;
 pub mod audit;
 pub mod collectors;
+pub mod fleet;
 pub mod history;
 pub mod managed_instances;
 pub mod metrics;

@@ -73,6 +73,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("PUT", "/notification-channels/{id}", "admin"),
     ("DELETE", "/notification-channels/{id}", "admin"),
     ("GET", "/audit/export", "admin"),
+    ("GET", "/fleet", "viewer"),
     ("GET", "/managed-instances/{id}/history", "viewer"),
     ("GET", "/managed-instances/{id}/diff", "viewer"),
     ("GET", "/collectors/{id}/history", "viewer"),

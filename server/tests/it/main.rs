@@ -17,6 +17,7 @@ mod edge;
 mod edge_sweep;
 mod email_channel;
 mod faults;
+mod fleet;
 mod history;
 mod hour_build;
 mod http_limits;
