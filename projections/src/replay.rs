@@ -16,7 +16,9 @@ use async_nats::jetstream;
 use deadpool_postgres::Pool;
 use domain::bus::BusNames;
 
-use crate::runtime::{to_delivered, Projector, RunError, Runner, Source};
+use chrono::{DateTime, Utc};
+
+use crate::runtime::{to_delivered, Keep, Projector, RunError, Runner, Source};
 use crate::workers::legacy_stream_exists;
 
 /// The runtime's own per-projection tables, rebuilt alongside the read model.
@@ -47,23 +49,81 @@ pub struct ReplayReport {
     pub checkpoint: u64,
 }
 
-/// Rebuilds one projection from its streams (the events stream; or every metric partition, and
-/// the unpartitioned stream of earlier versions while it exists) and switches the live tables
-/// over. Progress and the report count messages over all of its streams.
-///
-/// # Errors
-/// [`RunError`] when PostgreSQL or JetStream fails; the live tables are then untouched and the
-/// half-built schema is left for the next replay to drop.
-pub async fn replay(
+/// One stream a replay reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPlan {
+    /// The stream's name.
+    pub stream: String,
+    /// Its first held sequence (past 1: earlier messages are gone, by age or by purge).
+    pub first: u64,
+    /// Its last sequence.
+    pub last: u64,
+    /// When its first held message was published (none: it holds none).
+    pub first_published: Option<DateTime<Utc>>,
+}
+
+impl StreamPlan {
+    /// Whether messages it once held are gone.
+    fn lost_some(&self) -> bool {
+        self.first > 1
+    }
+}
+
+/// What a replay will do, said before it starts.
+#[derive(Debug, Clone)]
+pub struct ReplayPlan {
+    /// Projection name.
+    pub projection: &'static str,
+    /// The tables it rebuilds.
+    pub tables: Vec<&'static str>,
+    /// The streams it reads.
+    pub streams: Vec<StreamPlan>,
+    /// What it keeps of the live tables, from before `cutoff` (none: the streams hold all of
+    /// their history, and everything is rebuilt).
+    pub keeps: Option<(DateTime<Utc>, String)>,
+    /// Why it will not run (it would lose history), if so.
+    pub refused: Option<String>,
+}
+
+impl std::fmt::Display for ReplayPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "replay {}: rebuilds {}",
+            self.projection,
+            self.tables.join(", ")
+        )?;
+        for s in &self.streams {
+            match s.first_published {
+                Some(at) => writeln!(
+                    f,
+                    "  from {} sequences {}..={} (first held message published {at})",
+                    s.stream, s.first, s.last
+                )?,
+                None => writeln!(
+                    f,
+                    "  from {} (no message held; last sequence {})",
+                    s.stream, s.last
+                )?,
+            }
+        }
+        match (&self.refused, &self.keeps) {
+            (Some(why), _) => write!(f, "  refused: {why}"),
+            (None, Some((cutoff, what))) => write!(f, "  keeps from the live tables, the streams no longer holding it (before {cutoff}): {what}"),
+            (None, None) => write!(f, "  keeps nothing: the streams hold every message since the first"),
+        }
+    }
+}
+
+/// The runners that read a projection's streams: the events stream; or every metric
+/// partition, and the unpartitioned stream of earlier versions while it exists.
+async fn runners(
     pool: &Pool,
     jetstream: &jetstream::Context,
     names: &BusNames,
-    projector: Arc<dyn Projector>,
-    progress: &(dyn Fn(&ReplayProgress) + Send + Sync),
-) -> Result<ReplayReport, RunError> {
-    let name = projector.name();
-    let schema = format!("pga_replay_{name}");
-    let mut runners = match projector.source() {
+    projector: &Arc<dyn Projector>,
+) -> Result<Vec<Runner>, RunError> {
+    Ok(match projector.source() {
         Source::Events => vec![Runner::new(
             pool.clone(),
             jetstream.clone(),
@@ -86,22 +146,120 @@ pub async fn replay(
             }
             runners
         }
-    };
-    covers_every_checkpoint(pool, name, &runners).await?;
-    for runner in &mut runners {
-        runner.consumer_name = names.consumer(&format!("replay_{}", runner.key));
-        runner.schema = Some(schema.clone());
-    }
-    prepare_schema(pool, &schema, projector.as_ref()).await?;
-    let mut targets = Vec::with_capacity(runners.len());
-    for runner in &runners {
+    })
+}
+
+async fn stream_plans(runners: &[Runner]) -> Result<Vec<StreamPlan>, RunError> {
+    let mut plans = Vec::with_capacity(runners.len());
+    for runner in runners {
         let mut stream = runner.stream().await?;
         let info = stream
             .info()
             .await
             .map_err(|e| RunError::Bus(e.to_string()))?;
-        targets.push(info.state.last_sequence);
+        let state = &info.state;
+        plans.push(StreamPlan {
+            stream: info.config.name.clone(),
+            first: state.first_sequence,
+            last: state.last_sequence,
+            first_published: (state.messages > 0)
+                .then(|| {
+                    DateTime::from_timestamp(
+                        state.first_timestamp.unix_timestamp(),
+                        state.first_timestamp.nanosecond(),
+                    )
+                })
+                .flatten(),
+        });
     }
+    Ok(plans)
+}
+
+/// What replaying `projector` would rebuild, from where, and what it would keep; or why it
+/// would be refused. A stream that no longer holds its first messages (PGA_METRICS keeps
+/// `max_age`) cannot rebuild what they made: a projection that can keep it
+/// ([`Projector::keep`]) keeps the live rows from before the newest such stream's first held
+/// message (or all of them, when such a stream is empty); any other is refused.
+///
+/// # Errors
+/// [`RunError`] when JetStream fails.
+pub async fn plan(
+    pool: &Pool,
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+    projector: Arc<dyn Projector>,
+) -> Result<ReplayPlan, RunError> {
+    let runners = runners(pool, jetstream, names, &projector).await?;
+    let streams = stream_plans(&runners).await?;
+    Ok(plan_of(projector.as_ref(), streams, Utc::now()))
+}
+
+fn plan_of(projector: &dyn Projector, streams: Vec<StreamPlan>, now: DateTime<Utc>) -> ReplayPlan {
+    let name = projector.name();
+    let lost: Vec<&StreamPlan> = streams.iter().filter(|s| s.lost_some()).collect();
+    let cutoff = lost.iter().map(|s| s.first_published.unwrap_or(now)).max();
+    let (keeps, refused) = match cutoff {
+        None => (None, None),
+        Some(cutoff) => match projector.keep(&format!("pga_replay_{name}"), cutoff) {
+            Some(keep) => (Some((cutoff, keep.what)), None),
+            None => {
+                let gone: Vec<String> = lost
+                    .iter()
+                    .map(|s| format!("{} (sequences before {})", s.stream, s.first))
+                    .collect();
+                (
+                    None,
+                    Some(format!(
+                        "messages that built the live {name} tables are gone from {}: a replay could not rebuild what they made, and this projection cannot keep it apart from the rebuilt rows, so nothing was changed",
+                        gone.join(", ")
+                    )),
+                )
+            }
+        },
+    };
+    ReplayPlan {
+        projection: name,
+        tables: projector.tables().to_vec(),
+        streams,
+        keeps,
+        refused,
+    }
+}
+
+/// Rebuilds one projection from its streams (see [`runners`]) and switches the live tables
+/// over, keeping what the streams no longer hold ([`plan`]). Progress and the report count
+/// messages over all of its streams.
+///
+/// # Errors
+/// [`RunError::Refused`] when it would lose history; [`RunError`] when PostgreSQL or
+/// JetStream fails. The live tables are then untouched and the half-built schema is left for
+/// the next replay to drop.
+pub async fn replay(
+    pool: &Pool,
+    jetstream: &jetstream::Context,
+    names: &BusNames,
+    projector: Arc<dyn Projector>,
+    progress: &(dyn Fn(&ReplayProgress) + Send + Sync),
+) -> Result<ReplayReport, RunError> {
+    let name = projector.name();
+    let schema = format!("pga_replay_{name}");
+    let mut runners = runners(pool, jetstream, names, &projector).await?;
+    covers_every_checkpoint(pool, name, &runners).await?;
+    let streams = stream_plans(&runners).await?;
+    let plan = plan_of(projector.as_ref(), streams, Utc::now());
+    if let Some(why) = plan.refused {
+        return Err(RunError::Refused(why));
+    }
+    let keep = plan
+        .keeps
+        .as_ref()
+        .and_then(|(cutoff, _)| projector.keep(&schema, *cutoff));
+    for runner in &mut runners {
+        runner.consumer_name = names.consumer(&format!("replay_{}", runner.key));
+        runner.schema = Some(schema.clone());
+    }
+    prepare_schema(pool, &schema, projector.as_ref()).await?;
+    let targets: Vec<u64> = plan.streams.iter().map(|s| s.last).collect();
     let target = targets.iter().sum();
     progress(&ReplayProgress {
         projection: name,
@@ -119,7 +277,13 @@ pub async fn replay(
         })
         .await?;
     }
-    let checkpoint = switch_over(pool, &schema, &runners).await?;
+    if let Some(keep) = &keep {
+        let client = pool.get().await?;
+        for sql in &keep.prepare {
+            client.batch_execute(sql).await?;
+        }
+    }
+    let checkpoint = switch_over(pool, &schema, &runners, keep.as_ref()).await?;
     progress(&ReplayProgress {
         projection: name,
         applied: checkpoint,
@@ -192,7 +356,12 @@ async fn covers_every_checkpoint(
 /// runner locks one) and tables, apply what arrived since on every stream, swap the tables,
 /// copy the checkpoints and positions. Returns the checkpoints' sum.
 // Over 60 lines on purpose: one transaction, read top to bottom: lock, catch up, swap tables, move the runtime rows, then the acks after commit.
-async fn switch_over(pool: &Pool, schema: &str, runners: &[Runner]) -> Result<u64, RunError> {
+async fn switch_over(
+    pool: &Pool,
+    schema: &str,
+    runners: &[Runner],
+    keep: Option<&Keep>,
+) -> Result<u64, RunError> {
     let Some(first) = runners.first() else {
         return Ok(0);
     };
@@ -247,6 +416,10 @@ async fn switch_over(pool: &Pool, schema: &str, runners: &[Runner]) -> Result<u6
             tail.extend(messages);
         }
         checkpoint += reached;
+    }
+    // What the streams no longer hold joins the rebuilt tables before they go live.
+    for sql in keep.map(|k| k.merge.as_slice()).unwrap_or_default() {
+        tx.batch_execute(sql).await?;
     }
     for table in first.projector.tables() {
         tx.batch_execute(&format!(

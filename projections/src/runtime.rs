@@ -75,6 +75,17 @@ pub enum ApplyError {
     Db(#[from] tokio_postgres::Error),
 }
 
+/// See [`Projector::keep`].
+#[derive(Debug, Clone, Default)]
+pub struct Keep {
+    /// What is kept, in words (the replay's plan says it before it starts).
+    pub what: String,
+    /// Run on its own, before the switch-over (slow work under weak locks).
+    pub prepare: Vec<String>,
+    /// Run in the switch-over transaction, after the catch-up, before the tables swap.
+    pub merge: Vec<String>,
+}
+
 /// A projection: a read model and how messages change it.
 #[async_trait]
 pub trait Projector: Send + Sync + 'static {
@@ -91,6 +102,15 @@ pub trait Projector: Send + Sync + 'static {
     /// DDL creating this projection's tables in `schema` for a replay, when
     /// `CREATE TABLE … (LIKE … INCLUDING ALL)` is not enough (partitioned tables).
     fn replay_ddl(&self, _schema: &str) -> Option<String> {
+        None
+    }
+
+    /// What a replay keeps of the live tables that its stream can no longer rebuild (the
+    /// stream's first message was published at `cutoff`; older ones are gone): SQL run before
+    /// the switch-over without blocking the live tables (`prepare`), and in the switch-over
+    /// after the catch-up (`merge`), with the rebuilt tables in `schema`. `None`: the
+    /// projection keeps nothing, and a replay from a stream that lost its beginning is refused.
+    fn keep(&self, _schema: &str, _cutoff: chrono::DateTime<chrono::Utc>) -> Option<Keep> {
         None
     }
 
@@ -125,6 +145,9 @@ pub enum RunError {
     /// applied; the consumer is reopened from the checkpoint.
     #[error("delivery gap after stream sequence {0}; resuming from there")]
     Gap(u64),
+    /// A replay that would lose history; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A consumer nobody fetched from for this long is removed by JetStream (its worker is gone).

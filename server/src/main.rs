@@ -281,6 +281,13 @@ async fn replay(
         .context("replay needs NATS (PGA_NATS_URL)")?;
     let jetstream = async_nats::jetstream::new(nats);
     for projector in chosen {
+        let plan =
+            projections::replay::plan(&read_pool, &jetstream, &config.names, projector.clone())
+                .await?;
+        println!("{plan}");
+        if plan.refused.is_some() {
+            anyhow::bail!("replay of {} refused", plan.projection);
+        }
         let report =
             projections::replay::replay(&read_pool, &jetstream, &config.names, projector, &|p| {
                 println!(

@@ -7,7 +7,7 @@ use domain::collector::CollectorTokenVerifier;
 use tokio_postgres::Transaction;
 
 use super::metric_batch::{claim, take_pending, verified_batch, ParsedBatches};
-use crate::runtime::{ApplyError, Delivered, Projector, Source};
+use crate::runtime::{ApplyError, Delivered, Keep, Projector, Source};
 
 pub use domain::metrics::TOKEN_HEADER;
 
@@ -56,6 +56,37 @@ impl Projector for CollectorActivity {
 
     fn source(&self) -> Source {
         Source::Metrics
+    }
+
+    fn keep(&self, schema: &str, cutoff: chrono::DateTime<chrono::Utc>) -> Option<Keep> {
+        let at = format!("'{}'::timestamptz", cutoff.to_rfc3339());
+        Some(Keep {
+            what: format!(
+                "per-minute counts before {cutoff} and every dedup record the rebuild lacks; \
+                 totals and last seen take the larger of live and rebuilt (batches the stream no \
+                 longer holds cannot be counted again)"
+            ),
+            prepare: Vec::new(),
+            merge: vec![
+                format!(
+                    "INSERT INTO {schema}.rm_collector_minutes SELECT * FROM public.rm_collector_minutes
+                      WHERE minute < {at} ON CONFLICT DO NOTHING"
+                ),
+                format!(
+                    "INSERT INTO {schema}.rm_applied_batches SELECT * FROM public.rm_applied_batches
+                      ON CONFLICT DO NOTHING"
+                ),
+                format!(
+                    "INSERT INTO {schema}.rm_collector_activity AS n SELECT * FROM public.rm_collector_activity
+                       ON CONFLICT (collector_id) DO UPDATE SET
+                         metrics_count_total = greatest(n.metrics_count_total, excluded.metrics_count_total),
+                         batches_total = greatest(n.batches_total, excluded.batches_total),
+                         last_instance = CASE WHEN excluded.last_seen > n.last_seen
+                                              THEN excluded.last_instance ELSE n.last_instance END,
+                         last_seen = greatest(n.last_seen, excluded.last_seen)"
+                ),
+            ],
+        })
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -12,7 +12,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Transaction;
 
 use super::metric_batch::{claim, take_pending, verified_batch, ParsedBatches};
-use crate::runtime::{ApplyError, Delivered, Projector, Source};
+use crate::runtime::{ApplyError, Delivered, Keep, Projector, Source};
 
 /// `metric_series`, `metric_samples` (daily partitions), `metric_statements`: every accepted
 /// data point, written with binary `COPY` once per fetched batch of messages, by `flush`.
@@ -125,6 +125,10 @@ impl Projector for MetricSamples {
             "metric_series_refused",
             "rm_fleet",
         ]
+    }
+
+    fn keep(&self, schema: &str, cutoff: DateTime<Utc>) -> Option<Keep> {
+        Some(keep_samples(schema, cutoff))
     }
 
     fn replay_ddl(&self, schema: &str) -> Option<String> {
@@ -423,6 +427,98 @@ async fn store_statements(
         .await?;
     }
     Ok(())
+}
+
+/// What a replay of the samples keeps that its stream no longer holds (see
+/// [`Projector::keep`]): every day wholly before `cutoff`'s day moves across as it is (its
+/// partition is detached from the live table and attached to the rebuilt one; a sample the
+/// stream still carried for that day joins it), the samples of `cutoff`'s day before `cutoff`
+/// are copied, and series, statement texts, dedup records and the newest overview row stay.
+/// Refusal counts take the larger of live and rebuilt. Before the switch-over, each day to
+/// move gets a validated CHECK of its range, so attaching it does not scan it under the lock.
+fn keep_samples(schema: &str, cutoff: DateTime<Utc>) -> Keep {
+    let day = cutoff.date_naive();
+    let first_kept = partition_name(day);
+    let at = format!("'{}'::timestamptz", cutoff.to_rfc3339());
+    let old_days = format!(
+        "SELECT c.relname AS name, to_date(substr(c.relname, 16), 'YYYYMMDD') AS day
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           JOIN pg_class pc ON pc.oid = i.inhparent
+           JOIN pg_namespace ns ON ns.oid = pc.relnamespace
+          WHERE ns.nspname = 'public' AND pc.relname = 'metric_samples'
+            AND c.relname ~ '^metric_samples_[0-9]{{8}}$' AND c.relname < '{first_kept}'"
+    );
+    let prepare = format!(
+        "DO $$ DECLARE p record; BEGIN
+           FOR p IN {old_days} LOOP
+             IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                             WHERE conrelid = ('public.' || p.name)::regclass
+                               AND conname = p.name || '_day') THEN
+               EXECUTE format('ALTER TABLE public.%I ADD CONSTRAINT %I CHECK (ts >= %L AND ts < %L) NOT VALID',
+                              p.name, p.name || '_day', p.day, p.day + 1);
+             END IF;
+             EXECUTE format('ALTER TABLE public.%I VALIDATE CONSTRAINT %I', p.name, p.name || '_day');
+           END LOOP;
+         END $$"
+    );
+    let move_days = format!(
+        "DO $$ DECLARE p record; BEGIN
+           FOR p IN {old_days} ORDER BY 1 LOOP
+             IF to_regclass('{schema}.' || p.name) IS NOT NULL THEN
+               EXECUTE format('INSERT INTO public.%I SELECT * FROM {schema}.%I n
+                                WHERE NOT EXISTS (SELECT 1 FROM public.%I l
+                                                   WHERE l.series_id = n.series_id AND l.ts = n.ts)',
+                              p.name, p.name, p.name);
+               EXECUTE format('DROP TABLE {schema}.%I', p.name);
+             END IF;
+             EXECUTE format('ALTER TABLE public.metric_samples DETACH PARTITION public.%I', p.name);
+             EXECUTE format('ALTER TABLE public.%I SET SCHEMA {schema}', p.name);
+             EXECUTE format('ALTER TABLE {schema}.metric_samples ATTACH PARTITION {schema}.%I FOR VALUES FROM (%L) TO (%L)',
+                            p.name, p.day, p.day + 1);
+           END LOOP;
+         END $$"
+    );
+    let next = day + Duration::days(1);
+    let first_day = format!(
+        "DO $$ BEGIN
+           IF to_regclass('public.{first_kept}') IS NOT NULL THEN
+             CREATE TABLE IF NOT EXISTS {schema}.{first_kept} PARTITION OF {schema}.metric_samples
+               FOR VALUES FROM ('{day}') TO ('{next}');
+             INSERT INTO {schema}.metric_samples
+               SELECT * FROM public.{first_kept} l
+                WHERE l.ts < {at} AND NOT EXISTS (SELECT 1 FROM {schema}.metric_samples n
+                                                   WHERE n.series_id = l.series_id AND n.ts = l.ts);
+           END IF;
+         END $$"
+    );
+    let mut merge = vec![move_days, first_day];
+    for table in [
+        "metric_series",
+        "metric_statements",
+        "metric_applied_batches",
+        "metric_rollup_dirty_hours",
+        "rm_fleet",
+    ] {
+        merge.push(format!(
+            "INSERT INTO {schema}.{table} SELECT * FROM public.{table} ON CONFLICT DO NOTHING"
+        ));
+    }
+    merge.push(format!(
+        "INSERT INTO {schema}.metric_series_refused AS n SELECT * FROM public.metric_series_refused
+           ON CONFLICT (collector_id) DO UPDATE SET refused = greatest(n.refused, excluded.refused),
+             last_metric = CASE WHEN excluded.updated_at > n.updated_at THEN excluded.last_metric
+                                ELSE n.last_metric END,
+             updated_at = greatest(n.updated_at, excluded.updated_at)"
+    ));
+    Keep {
+        what: format!(
+            "samples before {cutoff} (days before {day} move across whole, {day} is copied up to the cutoff), \
+             every series, statement text, dedup record and overview row the rebuild lacks; \
+             refusal counts take the larger of live and rebuilt"
+        ),
+        prepare: vec![prepare],
+        merge,
+    }
 }
 
 #[cfg(test)]

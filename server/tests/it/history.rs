@@ -476,3 +476,207 @@ fn urlencoding(text: &str) -> String {
         })
         .collect()
 }
+
+/// Samples of one series at `ts`, as a native batch about `instance`.
+fn old_batch(c: &RegisteredCollector, instance: &str, ts: DateTime<Utc>, value: f64) -> Value {
+    json!({"batch_id": uuid::Uuid::new_v4().to_string(), "collector_id": c.id,
+    "instance": instance, "collected_at": ts.to_rfc3339(),
+    "samples": [
+        {"metric": "pg_database_numbackends", "labels": {"datname": "app"}, "value": value,
+         "ts": ts.to_rfc3339()},
+        {"metric": "pg_database_xact_commit_total", "labels": {"datname": "app"},
+         "value": value * 100.0, "ts": ts.to_rfc3339(), "counter": true},
+    ]})
+}
+
+async fn samples_before(sql: &tokio_postgres::Client, at: DateTime<Utc>) -> Vec<String> {
+    sql.query(
+        "SELECT s.ts::text || ' ' || s.series_id || ' ' || s.value FROM metric_samples s
+          WHERE s.ts < $1 ORDER BY 1",
+        &[&at],
+    )
+    .await
+    .expect("samples")
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+// Over 60 lines on purpose: the whole story of one replay, from the batches the stream loses
+// to what the rebuilt tables still hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_keeps_what_the_stream_no_longer_holds_or_refuses() {
+    let app = TestApp::builder().admin().spawn().await;
+    let id = app.managed_instance("kept-db").await;
+    let c = app.register_collector("kept-collector").await;
+    let bound = app
+        .api()
+        .put(
+            &format!("/collectors/{}/instances", c.id),
+            app.admin(),
+            json!({"instance_ids": [id]}),
+        )
+        .await;
+    assert_eq!(bound.status, 200, "{}", bound.body);
+    let names = &app.config().names;
+    let js = app.jetstream().await;
+    let stream =
+        names.metrics_partition_stream(domain::bus::metric_partition(&c.id, names.partitions()));
+
+    // Three days ago and two hours ago (a collector's backlog), then now.
+    let now = Utc::now();
+    let days_ago = now - chrono::Duration::days(3);
+    for (ts, v) in [(days_ago, 1.0), (now - chrono::Duration::hours(2), 2.0)] {
+        app.push_accepted(&c, &old_batch(&c, "kept-db", ts, v))
+            .await;
+    }
+    app.wait_for_points(&c.id, 4).await;
+    // PGA_METRICS loses them, as `max_age` makes it (purging is denied on these streams).
+    expire_all(&js, &stream).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    app.push_accepted(&c, &old_batch(&c, "kept-db", Utc::now(), 3.0))
+        .await;
+    app.wait_for_points(&c.id, 6).await;
+
+    let sql = app.sql().await;
+    let live_old = samples_before(&sql, now).await;
+    assert_eq!(live_old.len(), 4, "{live_old:?}");
+    let live_fleet = count(&sql, "SELECT count(*) FROM rm_fleet").await;
+    assert_eq!(live_fleet, 1);
+    let live_minutes = count(&sql, "SELECT count(*) FROM rm_collector_minutes").await;
+
+    let running = app.running();
+    for projector in projections::projectors::metric_projectors(
+        std::sync::Arc::new(app.env.token_keys()),
+        app.config().storage(),
+    ) {
+        let plan = projections::replay::plan(
+            &running.read_pool,
+            &running.jetstream,
+            names,
+            projector.clone(),
+        )
+        .await
+        .expect("plan");
+        let text = plan.to_string();
+        let (cutoff, _) = plan
+            .keeps
+            .clone()
+            .unwrap_or_else(|| panic!("keeps nothing: {text}"));
+        assert!(cutoff > now && plan.refused.is_none(), "{text}");
+        assert!(
+            text.contains(&stream) && text.contains("keeps from the live tables"),
+            "{text}"
+        );
+        app.env.replay(running, projector).await;
+    }
+
+    assert_eq!(
+        samples_before(&sql, now).await,
+        live_old,
+        "samples older than the stream kept"
+    );
+    let days: Vec<String> = sql
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'public.metric_samples'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("partitions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let old_day = projections::projectors::partition_name(days_ago.date_naive());
+    assert!(days.contains(&old_day), "{old_day} attached: {days:?}");
+    let collector = app.collector(&c.id).await;
+    assert_eq!(
+        collector["metrics_count_total"], 6,
+        "totals not lowered: {collector}"
+    );
+    assert_eq!(collector["batches_total"], 3, "{collector}");
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM rm_fleet").await,
+        live_fleet
+    );
+    assert!(count(&sql, "SELECT count(*) FROM rm_collector_minutes").await >= live_minutes);
+    // The series of the old samples still answers a chart query.
+    let chart = app
+        .api()
+        .get(
+            &format!(
+                "/metrics/series?instance_id={id}&metric=pg_database_numbackends&from={}&to={}",
+                at(days_ago - chrono::Duration::minutes(1)),
+                at(days_ago + chrono::Duration::minutes(1))
+            ),
+            app.admin(),
+        )
+        .await;
+    assert_eq!(chart.status, 200, "{}", chart.body);
+    assert!(chart.body.to_string().contains("1.0"), "{}", chart.body);
+
+    // The events stream losing its first message: an event projection's replay is refused,
+    // saying why, and the live tables stay.
+    let users_before = count(&sql, "SELECT count(*) FROM rm_users").await;
+    expire_all(&js, &names.events_stream()).await;
+    let users = event_projectors(&app.env.seal())
+        .into_iter()
+        .next()
+        .expect("users");
+    let refused = projections::replay::replay(
+        &running.read_pool,
+        &running.jetstream,
+        names,
+        users,
+        &|_| {},
+    )
+    .await;
+    match refused {
+        Err(projections::RunError::Refused(why)) => {
+            assert!(
+                why.contains("are gone from") && why.contains("nothing was changed"),
+                "{why}"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(
+        count(&sql, "SELECT count(*) FROM rm_users").await,
+        users_before
+    );
+}
+
+/// Lets `stream` drop every message it holds by age, then gives it back its `max_age`.
+async fn expire_all(js: &async_nats::jetstream::Context, stream: &str) {
+    let mut config = js
+        .get_stream(stream)
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .config
+        .clone();
+    let (kept, window) = (config.max_age, config.duplicate_window);
+    config.max_age = Duration::from_millis(200);
+    config.duplicate_window = Duration::from_millis(200);
+    js.update_stream(config.clone())
+        .await
+        .expect("shorten max_age");
+    eventually(&format!("{stream} emptied by age"), || async {
+        let info = js
+            .get_stream(stream)
+            .await
+            .expect("stream")
+            .info()
+            .await
+            .expect("info")
+            .state
+            .clone();
+        (info.messages == 0 && info.first_sequence > 1).then_some(())
+    })
+    .await;
+    config.max_age = kept;
+    config.duplicate_window = window;
+    js.update_stream(config).await.expect("restore max_age");
+}
