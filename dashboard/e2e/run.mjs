@@ -2,7 +2,7 @@
 // real pgAnalytics server with real PostgreSQL, NATS and a real collector agent.
 // Started by scripts/e2e.sh, which provides the server and these variables.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -48,6 +48,34 @@ async function call(method, path, token, body, headers = {}) {
   if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
   return json;
 }
+
+/** The records of a CSV text (quoted fields may hold commas, quotes and line breaks). */
+function csvRecords(text) {
+  const records = [];
+  let record = [];
+  let field = "";
+  let quoted = false;
+  for (let n = 0; n < text.length; n++) {
+    const c = text[n];
+    if (quoted) {
+      if (c === '"' && text[n + 1] === '"') { field += '"'; n++; } else if (c === '"') quoted = false; else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { record.push(field); field = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[n + 1] === "\n") n++;
+      record.push(field); records.push(record); record = []; field = "";
+    } else field += c;
+  }
+  if (field || record.length) { record.push(field); records.push(record); }
+  return records;
+}
+
+/** An instant as the browser's `datetime-local` inputs take it, in the browser's time zone. */
+const localInput = (page, ms) => page.evaluate((t) => {
+  const d = new Date(t);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}, ms);
 
 async function shot(page, name) {
   step += 1;
@@ -369,6 +397,96 @@ try {
   const formWidth = await small.evaluate(() => document.documentElement.scrollWidth);
   check(formWidth <= 390, `the rule form fits 390 px (${formWidth} px)`);
   await shot(small, "phone-rule-form");
+
+  console.log("history: the instance before and after an edit");
+  const editorToken = (await call("POST", "/auth/login", null, { username: EDITOR, password: EDITOR_PASSWORD })).access_token;
+  const beforeEdit = Date.now();
+  await page.waitForTimeout(1100); // the as-of input is to the second
+  await call("PUT", `/managed-instances/${managed.id}`, editorToken, { tags: ["e2e", "edited-e2e"] });
+  const afterEdit = Date.now() + 1000;
+  await signIn(ADMIN, ADMIN_PASSWORD);
+  await page.goto(`${BASE}/#/instances/${managed.id}`);
+  await page.getByRole("heading", { name: INSTANCE }).waitFor();
+  await page.getByRole("navigation", { name: "Instance views" }).getByRole("link", { name: "History" }).click();
+  const asOfState = page.locator('section[aria-label="State as of"]');
+  const tagsValue = asOfState.locator('tr[data-field="tags"] .value');
+  // The history is written by a projection: the edit shows once it has been applied.
+  await tagsValue.filter({ hasText: "edited-e2e" }).waitFor();
+  const asOfInput = asOfState.getByLabel("As of");
+  await asOfInput.fill(await localInput(page, beforeEdit));
+  await tagsValue.filter({ hasNotText: "edited-e2e" }).waitFor({ timeout: 3000 });
+  check((await tagsValue.innerText()) === "e2e", "the History tab, as of a moment before the edit, shows the old tags");
+  await shot(page, "instance-history-before");
+  await asOfInput.fill(await localInput(page, afterEdit));
+  await tagsValue.filter({ hasText: "edited-e2e" }).waitFor({ timeout: 3000 });
+  const tagsRow = asOfState.locator('tr[data-field="tags"]');
+  check((await tagsValue.innerText()) === "e2e, edited-e2e" && (await tagsRow.getAttribute("class")) === "highlight",
+    "and as of a moment after it, the new tags, marked as changed");
+  check((await page.locator('section[aria-label="Versions"] tbody tr').filter({ hasText: EDITOR }).count()) >= 1,
+    "the versions list names the editor who made the edit");
+  await shot(page, "instance-history-after");
+
+  console.log("audit trail: one user, one day, exported");
+  await navLink("Audit Trail").click();
+  await page.getByRole("heading", { name: "Audit trail" }).waitFor();
+  const auditFilters = page.getByRole("form", { name: "Audit filters" });
+  // Exact: the resource type select's name carries its options ("user", …).
+  const userFilter = auditFilters.getByLabel("User", { exact: true });
+  await userFilter.fill(EDITOR);
+  const today = (await localInput(page, Date.now())).slice(0, 10);
+  await auditFilters.getByLabel("One day").fill(today);
+  const [listed] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes("/api/v1/audit?") && r.url().includes(`actor=${EDITOR}`)),
+    auditFilters.getByRole("button", { name: "Apply" }).click(),
+  ]);
+  const entries = await listed.json();
+  const auditRows = page.locator('table[aria-label="Audit entries"] tbody tr');
+  await page.waitForFunction((n) => document.querySelectorAll('table[aria-label="Audit entries"] tbody tr').length === n, entries.length);
+  const actors = await auditRows.evaluateAll((rows) => rows.map((r) => r.dataset.actor));
+  check(entries.length >= 2 && actors.length === entries.length && actors.every((a) => a === EDITOR),
+    `filtered to ${EDITOR} and today, the audit trail shows only that user's ${actors.length} events`);
+  check(page.url().includes(`actor=${EDITOR}`) && page.url().includes("from="), "the filters are in the URL");
+  await page.reload();
+  await auditRows.first().waitFor();
+  check((await userFilter.inputValue()) === EDITOR && (await auditFilters.getByLabel("One day").inputValue()) === today
+    && (await auditRows.count()) === entries.length, "a reload (the link) shows the same filtered view");
+  await shot(page, "audit-trail");
+  const exported = async (button) => {
+    const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: button, exact: true }).click()]);
+    const path = join(ARTIFACTS, file.suggestedFilename());
+    await file.saveAs(path);
+    return { name: file.suggestedFilename(), text: readFileSync(path, "utf8") };
+  };
+  const csv = await exported("CSV");
+  const records = csvRecords(csv.text.trimEnd());
+  check(records[0].join(",") === "recorded_at,actor_kind,actor_name,aggregate_type,aggregate_id,sequence,event_type,summary"
+    && records.length - 1 >= entries.length && records.slice(1).every((r) => r[2] === EDITOR),
+    `the CSV export (${csv.name}) has the header row and ${records.length - 1} rows, every one ${EDITOR}'s`);
+  const jsonl = await exported("JSON lines");
+  const lines = jsonl.text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const [dayFrom, dayTo] = [new Date(`${today}T00:00:00`).getTime(), new Date(`${today}T23:59:59.999`).getTime()];
+  check(lines.length === records.length - 1 && lines.every((e) => e.actor_name === EDITOR
+    && new Date(e.recorded_at).getTime() >= dayFrom && new Date(e.recorded_at).getTime() <= dayTo),
+    `the JSON lines export (${jsonl.name}) has the same ${lines.length} entries, all ${EDITOR}'s, all today`);
+
+  console.log("fleet overview");
+  await navLink("Overview").click();
+  const fleet = page.locator("[data-fleet-ready]");
+  await fleet.waitFor();
+  const fleetRow = page.locator(`tr[data-instance="${managed.id}"]`);
+  await fleetRow.waitFor();
+  const fleetStatus = await fleetRow.getByTestId("fleet-status").innerText();
+  check((await fleetRow.getByRole("link", { name: INSTANCE }).getAttribute("href")) === `#/instances/${managed.id}` && fleetStatus.length > 0,
+    `the fleet overview lists ${INSTANCE}, linked to its page, with its status (${fleetStatus})`);
+  const header = (key) => page.locator(`th[data-sort="${key}"]`);
+  await header("name").getByRole("button").click();
+  await page.waitForFunction(() => document.querySelector('th[data-sort="name"]').getAttribute("aria-sort") === "descending");
+  await header("tps").getByRole("button").click();
+  await page.waitForFunction(() => document.querySelector('th[data-sort="tps"]').getAttribute("aria-sort") === "ascending"
+    && window.location.hash.includes("sort=tps"));
+  check((await header("tps").getAttribute("aria-sort")) === "ascending" && (await header("name").getAttribute("aria-sort")) === "none"
+    && page.url().includes("sort=tps"), "the fleet sorts by a clicked column, and keeps the sort in the URL");
+  await shot(page, "fleet-overview");
 } catch (e) {
   failed = e;
 } finally {
