@@ -26,7 +26,12 @@ function Spark({ values, label }: { values: (number | null)[]; label: string }) 
   const segments = sparkSegments(values, 60, 16);
   return (
     <svg className="spark" width="60" height="18" viewBox="0 -1 60 18" role="img" aria-label={label}>
-      {segments.map((points, n) => <polyline key={n} points={points} />)}
+      {segments.map((points, n) => {
+        // A lone minute between gaps is a dot, which a one-point polyline would not show.
+        if (points.includes(" ")) return <polyline key={n} points={points} />;
+        const [x, y] = points.split(",");
+        return <circle key={n} cx={x} cy={y} r="1.3" />;
+      })}
     </svg>
   );
 }
