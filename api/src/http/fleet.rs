@@ -6,20 +6,23 @@ use axum::Json;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use projections::projectors::fleet::SPARK_POINTS;
 use projections::queries::fleet::{self, FleetRow};
+use schemars::JsonSchema;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// `GET /fleet`: every managed instance, by name.
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct Fleet {
     generated_at: DateTime<Utc>,
     instances: Vec<FleetInstance>,
 }
 
-#[derive(Serialize)]
-struct FleetInstance {
+/// One instance's row of the fleet overview.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct FleetInstance {
     id: Uuid,
     name: String,
     tags: Vec<String>,

@@ -11,8 +11,9 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use projections::queries::history::Version;
 use projections::queries::{alerting, collectors, managed_instances, registration_secrets, users};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::collectors::{historical, CollectorView};
 use super::instances::InstanceView;
@@ -61,8 +62,9 @@ pub(crate) fn instant(field: &str, at: DateTime<Utc>) -> Result<(), ApiError> {
 }
 
 /// One version as the history page answers it.
-#[derive(Serialize, Clone)]
-struct VersionView {
+#[derive(Serialize, Clone, JsonSchema)]
+#[schemars(rename = "Version")]
+pub(crate) struct VersionView {
     sequence: i64,
     event_type: String,
     summary: Option<String>,
@@ -117,11 +119,51 @@ fn views<R, V: Serialize>(
     Ok(out)
 }
 
-fn page(versions: Vec<VersionView>, what: &str) -> Result<Json<Value>, ApiError> {
+/// `GET /{resource}/{id}/history`: every version, oldest first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "History")]
+pub(crate) struct HistoryPage {
+    versions: Vec<VersionView>,
+}
+
+/// One field that differs between two instants.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Change {
+    field: String,
+    from: Value,
+    to: Value,
+}
+
+/// An event between two instants.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct DiffEvent {
+    sequence: i64,
+    event_type: String,
+    summary: Option<String>,
+    actor_kind: Option<String>,
+    actor_name: Option<String>,
+    recorded_at: DateTime<Utc>,
+    changed: Vec<String>,
+}
+
+/// `GET /{resource}/{id}/diff`: the entity at two instants, the fields that differ, and the
+/// events in between (after `from`, up to `to`).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Diff {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Null: it did not exist then (not yet, or removed).
+    from_state: Value,
+    to_state: Value,
+    changes: Vec<Change>,
+    events: Vec<DiffEvent>,
+}
+
+fn page(versions: Vec<VersionView>, what: &str) -> Result<Json<HistoryPage>, ApiError> {
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no history of this {what}")));
     }
-    Ok(Json(json!({ "versions": versions })))
+    Ok(Json(HistoryPage { versions }))
 }
 
 /// `from`/`to` of a diff.
@@ -145,7 +187,7 @@ fn diff(
     versions: Vec<VersionView>,
     query: Result<Query<Between>, QueryRejection>,
     what: &str,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Diff>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::Invalid {
         field: "from".into(),
         message: format!("from and to must be RFC 3339 instants ({})", e.body_text()),
@@ -163,27 +205,35 @@ fn diff(
     }
     let before = state_at(&versions, q.from);
     let after = state_at(&versions, q.to);
-    let changes: Vec<Value> = changed(&before, &after)
+    let changes = changed(&before, &after)
         .into_iter()
-        .map(|field| {
-            let from = before.get(&field).cloned().unwrap_or(Value::Null);
-            let to = after.get(&field).cloned().unwrap_or(Value::Null);
-            json!({"field": field, "from": from, "to": to})
+        .map(|field| Change {
+            from: before.get(&field).cloned().unwrap_or(Value::Null),
+            to: after.get(&field).cloned().unwrap_or(Value::Null),
+            field,
         })
         .collect();
-    let events: Vec<Value> = versions
+    let events = versions
         .iter()
         .filter(|v| v.valid_from > q.from && v.valid_from <= q.to)
-        .map(|v| {
-            json!({"sequence": v.sequence, "event_type": v.event_type, "summary": v.summary,
-                   "actor_kind": v.actor_kind, "actor_name": v.actor_name,
-                   "recorded_at": v.valid_from, "changed": v.changed})
+        .map(|v| DiffEvent {
+            sequence: v.sequence,
+            event_type: v.event_type.clone(),
+            summary: v.summary.clone(),
+            actor_kind: v.actor_kind.clone(),
+            actor_name: v.actor_name.clone(),
+            recorded_at: v.valid_from,
+            changed: v.changed.clone(),
         })
         .collect();
-    Ok(Json(json!({
-        "from": q.from, "to": q.to, "from_state": before, "to_state": after,
-        "changes": changes, "events": events,
-    })))
+    Ok(Json(Diff {
+        from: q.from,
+        to: q.to,
+        from_state: before,
+        to_state: after,
+        changes,
+        events,
+    }))
 }
 
 async fn instance_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, ApiError> {
@@ -228,7 +278,7 @@ async fn rule_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, A
 pub(crate) async fn instance_history(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryPage>, ApiError> {
     page(instance_versions(&s, &id).await?, "managed instance")
 }
 
@@ -237,7 +287,7 @@ pub(crate) async fn instance_diff(
     State(s): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Diff>, ApiError> {
     diff(instance_versions(&s, &id).await?, q, "managed instance")
 }
 
@@ -245,7 +295,7 @@ pub(crate) async fn instance_diff(
 pub(crate) async fn collector_history(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryPage>, ApiError> {
     page(collector_versions(&s, &id).await?, "collector")
 }
 
@@ -254,7 +304,7 @@ pub(crate) async fn collector_diff(
     State(s): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Diff>, ApiError> {
     diff(collector_versions(&s, &id).await?, q, "collector")
 }
 
@@ -262,7 +312,7 @@ pub(crate) async fn collector_diff(
 pub(crate) async fn user_history(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryPage>, ApiError> {
     page(user_versions(&s, &id).await?, "user")
 }
 
@@ -271,7 +321,7 @@ pub(crate) async fn user_diff(
     State(s): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Diff>, ApiError> {
     diff(user_versions(&s, &id).await?, q, "user")
 }
 
@@ -279,7 +329,7 @@ pub(crate) async fn user_diff(
 pub(crate) async fn secret_history(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryPage>, ApiError> {
     page(secret_versions(&s, &id).await?, "registration secret")
 }
 
@@ -288,7 +338,7 @@ pub(crate) async fn secret_diff(
     State(s): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Diff>, ApiError> {
     diff(secret_versions(&s, &id).await?, q, "registration secret")
 }
 
@@ -296,7 +346,7 @@ pub(crate) async fn secret_diff(
 pub(crate) async fn rule_history(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryPage>, ApiError> {
     page(rule_versions(&s, &id).await?, "alert rule")
 }
 
@@ -305,12 +355,14 @@ pub(crate) async fn rule_diff(
     State(s): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Diff>, ApiError> {
     diff(rule_versions(&s, &id).await?, q, "alert rule")
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

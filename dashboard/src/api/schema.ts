@@ -132,6 +132,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alert-rules/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /alert-rules/{id}/diff (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Diff"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/alert-rules/{id}/disable": {
         parameters: {
             query?: never;
@@ -198,6 +243,51 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /alert-rules/{id}/history (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["History"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -336,6 +426,40 @@ export interface paths {
                         "application/json": components["schemas"]["AuditEntry"][];
                     };
                 };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /audit/export (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
                 /** @description JSON; errors are {"error": {"code", "message"}} */
                 default: {
                     headers: {
@@ -686,6 +810,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/collectors/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /collectors/{id}/diff (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Diff"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collectors/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /collectors/{id}/history (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["History"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/collectors/{id}/instances": {
         parameters: {
             query?: never;
@@ -947,6 +1161,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /fleet (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Fleet"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -1202,6 +1459,96 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/managed-instances/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /managed-instances/{id}/diff (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Diff"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/managed-instances/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /managed-instances/{id}/history (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["History"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1684,6 +2031,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/registration-secrets/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /registration-secrets/{id}/diff (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Diff"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registration-secrets/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /registration-secrets/{id}/history (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["History"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/silences": {
         parameters: {
             query?: never;
@@ -1922,6 +2359,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /users/{id}/diff (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Diff"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /users/{id}/history (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["History"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{id}/reset-password": {
         parameters: {
             query?: never;
@@ -2056,12 +2583,20 @@ export interface components {
             actor_name: string | null;
             aggregate_id: string;
             aggregate_type: string;
+            /** @description Pass as `before` for the next page. */
+            cursor: string;
             event_type: string;
             /** Format: date-time */
             recorded_at: string;
             /** Format: int64 */
             sequence: number;
             summary: string;
+        };
+        /** @description One field that differs between two instants. */
+        Change: {
+            field: string;
+            from: unknown;
+            to: unknown;
         };
         ChangePasswordRequest: {
             current_password: string;
@@ -2120,6 +2655,33 @@ export interface components {
             tested_at: string | null;
             tls: boolean | null;
         };
+        /**
+         * @description `GET /{resource}/{id}/diff`: the entity at two instants, the fields that differ, and the
+         *     events in between (after `from`, up to `to`).
+         */
+        Diff: {
+            changes: components["schemas"]["Change"][];
+            events: components["schemas"]["DiffEvent"][];
+            /** Format: date-time */
+            from: string;
+            /** @description Null: it did not exist then (not yet, or removed). */
+            from_state: unknown;
+            /** Format: date-time */
+            to: string;
+            to_state: unknown;
+        };
+        /** @description An event between two instants. */
+        DiffEvent: {
+            actor_kind: string | null;
+            actor_name: string | null;
+            changed: string[];
+            event_type: string;
+            /** Format: date-time */
+            recorded_at: string;
+            /** Format: int64 */
+            sequence: number;
+            summary: string | null;
+        };
         DirectConnectionTest: {
             /**
              * Format: int64
@@ -2142,6 +2704,48 @@ export interface components {
             /** @default [] */
             tags?: string[];
             username: string;
+        };
+        /** @description `GET /fleet`: every managed instance, by name. */
+        Fleet: {
+            /** Format: date-time */
+            generated_at: string;
+            instances: components["schemas"]["FleetInstance"][];
+        };
+        /** @description One instance's row of the fleet overview. */
+        FleetInstance: {
+            /** Format: double */
+            cache_hit_ratio: number | null;
+            /** Format: double */
+            connections: number | null;
+            /** Format: double */
+            database_size_bytes: number | null;
+            /** Format: int64 */
+            firing: number;
+            firing_severity: string | null;
+            /** Format: uuid */
+            id: string;
+            last_error: string | null;
+            /** Format: date-time */
+            last_heartbeat: string | null;
+            /** Format: date-time */
+            last_sample_at: string | null;
+            /** Format: double */
+            max_connections: number | null;
+            name: string;
+            /** Format: double */
+            replication_lag_s: number | null;
+            spark_connections: (number | null)[];
+            /** @description One point per minute of the last hour, oldest first, the last at the current minute. */
+            spark_tps: (number | null)[];
+            /** @description The last connection test's status. */
+            status: string;
+            tags: string[];
+            /** Format: double */
+            tps: number | null;
+        };
+        /** @description `GET /{resource}/{id}/history`: every version, oldest first. */
+        History: {
+            versions: components["schemas"]["Version2"][];
         };
         /** @description An instance as the list and detail show it. Never a password, not even sealed. */
         Instance: {
@@ -2347,6 +2951,23 @@ export interface components {
         Version: {
             name: string;
             version: string;
+        };
+        /** @description One version as the history page answers it. */
+        Version2: {
+            actor_kind: string | null;
+            actor_name: string | null;
+            /** @description Fields whose value differs from the previous version (every field for the first). */
+            changed: string[];
+            event_type: string;
+            /** Format: int64 */
+            sequence: number;
+            /** @description The entity after the event, as its live endpoint shows it; null once removed. */
+            state: unknown;
+            summary: string | null;
+            /** Format: date-time */
+            valid_from: string;
+            /** Format: date-time */
+            valid_to: string | null;
         };
     };
     responses: never;

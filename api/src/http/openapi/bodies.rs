@@ -6,8 +6,8 @@ use axum::http::{Method, StatusCode};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::super::{
-    audit, auth, bindings, collectors, events, health, instances, secrets, series, statements,
-    users,
+    audit, auth, bindings, collectors, events, fleet, health, history, instances, secrets, series,
+    statements, users,
 };
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -183,6 +183,53 @@ pub(super) fn table() -> Vec<(Method, &'static str, Bodies)> {
         ),
         (Method::POST, "/events/ticket", B::ok::<events::Ticket>()),
         (Method::GET, "/audit", B::ok::<Vec<audit::Entry>>()),
+        (Method::GET, "/fleet", B::ok::<fleet::Fleet>()),
+        (
+            Method::GET,
+            "/managed-instances/{id}/history",
+            B::ok::<history::HistoryPage>(),
+        ),
+        (
+            Method::GET,
+            "/managed-instances/{id}/diff",
+            B::ok::<history::Diff>(),
+        ),
+        (
+            Method::GET,
+            "/collectors/{id}/history",
+            B::ok::<history::HistoryPage>(),
+        ),
+        (
+            Method::GET,
+            "/collectors/{id}/diff",
+            B::ok::<history::Diff>(),
+        ),
+        (
+            Method::GET,
+            "/users/{id}/history",
+            B::ok::<history::HistoryPage>(),
+        ),
+        (Method::GET, "/users/{id}/diff", B::ok::<history::Diff>()),
+        (
+            Method::GET,
+            "/registration-secrets/{id}/history",
+            B::ok::<history::HistoryPage>(),
+        ),
+        (
+            Method::GET,
+            "/registration-secrets/{id}/diff",
+            B::ok::<history::Diff>(),
+        ),
+        (
+            Method::GET,
+            "/alert-rules/{id}/history",
+            B::ok::<history::HistoryPage>(),
+        ),
+        (
+            Method::GET,
+            "/alert-rules/{id}/diff",
+            B::ok::<history::Diff>(),
+        ),
         (
             Method::GET,
             "/metrics/series",
@@ -227,6 +274,11 @@ pub(super) const UNTYPED: &[(&str, &str, &str)] = &[
     ("PUT", "/notification-channels/{id}", ALERTING),
     ("DELETE", "/notification-channels/{id}", ALERTING),
     ("GET", "/notifications", ALERTING),
+    (
+        "GET",
+        "/audit/export",
+        "a CSV or JSON-lines attachment, not JSON; its columns are audit::Entry's",
+    ),
     (
         "GET",
         "/health",
