@@ -91,7 +91,7 @@ describe("match", () => {
 describe("the page list", () => {
   // The API route whose data each page shows: the page needs the role that route needs.
   const READS: Record<string, string> = {
-    "/": "GET /managed-instances",
+    "/": "GET /fleet",
     "/instances/:id": "GET /managed-instances/{id}",
     "/instances": "GET /managed-instances",
     "/collectors/:id": "GET /collectors/{id}",

@@ -103,7 +103,7 @@ export function History({ resource, id, kind }: { resource: HistoryResource; id:
         {shown.kind === "before" ? (
           <p className="empty" data-testid="as-of-state">Not yet created at this instant.</p>
         ) : shown.kind === "removed" ? (
-          <p className="empty" data-testid="as-of-state">Removed at this instant ({shown.version.summary}).</p>
+          <p className="empty" data-testid="as-of-state">Removed at this instant{shown.version.summary ? ` (${shown.version.summary})` : ""}.</p>
         ) : (
           <div className="scroll" data-testid="as-of-state" data-sequence={shown.version.sequence}>
             <table>
