@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod overview;
 mod versus;
 
 use anyhow::{bail, Context};
@@ -68,6 +69,9 @@ struct Args {
     /// Saturate: run the same load into another system right after, in the same run.
     #[arg(long, value_enum)]
     versus: Option<Versus>,
+    /// Overview: also time the dashboard's overview in headless Chromium.
+    #[arg(long)]
+    browser: bool,
     /// The VictoriaMetrics binary (`--versus victoria-metrics`).
     #[arg(long, default_value = "/usr/bin/victoria-metrics")]
     victoria_metrics: String,
@@ -86,6 +90,9 @@ enum Scenario {
     /// The built-in alert rules evaluated over a fleet's worth of series (`--collectors`
     /// instances, 25 databases each): how long a round takes.
     Alerts,
+    /// The fleet overview for `--collectors` instances fed through the pipeline: `GET /fleet`
+    /// latency, and with `--browser` the page's time to interactive in headless Chromium.
+    Overview,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
@@ -999,5 +1006,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Saturate => saturate(&args).await,
         Scenario::Query => query(&args).await,
         Scenario::Alerts => alerts(&args).await,
+        Scenario::Overview => overview::overview(&args).await,
     }
 }
