@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { download, get } from "../api/client";
 import { message } from "../api/errors";
 import { AGGREGATE_TYPES, type AuditEntry } from "../api/history";
@@ -103,10 +103,14 @@ export function Audit() {
   useEffect(() => {
     get<User[]>("/users").then((us) => setUsers(us.map((u) => u.username).sort())).catch(() => undefined);
   }, []);
+  // Bumped when the filters change, so a page asked for under the old ones is dropped.
+  const generation = useRef(0);
   const load = async (before: string | null) => {
+    const mine = generation.current;
     setBusy(true);
     try {
       const page = await get<AuditEntry[]>(`/audit?${queryOf(filters, { limit: String(PAGE), ...(before ? { before } : {}) })}`);
+      if (mine !== generation.current) return;
       setRows((old) => (before && old ? [...old, ...page] : page));
       setMore(page.length === PAGE);
       setError(null);
@@ -117,6 +121,7 @@ export function Audit() {
     }
   };
   useEffect(() => {
+    generation.current += 1;
     setRows(null);
     void load(null);
     // eslint-disable-next-line react-hooks/exhaustive-deps
