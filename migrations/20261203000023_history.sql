@@ -2,8 +2,10 @@
 -- instant its event was recorded until the next one's. Each table belongs to the projection
 -- of its live table and is written in the same transaction, from the live row just written,
 -- so `as_of` equals what the live projection showed; a replay rebuilds both together.
--- `state` is the live row as JSON without secrets (password and refresh-secret hashes) and
--- without `last_sequence`; NULL once the entity was removed.
+-- `state` is the live row as JSON, of the columns each projection names (never a secret such as
+-- a password or refresh-secret hash, nor what only observes: a connection test's time, latency
+-- and heartbeat); NULL once the entity was removed. An event that changes none of them makes
+-- no version (the audit log still lists it).
 CREATE TABLE rm_instance_history
 (
     id          uuid        NOT NULL,
@@ -18,7 +20,10 @@ CREATE TABLE rm_instance_history
     state       jsonb,
     PRIMARY KEY (id, sequence)
 );
-CREATE INDEX rm_instance_history_at ON rm_instance_history (valid_from, valid_to);
+-- "Valid at T" is a range containment: a GiST index on the range answers it without reading
+-- the versions before T.
+CREATE INDEX rm_instance_history_at ON rm_instance_history
+    USING gist (tstzrange(valid_from, valid_to, '[)'));
 
 CREATE TABLE rm_collector_history (LIKE rm_instance_history INCLUDING ALL);
 CREATE TABLE rm_user_history (LIKE rm_instance_history INCLUDING ALL);

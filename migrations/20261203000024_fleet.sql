@@ -16,12 +16,11 @@ CREATE TABLE rm_fleet
     database_size     double precision,
     -- The largest replay lag a replica reports.
     replication_lag_s double precision,
-    -- Counter sums (commits + rollbacks, blocks hit and read) and when they were read, for
-    -- the next rate.
-    xacts             double precision,
-    blks_hit          double precision,
-    blks_read         double precision,
-    counters_at       timestamptz,
+    -- The latest reading of each series the row is made of, by series ("metric{labels}"):
+    -- {"v": value, "t": time, "r": per-second rate of a counter}. Rates and sums come from
+    -- these, per series, so a batch split in chunks, a database dropped or a counter reset on
+    -- one database does not skew the instance's figures.
+    series            jsonb            NOT NULL DEFAULT '{}',
     tps               double precision,
     cache_hit_ratio   double precision,
     -- The minute of the sparklines' last point; one point per minute, at most 60.

@@ -9,17 +9,19 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use projections::queries::history::Version;
+use domain::user::Role;
+use projections::queries::history::{Page, Version};
 use projections::queries::{alerting, collectors, managed_instances, registration_secrets, users};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::collectors::{historical, CollectorView};
-use super::instances::InstanceView;
+use super::instances::{observed_out, InstanceView};
 use super::parse_id;
 use super::secrets::SecretView;
 use super::users::UserView;
+use crate::auth::access::CurrentUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -124,6 +126,8 @@ fn views<R, V: Serialize>(
 #[schemars(rename = "History")]
 pub(crate) struct HistoryPage {
     versions: Vec<VersionView>,
+    /// Older versions exist: ask again with `before` = the first version's sequence.
+    more: bool,
 }
 
 /// One field that differs between two instants.
@@ -157,13 +161,6 @@ pub(crate) struct Diff {
     to_state: Value,
     changes: Vec<Change>,
     events: Vec<DiffEvent>,
-}
-
-fn page(versions: Vec<VersionView>, what: &str) -> Result<Json<HistoryPage>, ApiError> {
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("no history of this {what}")));
-    }
-    Ok(Json(HistoryPage { versions }))
 }
 
 /// `from`/`to` of a diff.
@@ -236,127 +233,255 @@ fn diff(
     }))
 }
 
-async fn instance_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, ApiError> {
+async fn instance_versions(
+    s: &AppState,
+    id: &str,
+    page: Page,
+) -> Result<Vec<VersionView>, ApiError> {
     let id = parse_id(id, "managed instance")?;
-    let client = state.read().await?;
-    views(
-        managed_instances::versions(&client, id).await?,
-        InstanceView::from,
-    )
+    let client = s.read().await?;
+    views(managed_instances::versions(&client, id, page).await?, |r| {
+        observed_out(InstanceView::from(r))
+    })
 }
 
-async fn collector_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, ApiError> {
+async fn collector_versions(
+    s: &AppState,
+    id: &str,
+    page: Page,
+) -> Result<Vec<VersionView>, ApiError> {
     let id = parse_id(id, "collector")?;
-    let client = state.read().await?;
-    views(collectors::versions(&client, id).await?, |r| {
+    let client = s.read().await?;
+    views(collectors::versions(&client, id, page).await?, |r| {
         historical(CollectorView::from(r))
     })
 }
 
-async fn user_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, ApiError> {
+async fn user_versions(s: &AppState, id: &str, page: Page) -> Result<Vec<VersionView>, ApiError> {
     let id = parse_id(id, "user")?;
-    let client = state.read().await?;
-    views(users::versions(&client, id).await?, UserView::from)
+    let client = s.read().await?;
+    views(users::versions(&client, id, page).await?, UserView::from)
 }
 
-async fn secret_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, ApiError> {
+async fn secret_versions(s: &AppState, id: &str, page: Page) -> Result<Vec<VersionView>, ApiError> {
     let id = parse_id(id, "registration secret")?;
-    let client = state.read().await?;
+    let client = s.read().await?;
     views(
-        registration_secrets::versions(&client, id).await?,
+        registration_secrets::versions(&client, id, page).await?,
         SecretView::from,
     )
 }
 
-async fn rule_versions(state: &AppState, id: &str) -> Result<Vec<VersionView>, ApiError> {
+async fn rule_versions(s: &AppState, id: &str, page: Page) -> Result<Vec<VersionView>, ApiError> {
     let id = parse_id(id, "alert rule")?;
-    let client = state.read().await?;
-    views(alerting::rule_versions(&client, id).await?, |v| v)
+    let client = s.read().await?;
+    views(alerting::rule_versions(&client, id, page).await?, |v| v)
 }
 
-/// `GET /managed-instances/{id}/history`
+/// `?before=&limit=` of a history page.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    /// Only versions made by events before this sequence (the previous page's first).
+    before: Option<i64>,
+    /// 1–1000; default 200.
+    limit: Option<i64>,
+}
+
+/// Which resource a history or diff is of.
+#[derive(Clone, Copy)]
+enum Resource {
+    Instance,
+    Collector,
+    User,
+    Secret,
+    Rule,
+}
+
+impl Resource {
+    fn what(self) -> &'static str {
+        match self {
+            Self::Instance => "managed instance",
+            Self::Collector => "collector",
+            Self::User => "user",
+            Self::Secret => "registration secret",
+            Self::Rule => "alert rule",
+        }
+    }
+
+    async fn versions(
+        self,
+        s: &AppState,
+        id: &str,
+        page: Page,
+    ) -> Result<Vec<VersionView>, ApiError> {
+        match self {
+            Self::Instance => instance_versions(s, id, page).await,
+            Self::Collector => collector_versions(s, id, page).await,
+            Self::User => user_versions(s, id, page).await,
+            Self::Secret => secret_versions(s, id, page).await,
+            Self::Rule => rule_versions(s, id, page).await,
+        }
+    }
+}
+
+/// Who did what is the audit trail's, which is the admins': others see the versions and
+/// their events, not the names.
+fn for_reader(mut versions: Vec<VersionView>, user: &CurrentUser) -> Vec<VersionView> {
+    if user.role != Role::Admin {
+        for v in &mut versions {
+            v.actor_name = None;
+        }
+    }
+    versions
+}
+
+async fn history(
+    resource: Resource,
+    s: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::Invalid {
+            field: "limit".into(),
+            message: "must be 1-1000".into(),
+        });
+    }
+    // One more than asked: the oldest says what the first shown version changed.
+    let page = Page {
+        before: q.before,
+        limit: limit + 1,
+    };
+    let mut versions = resource.versions(s, id, page).await?;
+    if versions.is_empty() && q.before.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no history of this {}",
+            resource.what()
+        )));
+    }
+    let more = versions.len() as i64 > limit;
+    if more {
+        versions.remove(0);
+    }
+    Ok(Json(HistoryPage {
+        versions: for_reader(versions, user),
+        more,
+    }))
+}
+
+async fn diff_of(
+    resource: Resource,
+    s: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    query: Result<Query<Between>, QueryRejection>,
+) -> Result<Json<Diff>, ApiError> {
+    let versions = for_reader(resource.versions(s, id, Page::ALL).await?, user);
+    diff(versions, query, resource.what())
+}
+
+/// `GET /managed-instances/{id}/history?before=&limit=`
 pub(crate) async fn instance_history(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    page(instance_versions(&s, &id).await?, "managed instance")
+    history(Resource::Instance, &s, &user, &id, q).await
 }
 
 /// `GET /managed-instances/{id}/diff?from=&to=`
 pub(crate) async fn instance_diff(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
 ) -> Result<Json<Diff>, ApiError> {
-    diff(instance_versions(&s, &id).await?, q, "managed instance")
+    diff_of(Resource::Instance, &s, &user, &id, q).await
 }
 
-/// `GET /collectors/{id}/history`
+/// `GET /collectors/{id}/history?before=&limit=`
 pub(crate) async fn collector_history(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    page(collector_versions(&s, &id).await?, "collector")
+    history(Resource::Collector, &s, &user, &id, q).await
 }
 
 /// `GET /collectors/{id}/diff?from=&to=`
 pub(crate) async fn collector_diff(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
 ) -> Result<Json<Diff>, ApiError> {
-    diff(collector_versions(&s, &id).await?, q, "collector")
+    diff_of(Resource::Collector, &s, &user, &id, q).await
 }
 
-/// `GET /users/{id}/history`
+/// `GET /users/{id}/history?before=&limit=`
 pub(crate) async fn user_history(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    page(user_versions(&s, &id).await?, "user")
+    history(Resource::User, &s, &user, &id, q).await
 }
 
 /// `GET /users/{id}/diff?from=&to=`
 pub(crate) async fn user_diff(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
 ) -> Result<Json<Diff>, ApiError> {
-    diff(user_versions(&s, &id).await?, q, "user")
+    diff_of(Resource::User, &s, &user, &id, q).await
 }
 
-/// `GET /registration-secrets/{id}/history`
+/// `GET /registration-secrets/{id}/history?before=&limit=`
 pub(crate) async fn secret_history(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    page(secret_versions(&s, &id).await?, "registration secret")
+    history(Resource::Secret, &s, &user, &id, q).await
 }
 
 /// `GET /registration-secrets/{id}/diff?from=&to=`
 pub(crate) async fn secret_diff(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
 ) -> Result<Json<Diff>, ApiError> {
-    diff(secret_versions(&s, &id).await?, q, "registration secret")
+    diff_of(Resource::Secret, &s, &user, &id, q).await
 }
 
-/// `GET /alert-rules/{id}/history`
+/// `GET /alert-rules/{id}/history?before=&limit=`
 pub(crate) async fn rule_history(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    page(rule_versions(&s, &id).await?, "alert rule")
+    history(Resource::Rule, &s, &user, &id, q).await
 }
 
 /// `GET /alert-rules/{id}/diff?from=&to=`
 pub(crate) async fn rule_diff(
     State(s): State<AppState>,
+    user: CurrentUser,
     Path(id): Path<String>,
     q: Result<Query<Between>, QueryRejection>,
 ) -> Result<Json<Diff>, ApiError> {
-    diff(rule_versions(&s, &id).await?, q, "alert rule")
+    diff_of(Resource::Rule, &s, &user, &id, q).await
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use domain::values::Name;
 use projections::queries::managed_instances::{self, InstanceRow};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::history::{as_of, AsOf};
@@ -71,6 +72,22 @@ impl From<InstanceRow> for InstanceView {
             updated_at: r.updated_at,
         }
     }
+}
+
+/// What a connection test observes (when it ran, how long it took, the heartbeat it gave):
+/// not kept in history, where a scheduled test every minute would make a version a minute.
+/// The status, error, version and TLS a test finds are.
+pub const OBSERVED_FIELDS: &[&str] = &["last_tested_at", "latency_ms", "last_heartbeat"];
+
+/// An instance as history keeps it: without [`OBSERVED_FIELDS`].
+pub(crate) fn observed_out(view: InstanceView) -> Value {
+    let mut value = json!(view);
+    if let Some(fields) = value.as_object_mut() {
+        for key in OBSERVED_FIELDS {
+            fields.remove(*key);
+        }
+    }
+    value
 }
 
 fn not_found() -> ApiError {
@@ -164,14 +181,22 @@ fn check_password(password: Option<&str>) -> Result<(), ApiError> {
 pub(crate) async fn list(
     State(state): State<AppState>,
     at: Result<Query<AsOf>, QueryRejection>,
-) -> Result<Json<Vec<InstanceView>>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let at = as_of(at)?;
     let client = state.read().await?;
-    let rows = match at {
-        Some(at) => managed_instances::as_of(&client, at, None).await?,
-        None => managed_instances::list(&client).await?,
-    };
-    Ok(Json(rows.into_iter().map(InstanceView::from).collect()))
+    if let Some(at) = at {
+        let rows = managed_instances::as_of(&client, at, None).await?;
+        return Ok(Json(Value::Array(
+            rows.into_iter()
+                .map(|r| observed_out(InstanceView::from(r)))
+                .collect(),
+        )));
+    }
+    let rows = managed_instances::list(&client).await?;
+    Ok(Json(json!(rows
+        .into_iter()
+        .map(InstanceView::from)
+        .collect::<Vec<_>>())))
 }
 
 /// `GET /managed-instances/{id}`
@@ -179,14 +204,16 @@ pub(crate) async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
     at: Result<Query<AsOf>, QueryRejection>,
-) -> Result<Json<InstanceView>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "managed instance")?;
     if let Some(at) = as_of(at)? {
         let client = state.read().await?;
         let row = managed_instances::as_of(&client, at, Some(id)).await?.pop();
-        return row.map(|r| Json(r.into())).ok_or_else(not_found);
+        return row
+            .map(|r| Json(observed_out(InstanceView::from(r))))
+            .ok_or_else(not_found);
     }
-    Ok(Json(load(&state, id).await?))
+    Ok(Json(json!(load(&state, id).await?)))
 }
 
 /// `POST /managed-instances` → 201.

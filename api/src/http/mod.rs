@@ -22,6 +22,7 @@ mod statements;
 mod users;
 
 pub use collectors::ACTIVITY_FIELDS as COLLECTOR_ACTIVITY_FIELDS;
+pub use instances::OBSERVED_FIELDS as INSTANCE_OBSERVED_FIELDS;
 
 #[cfg(test)]
 mod bodies_never_panic;

@@ -28,7 +28,9 @@ impl EventProjector for Alerting {
     const HISTORY: Option<HistorySpec> = Some(HistorySpec {
         kind: AggregateKind::AlertRule,
         table: "rm_alert_rule_history",
-        state: "SELECT to_jsonb(r) - 'last_sequence' FROM rm_alert_rules r WHERE id = $1",
+        state:
+            "SELECT to_jsonb(x) FROM (SELECT id, name, builtin, enabled, version, severity, spec,
+                created_at, updated_at FROM rm_alert_rules WHERE id = $1) x",
     });
 
     async fn apply_event(

@@ -34,12 +34,11 @@ impl EventProjector for Collectors {
     const HISTORY: Option<HistorySpec> = Some(HistorySpec {
         kind: AggregateKind::Collector,
         table: "rm_collector_history",
-        state: "SELECT to_jsonb(c) - 'last_sequence' - 'refresh_secret_hash'
-                       || jsonb_build_object('instance_ids', coalesce(
-                            (SELECT jsonb_agg(ci.instance_id ORDER BY ci.instance_id)
-                               FROM rm_collector_instances ci WHERE ci.collector_id = c.id),
-                            '[]'::jsonb))
-                  FROM rm_collectors c WHERE c.id = $1",
+        state: "SELECT to_jsonb(x) FROM (SELECT c.id, c.name, c.hostname, c.version, c.status, c.registered_at,
+                coalesce((SELECT jsonb_agg(ci.instance_id ORDER BY ci.instance_id)
+                            FROM rm_collector_instances ci WHERE ci.collector_id = c.id),
+                         '[]'::jsonb) AS instance_ids
+                FROM rm_collectors c WHERE c.id = $1) x",
     });
 
     // Over 60 lines on purpose: one arm per event, each event's row change beside its kind.

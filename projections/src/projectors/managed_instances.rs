@@ -16,7 +16,10 @@ impl EventProjector for ManagedInstances {
     const HISTORY: Option<HistorySpec> = Some(HistorySpec {
         kind: AggregateKind::ManagedInstance,
         table: "rm_instance_history",
-        state: "SELECT to_jsonb(t) - 'last_sequence' FROM rm_managed_instances t WHERE id = $1",
+        state: "SELECT to_jsonb(x) FROM (SELECT id, name, host, port, database, username, sslmode,
+                connect_timeout_s, tags, has_credential, last_connection_status, last_error,
+                server_version, last_tls, created_at, updated_at
+                FROM rm_managed_instances WHERE id = $1) x",
     });
 
     // Over 60 lines on purpose: one arm per event, each event's row change beside its kind.

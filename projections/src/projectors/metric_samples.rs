@@ -211,7 +211,7 @@ impl Projector for MetricSamples {
         // `rolled_back`, and `flush` writes them once per batch (one COPY).
         self.remember(collector, rows, known_now, missing_days);
         if let Some(point) = (!instance.is_empty())
-            .then(|| super::fleet::FleetPoint::of(&batch))
+            .then(|| super::fleet::FleetPoint::of(&batch, message.published))
             .flatten()
         {
             if let Ok(mut p) = self.pending.lock() {

@@ -284,7 +284,8 @@ pub struct HistorySpec {
     /// The history table.
     pub table: &'static str,
     /// One `jsonb` column: the entity's state from the live tables (`$1` its id), no row once
-    /// it is removed. It leaves out secrets (hashes) and bookkeeping (`last_sequence`).
+    /// it is removed. It names its columns: never a secret (a hash), nor bookkeeping
+    /// (`last_sequence`), nor what only observes (a connection test's time and latency).
     pub state: &'static str,
 }
 
@@ -299,6 +300,19 @@ impl HistorySpec {
         let state: Option<serde_json::Value> =
             tx.query_opt(self.state, &[&id]).await?.map(|r| r.get(0));
         let table = self.table;
+        // An event that changed nothing kept makes no version (a scheduled connection test
+        // with the same outcome, every minute): the audit log lists every event, history
+        // lists every change.
+        let current: Option<Option<serde_json::Value>> = tx
+            .query_opt(
+                &format!("SELECT state FROM {table} WHERE id = $1 AND valid_to IS NULL"),
+                &[&id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if current.is_some_and(|c| c == state) {
+            return Ok(());
+        }
         let closed = tx
             .query_opt(
                 &format!(

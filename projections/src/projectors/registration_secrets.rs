@@ -16,7 +16,9 @@ impl EventProjector for RegistrationSecrets {
     const HISTORY: Option<HistorySpec> = Some(HistorySpec {
         kind: AggregateKind::RegistrationSecret,
         table: "rm_secret_history",
-        state: "SELECT to_jsonb(s) - 'last_sequence' FROM rm_registration_secrets s WHERE id = $1",
+        state: "SELECT to_jsonb(x) FROM (SELECT id, name, prefix, active, expires_at, max_registrations,
+                registrations_used, last_used_at, created_at, instance_ids
+                FROM rm_registration_secrets WHERE id = $1) x",
     });
 
     // Over 60 lines on purpose: one arm per event, each event's row change beside its kind.

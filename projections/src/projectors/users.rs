@@ -17,7 +17,8 @@ impl EventProjector for Users {
         kind: AggregateKind::User,
         table: "rm_user_history",
         state:
-            "SELECT to_jsonb(u) - 'last_sequence' - 'password_hash' FROM rm_users u WHERE id = $1",
+            "SELECT to_jsonb(x) FROM (SELECT id, username, role, active, created_at, last_login_at
+                FROM rm_users WHERE id = $1) x",
     });
 
     async fn apply_event(

@@ -293,8 +293,9 @@ pub async fn rules_as_of(
 pub async fn rule_versions(
     client: &Client,
     id: Uuid,
+    page: history::Page,
 ) -> Result<Vec<history::Version<Value>>, tokio_postgres::Error> {
-    history::versions(client, &history::ALERT_RULES, RULE_AS_OF, id, |r| {
+    history::versions(client, &history::ALERT_RULES, RULE_AS_OF, id, page, |r| {
         r.get("rule")
     })
     .await

@@ -180,12 +180,14 @@ pub async fn as_of(
 pub async fn versions(
     client: &Client,
     id: Uuid,
+    page: history::Page,
 ) -> Result<Vec<history::Version<CollectorRow>>, tokio_postgres::Error> {
     history::versions(
         client,
         &history::COLLECTORS,
         AS_OF_COLUMNS,
         id,
+        page,
         CollectorRow::from_row,
     )
     .await

@@ -93,7 +93,7 @@ pub(crate) async fn as_of<R>(
         "SELECT {select} FROM (
             SELECT t.*, h.state AS history_state
               FROM {history} h CROSS JOIN LATERAL jsonb_populate_record(NULL::{live}, h.state) t
-             WHERE h.valid_from <= $1 AND (h.valid_to IS NULL OR h.valid_to > $1)
+             WHERE tstzrange(h.valid_from, h.valid_to, '[)') @> $1::timestamptz
                AND h.state IS NOT NULL AND ($2::uuid IS NULL OR h.id = $2)) x
           ORDER BY {order}"
     );
@@ -101,13 +101,32 @@ pub(crate) async fn as_of<R>(
     Ok(rows.iter().map(from_row).collect())
 }
 
-/// Every version of one entity, oldest first, each state read with `select` (as in
-/// [`as_of`]).
+/// Which versions of an entity to read: the `limit` newest before sequence `before` (all:
+/// `Page::ALL`).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Only versions made by events before this sequence.
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+impl Page {
+    /// Every version.
+    pub const ALL: Page = Page {
+        before: None,
+        limit: i64::MAX,
+    };
+}
+
+/// Versions of one entity (the newest `page.limit` before `page.before`), oldest first, each
+/// state read with `select` (as in [`as_of`]).
 pub(crate) async fn versions<R>(
     client: &Client,
     entity: &Entity,
     select: &str,
     id: Uuid,
+    page: Page,
     from_row: fn(&Row) -> R,
 ) -> Result<Vec<Version<R>>, tokio_postgres::Error> {
     let Entity {
@@ -127,10 +146,13 @@ pub(crate) async fn versions<R>(
               LEFT JOIN rm_audit_log a ON a.aggregate_type = $2
                    AND a.aggregate_id = h.id::text AND a.sequence = h.sequence
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{live}, h.state) t
-             WHERE h.id = $1) x
+             WHERE h.id = $1 AND ($3::bigint IS NULL OR h.sequence < $3)
+             ORDER BY h.sequence DESC LIMIT $4) x
           ORDER BY v_sequence"
     );
-    let rows = client.query(&sql, &[&id, aggregate_type]).await?;
+    let rows = client
+        .query(&sql, &[&id, aggregate_type, &page.before, &page.limit])
+        .await?;
     Ok(rows
         .iter()
         .map(|row| Version {

@@ -153,12 +153,14 @@ pub async fn as_of(
 pub async fn versions(
     client: &Client,
     id: Uuid,
+    page: history::Page,
 ) -> Result<Vec<history::Version<InstanceRow>>, tokio_postgres::Error> {
     history::versions(
         client,
         &history::INSTANCES,
         COLUMNS,
         id,
+        page,
         InstanceRow::from_row,
     )
     .await

@@ -109,6 +109,15 @@ pub async fn as_of(
 pub async fn versions(
     client: &Client,
     id: Uuid,
+    page: history::Page,
 ) -> Result<Vec<history::Version<SecretRow>>, tokio_postgres::Error> {
-    history::versions(client, &history::SECRETS, COLUMNS, id, SecretRow::from_row).await
+    history::versions(
+        client,
+        &history::SECRETS,
+        COLUMNS,
+        id,
+        page,
+        SecretRow::from_row,
+    )
+    .await
 }

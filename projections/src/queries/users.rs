@@ -138,6 +138,15 @@ pub async fn as_of(
 pub async fn versions(
     client: &Client,
     id: Uuid,
+    page: history::Page,
 ) -> Result<Vec<history::Version<UserRow>>, tokio_postgres::Error> {
-    history::versions(client, &history::USERS, COLUMNS, id, UserRow::from_row).await
+    history::versions(
+        client,
+        &history::USERS,
+        COLUMNS,
+        id,
+        page,
+        UserRow::from_row,
+    )
+    .await
 }

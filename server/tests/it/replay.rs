@@ -11,7 +11,7 @@ use projections::projectors::event_projectors;
 
 use crate::support::*;
 
-const TABLES: [(&str, &str); 9] = [
+const TABLES: [(&str, &str); 10] = [
     ("rm_users", "id"),
     ("rm_managed_instances", "id"),
     ("rm_collectors", "id"),
@@ -20,6 +20,7 @@ const TABLES: [(&str, &str); 9] = [
     ("rm_instance_history", "id, sequence"),
     ("rm_collector_history", "id, sequence"),
     ("rm_secret_history", "id, sequence"),
+    ("rm_alert_rule_history", "id, sequence"),
     ("rm_audit_log", "aggregate_type, aggregate_id, sequence"),
 ];
 
