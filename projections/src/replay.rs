@@ -18,7 +18,7 @@ use domain::bus::BusNames;
 
 use chrono::{DateTime, Utc};
 
-use crate::runtime::{to_delivered, Keep, Projector, RunError, Runner, Source};
+use crate::runtime::{to_delivered, Projector, RunError, Runner, Source};
 use crate::workers::legacy_stream_exists;
 
 /// The runtime's own per-projection tables, rebuilt alongside the read model.
@@ -60,6 +60,8 @@ pub struct StreamPlan {
     pub last: u64,
     /// When its first held message was published (none: it holds none).
     pub first_published: Option<DateTime<Utc>>,
+    /// When its last message was published (none: it never had one).
+    pub last_published: Option<DateTime<Utc>>,
 }
 
 impl StreamPlan {
@@ -170,6 +172,14 @@ async fn stream_plans(runners: &[Runner]) -> Result<Vec<StreamPlan>, RunError> {
                     )
                 })
                 .flatten(),
+            last_published: (state.last_sequence > 0)
+                .then(|| {
+                    DateTime::from_timestamp(
+                        state.last_timestamp.unix_timestamp(),
+                        state.last_timestamp.nanosecond(),
+                    )
+                })
+                .flatten(),
         });
     }
     Ok(plans)
@@ -197,10 +207,14 @@ pub async fn plan(
 fn plan_of(projector: &dyn Projector, streams: Vec<StreamPlan>, now: DateTime<Utc>) -> ReplayPlan {
     let name = projector.name();
     let lost: Vec<&StreamPlan> = streams.iter().filter(|s| s.lost_some()).collect();
-    let cutoff = lost.iter().map(|s| s.first_published.unwrap_or(now)).max();
+    // A stream that lost everything it held made nothing after its last message.
+    let cutoff = lost
+        .iter()
+        .map(|s| s.first_published.or(s.last_published).unwrap_or(now))
+        .max();
     let (keeps, refused) = match cutoff {
         None => (None, None),
-        Some(cutoff) => match projector.keep(&format!("pga_replay_{name}"), cutoff) {
+        Some(cutoff) => match projector.keep(&format!("pga_replay_{name}"), cutoff, cutoff) {
             Some(keep) => (Some((cutoff, keep.what)), None),
             None => {
                 let gone: Vec<String> = lost
@@ -250,10 +264,11 @@ pub async fn replay(
     if let Some(why) = plan.refused {
         return Err(RunError::Refused(why));
     }
-    let keep = plan
-        .keeps
-        .as_ref()
-        .and_then(|(cutoff, _)| projector.keep(&schema, *cutoff));
+    let planned = plan.keeps.as_ref().map(|(cutoff, _)| *cutoff);
+    let prepare = planned
+        .and_then(|cutoff| projector.keep(&schema, cutoff, cutoff))
+        .map(|k| k.prepare)
+        .unwrap_or_default();
     for runner in &mut runners {
         runner.consumer_name = names.consumer(&format!("replay_{}", runner.key));
         runner.schema = Some(schema.clone());
@@ -277,13 +292,13 @@ pub async fn replay(
         })
         .await?;
     }
-    if let Some(keep) = &keep {
-        let client = pool.get().await?;
-        for sql in &keep.prepare {
-            client.batch_execute(sql).await?;
-        }
+    // One statement at a time, each its own transaction (or several, committing inside).
+    let client = pool.get().await?;
+    for sql in &prepare {
+        client.batch_execute(sql).await?;
     }
-    let checkpoint = switch_over(pool, &schema, &runners, keep.as_ref()).await?;
+    drop(client);
+    let checkpoint = switch_over(pool, &schema, &runners, planned).await?;
     progress(&ReplayProgress {
         projection: name,
         applied: checkpoint,
@@ -360,7 +375,7 @@ async fn switch_over(
     pool: &Pool,
     schema: &str,
     runners: &[Runner],
-    keep: Option<&Keep>,
+    planned: Option<DateTime<Utc>>,
 ) -> Result<u64, RunError> {
     let Some(first) = runners.first() else {
         return Ok(0);
@@ -417,9 +432,24 @@ async fn switch_over(
         }
         checkpoint += reached;
     }
-    // What the streams no longer hold joins the rebuilt tables before they go live.
-    for sql in keep.map(|k| k.merge.as_slice()).unwrap_or_default() {
-        tx.batch_execute(sql).await?;
+    // What the streams no longer hold joins the rebuilt tables before they go live. Messages
+    // went on ageing out while the replay ran: the cutoff is taken again now.
+    let projector = first.projector.as_ref();
+    let now = plan_of(projector, stream_plans(runners).await?, Utc::now());
+    if let Some(why) = now.refused {
+        return Err(RunError::Refused(why));
+    }
+    if let Some((cutoff, _)) = now.keeps {
+        let Some(planned) = planned else {
+            return Err(RunError::Refused(format!(
+                "the streams began losing messages while the {} replay ran (their first messages aged out); nothing was changed: run it again, and it will keep what they no longer hold",
+                projector.name()
+            )));
+        };
+        let keep = projector.keep(schema, planned, cutoff.max(planned));
+        for sql in keep.map(|k| k.merge).unwrap_or_default() {
+            tx.batch_execute(&sql).await?;
+        }
     }
     for table in first.projector.tables() {
         tx.batch_execute(&format!(
@@ -492,4 +522,107 @@ async fn prepare_schema(
     }
     client.batch_execute(&sql).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use tokio_postgres::Transaction;
+
+    use super::*;
+    use crate::runtime::{ApplyError, Delivered, Keep};
+
+    struct Stub {
+        keeps: bool,
+    }
+
+    #[async_trait]
+    impl Projector for Stub {
+        fn name(&self) -> &'static str {
+            "stub"
+        }
+        fn source(&self) -> Source {
+            Source::Metrics
+        }
+        fn tables(&self) -> &'static [&'static str] {
+            &["t"]
+        }
+        async fn apply(&self, _: &Transaction<'_>, _: &Delivered) -> Result<(), ApplyError> {
+            Ok(())
+        }
+        fn keep(&self, _: &str, _: DateTime<Utc>, _: DateTime<Utc>) -> Option<Keep> {
+            self.keeps.then(|| Keep {
+                what: "rows".into(),
+                ..Keep::default()
+            })
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("instant")
+    }
+
+    fn stream(
+        name: &str,
+        first: u64,
+        last: u64,
+        first_at: Option<&str>,
+        last_at: Option<&str>,
+    ) -> StreamPlan {
+        StreamPlan {
+            stream: name.into(),
+            first,
+            last,
+            first_published: first_at.map(at),
+            last_published: last_at.map(at),
+        }
+    }
+
+    #[test]
+    fn the_cutoff_is_the_newest_loss_and_an_emptied_stream_counts_to_its_last_message() {
+        let now = at("2026-12-03T12:00:00Z");
+        let keeps = Stub { keeps: true };
+        let whole = vec![stream(
+            "P0",
+            1,
+            9,
+            Some("2026-11-30T00:00:00Z"),
+            Some("2026-12-03T11:00:00Z"),
+        )];
+        let plan = plan_of(&keeps, whole, now);
+        assert!(
+            plan.keeps.is_none() && plan.refused.is_none(),
+            "nothing lost: {plan}"
+        );
+        let streams = vec![
+            stream(
+                "P0",
+                5,
+                9,
+                Some("2026-11-30T00:00:00Z"),
+                Some("2026-12-03T11:00:00Z"),
+            ),
+            stream("P1", 8, 7, None, Some("2026-11-28T00:00:00Z")),
+            stream(
+                "P2",
+                1,
+                3,
+                Some("2026-12-01T00:00:00Z"),
+                Some("2026-12-03T11:00:00Z"),
+            ),
+        ];
+        let plan = plan_of(&keeps, streams.clone(), now);
+        assert_eq!(
+            plan.keeps.map(|k| k.0),
+            Some(at("2026-11-30T00:00:00Z")),
+            "not now"
+        );
+        let refused = plan_of(&Stub { keeps: false }, streams, now);
+        let why = refused.refused.expect("refused");
+        assert!(
+            why.contains("P0 (sequences before 5)") && why.contains("P1 (sequences before 8)"),
+            "{why}"
+        );
+        assert!(!why.contains("P2"), "{why}");
+    }
 }

@@ -105,12 +105,20 @@ pub trait Projector: Send + Sync + 'static {
         None
     }
 
-    /// What a replay keeps of the live tables that its stream can no longer rebuild (the
-    /// stream's first message was published at `cutoff`; older ones are gone): SQL run before
-    /// the switch-over without blocking the live tables (`prepare`), and in the switch-over
-    /// after the catch-up (`merge`), with the rebuilt tables in `schema`. `None`: the
-    /// projection keeps nothing, and a replay from a stream that lost its beginning is refused.
-    fn keep(&self, _schema: &str, _cutoff: chrono::DateTime<chrono::Utc>) -> Option<Keep> {
+    /// What a replay keeps of the live tables that its streams can no longer rebuild: what
+    /// was built from messages published before `cutoff`, which are gone. `planned` is the
+    /// cutoff when the replay began (`cutoff` is later when messages aged out of the stream
+    /// while it ran): `prepare` (SQL run one statement at a time before the switch-over,
+    /// without blocking the live tables) keeps what is older than `planned`, `merge` (run in
+    /// the switch-over, after the catch-up) the rest. The rebuilt tables are in `schema`.
+    /// `None`: the projection keeps nothing, and a replay from a stream that lost its
+    /// beginning is refused.
+    fn keep(
+        &self,
+        _schema: &str,
+        _planned: chrono::DateTime<chrono::Utc>,
+        _cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Keep> {
         None
     }
 

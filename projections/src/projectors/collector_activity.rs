@@ -58,23 +58,38 @@ impl Projector for CollectorActivity {
         Source::Metrics
     }
 
-    fn keep(&self, schema: &str, cutoff: chrono::DateTime<chrono::Utc>) -> Option<Keep> {
-        let at = format!("'{}'::timestamptz", cutoff.to_rfc3339());
+    fn keep(
+        &self,
+        schema: &str,
+        planned: chrono::DateTime<chrono::Utc>,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Keep> {
+        let sql_time =
+            |t: chrono::DateTime<chrono::Utc>| format!("'{}'::timestamptz", t.to_rfc3339());
+        let (planned_at, cutoff_at) = (sql_time(planned), sql_time(cutoff));
         Some(Keep {
             what: format!(
                 "per-minute counts before {cutoff} and every dedup record the rebuild lacks; \
                  totals and last seen take the larger of live and rebuilt (batches the stream no \
                  longer holds cannot be counted again)"
             ),
-            prepare: Vec::new(),
-            merge: vec![
+            prepare: vec![
                 format!(
                     "INSERT INTO {schema}.rm_collector_minutes SELECT * FROM public.rm_collector_minutes
-                      WHERE minute < {at} ON CONFLICT DO NOTHING"
+                      WHERE minute < date_trunc('minute', {planned_at}) ON CONFLICT DO NOTHING"
                 ),
                 format!(
                     "INSERT INTO {schema}.rm_applied_batches SELECT * FROM public.rm_applied_batches
                       ON CONFLICT DO NOTHING"
+                ),
+            ],
+            merge: vec![
+                // The minutes a partly rebuilt count may cover: the larger of live and rebuilt.
+                format!(
+                    "INSERT INTO {schema}.rm_collector_minutes AS n SELECT * FROM public.rm_collector_minutes
+                      WHERE minute >= date_trunc('minute', {planned_at}) AND minute <= {cutoff_at}
+                     ON CONFLICT (collector_id, minute) DO UPDATE
+                        SET samples = greatest(n.samples, excluded.samples)"
                 ),
                 format!(
                     "INSERT INTO {schema}.rm_collector_activity AS n SELECT * FROM public.rm_collector_activity

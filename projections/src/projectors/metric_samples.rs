@@ -127,8 +127,8 @@ impl Projector for MetricSamples {
         ]
     }
 
-    fn keep(&self, schema: &str, cutoff: DateTime<Utc>) -> Option<Keep> {
-        Some(keep_samples(schema, cutoff))
+    fn keep(&self, schema: &str, planned: DateTime<Utc>, cutoff: DateTime<Utc>) -> Option<Keep> {
+        Some(keep_samples(schema, planned, cutoff))
     }
 
     fn replay_ddl(&self, schema: &str) -> Option<String> {
@@ -430,40 +430,80 @@ async fn store_statements(
 }
 
 /// What a replay of the samples keeps that its stream no longer holds (see
-/// [`Projector::keep`]): every day wholly before `cutoff`'s day moves across as it is (its
-/// partition is detached from the live table and attached to the rebuilt one; a sample the
-/// stream still carried for that day joins it), the samples of `cutoff`'s day before `cutoff`
-/// are copied, and series, statement texts, dedup records and the newest overview row stay.
-/// Refusal counts take the larger of live and rebuilt. Before the switch-over, each day to
-/// move gets a validated CHECK of its range, so attaching it does not scan it under the lock.
-fn keep_samples(schema: &str, cutoff: DateTime<Utc>) -> Keep {
-    let day = cutoff.date_naive();
-    let first_kept = partition_name(day);
-    let at = format!("'{}'::timestamptz", cutoff.to_rfc3339());
-    let old_days = format!(
-        "SELECT c.relname AS name, to_date(substr(c.relname, 16), 'YYYYMMDD') AS day
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-           JOIN pg_class pc ON pc.oid = i.inhparent
-           JOIN pg_namespace ns ON ns.oid = pc.relnamespace
-          WHERE ns.nspname = 'public' AND pc.relname = 'metric_samples'
-            AND c.relname ~ '^metric_samples_[0-9]{{8}}$' AND c.relname < '{first_kept}'"
-    );
-    let prepare = format!(
+/// [`Projector::keep`]).
+///
+/// - Every day wholly before `cutoff`'s day moves across as it is: its partition is detached
+///   from the live table and attached to the rebuilt one, and a sample the stream still carried
+///   for that day joins it. Before the switch-over, each such day gets a validated CHECK of its
+///   range, one day per transaction, so attaching it scans nothing under the lock.
+/// - Samples of the days from `cutoff`'s day and before `cutoff` are copied: those before
+///   `planned` ahead of the switch-over, the rest (messages that aged out of the stream while
+///   the replay ran) under its lock.
+/// - Series, statement texts and dedup records the rebuild lacks are copied ahead; the
+///   newest overview rows and refusal counts (the larger of live and rebuilt) under the lock.
+fn keep_samples(schema: &str, planned: DateTime<Utc>, cutoff: DateTime<Utc>) -> Keep {
+    let sql_time = |t: DateTime<Utc>| format!("'{}'::timestamptz", t.to_rfc3339());
+    let (planned_at, cutoff_at) = (sql_time(planned), sql_time(cutoff));
+    let old_days = |before: NaiveDate| {
+        format!(
+            "SELECT c.relname AS name, to_date(substr(c.relname, 16), 'YYYYMMDD') AS day
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               JOIN pg_class pc ON pc.oid = i.inhparent
+               JOIN pg_namespace ns ON ns.oid = pc.relnamespace
+              WHERE ns.nspname = 'public' AND pc.relname = 'metric_samples'
+                AND c.relname ~ '^metric_samples_[0-9]{{8}}$' AND c.relname < '{}'",
+            partition_name(before)
+        )
+    };
+    let check_days = format!(
         "DO $$ DECLARE p record; BEGIN
-           FOR p IN {old_days} LOOP
+           FOR p IN {} LOOP
              IF NOT EXISTS (SELECT 1 FROM pg_constraint
                              WHERE conrelid = ('public.' || p.name)::regclass
                                AND conname = p.name || '_day') THEN
                EXECUTE format('ALTER TABLE public.%I ADD CONSTRAINT %I CHECK (ts >= %L AND ts < %L) NOT VALID',
                               p.name, p.name || '_day', p.day, p.day + 1);
+               COMMIT;
              END IF;
              EXECUTE format('ALTER TABLE public.%I VALIDATE CONSTRAINT %I', p.name, p.name || '_day');
+             COMMIT;
            END LOOP;
-         END $$"
+         END $$",
+        old_days(planned.date_naive())
     );
+    // Samples from `day`'s start (or `from`, if later) to `to`, the rebuild lacks.
+    let copy = |from: &str, to: &str, day: NaiveDate| {
+        let (name, next) = (partition_name(day), day + Duration::days(1));
+        format!(
+            "DO $$ BEGIN
+               IF to_regclass('public.{name}') IS NOT NULL THEN
+                 CREATE TABLE IF NOT EXISTS {schema}.{name} PARTITION OF {schema}.metric_samples
+                   FOR VALUES FROM ('{day}') TO ('{next}');
+               END IF;
+               INSERT INTO {schema}.metric_samples
+                 SELECT * FROM public.metric_samples l
+                  WHERE l.ts >= greatest({from}, '{day}'::timestamptz) AND l.ts < {to}
+                    AND NOT EXISTS (SELECT 1 FROM {schema}.metric_samples n
+                                     WHERE n.series_id = l.series_id AND n.ts = l.ts);
+             END $$"
+        )
+    };
+    let mut prepare = vec![
+        check_days,
+        copy("'-infinity'", &planned_at, planned.date_naive()),
+    ];
+    for table in [
+        "metric_series",
+        "metric_statements",
+        "metric_applied_batches",
+    ] {
+        prepare.push(format!(
+            "INSERT INTO {schema}.{table} SELECT * FROM public.{table} ON CONFLICT DO NOTHING"
+        ));
+    }
     let move_days = format!(
         "DO $$ DECLARE p record; BEGIN
-           FOR p IN {old_days} ORDER BY 1 LOOP
+           FOR p IN {} ORDER BY 1 LOOP
              IF to_regclass('{schema}.' || p.name) IS NOT NULL THEN
                EXECUTE format('INSERT INTO public.%I SELECT * FROM {schema}.%I n
                                 WHERE NOT EXISTS (SELECT 1 FROM public.%I l
@@ -476,29 +516,14 @@ fn keep_samples(schema: &str, cutoff: DateTime<Utc>) -> Keep {
              EXECUTE format('ALTER TABLE {schema}.metric_samples ATTACH PARTITION {schema}.%I FOR VALUES FROM (%L) TO (%L)',
                             p.name, p.day, p.day + 1);
            END LOOP;
-         END $$"
+         END $$",
+        old_days(cutoff.date_naive())
     );
-    let next = day + Duration::days(1);
-    let first_day = format!(
-        "DO $$ BEGIN
-           IF to_regclass('public.{first_kept}') IS NOT NULL THEN
-             CREATE TABLE IF NOT EXISTS {schema}.{first_kept} PARTITION OF {schema}.metric_samples
-               FOR VALUES FROM ('{day}') TO ('{next}');
-             INSERT INTO {schema}.metric_samples
-               SELECT * FROM public.{first_kept} l
-                WHERE l.ts < {at} AND NOT EXISTS (SELECT 1 FROM {schema}.metric_samples n
-                                                   WHERE n.series_id = l.series_id AND n.ts = l.ts);
-           END IF;
-         END $$"
-    );
-    let mut merge = vec![move_days, first_day];
-    for table in [
-        "metric_series",
-        "metric_statements",
-        "metric_applied_batches",
-        "metric_rollup_dirty_hours",
-        "rm_fleet",
-    ] {
+    let mut merge = vec![move_days];
+    if cutoff > planned {
+        merge.push(copy(&planned_at, &cutoff_at, cutoff.date_naive()));
+    }
+    for table in ["metric_rollup_dirty_hours", "rm_fleet"] {
         merge.push(format!(
             "INSERT INTO {schema}.{table} SELECT * FROM public.{table} ON CONFLICT DO NOTHING"
         ));
@@ -510,13 +535,14 @@ fn keep_samples(schema: &str, cutoff: DateTime<Utc>) -> Keep {
                                 ELSE n.last_metric END,
              updated_at = greatest(n.updated_at, excluded.updated_at)"
     ));
+    let day = cutoff.date_naive();
     Keep {
         what: format!(
             "samples before {cutoff} (days before {day} move across whole, {day} is copied up to the cutoff), \
              every series, statement text, dedup record and overview row the rebuild lacks; \
              refusal counts take the larger of live and rebuilt"
         ),
-        prepare: vec![prepare],
+        prepare,
         merge,
     }
 }

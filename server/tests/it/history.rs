@@ -616,6 +616,16 @@ async fn a_replay_keeps_what_the_stream_no_longer_holds_or_refuses() {
     let live_fleet = count(&sql, "SELECT count(*) FROM rm_fleet").await;
     assert_eq!(live_fleet, 1);
     let live_minutes = count(&sql, "SELECT count(*) FROM rm_collector_minutes").await;
+    // A live row the stream still holds, made wrong (as a projector bug would): the replay
+    // must correct it, not keep it.
+    let wrong = sql
+        .execute(
+            "UPDATE metric_samples SET value = 999 WHERE ts >= $1 AND value = 3",
+            &[&now],
+        )
+        .await
+        .expect("corrupt");
+    assert_eq!(wrong, 1);
 
     let running = app.running();
     for projector in projections::projectors::metric_projectors(
@@ -647,6 +657,15 @@ async fn a_replay_keeps_what_the_stream_no_longer_holds_or_refuses() {
         samples_before(&sql, now).await,
         live_old,
         "samples older than the stream kept"
+    );
+    assert_eq!(
+        count(
+            &sql,
+            "SELECT count(*) FROM metric_samples WHERE value = 999"
+        )
+        .await,
+        0,
+        "what the stream holds is rebuilt, not kept"
     );
     let days: Vec<String> = sql
         .query(
