@@ -139,6 +139,46 @@ async fn background_checks(
     }
 }
 
+/// Says which read models hold entities without any history: a deployment from before history
+/// existed, whose earlier events made no versions. A replay of those projections rebuilds them
+/// from the events stream, which keeps every event.
+async fn warn_history_missing(pool: &deadpool_postgres::Pool) {
+    const PAIRS: [(&str, &str, &str); 5] = [
+        (
+            "managed_instances",
+            "rm_managed_instances",
+            "rm_instance_history",
+        ),
+        ("collectors", "rm_collectors", "rm_collector_history"),
+        ("users", "rm_users", "rm_user_history"),
+        (
+            "registration_secrets",
+            "rm_registration_secrets",
+            "rm_secret_history",
+        ),
+        ("alerting", "rm_alert_rules", "rm_alert_rule_history"),
+    ];
+    let sql = PAIRS
+        .iter()
+        .map(|(name, live, history)| {
+            format!(
+                "SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {live} l
+                     WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.id = l.id))"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let Ok(client) = pool.get().await else { return };
+    if let Ok(rows) = client.query(&sql, &[]).await {
+        let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if !names.is_empty() {
+            tracing::warn!(projections = ?names,
+                "these read models hold entities with no history (they date from before history was kept): `pganalytics replay {}` rebuilds it from the events stream",
+                names.join(" "));
+        }
+    }
+}
+
 /// Creates the configured first admin when the event store has no user yet.
 async fn bootstrap_admin(
     commands: &CommandService,
@@ -355,6 +395,9 @@ pub async fn start(
     // statement timeout); and authentication. A heavy query waits for a read connection
     // without taking one from the projectors or from the auth guard.
     let read_pool = projections::db::runner_pool(&config.database_url, 16)?;
+    if roles.project {
+        warn_history_missing(&read_pool).await;
+    }
     let nats_trouble = api::state::NatsTrouble::default();
     let nats = connect_nats(config, &nats_trouble).await?;
     let max_payload_checked = check_max_payload_now(&nats, Duration::from_secs(2)).await?;

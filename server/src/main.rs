@@ -40,8 +40,8 @@ enum Command {
     RotateKey,
     /// Rebuild projections from history into fresh tables and switch over.
     Replay {
-        /// Projection to rebuild (see `--list`).
-        projection: Option<String>,
+        /// Projections to rebuild, in order (see `--list`).
+        projections: Vec<String>,
         /// Rebuild every projection.
         #[arg(long)]
         all: bool,
@@ -176,11 +176,11 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Replay {
-            projection,
+            projections,
             all,
             list,
         } => {
-            return replay(&config, projection, all, list).await;
+            return replay(&config, projections, all, list).await;
         }
         Command::Audit {
             command:
@@ -237,12 +237,7 @@ async fn wait_for_signal() {
     }
 }
 
-async fn replay(
-    config: &Config,
-    projection: Option<String>,
-    all: bool,
-    list: bool,
-) -> anyhow::Result<()> {
+async fn replay(config: &Config, names: Vec<String>, all: bool, list: bool) -> anyhow::Result<()> {
     let keys = api::auth::tokens::TokenKeys::new(
         config.require_jwt_secret()?.expose().as_bytes(),
         config.access_token_ttl,
@@ -258,21 +253,21 @@ async fn replay(
         }
         return Ok(());
     }
-    let chosen: Vec<_> = match (projection, all) {
-        (_, true) => projectors,
-        (Some(name), false) => {
-            let found: Vec<_> = projectors
-                .into_iter()
-                .filter(|p| p.name() == name)
-                .collect();
-            if found.is_empty() {
+    let chosen: Vec<_> = if all {
+        projectors
+    } else if names.is_empty() {
+        anyhow::bail!("name projections or pass --all (`--list` shows names)")
+    } else {
+        let mut chosen = Vec::new();
+        for name in &names {
+            let Some(found) = projectors.iter().find(|p| p.name() == name) else {
                 anyhow::bail!(
                     "no projection named {name:?}; `pganalytics replay --list` shows them"
                 );
-            }
-            found
+            };
+            chosen.push(found.clone());
         }
-        (None, false) => anyhow::bail!("name a projection or pass --all (`--list` shows names)"),
+        chosen
     };
     let read_pool = projections::db::pool(&config.database_url, 4)?;
     let nats = app::nats_options(config)?
@@ -319,7 +314,14 @@ async fn audit_export(
     }
     let pool = projections::db::pool(&config.database_url, 1)?;
     let client = pool.get().await.context("connecting to PGA_DATABASE_URL")?;
-    let mut out: Box<dyn Write> = match output {
+    // A file is written beside its name and renamed once complete: an export cut short
+    // leaves no file that looks whole.
+    let partial = output.map(|path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".partial");
+        std::path::PathBuf::from(name)
+    });
+    let mut out: Box<dyn Write> = match &partial {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
@@ -348,6 +350,11 @@ async fn audit_export(
         }
     }
     out.flush()?;
+    drop(out);
+    if let (Some(partial), Some(path)) = (&partial, output) {
+        std::fs::rename(partial, path)
+            .with_context(|| format!("renaming to {}", path.display()))?;
+    }
     eprintln!("{written} audit entries written");
     Ok(())
 }

@@ -235,7 +235,9 @@ fn from_row(r: &Row) -> FleetRow {
 }
 
 /// Advances the rows of every instance in `points` (in the order applied) and writes them:
-/// one read of the rows, locked, and one statement per instance, pipelined.
+/// one read of the rows, locked, and one statement per instance, pipelined. Only managed
+/// instances get a row (the overview lists nothing else): a collector bound to none, which may
+/// report any other name, cannot grow the table name by name.
 pub(crate) async fn write(
     tx: &Transaction<'_>,
     points: Vec<(String, uuid::Uuid, FleetPoint)>,
@@ -271,7 +273,10 @@ pub(crate) async fn write(
             "INSERT INTO rm_fleet (instance, collector_id, sampled_at, series, connections,
                  max_connections, database_size, replication_lag_s, tps, cache_hit_ratio,
                  spark_minute, spark_tps, spark_connections)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             SELECT $1::text, $2::uuid, $3::timestamptz, $4::jsonb, $5::float8, $6::float8,
+                    $7::float8, $8::float8, $9::float8, $10::float8, $11::timestamptz,
+                    $12::float8[], $13::float8[]
+              WHERE EXISTS (SELECT 1 FROM rm_managed_instances m WHERE m.name = $1)
              ON CONFLICT (instance, collector_id) DO UPDATE SET
                  sampled_at = excluded.sampled_at, series = excluded.series,
                  connections = excluded.connections, max_connections = excluded.max_connections,
