@@ -106,17 +106,17 @@ mod tests {
 
     #[test]
     fn sparklines_end_at_the_current_minute() {
-        let now: DateTime<Utc> = "2026-12-03T10:05:30Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-12-03T10:05:30Z".parse().expect("instant");
         let fresh = align(
             vec![Some(1.0), Some(2.0)],
-            Some("2026-12-03T10:05:00Z".parse().unwrap()),
+            Some("2026-12-03T10:05:00Z".parse().expect("instant")),
             now,
         );
         assert_eq!(fresh.len(), SPARK_POINTS);
         assert_eq!(&fresh[SPARK_POINTS - 2..], &[Some(1.0), Some(2.0)]);
         let stale = align(
             vec![Some(1.0), Some(2.0)],
-            Some("2026-12-03T10:02:00Z".parse().unwrap()),
+            Some("2026-12-03T10:02:00Z".parse().expect("instant")),
             now,
         );
         assert_eq!(
@@ -125,7 +125,7 @@ mod tests {
         );
         let gone = align(
             vec![Some(1.0)],
-            Some("2026-12-03T08:00:00Z".parse().unwrap()),
+            Some("2026-12-03T08:00:00Z".parse().expect("instant")),
             now,
         );
         assert!(gone.iter().all(Option::is_none));

@@ -513,7 +513,7 @@ mod tests {
             summary: None,
             actor_kind: None,
             actor_name: None,
-            valid_from: from.parse().unwrap(),
+            valid_from: from.parse().expect("instant"),
             valid_to: None,
             state,
             changed: vec![],
@@ -528,19 +528,19 @@ mod tests {
             version(3, "2026-12-03T12:00:00Z", Value::Null),
         ];
         assert_eq!(
-            state_at(&v, "2026-12-03T09:59:59Z".parse().unwrap()),
+            state_at(&v, "2026-12-03T09:59:59Z".parse().expect("instant")),
             Value::Null
         );
         assert_eq!(
-            state_at(&v, "2026-12-03T10:00:00Z".parse().unwrap()),
+            state_at(&v, "2026-12-03T10:00:00Z".parse().expect("instant")),
             json!({"n": 1})
         );
         assert_eq!(
-            state_at(&v, "2026-12-03T11:30:00Z".parse().unwrap()),
+            state_at(&v, "2026-12-03T11:30:00Z".parse().expect("instant")),
             json!({"n": 2})
         );
         assert_eq!(
-            state_at(&v, "2026-12-03T12:00:00Z".parse().unwrap()),
+            state_at(&v, "2026-12-03T12:00:00Z".parse().expect("instant")),
             Value::Null
         );
     }

@@ -237,7 +237,7 @@ mod tests {
             actor_kind: Some("user".into()),
             actor_id: None,
             actor_name: Some("ann".into()),
-            recorded_at: "2026-12-03T14:02:00.123456Z".parse().unwrap(),
+            recorded_at: "2026-12-03T14:02:00.123456Z".parse().expect("instant"),
         }
     }
 
@@ -260,7 +260,7 @@ mod tests {
             .ends_with(",\"'=HYPERLINK(\"\"x\"\")\"\n"));
         assert!(row("-1").to_csv_line().ends_with(",'-1\n"));
         let back: serde_json::Value =
-            serde_json::from_str(row("a\nb").to_json_line().trim_end()).unwrap();
+            serde_json::from_str(row("a\nb").to_json_line().trim_end()).expect("json");
         assert_eq!(back["summary"], "a\nb");
     }
 }
