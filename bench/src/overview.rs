@@ -115,7 +115,7 @@ pub(crate) async fn overview(args: &Args) -> anyhow::Result<()> {
                 Ok(())
             }
         })
-        .buffer_unordered(16)
+        .buffer_unordered(4)
         .collect()
         .await;
     made.into_iter().collect::<anyhow::Result<Vec<()>>>()?;

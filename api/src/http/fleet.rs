@@ -62,9 +62,19 @@ fn align(
         let Some(pos) = (SPARK_POINTS - 1).checked_sub(behind + k) else {
             break;
         };
-        out[pos] = *value;
+        out[pos] = value.map(significant);
     }
     out
+}
+
+/// `v` to three significant digits: a sparkline is 60 pixels high, and 1,000 instances' worth
+/// of full-precision rates is most of the overview's bytes (`35.714285714285715` → `35.7`).
+fn significant(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    (v * scale).round() / scale
 }
 
 /// `GET /fleet`
@@ -103,6 +113,16 @@ pub(crate) async fn overview(State(state): State<AppState>) -> Result<Json<Fleet
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparkline_values_keep_three_significant_digits() {
+        assert_eq!(significant(35.714_285_714_285_715), 35.7);
+        assert_eq!(significant(2525.25), 2530.0);
+        assert_eq!(significant(0.012_345), 0.0123);
+        assert_eq!(significant(7.0), 7.0);
+        assert_eq!(significant(0.0), 0.0);
+        assert_eq!(significant(-4.567), -4.57);
+    }
 
     #[test]
     fn sparklines_end_at_the_current_minute() {
