@@ -78,7 +78,10 @@ pub async fn overview(client: &Client) -> Result<Vec<FleetRow>, tokio_postgres::
                     END AS firing_severity
                FROM rm_managed_instances i
                LEFT JOIN LATERAL (
-                    SELECT f.* FROM rm_fleet f
+                    SELECT f.sampled_at, f.tps, f.connections, f.max_connections,
+                           f.cache_hit_ratio, f.replication_lag_s, f.database_size,
+                           f.spark_minute, f.spark_tps, f.spark_connections
+                      FROM rm_fleet f
                      WHERE f.instance = i.name
                        AND EXISTS (SELECT 1 FROM rm_collector_instances ci
                                     WHERE ci.collector_id = f.collector_id AND ci.instance_id = i.id)
