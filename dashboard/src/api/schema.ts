@@ -2745,6 +2745,8 @@ export interface components {
         };
         /** @description `GET /{resource}/{id}/history`: every version, oldest first. */
         History: {
+            /** @description Older versions exist: ask again with `before` = the first version's sequence. */
+            more: boolean;
             versions: components["schemas"]["Version2"][];
         };
         /** @description An instance as the list and detail show it. Never a password, not even sealed. */
