@@ -75,7 +75,7 @@ impl From<InstanceRow> for InstanceView {
 }
 
 /// What a connection test observes (when it ran, how long it took, the heartbeat it gave):
-/// not kept in history, where a scheduled test every minute would make a version a minute.
+/// not kept in history, where each background heartbeat (every 15 minutes) would make a version.
 /// The status, error, version and TLS a test finds are.
 pub const OBSERVED_FIELDS: &[&str] = &["last_tested_at", "latency_ms", "last_heartbeat"];
 

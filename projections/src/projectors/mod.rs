@@ -300,8 +300,8 @@ impl HistorySpec {
         let state: Option<serde_json::Value> =
             tx.query_opt(self.state, &[&id]).await?.map(|r| r.get(0));
         let table = self.table;
-        // An event that changed nothing kept makes no version (a scheduled connection test
-        // with the same outcome, every minute): the audit log lists every event, history
+        // An event that changed nothing kept makes no version (a background check's heartbeat
+        // with the same outcome, every 15 minutes): the audit log lists every event, history
         // lists every change.
         let current: Option<Option<serde_json::Value>> = tx
             .query_opt(
