@@ -24,7 +24,8 @@ export type EntityState = Record<string, unknown>;
  */
 export type Version = Omit<Schemas["Version2"], "state"> & { state: EntityState | null };
 
-export interface HistoryAnswer { versions: Version[] }
+/** `more`: older versions exist than those answered (the page holds the newest). */
+export interface HistoryAnswer { versions: Version[]; more: boolean }
 
 /** The resources whose versions the API keeps, by their path. */
 export type HistoryResource = "managed-instances" | "collectors" | "users" | "registration-secrets" | "alert-rules";

@@ -59,7 +59,7 @@ function Compare({ resource, id, from }: { resource: HistoryResource; id: string
  * reloads it.
  */
 export function History({ resource, id, kind }: { resource: HistoryResource; id: string; kind: string }) {
-  const { data, error } = useLive(() => get<HistoryAnswer>(`/${resource}/${id}/history`), [kind], [resource, id]);
+  const { data, error } = useLive(() => get<HistoryAnswer>(`/${resource}/${id}/history?limit=1000`), [kind], [resource, id]);
   // None: now, following new versions as they come.
   const [at, setAt] = useState<number | null>(null);
   if (error) return <ErrorNote text={error} />;
@@ -126,6 +126,7 @@ export function History({ resource, id, kind }: { resource: HistoryResource; id:
       <Compare resource={resource} id={id} from={min} />
       <section aria-label="Versions">
         <h3>Versions ({versions.length})</h3>
+        {data.more && <p className="muted">The newest 1,000 versions; the audit trail lists every event.</p>}
         <div className="scroll">
           <table className="stack">
             <thead><tr><th>#</th><th>From</th><th>Actor</th><th>Event</th><th>Changed</th><th><span className="sr">Show</span></th></tr></thead>
