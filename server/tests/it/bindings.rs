@@ -36,13 +36,7 @@ fn batch(c: &RegisteredCollector, batch_id: &str, instance: &str, value: f64) ->
 
 /// Binds `c` to `instances` as the admin.
 async fn bind(app: &TestApp, c: &RegisteredCollector, instances: Value) -> Reply {
-    app.api()
-        .put(
-            &format!("/collectors/{}/instances", c.id),
-            app.admin(),
-            json!({"instance_ids": instances}),
-        )
-        .await
+    app.bind(&c.id, instances).await
 }
 
 #[tokio::test]

@@ -51,14 +51,7 @@ async fn the_overview_shows_rates_and_only_bound_collectors() {
     let id = app.managed_instance("fleet-db").await;
     let quiet = app.managed_instance("fleet-quiet").await;
     let c = app.register_collector("fleet-collector").await;
-    let bound = app
-        .api()
-        .put(
-            &format!("/collectors/{}/instances", c.id),
-            app.admin(),
-            json!({"instance_ids": [id]}),
-        )
-        .await;
+    let bound = app.bind(&c.id, json!([id])).await;
     assert_eq!(bound.status, 200, "{}", bound.body);
 
     app.push_accepted(&c, &batch(&c, "fleet-db", 20, 1000.0, 900.0, 100.0, 4.0))

@@ -100,6 +100,14 @@ async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -
     reply.body
 }
 
+/// The rule the scripted sequence makes and edits.
+fn rule_body(severity: &str, threshold: i64, message: &str) -> Value {
+    json!({"name": "History rule", "severity": severity,
+        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
+                      "window_secs": 60, "aggregate": "none", "op": ">", "threshold": threshold},
+        "for_secs": 0, "scope": {"kind": "all"}, "message": message})
+}
+
 /// An instant between two steps: nothing is recorded at it.
 async fn instant() -> DateTime<Utc> {
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -138,11 +146,7 @@ async fn as_of_answers_equal_what_the_live_projections_showed() {
         &app,
         reqwest::Method::POST,
         "/alert-rules",
-        json!({"name": "History rule",
-        "severity": "warning",
-        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
-                      "window_secs": 60, "aggregate": "none", "op": ">", "threshold": 5},
-        "for_secs": 0, "scope": {"kind": "all"}, "message": "deep"}),
+        rule_body("warning", 5, "deep"),
     )
     .await;
     let rule_id = rule["id"].as_str().expect("id").to_owned();
@@ -171,22 +175,13 @@ async fn as_of_answers_equal_what_the_live_projections_showed() {
         json!({"active": false}),
     )
     .await;
-    call(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/collectors/{}/instances", collector.id),
-        json!({"instance_ids": [kept]}),
-    )
-    .await;
+    let bound = app.bind(&collector.id, json!([kept])).await;
+    assert_eq!(bound.status, 200, "{}", bound.body);
     call(
         &app,
         reqwest::Method::PUT,
         &format!("/alert-rules/{rule_id}"),
-        json!({"name": "History rule",
-        "severity": "critical",
-        "condition": {"kind": "metric", "metric": "app_queue_depth", "function": "value",
-                      "window_secs": 60, "aggregate": "none", "op": ">", "threshold": 9},
-        "for_secs": 0, "scope": {"kind": "all"}, "message": "deeper"}),
+        rule_body("critical", 9, "deeper"),
     )
     .await;
     let t2 = instant().await;
@@ -374,6 +369,32 @@ async fn as_of_answers_equal_what_the_live_projections_showed() {
         );
     }
 
+    // Bad pages and diffs are refused too, naming the field; an unknown id is a 404.
+    let history = format!("/managed-instances/{kept}");
+    for (path, field) in [
+        (format!("{history}/history?limit=0"), "limit"),
+        (format!("{history}/history?limit=1001"), "limit"),
+        (
+            format!("{history}/diff?from={}&to={}", at(t2), at(t1)),
+            "from",
+        ),
+        (format!("{history}/diff?from={}", at(t1)), "from"),
+    ] {
+        let reply = app.api().get(&path, app.admin()).await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["field"].clone()),
+            (422, json!(field)),
+            "{path}: {}",
+            reply.body
+        );
+    }
+    let nobody = uuid::Uuid::new_v4();
+    let reply = app
+        .api()
+        .get(&format!("/managed-instances/{nobody}/history"), app.admin())
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+
     // A replay of every event projection rebuilds the same history.
     for projector in event_projectors(&app.env.seal()) {
         app.env.replay(app.running(), projector).await;
@@ -446,6 +467,19 @@ async fn the_audit_trail_pages_without_gaps_and_exports() {
             .await
             .status,
         422
+    );
+    for bad in [
+        "/audit/export?format=xml",
+        "/audit/export?format=csv&limit=5",
+        "/audit/export?from=2026-12-03T00:00:00Z&to=2026-12-02T00:00:00Z",
+    ] {
+        let reply = app.api().get(bad, app.admin()).await;
+        assert_eq!(reply.status, 422, "{bad}: {}", reply.body);
+    }
+    assert_eq!(
+        app.api().get("/audit/export", &editor.token).await.status,
+        403,
+        "the export is the admins'"
     );
 
     // The exports hold the same entries.
@@ -581,14 +615,7 @@ async fn a_replay_keeps_what_the_stream_no_longer_holds_or_refuses() {
     let app = TestApp::builder().admin().spawn().await;
     let id = app.managed_instance("kept-db").await;
     let c = app.register_collector("kept-collector").await;
-    let bound = app
-        .api()
-        .put(
-            &format!("/collectors/{}/instances", c.id),
-            app.admin(),
-            json!({"instance_ids": [id]}),
-        )
-        .await;
+    let bound = app.bind(&c.id, json!([id])).await;
     assert_eq!(bound.status, 200, "{}", bound.body);
     let names = &app.config().names;
     let js = app.jetstream().await;

@@ -208,6 +208,17 @@ impl TestApp {
         register_collector(self.api(), self.admin(), name).await
     }
 
+    /// Binds collector `collector` to `instances` (a JSON array of ids) as the admin.
+    pub async fn bind(&self, collector: &str, instances: Value) -> Reply {
+        self.api()
+            .put(
+                &format!("/collectors/{collector}/instances"),
+                self.admin(),
+                json!({"instance_ids": instances}),
+            )
+            .await
+    }
+
     /// Creates a managed instance on the local server as the admin; returns its id.
     pub async fn managed_instance(&self, name: &str) -> String {
         let created = self
