@@ -766,15 +766,7 @@ async fn a_replay_keeps_what_the_stream_no_longer_holds_or_refuses() {
 
 /// Lets `stream` drop every message it holds by age, then gives it back its `max_age`.
 async fn expire_all(js: &async_nats::jetstream::Context, stream: &str) {
-    let mut config = js
-        .get_stream(stream)
-        .await
-        .expect("stream")
-        .info()
-        .await
-        .expect("info")
-        .config
-        .clone();
+    let mut config = stream_config(js, stream).await;
     let (kept, window) = (config.max_age, config.duplicate_window);
     config.max_age = Duration::from_millis(200);
     config.duplicate_window = Duration::from_millis(200);

@@ -59,6 +59,15 @@ async fn a_batch_the_database_refuses_on_its_data_is_rejected_alone_and_other_co
         },
     )
     .await;
+    // The two collectors' batches travel on their own partitions: the bystander's may be
+    // stored before the poison one is looked at.
+    wait_for_count(
+        &sql,
+        "the poison batch recorded",
+        "SELECT count(*) FROM projection_rejected WHERE projection LIKE 'metric\\_samples.p__'",
+        1,
+    )
+    .await;
     let row = sql
         .query_one(
             "SELECT reason, sqlstate, collector_id, batch_id FROM projection_rejected
@@ -250,15 +259,7 @@ async fn an_event_whose_ack_fails_while_its_successor_is_stored_is_still_applied
     // JetStream refuses messages over 2 KB on the events stream for a while: event 2 (padded)
     // is refused while event 3, published right behind it in the same pipelined batch, is stored.
     let stream_name = env.config.names.events_stream();
-    let mut config = js
-        .get_stream(&stream_name)
-        .await
-        .expect("stream")
-        .info()
-        .await
-        .expect("info")
-        .config
-        .clone();
+    let mut config = stream_config(&js, &stream_name).await;
     config.max_message_size = 2048;
     js.update_stream(config.clone()).await.expect("limit");
     let deactivated =
@@ -567,6 +568,14 @@ async fn hostile_compact_batches_over_nats_store_only_what_json_would_and_damage
     app.wait_for_points(&c.id, 2).await;
     let view = app.wait_for_rejected_batches(&c.id, 1).await;
     assert_eq!(view["metrics_count_total"], 2, "{view}");
+    // The activity projection counted them; the samples projection may still be writing.
+    wait_for_count(
+        &sql,
+        "both samples stored",
+        "SELECT count(*) FROM metric_samples",
+        2,
+    )
+    .await;
     let series: Vec<String> = sql
         .query("SELECT metric FROM metric_series ORDER BY metric", &[])
         .await

@@ -149,6 +149,18 @@ pub async fn stream_len(js: &jetstream::Context, stream: &str) -> u64 {
     }
 }
 
+/// A stream's configuration as the server holds it (to change one setting and update it).
+pub async fn stream_config(js: &jetstream::Context, stream: &str) -> jetstream::stream::Config {
+    js.get_stream(stream)
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .config
+        .clone()
+}
+
 pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
