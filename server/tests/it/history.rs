@@ -637,7 +637,15 @@ async fn a_replay_keeps_what_the_stream_no_longer_holds_or_refuses() {
         .await;
     app.wait_for_points(&c.id, 6).await;
 
+    // The activity projection counted them; the samples projection may still be writing.
     let sql = app.sql().await;
+    wait_for_count(
+        &sql,
+        "six samples stored",
+        "SELECT count(*) FROM metric_samples",
+        6,
+    )
+    .await;
     let live_old = samples_before(&sql, now).await;
     assert_eq!(live_old.len(), 4, "{live_old:?}");
     let live_fleet = count(&sql, "SELECT count(*) FROM rm_fleet").await;
