@@ -1,5 +1,73 @@
 import { describe, expect, it } from "vitest";
-import { align } from "./chartData";
+import { align, extent, lastValue, linesOf, othersLabel, ratioLines, scaled, shownGroups, type GroupedAnswer } from "./chartData";
+
+const top: GroupedAnswer = {
+  series: [
+    { labels: { database: "shop" }, points: [[1000, 50], [2000, 60]] },
+    { labels: { database: "crm" }, points: [[1000, 20]] },
+    { labels: {}, points: [[1000, 5], [2000, 7]], others: 18 },
+  ],
+  groups: [{ value: "shop", mean: 55, last: 60 }, { value: "crm", mean: 20, last: 20 }],
+};
+
+describe("linesOf", () => {
+  it("makes a line per shown group and keeps the others line, last, with how many it folds", () => {
+    expect(linesOf(top, "database")).toEqual([
+      { label: "shop", group: "shop", points: [[1000, 50], [2000, 60]] },
+      { label: "crm", group: "crm", points: [[1000, 20]] },
+      { label: "others (18)", others: 18, points: [[1000, 5], [2000, 7]] },
+    ]);
+  });
+
+  it("puts the others line last even when the answer does not", () => {
+    const a: GroupedAnswer = { series: [top.series[2], top.series[0]] };
+    expect(linesOf(a, "database").map((l) => l.label)).toEqual(["shop", othersLabel(18)]);
+  });
+
+  it("names a total by the given name and leaves out series without points", () => {
+    const total: GroupedAnswer = { series: [{ labels: {}, points: [[1000, 75]] }, { labels: {}, points: [] }] };
+    expect(linesOf(total, undefined, () => "all databases")).toEqual([{ label: "all databases", points: [[1000, 75]] }]);
+    expect(linesOf({ series: [] }, "database")).toEqual([]);
+  });
+
+  it("lists the shown groups in order, without the others", () => {
+    expect(shownGroups(top, "database")).toEqual(["shop", "crm"]);
+  });
+});
+
+describe("ratioLines", () => {
+  it("is part over part and rest in percent, group with group and others with others", () => {
+    const hits = linesOf(top, "database");
+    const reads = linesOf({
+      series: [
+        { labels: { database: "crm" }, points: [[1000, 80]] },
+        { labels: { database: "shop" }, points: [[1000, 0], [2000, 60]] },
+        { labels: {}, points: [[1000, 5], [2000, 0]], others: 18 },
+      ],
+    }, "database");
+    expect(ratioLines(hits, reads)).toEqual([
+      { label: "shop", group: "shop", points: [[1000, 100], [2000, 50]] },
+      { label: "crm", group: "crm", points: [[1000, 20]] },
+      { label: "others (18)", others: 18, points: [[1000, 50], [2000, 100]] },
+    ]);
+  });
+
+  it("pairs totals by name, skips times when both are zero or one is missing, drops a line without its pair", () => {
+    const part = [{ label: "all", points: [[1000, 9], [2000, 0], [3000, 4]] as [number, number][] }, { label: "lonely", group: "x", points: [[1000, 1]] as [number, number][] }];
+    const rest = [{ label: "all", points: [[1000, 1], [2000, 0]] as [number, number][] }];
+    expect(ratioLines(part, rest)).toEqual([{ label: "all", points: [[1000, 90]] }]);
+  });
+});
+
+describe("helpers", () => {
+  it("scale points, find the latest value and the extent", () => {
+    expect(scaled([{ label: "a", points: [[1000, 0.5]] }], 60)).toEqual([{ label: "a", points: [[1000, 30]] }]);
+    expect(lastValue({ label: "a", points: [[2000, 2], [1000, 1]] })).toBe(2);
+    expect(lastValue({ label: "a", points: [] })).toBeNull();
+    expect(extent(linesOf(top, "database"))).toEqual([5, 60]);
+    expect(extent([])).toEqual([null, null]);
+  });
+});
 
 describe("align", () => {
   it("shares one sorted time axis in seconds, with gaps where a line has no point", () => {

@@ -1,9 +1,95 @@
-// uPlot wants one x array shared by every line: the union of all lines' times, with a gap
-// (null) where a line has no point.
+// A chart's lines from the series the API answers, and what uPlot and the legend need of them.
+// Grouped answers (`group=database&top=5` or `pick=…`) come back as one series per shown group
+// plus one "others" series folding the rest; a total (`agg=sum` without `group`) as one series.
+// Pure, tested in chartData.test.ts.
 
-export interface Line { label: string; points: [number, number][] }
+export interface Line {
+  label: string;
+  points: [number, number][];
+  /** The group value this line stands for (a database, a replica), absent for totals and others. */
+  group?: string;
+  /** On the line folding every group not shown: how many it folds. */
+  others?: number;
+}
+
+/** A group of a grouped answer: every group, not only the shown ones, largest mean first. */
+export interface Group { value: string; mean: number; last: number | null }
+
+/**
+ * The part of a series answer lines are built from (structurally a `SeriesAnswer`, with the
+ * grouped fields the API adds for `group`/`top`/`pick`).
+ */
+export interface GroupedAnswer {
+  series: { labels: Record<string, string>; points: [number, number][]; others?: number }[];
+  groups?: Group[];
+}
+
+/** The label of the line folding `n` groups. */
+export function othersLabel(n: number): string {
+  return `others (${n})`;
+}
+
+/**
+ * One line per series of `a` that has points: grouped by `by` (the line is that label's value,
+ * the folding series is "others (n)", always last), or, without `by`, each named by `name`.
+ */
+export function linesOf(a: GroupedAnswer, by?: string, name: (labels: Record<string, string>) => string = () => "total"): Line[] {
+  const shown: Line[] = [];
+  const rest: Line[] = [];
+  for (const s of a.series) {
+    if (s.points.length === 0) continue;
+    if (s.others !== undefined) rest.push({ label: othersLabel(s.others), points: s.points, others: s.others });
+    else if (by !== undefined) shown.push({ label: s.labels[by] ?? "", points: s.points, group: s.labels[by] ?? "" });
+    else shown.push({ label: name(s.labels), points: s.points });
+  }
+  return [...shown, ...rest];
+}
+
+/** The group values a grouped answer shows as their own lines, in its order (not "others"). */
+export function shownGroups(a: GroupedAnswer, by: string): string[] {
+  return a.series.filter((s) => s.others === undefined && s.labels[by] !== undefined).map((s) => s.labels[by]);
+}
+
+/** Each point of `lines` times `k` (rates per second shown per minute: 60). */
+export function scaled(lines: Line[], k: number): Line[] {
+  return k === 1 ? lines : lines.map((l) => ({ ...l, points: l.points.map(([x, y]): [number, number] => [x, y * k]) }));
+}
+
+/** What pairs a line of one answer with the same line of another: its group, others, or total. */
+function keyOf(l: Line): string {
+  if (l.others !== undefined) return "\u0000others";
+  return l.group ?? `\u0000${l.label}`;
+}
+
+/**
+ * `part / (part + rest)` in percent, line by line (the cache hit ratio: hits over hits and
+ * reads), at the times both are known and not both zero. Lines are paired by group, the others
+ * line with the others line, totals by their label; a line without its pair is left out.
+ */
+export function ratioLines(part: Line[], rest: Line[]): Line[] {
+  const restBy = new Map(rest.map((l) => [keyOf(l), new Map(l.points)]));
+  return part.flatMap((l) => {
+    const r = restBy.get(keyOf(l));
+    if (!r) return [];
+    const points = l.points.flatMap(([x, p]): [number, number][] => {
+      const q = r.get(x);
+      return q !== undefined && p + q > 0 ? [[x, (p / (p + q)) * 100]] : [];
+    });
+    return points.length > 0 ? [{ ...l, points }] : [];
+  });
+}
+
+/** The latest value of a line, or null without points. */
+export function lastValue(l: Line): number | null {
+  let at = -Infinity;
+  let v: number | null = null;
+  for (const [x, y] of l.points) if (x >= at) [at, v] = [x, y];
+  return v;
+}
 
 /** uPlot's data for `lines` (x: unix ms in, unix seconds out). */
+// uPlot wants one x array shared by every line: the union of all lines' times, with a gap
+// (null) where a line has no point.
 export function align(lines: Line[]): (number | null)[][] {
   const xs = Array.from(new Set(lines.flatMap((l) => l.points.map((p) => p[0])))).sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
@@ -14,4 +100,17 @@ export function align(lines: Line[]): (number | null)[][] {
     data.push(ys);
   }
   return data;
+}
+
+/** The smallest and largest value of `lines`, or nulls without points. */
+export function extent(lines: Line[]): [number | null, number | null] {
+  let lo: number | null = null;
+  let hi: number | null = null;
+  for (const l of lines) {
+    for (const [, y] of l.points) {
+      if (lo === null || y < lo) lo = y;
+      if (hi === null || y > hi) hi = y;
+    }
+  }
+  return [lo, hi];
 }

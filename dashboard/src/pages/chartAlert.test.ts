@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CHARTS } from "./instanceCharts";
 import { CHART_SOURCES, formFromQuery, functionFor, hashQuery, highest, prefillFromChart, roundThreshold, ruleQuery } from "./chartAlert";
 import { EMPTY_RULE, specOf } from "./ruleForm";
 
@@ -43,8 +44,10 @@ describe("prefillFromChart", () => {
   });
 
   it("rates counters, and gives the threshold in the metric's unit, not the chart's", () => {
-    const size = prefillFromChart(CHART_SOURCES.size!, [{ label: "app", points: [[1000, 3]] }], instance);
+    const size = prefillFromChart(CHART_SOURCES.size!, [{ label: "app", points: [[1000, 3 * 1048576]] }], instance);
     expect([size.fn, size.threshold]).toEqual(["value", "3150000"]);
+    const deadlocks = prefillFromChart(CHART_SOURCES.deadlocks!, [{ label: "app", points: [[1000, 6]] }], instance);
+    expect([deadlocks.metric, deadlocks.fn, deadlocks.threshold]).toEqual(["pg_database_deadlocks_total", "rate", "0.1"]);
     const checkpoints = prefillFromChart(CHART_SOURCES.checkpoints!, [
       { label: "timed", points: [[1000, 30]] },
       { label: "requested", points: [[1000, 6]] },
@@ -73,8 +76,8 @@ describe("prefillFromChart", () => {
     });
   });
 
-  it("has a source for every chart", () => {
-    expect(Object.keys(CHART_SOURCES).sort()).toEqual(["checkpoints", "connections", "hit", "lag", "size", "tps"]);
+  it("has a source for every chart but the WAL rate (a counter not named _total, which rules read as a value)", () => {
+    expect(Object.keys(CHART_SOURCES).sort()).toEqual(CHARTS.map((c) => c.key).filter((k) => k !== "wal").sort());
   });
 });
 

@@ -4,6 +4,7 @@
 // chartAlert.test.ts.
 import type { Aggregate, Fn, Op } from "../api/alerting";
 import type { Line } from "../components/chartData";
+import type { ChartKey } from "./instanceCharts";
 import { EMPTY_RULE, type RuleForm } from "./ruleForm";
 
 /** What a chart alerts on. */
@@ -12,7 +13,7 @@ export interface ChartSource {
   name: string;
   metric: string;
   aggregate: Aggregate;
-  /** The chart's unit per metric unit (the size chart shows MiB of a bytes metric: 1/1048576). */
+  /** The chart's unit per metric unit (the checkpoints chart shows per minute a rate per second: 60). */
   scale: number;
   /** Only the lines of this label count (the checkpoints chart draws two metrics). */
   line?: string;
@@ -110,7 +111,7 @@ export function hashQuery(hash: string): string {
 }
 
 /** What each instance chart (see instanceCharts.ts) alerts on. */
-export const CHART_SOURCES: Partial<Record<"tps" | "connections" | "hit" | "size" | "lag" | "checkpoints", ChartSource>> = {
+export const CHART_SOURCES: Partial<Record<ChartKey, ChartSource>> = {
   tps: { name: "Transaction rate", metric: "pg_database_xact_commit_total", aggregate: "none", scale: 1 },
   connections: { name: "Connections", metric: "pg_activity_connections", aggregate: "sum", scale: 1 },
   // hits / (hits + reads), as the chart draws it (in %) and the built-in rule computes it.
@@ -118,7 +119,9 @@ export const CHART_SOURCES: Partial<Record<"tps" | "connections" | "hit" | "size
     name: "Low cache hit ratio", metric: "pg_database_blks_hit_total", aggregate: "none", scale: 100, op: "<",
     divide: { metric: "pg_database_blks_hit_total", add: ["pg_database_blks_read_total"] },
   },
-  size: { name: "Database size", metric: "pg_database_size_bytes", aggregate: "none", scale: 1 / 1048576 },
+  size: { name: "Database size", metric: "pg_database_size_bytes", aggregate: "none", scale: 1 },
   lag: { name: "Replication lag", metric: "pg_replication_lag_bytes", aggregate: "max", scale: 1 },
   checkpoints: { name: "Requested checkpoints", metric: "pg_checkpoints_requested_total", aggregate: "none", scale: 60, line: "requested" },
+  temp: { name: "Temp files written", metric: "pg_database_temp_bytes_total", aggregate: "none", scale: 1 },
+  deadlocks: { name: "Deadlocks", metric: "pg_database_deadlocks_total", aggregate: "none", scale: 60 },
 };

@@ -1,130 +1,144 @@
 import { useEffect, useState } from "react";
 import { get, may } from "../../api/client";
 import { message } from "../../api/errors";
-import type { Collector, Instance, SeriesAnswer, Statement } from "../../api/types";
+import type { Instance } from "../../api/types";
 import { Chart } from "../../components/Chart";
-import { ErrorNote, Loading } from "../../components/ui";
-import { num } from "../../lib/format";
+import type { Group, GroupedAnswer } from "../../components/chartData";
+import type { TimeRange } from "../../lib/timeRange";
 import { CHART_SOURCES, prefillFromChart, ruleQuery } from "../chartAlert";
-import { chartsOf, type Charts } from "../instanceCharts";
+import { CHARTS, loadChart, modesOf, pickedOf, seriesParams, withPicked, type ChartDef, type Drawn, type Mode } from "../instanceCharts";
+import type { ViewProps } from "./props";
 
-type ChartKey = Exclude<keyof Charts, "from" | "to">;
+/** Moving ranges follow "now" this often; a fixed range (a zoom) is loaded once. */
+const RELOAD_MS = 15000;
+/** The API takes at most this many picked groups. */
+const MAX_PICK = 20;
 
-/** The charts in the page's order: their lines, title and unit. */
-const CHARTS: [ChartKey, string, string][] = [
-  ["tps", "Transactions per second", "commits/s"],
-  ["connections", "Connections by state", "sessions"],
-  ["hit", "Cache hit ratio", "%"],
-  ["size", "Database size", "MiB"],
-  ["lag", "Replication lag", "bytes"],
-  ["checkpoints", "Checkpoints", "per minute"],
-];
-
-const RANGES: [string, number][] = [["15 min", 900], ["1 hour", 3600], ["6 hours", 21600], ["24 hours", 86400], ["7 days", 604800]];
-
-async function series(instance: string, metric: string, fn: "raw" | "rate", from: number, to: number): Promise<SeriesAnswer> {
-  const q = new URLSearchParams({ instance_id: instance, metric, fn, from: String(from), to: String(to) });
-  return get<SeriesAnswer>(`/metrics/series?${q}`);
+/** The Metrics tab: the instance's charts over the page's range. */
+export function Metrics({ i, range, setRange, query, setQuery }: ViewProps) {
+  const picked = pickedOf(query);
+  return (
+    <div className="charts">
+      {CHARTS.map((def) => (
+        <MetricChart
+          key={def.key}
+          def={def}
+          i={i}
+          range={range}
+          setRange={setRange}
+          picked={picked}
+          setPicked={(dbs) => setQuery(withPicked(query, dbs))}
+        />
+      ))}
+    </div>
+  );
 }
 
-async function loadCharts(name: string, seconds: number): Promise<Charts> {
+/** The interval to load for `range` now: a moving window ends now, a fixed one is as it is. */
+function window_(range: TimeRange): { from: number; to: number } {
+  if (range.key === "custom") return { from: range.from, to: range.to };
   const to = Math.floor(Date.now() / 1000);
-  const from = to - seconds;
-  const [commits, conns, hits, reads, size, lag, timed, requested] = await Promise.all([
-    series(name, "pg_database_xact_commit_total", "rate", from, to),
-    series(name, "pg_activity_connections", "raw", from, to),
-    series(name, "pg_database_blks_hit_total", "rate", from, to),
-    series(name, "pg_database_blks_read_total", "rate", from, to),
-    series(name, "pg_database_size_bytes", "raw", from, to),
-    series(name, "pg_replication_lag_bytes", "raw", from, to),
-    series(name, "pg_checkpoints_timed_total", "rate", from, to),
-    series(name, "pg_checkpoints_requested_total", "rate", from, to),
-  ]);
-  return chartsOf({ commits, conns, hits, reads, size, lag, timed, requested }, from, to);
+  return { from: to - (range.to - range.from), to };
 }
 
-/** The Metrics tab: the charts and the top statements over a chosen range. */
-export function Metrics({ i, collector }: { i: Instance; collector: Collector | undefined }) {
-  const [range, setRange] = useState(3600);
-  const [charts, setCharts] = useState<Charts | null>(null);
-  const [statements, setStatements] = useState<Statement[] | null>(null);
+function MetricChart({ def, i, range, setRange, picked, setPicked }: {
+  def: ChartDef;
+  i: Instance;
+  range: TimeRange;
+  setRange: ViewProps["setRange"];
+  picked: string[];
+  setPicked: (dbs: string[]) => void;
+}) {
+  const modes = modesOf(def);
+  // Until the user chooses, a chart by database shows the picked databases when there are any.
+  const [chosen, setChosen] = useState<Mode | null>(null);
+  const mode: Mode = chosen ?? (def.by === "database" && picked.length > 0 ? "pick" : "total");
+  const pick = mode === "pick" ? picked : [];
+  const [drawn, setDrawn] = useState<(Drawn & { from: number; to: number }) | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const name = i.name;
+  const fixed = range.key === "custom";
+  const span = range.to - range.from;
   useEffect(() => {
     let live = true;
-    const load = () =>
-      loadCharts(name, range)
-        .then((c) => live && (setCharts(c), setError(null)))
-        .catch((e) => live && setError(message(e)));
+    const load = () => {
+      const { from, to } = window_(range);
+      loadChart(def, mode, pick, (q) => get<GroupedAnswer>(`/metrics/series?${seriesParams(i.name, q, from, to)}`))
+        .then((d) => live && (setDrawn({ ...d, from, to }), setError(null)))
+        .catch((e: unknown) => live && setError(message(e)));
+    };
     load();
-    const t = window.setInterval(load, 15000);
+    const t = fixed ? undefined : window.setInterval(load, RELOAD_MS);
     return () => {
       live = false;
       window.clearInterval(t);
     };
-  }, [name, range]);
-  useEffect(() => {
-    if (!collector) return;
-    const to = Math.floor(Date.now() / 1000);
-    get<Statement[]>(`/collectors/${collector.id}/queries/slow?from=${to - range}&to=${to}&limit=10`)
-      .then(setStatements)
-      .catch(() => setStatements([]));
-  }, [collector?.id, range]);
+    // `range` is read through its key and span (a moving window's ends move every render).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [def, mode, pick.join(","), i.name, range.key, fixed ? range.from : span, fixed ? range.to : 0]);
+  const source = CHART_SOURCES[def.key];
+  const grouped = mode !== "total";
+  const lines = drawn?.lines ?? null;
+  const { from, to } = drawn ?? window_(range);
   return (
-    <>
-      <label className="inline">
-        Time range{" "}
-        <select value={range} onChange={(e) => setRange(Number(e.target.value))}>
-          {RANGES.map(([l, s]) => <option key={s} value={s}>{l}</option>)}
-        </select>
-      </label>
-      <ErrorNote text={error} />
-      {charts === null ? <Loading what="charts" /> : (
-        <div className="charts">
-          {CHARTS.map(([key, title, unit]) => {
-            const source = CHART_SOURCES[key];
-            return (
-              <Chart
-                key={key}
-                title={title}
-                unit={unit}
-                lines={charts[key]}
-                from={charts.from}
-                to={charts.to}
-                action={source && may("createRule") && (
-                  <button
-                    className="secondary small"
-                    title="Open a new alert rule for this chart's metric on this instance"
-                    onClick={() => { window.location.hash = `#/rules?${ruleQuery(prefillFromChart(source, charts[key], i))}`; }}
-                  >
-                    Alert on this
-                  </button>
-                )}
-              />
-            );
-          })}
-        </div>
+    <Chart
+      title={def.title}
+      unit={def.unit}
+      lines={error && !drawn ? [] : lines}
+      from={from}
+      to={to}
+      empty={error ?? def.empty}
+      onZoom={(r) => setRange(r)}
+      href={grouped && def.by === "database" ? (l) => (l.group !== undefined ? tablesOf(i, l.group) : undefined) : undefined}
+      controls={modes.length > 0 && (
+        <>
+          <select aria-label={`${def.title}: lines`} value={mode} onChange={(e) => setChosen(e.target.value as Mode)}>
+            {modes.map(([m, name]) => <option key={m} value={m}>{name}</option>)}
+          </select>
+          {mode === "pick" && <Picker groups={drawn?.groups ?? []} picked={picked} setPicked={setPicked} />}
+        </>
       )}
-      <section className="card" aria-label="Top statements">
-        <h3>Top statements (slowest by mean time)</h3>
-        {statements === null ? <p className="empty">{collector ? "Loading…" : "No collector yet."}</p> : statements.length === 0 ? (
-          <p className="empty">No statements in this range (pg_stat_statements installed?).</p>
-        ) : (
-          <div className="scroll">
-            <table>
-              <thead><tr><th>Statement</th><th>Database</th><th>Calls</th><th>Total ms</th><th>Mean ms</th></tr></thead>
-              <tbody>
-                {statements.map((s) => (
-                  <tr key={s.queryid + s.database}>
-                    <td><code>{s.query ?? s.queryid}</code></td><td>{s.database}</td><td>{num(s.calls)}</td>
-                    <td>{num(s.total_time_ms)}</td><td>{s.mean_time_ms.toFixed(2)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
-    </>
+      action={source && may("createRule") && (
+        <button
+          className="secondary small"
+          title="Open a new alert rule for this chart's metric on this instance"
+          onClick={() => { window.location.hash = `#/rules?${ruleQuery(prefillFromChart(source, lines ?? [], i))}`; }}
+        >
+          Alert on this
+        </button>
+      )}
+    />
+  );
+}
+
+/** The tables view of one database of the instance. */
+function tablesOf(i: Instance, database: string): string {
+  return `#/instances/${encodeURIComponent(i.id)}?tab=tables&db=${encodeURIComponent(database)}`;
+}
+
+/** A drop-down of every database (busiest first) to tick the ones the charts draw. */
+function Picker({ groups, picked, setPicked }: { groups: Group[]; picked: string[]; setPicked: (dbs: string[]) => void }) {
+  // Picked databases without data in this range stay listed, so they can be unticked.
+  const names = [...groups.map((g) => g.value), ...picked.filter((p) => !groups.some((g) => g.value === p))];
+  const toggle = (name: string, on: boolean) =>
+    setPicked(on ? [...picked, name].slice(0, MAX_PICK) : picked.filter((p) => p !== name));
+  return (
+    <details className="chart-picker">
+      <summary>{picked.length === 0 ? "Pick databases" : `${picked.length} picked`}</summary>
+      <div className="chart-picker-list" role="group" aria-label="Databases to draw">
+        {names.length === 0 && <p className="muted small">No databases in this range.</p>}
+        {names.map((name) => (
+          <label key={name} className="check">
+            <input
+              type="checkbox"
+              checked={picked.includes(name)}
+              disabled={!picked.includes(name) && picked.length >= MAX_PICK}
+              onChange={(e) => toggle(name, e.target.checked)}
+            />
+            {name}
+          </label>
+        ))}
+        {picked.length > 0 && <button className="secondary small" onClick={() => setPicked([])}>Clear</button>}
+      </div>
+    </details>
   );
 }
