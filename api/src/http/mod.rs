@@ -14,6 +14,7 @@ mod fleet;
 mod health;
 mod history;
 mod instances;
+mod latest;
 mod metrics;
 mod openapi;
 mod secrets;
@@ -110,8 +111,10 @@ fn table() -> Vec<Entry> {
         (GET, "/alert-rules/{id}/history", Role(Viewer), get(history::rule_history)),
         (GET, "/alert-rules/{id}/diff", Role(Viewer), get(history::rule_diff)),
         (GET, "/metrics/series", Role(Viewer), get(series::series)),
+        (GET, "/metrics/latest", Role(Viewer), get(latest::latest)),
         (GET, "/collectors/{id}/queries/slow", Role(Viewer), get(statements::slow)),
         (GET, "/collectors/{id}/queries/frequent", Role(Viewer), get(statements::frequent)),
+        (GET, "/collectors/{id}/queries/top", Role(Viewer), get(statements::ranked)),
         (GET, "/alert-rules", Role(Viewer), get(alerts::rules)),
         (POST, "/alert-rules", Role(Editor), post(alerts::create_rule)),
         (GET, "/alert-rules/{id}", Role(Viewer), get(alerts::rule)),

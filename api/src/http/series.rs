@@ -95,6 +95,20 @@ pub(crate) struct SeriesOut {
     counter: bool,
     /// `[unix_ms, value]` pairs, one per step bucket that has data.
     points: Vec<(i64, f64)>,
+    /// On the one series that folds every group not shown (`top`/`pick`): how many it folds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    others: Option<usize>,
+}
+
+/// One group of a grouped answer, shown or not: for selectors and legends.
+#[derive(Debug, Serialize, JsonSchema, PartialEq)]
+pub(crate) struct GroupOut {
+    /// The group label's value.
+    value: String,
+    /// The mean of its combined points over the range (0 without points).
+    mean: f64,
+    /// Its last combined point.
+    last: Option<f64>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -106,6 +120,239 @@ pub(crate) struct SeriesAnswer {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     series: Vec<SeriesOut>,
+    /// With `group`: every group, by mean, largest first (not only the ones shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<GroupOut>>,
+}
+
+/// How the series of a grouped or totalled answer are combined per bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agg {
+    Sum,
+    Max,
+    Avg,
+}
+
+/// Which groups a grouped answer shows, the others folded into one series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Show {
+    /// Every group.
+    All,
+    /// The `n` with the highest mean.
+    Top(usize),
+    /// These, in this order.
+    Pick(Vec<String>),
+}
+
+/// `agg`, `group`, `top` and `pick`: series combined per bucket into one total, or one per
+/// value of a label with only some shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Grouping {
+    agg: Agg,
+    /// None: one total over every series.
+    label: Option<String>,
+    show: Show,
+}
+
+/// Most groups `top` or `pick` may show.
+const MAX_SHOWN_GROUPS: usize = 20;
+
+impl Grouping {
+    fn parse(q: &HashMap<String, String>) -> Result<Option<Self>, ApiError> {
+        let agg = match q.get("agg").map(String::as_str) {
+            None => None,
+            Some("sum") => Some(Agg::Sum),
+            Some("max") => Some(Agg::Max),
+            Some("avg") => Some(Agg::Avg),
+            Some(_) => return Err(invalid("agg", "must be sum, max or avg")),
+        };
+        let label = match q.get("group") {
+            Some(g) if g.is_empty() || g.len() > 100 => {
+                return Err(invalid("group", "must be a label name (1-100 characters)"))
+            }
+            other => other.cloned(),
+        };
+        let show = match (q.get("top"), q.get("pick")) {
+            (Some(_), Some(_)) => return Err(invalid("pick", "give top or pick, not both")),
+            (Some(n), None) => Show::Top(
+                n.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_SHOWN_GROUPS).contains(n))
+                    .ok_or_else(|| invalid("top", "must be 1-20"))?,
+            ),
+            (None, Some(p)) => {
+                let picked: Vec<String> = p
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if picked.len() > MAX_SHOWN_GROUPS {
+                    return Err(invalid("pick", "at most 20 values"));
+                }
+                Show::Pick(picked)
+            }
+            (None, None) => Show::All,
+        };
+        if label.is_none() && show != Show::All {
+            let field = if q.contains_key("top") { "top" } else { "pick" };
+            return Err(invalid(field, "needs group=<label>"));
+        }
+        Ok(match (agg, label) {
+            (None, None) => None,
+            (agg, label) => Some(Self {
+                agg: agg.unwrap_or(Agg::Sum),
+                label,
+                show,
+            }),
+        })
+    }
+
+    /// How many series the answer holds at most, for its step.
+    fn shown(&self, n_series: usize) -> usize {
+        match (&self.label, &self.show) {
+            (None, _) => 1,
+            (Some(_), Show::All) => n_series,
+            (Some(_), Show::Top(n)) => (n + 1).min(n_series),
+            (Some(_), Show::Pick(p)) => (p.len() + 1).min(n_series),
+        }
+    }
+}
+
+/// Per bucket: the sum, the largest and the count of the values combined.
+#[derive(Debug, Clone, Copy)]
+struct Acc {
+    sum: f64,
+    max: f64,
+    n: u32,
+}
+
+impl Acc {
+    fn add(&mut self, other: Acc) {
+        self.sum += other.sum;
+        self.max = self.max.max(other.max);
+        self.n += other.n;
+    }
+
+    fn value(self, agg: Agg) -> f64 {
+        match agg {
+            Agg::Sum => self.sum,
+            Agg::Max => self.max,
+            Agg::Avg => self.sum / f64::from(self.n.max(1)),
+        }
+    }
+}
+
+type Buckets = BTreeMap<i64, Acc>;
+
+/// A series as read, before it is combined: labels, counter, points.
+type ReadSeries = (BTreeMap<String, String>, bool, Vec<(i64, f64)>);
+
+fn fold_into(into: &mut Buckets, points: &[(i64, f64)]) {
+    for &(t, v) in points {
+        into.entry(t)
+            .or_insert(Acc {
+                sum: 0.0,
+                max: f64::NEG_INFINITY,
+                n: 0,
+            })
+            .add(Acc {
+                sum: v,
+                max: v,
+                n: 1,
+            });
+    }
+}
+
+fn merge_buckets(into: &mut Buckets, from: &Buckets) {
+    for (t, acc) in from {
+        into.entry(*t).and_modify(|a| a.add(*acc)).or_insert(*acc);
+    }
+}
+
+fn points_of(buckets: &Buckets, agg: Agg) -> Vec<(i64, f64)> {
+    buckets.iter().map(|(t, a)| (*t, a.value(agg))).collect()
+}
+
+/// Combines `series` (labels, counter, points) as `g` says: the shown series, then the others
+/// series when groups were left out; and, for a grouped answer, every group by mean.
+fn combine(series: Vec<ReadSeries>, g: &Grouping) -> (Vec<SeriesOut>, Option<Vec<GroupOut>>) {
+    let counter = series.iter().any(|(_, c, _)| *c);
+    let Some(label) = &g.label else {
+        let mut total = Buckets::new();
+        for (_, _, points) in &series {
+            fold_into(&mut total, points);
+        }
+        let out = SeriesOut {
+            labels: BTreeMap::new(),
+            counter,
+            points: points_of(&total, g.agg),
+            others: None,
+        };
+        return (if series.is_empty() { vec![] } else { vec![out] }, None);
+    };
+    let mut groups: BTreeMap<String, Buckets> = BTreeMap::new();
+    for (labels, _, points) in &series {
+        let key = labels.get(label).cloned().unwrap_or_default();
+        fold_into(groups.entry(key).or_default(), points);
+    }
+    let mut ranked: Vec<GroupOut> = groups
+        .iter()
+        .map(|(value, buckets)| {
+            let points = points_of(buckets, g.agg);
+            let mean = if points.is_empty() {
+                0.0
+            } else {
+                points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64
+            };
+            GroupOut {
+                value: value.clone(),
+                mean,
+                last: points.last().map(|p| p.1),
+            }
+        })
+        .collect();
+    // By mean, largest first; equal means by name, so the answer is stable.
+    ranked.sort_by(|a, b| {
+        b.mean
+            .total_cmp(&a.mean)
+            .then_with(|| a.value.cmp(&b.value))
+    });
+    let shown: Vec<String> = match &g.show {
+        Show::All => ranked.iter().map(|r| r.value.clone()).collect(),
+        Show::Top(n) => ranked.iter().take(*n).map(|r| r.value.clone()).collect(),
+        Show::Pick(p) => p
+            .iter()
+            .filter(|v| groups.contains_key(*v))
+            .cloned()
+            .collect(),
+    };
+    let mut out: Vec<SeriesOut> = shown
+        .iter()
+        .map(|v| SeriesOut {
+            labels: BTreeMap::from([(label.clone(), v.clone())]),
+            counter,
+            points: points_of(&groups[v], g.agg),
+            others: None,
+        })
+        .collect();
+    let rest: Vec<&Buckets> = groups
+        .iter()
+        .filter(|(v, _)| !shown.contains(v))
+        .map(|(_, b)| b)
+        .collect();
+    if !rest.is_empty() {
+        let mut folded = Buckets::new();
+        for b in &rest {
+            merge_buckets(&mut folded, b);
+        }
+        out.push(SeriesOut {
+            labels: BTreeMap::new(),
+            counter,
+            points: points_of(&folded, g.agg),
+            others: Some(rest.len()),
+        });
+    }
+    (out, Some(ranked))
 }
 
 /// How the points of a series are combined per step bucket.
@@ -134,6 +381,29 @@ impl Function {
     }
 }
 
+/// The `label.<name>=<value>` parameters, as the JSON object series labels must contain.
+pub(crate) fn label_filter(q: &HashMap<String, String>) -> Value {
+    Value::Object(
+        q.iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("label.")
+                    .map(|name| (name.to_owned(), Value::String(v.clone())))
+            })
+            .collect(),
+    )
+}
+
+/// Whose series a request reads: `collector_id=<uuid>` or `instance_id=<id or name>`.
+pub(crate) fn scope(q: &HashMap<String, String>) -> Result<SeriesScope, ApiError> {
+    match (q.get("collector_id"), q.get("instance_id")) {
+        (Some(c), _) => Ok(SeriesScope::Collector(
+            uuid::Uuid::parse_str(c).map_err(|_| invalid("collector_id", "must be a UUID"))?,
+        )),
+        (None, Some(i)) => Ok(SeriesScope::Instance(i.clone())),
+        (None, None) => Err(invalid("collector_id", "give collector_id or instance_id")),
+    }
+}
+
 /// A series request, parsed and bounded.
 #[derive(Debug)]
 struct SeriesQuery {
@@ -146,6 +416,7 @@ struct SeriesQuery {
     /// known).
     step: Option<i64>,
     function: Function,
+    grouping: Option<Grouping>,
 }
 
 impl SeriesQuery {
@@ -176,31 +447,16 @@ impl SeriesQuery {
             ));
         }
         let function = Function::parse(q.get("fn").map(String::as_str))?;
-        let labels = Value::Object(
-            q.iter()
-                .filter_map(|(k, v)| {
-                    k.strip_prefix("label.")
-                        .map(|name| (name.to_owned(), Value::String(v.clone())))
-                })
-                .collect(),
-        );
-        let scope = match (q.get("collector_id"), q.get("instance_id")) {
-            (Some(c), _) => SeriesScope::Collector(
-                uuid::Uuid::parse_str(c).map_err(|_| invalid("collector_id", "must be a UUID"))?,
-            ),
-            (None, Some(i)) => SeriesScope::Instance(i.clone()),
-            (None, None) => {
-                return Err(invalid("collector_id", "give collector_id or instance_id"))
-            }
-        };
+        let grouping = Grouping::parse(q)?;
         Ok(Self {
             metric,
-            scope,
-            labels,
+            scope: scope(q)?,
+            labels: label_filter(q),
             from,
             to,
             step,
             function,
+            grouping,
         })
     }
 
@@ -236,6 +492,7 @@ impl SeriesQuery {
 }
 
 /// `GET /metrics/series?collector_id=|instance_id=&metric=&from=&to=&step=&fn=raw|rate&label.<k>=<v>`
+/// `[&agg=sum|max|avg][&group=<label>[&top=N|&pick=a,b]]`: see [`Grouping`].
 // Over 60 lines on purpose: the read loop bounds every series' points by the rows left, so it stays with the answer it builds.
 pub(crate) async fn series(
     State(state): State<AppState>,
@@ -247,7 +504,7 @@ pub(crate) async fn series(
     let found = metrics::find_series(
         &client,
         &query.scope,
-        &query.metric,
+        std::slice::from_ref(&query.metric),
         &query.labels,
         series_limit,
     )
@@ -258,7 +515,11 @@ pub(crate) async fn series(
             &format!("matches more than {MAX_SERIES} series; narrow it with label.<key>=<value>"),
         ));
     }
-    let step = query.step_for(found.len())?;
+    let shown = query
+        .grouping
+        .as_ref()
+        .map_or(found.len(), |g| g.shown(found.len()));
+    let step = query.step_for(shown)?;
     let resolution = Resolution::for_step(step);
     // Hours before `hours_built` are built in metric_rollup_1h; minutes and later hours are
     // aggregated from the samples while they are kept, from metric_rollup_1m before.
@@ -305,12 +566,22 @@ pub(crate) async fn series(
             Function::Rate => rate(&points, query.from, step),
             Function::Raw => average(&points, query.from, step),
         };
-        out.push(SeriesOut {
-            labels: series.labels,
-            counter: series.counter,
-            points: bucketed,
-        });
+        out.push((series.labels, series.counter, bucketed));
     }
+    let (series, groups) = match &query.grouping {
+        Some(g) => combine(out, g),
+        None => (
+            out.into_iter()
+                .map(|(labels, counter, points)| SeriesOut {
+                    labels,
+                    counter,
+                    points,
+                    others: None,
+                })
+                .collect(),
+            None,
+        ),
+    };
     Ok(Json(SeriesAnswer {
         metric: query.metric,
         function: query.function.as_str(),
@@ -318,7 +589,8 @@ pub(crate) async fn series(
         step_s: step,
         from: query.from,
         to: query.to,
-        series: out,
+        series,
+        groups,
     }))
 }
 
@@ -328,7 +600,7 @@ fn bucket_of(ts: DateTime<Utc>, from: DateTime<Utc>, step: i64) -> Option<i64> {
 }
 
 /// Average per step bucket.
-fn average(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64)> {
+pub(crate) fn average(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64)> {
     let mut acc: BTreeMap<i64, (f64, i64)> = BTreeMap::new();
     for p in points {
         if let Some(b) = bucket_of(p.ts, from, step) {
@@ -345,7 +617,7 @@ fn average(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, 
 
 /// Per-second rate per step bucket, reset-aware: a value lower than its predecessor means the
 /// counter restarted, and the increase is the new value itself.
-fn rate(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64)> {
+pub(crate) fn rate(points: &[SourcePoint], from: DateTime<Utc>, step: i64) -> Vec<(i64, f64)> {
     let mut acc: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
     for pair in points.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
@@ -380,6 +652,122 @@ mod tests {
             sum: last,
             count: 1,
             last,
+        }
+    }
+
+    fn grouping(q: &[(&str, &str)]) -> Result<Option<Grouping>, ApiError> {
+        Grouping::parse(
+            &q.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// Seven databases, each with a line of constant value `rank` (two buckets), and a second
+    /// series in `d3` (another state), so a group is several series.
+    fn seven() -> Vec<ReadSeries> {
+        let mut v: Vec<_> = (1..=7)
+            .map(|n| {
+                (
+                    BTreeMap::from([("database".to_owned(), format!("d{n}"))]),
+                    true,
+                    vec![(0, f64::from(n)), (60_000, f64::from(n))],
+                )
+            })
+            .collect();
+        v.push((
+            BTreeMap::from([("database".to_owned(), "d3".to_owned())]),
+            true,
+            vec![(60_000, 10.0)],
+        ));
+        v
+    }
+
+    #[test]
+    fn the_top_groups_are_shown_and_the_rest_fold_into_one_others_series() {
+        let g = grouping(&[("group", "database"), ("top", "2")])
+            .expect("valid")
+            .expect("grouped");
+        let (out, groups) = combine(seven(), &g);
+        // d3 is 3 then 13 (mean 8): first; d7 (7) second; the other five fold.
+        let names: Vec<_> = out
+            .iter()
+            .map(|s| s.labels.get("database").cloned())
+            .collect();
+        assert_eq!(names, [Some("d3".into()), Some("d7".into()), None]);
+        assert_eq!(out[0].points, [(0, 3.0), (60_000, 13.0)]);
+        assert_eq!(out[2].others, Some(5));
+        assert_eq!(
+            out[2].points,
+            [(0, 1.0 + 2.0 + 4.0 + 5.0 + 6.0), (60_000, 18.0)]
+        );
+        let groups = groups.expect("groups");
+        assert_eq!(groups.len(), 7);
+        assert_eq!(
+            groups[0],
+            GroupOut {
+                value: "d3".into(),
+                mean: 8.0,
+                last: Some(13.0)
+            }
+        );
+        assert_eq!(groups[6].value, "d1");
+    }
+
+    #[test]
+    fn picked_groups_keep_their_order_and_max_folds_the_rest_by_max() {
+        let g = grouping(&[
+            ("group", "database"),
+            ("pick", "d1,gone,d2"),
+            ("agg", "max"),
+        ])
+        .expect("valid")
+        .expect("grouped");
+        let (out, _) = combine(seven(), &g);
+        let names: Vec<_> = out
+            .iter()
+            .map(|s| s.labels.get("database").cloned())
+            .collect();
+        assert_eq!(names, [Some("d1".into()), Some("d2".into()), None]);
+        assert_eq!(out[2].points, [(0, 7.0), (60_000, 10.0)]);
+        assert_eq!(out[2].others, Some(5));
+    }
+
+    #[test]
+    fn a_total_is_one_series_and_avg_counts_every_series() {
+        let g = grouping(&[("agg", "sum")])
+            .expect("valid")
+            .expect("grouped");
+        let (out, groups) = combine(seven(), &g);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].labels.is_empty() && out[0].others.is_none() && groups.is_none());
+        assert_eq!(out[0].points, [(0, 28.0), (60_000, 38.0)]);
+        let g = grouping(&[("agg", "avg")])
+            .expect("valid")
+            .expect("grouped");
+        assert_eq!(combine(seven(), &g).0[0].points[1], (60_000, 38.0 / 8.0));
+        assert!(combine(vec![], &g).0.is_empty());
+    }
+
+    #[test]
+    fn bad_grouping_parameters_name_their_field() {
+        assert!(grouping(&[]).expect("valid").is_none());
+        for (q, field) in [
+            (vec![("top", "3")], "top"),
+            (vec![("pick", "a")], "pick"),
+            (vec![("group", "database"), ("top", "0")], "top"),
+            (vec![("group", "database"), ("top", "21")], "top"),
+            (
+                vec![("group", "database"), ("top", "2"), ("pick", "a")],
+                "pick",
+            ),
+            (vec![("group", "")], "group"),
+            (vec![("agg", "median")], "agg"),
+        ] {
+            match grouping(&q) {
+                Err(ApiError::Invalid { field: f, .. }) => assert_eq!(f, field, "{q:?}"),
+                other => panic!("{q:?}: {other:?}"),
+            }
         }
     }
 

@@ -30,7 +30,13 @@ pub(crate) struct Statement {
     calls: f64,
     total_time_ms: f64,
     mean_time_ms: f64,
+    /// With `/queries/top`: the range in 24 buckets, `[bucket start unix ms, calls, time ms]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trend: Option<Vec<(i64, f64, f64)>>,
 }
+
+/// Buckets of a statement's trend.
+const TREND_BUCKETS: usize = 24;
 
 /// A cumulative counter's increase over the range, folded point by point (reset-aware): a
 /// value lower than its predecessor means a restart, and the increase is the new value itself.
@@ -44,16 +50,20 @@ struct Increase {
 }
 
 impl Increase {
-    fn add(&mut self, value: f64) {
-        if self.points == 0 {
+    /// Adds the next point; gives the increase since the one before (0 for the first).
+    fn add(&mut self, value: f64) -> f64 {
+        let step = if self.points == 0 {
             self.first = value;
+            0.0
         } else if value >= self.last {
-            self.increase += value - self.last;
+            value - self.last
         } else {
-            self.increase += value;
-        }
+            value
+        };
+        self.increase += step;
         self.last = value;
         self.points += 1;
+        step
     }
 
     fn total(&self) -> f64 {
@@ -75,24 +85,34 @@ fn increase(points: &[f64]) -> f64 {
     acc.total()
 }
 
-/// The statements of a collector over the request's range, with their calls and time.
+/// The statements of a collector over the request's range, with their calls and time (and, with
+/// `trend`, their increases per bucket).
 async fn statements(
     state: &AppState,
     id: &str,
     q: &HashMap<String, String>,
+    trend: bool,
 ) -> Result<Vec<Statement>, ApiError> {
     use futures::TryStreamExt;
 
     let collector = parse_id(id, "collector")?;
     let window = range(q, MAX_STATEMENT_RANGE_DAYS)?;
+    let bucket_ms = ((window.1 - window.0).num_milliseconds() / TREND_BUCKETS as i64).max(1);
+    let bucket_of = |ts: chrono::DateTime<chrono::Utc>| {
+        usize::try_from((ts - window.0).num_milliseconds() / bucket_ms)
+            .unwrap_or(0)
+            .min(TREND_BUCKETS - 1)
+    };
     let client = state.read().await?;
     // Streamed and folded per series as rows arrive: memory grows with the statements, not
     // with the samples in the range.
     let rows =
         metrics::statement_samples(&client, collector, window, MAX_STATEMENT_ROWS + 1).await?;
     futures::pin_mut!(rows);
-    // Per series: (queryid, database), whether it counts calls, and its increase.
-    let mut per_series: HashMap<i64, ((String, String), bool, Increase)> = HashMap::new();
+    // Per series: (queryid, database), whether it counts calls, its increase and its increase
+    // per bucket.
+    type Fold = ((String, String), bool, Increase, Vec<f64>);
+    let mut per_series: HashMap<i64, Fold> = HashMap::new();
     let mut seen: i64 = 0;
     while let Some(row) = rows.try_next().await? {
         seen += 1;
@@ -103,38 +123,60 @@ async fn statements(
             ));
         }
         let sample = metrics::StatementSample::from_row(&row);
-        per_series
-            .entry(sample.series_id)
-            .or_insert_with(|| {
-                (
-                    (sample.queryid.clone(), sample.database.clone()),
-                    sample.calls,
-                    Increase::default(),
-                )
-            })
-            .2
-            .add(sample.value);
+        let fold = per_series.entry(sample.series_id).or_insert_with(|| {
+            (
+                (sample.queryid.clone(), sample.database.clone()),
+                sample.calls,
+                Increase::default(),
+                if trend {
+                    vec![0.0; TREND_BUCKETS]
+                } else {
+                    Vec::new()
+                },
+            )
+        });
+        let step = fold.2.add(sample.value);
+        if let Some(b) = fold.3.get_mut(bucket_of(sample.ts)) {
+            *b += step;
+        }
     }
     // Series of the same statement (one per instance the collector watches) add up.
-    let mut by_query: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
-    for (key, calls, inc) in per_series.into_values() {
+    type Sums = (f64, f64, Vec<(f64, f64)>);
+    let mut by_query: BTreeMap<(String, String), Sums> = BTreeMap::new();
+    for (key, calls, inc, buckets) in per_series.into_values() {
         let e = by_query.entry(key).or_default();
+        e.2.resize(buckets.len().max(e.2.len()), (0.0, 0.0));
+        for (acc, b) in e.2.iter_mut().zip(&buckets) {
+            if calls {
+                acc.0 += b;
+            } else {
+                acc.1 += b;
+            }
+        }
         if calls {
             e.0 += inc.total();
         } else {
             e.1 += inc.total();
         }
     }
+    let start_ms = window.0.timestamp_millis();
     let texts = metrics::statement_texts(&client, collector).await?;
     Ok(by_query
         .into_iter()
-        .map(|((queryid, database), (calls, total))| Statement {
+        .map(|((queryid, database), (calls, total, buckets))| Statement {
             query: texts.get(&queryid).cloned(),
             queryid,
             database,
             calls,
             total_time_ms: total,
             mean_time_ms: if calls > 0.0 { total / calls } else { 0.0 },
+            trend: trend.then(|| {
+                buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (c, t))| (start_ms + n as i64 * bucket_ms, *c, *t))
+                    .collect()
+            }),
         })
         .filter(|s| s.calls > 0.0)
         .collect())
@@ -157,9 +199,10 @@ async fn top(
     id: &str,
     q: &HashMap<String, String>,
     key: fn(&Statement) -> f64,
+    trend: bool,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
     let n = limit(q)?;
-    let mut all = statements(state, id, q).await?;
+    let mut all = statements(state, id, q, trend).await?;
     all.sort_by(|a, b| key(b).total_cmp(&key(a)));
     all.truncate(n);
     Ok(Json(all))
@@ -171,7 +214,7 @@ pub(crate) async fn slow(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    top(&state, &id, &q, |s| s.mean_time_ms).await
+    top(&state, &id, &q, |s| s.mean_time_ms, false).await
 }
 
 /// `GET /collectors/{id}/queries/frequent`: top statements by calls over the range.
@@ -180,7 +223,23 @@ pub(crate) async fn frequent(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    top(&state, &id, &q, |s| s.calls).await
+    top(&state, &id, &q, |s| s.calls, false).await
+}
+
+/// `GET /collectors/{id}/queries/top?by=total_time|mean_time|calls`: top statements by that
+/// key over the range, each with its trend.
+pub(crate) async fn ranked(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Statement>>, ApiError> {
+    let key: fn(&Statement) -> f64 = match q.get("by").map(String::as_str) {
+        Some("total_time") => |s| s.total_time_ms,
+        Some("mean_time") => |s| s.mean_time_ms,
+        Some("calls") => |s| s.calls,
+        _ => return Err(invalid("by", "must be total_time, mean_time or calls")),
+    };
+    top(&state, &id, &q, key, true).await
 }
 
 #[cfg(test)]

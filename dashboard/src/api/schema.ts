@@ -1039,6 +1039,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/collectors/{id}/queries/top": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /collectors/{id}/queries/top (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Statement"][];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/collectors/{id}/token": {
         parameters: {
             query?: never;
@@ -1593,6 +1638,49 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/latest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /metrics/latest (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LatestAnswer"];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2743,6 +2831,21 @@ export interface components {
             /** Format: double */
             tps: number | null;
         };
+        /** @description One group of a grouped answer, shown or not: for selectors and legends. */
+        GroupOut: {
+            /**
+             * Format: double
+             * @description Its last combined point.
+             */
+            last: number | null;
+            /**
+             * Format: double
+             * @description The mean of its combined points over the range (0 without points).
+             */
+            mean: number;
+            /** @description The group label's value. */
+            value: string;
+        };
         /** @description `GET /{resource}/{id}/history`: every version, oldest first. */
         History: {
             /** @description Older versions exist: ask again with `before` = the first version's sequence. */
@@ -2795,6 +2898,48 @@ export interface components {
             sslmode?: string | null;
             tags?: string[] | null;
             username?: string | null;
+        };
+        LatestAnswer: {
+            /**
+             * Format: date-time
+             * @description When the answer was read.
+             */
+            at: string;
+            rows: components["schemas"]["LatestRow"][];
+            /** @description More than 5,000 rows matched; the first 5,000 by labels are given. */
+            truncated: boolean;
+            /** Format: int64 */
+            within_s: number;
+        };
+        /** @description The series of one label set. */
+        LatestRow: {
+            labels: {
+                [key: string]: string;
+            };
+            /**
+             * @description Counters only: the per-second increase over the window (reset-aware), where the window
+             *     holds two samples or more.
+             */
+            rates: {
+                [key: string]: number;
+            };
+            /**
+             * @description With `spark`: `[unix_ms, value]` of that metric over the window, at most 30 points
+             *     (the average per bucket, or the per-second rate with `spark_fn=rate`).
+             */
+            spark?: [
+                number,
+                number
+            ][] | null;
+            /**
+             * Format: int64
+             * @description Unix ms of the newest sample in the row.
+             */
+            ts: number;
+            /** @description The newest value of each metric. */
+            values: {
+                [key: string]: number;
+            };
         };
         /** @description A one-use ticket for opening `GET /events?ticket=…`. */
         LiveTicket: {
@@ -2892,6 +3037,11 @@ export interface components {
             labels: {
                 [key: string]: string;
             };
+            /**
+             * Format: uint
+             * @description On the one series that folds every group not shown (`top`/`pick`): how many it folds.
+             */
+            others?: number | null;
             /** @description `[unix_ms, value]` pairs, one per step bucket that has data. */
             points: [
                 number,
@@ -2902,6 +3052,8 @@ export interface components {
             /** Format: date-time */
             from: string;
             function: string;
+            /** @description With `group`: every group, by mean, largest first (not only the ones shown). */
+            groups?: components["schemas"]["GroupOut"][] | null;
             metric: string;
             resolution: string;
             series: components["schemas"]["Series"][];
@@ -2926,6 +3078,12 @@ export interface components {
             queryid: string;
             /** Format: double */
             total_time_ms: number;
+            /** @description With `/queries/top`: the range in 24 buckets, `[bucket start unix ms, calls, time ms]`. */
+            trend?: [
+                number,
+                number,
+                number
+            ][] | null;
         };
         TokenPair: {
             access_token: string;

@@ -23,6 +23,8 @@ pub enum SeriesScope {
 pub struct SeriesRow {
     /// The series id.
     pub id: i64,
+    /// Its metric.
+    pub metric: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
     /// Whether it is a cumulative counter.
@@ -33,6 +35,7 @@ impl SeriesRow {
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
+            metric: row.get("metric"),
             labels: serde_json::from_value(row.get::<_, serde_json::Value>("labels"))
                 .unwrap_or_default(),
             counter: row.get("counter"),
@@ -40,14 +43,14 @@ impl SeriesRow {
     }
 }
 
-/// The series of `metric` in `scope` whose labels contain `labels`, by id, at most `limit`.
+/// The series of `metrics` in `scope` whose labels contain `labels`, by id, at most `limit`.
 ///
 /// # Errors
 /// PostgreSQL's.
 pub async fn find_series(
     client: &Client,
     scope: &SeriesScope,
-    metric: &str,
+    metrics: &[String],
     labels: &serde_json::Value,
     limit: i64,
 ) -> Result<Vec<SeriesRow>, tokio_postgres::Error> {
@@ -55,10 +58,10 @@ pub async fn find_series(
         SeriesScope::Collector(collector) => {
             client
                 .query(
-                    "SELECT id, labels, counter FROM metric_series
-                      WHERE collector_id = $1 AND metric = $2 AND labels @> $3
+                    "SELECT id, metric, labels, counter FROM metric_series
+                      WHERE collector_id = $1 AND metric = ANY($2) AND labels @> $3
                       ORDER BY id LIMIT $4",
-                    &[collector, &metric, labels, &limit],
+                    &[collector, &metrics, labels, &limit],
                 )
                 .await?
         }
@@ -69,9 +72,9 @@ pub async fn find_series(
                     "WITH m AS (SELECT id, name FROM rm_managed_instances
                                  WHERE id::text = $1 OR name = $1
                                  ORDER BY (id::text = $1) DESC LIMIT 1)
-                     SELECT s.id, s.labels, s.counter FROM metric_series s
+                     SELECT s.id, s.metric, s.labels, s.counter FROM metric_series s
                       WHERE s.instance = coalesce((SELECT name FROM m), $1)
-                        AND s.metric = $2 AND s.labels @> $3
+                        AND s.metric = ANY($2) AND s.labels @> $3
                         AND CASE WHEN EXISTS (SELECT 1 FROM m)
                             THEN EXISTS (SELECT 1 FROM rm_collector_instances ci, m
                                           WHERE ci.collector_id = s.collector_id
@@ -80,12 +83,89 @@ pub async fn find_series(
                                               WHERE ci.collector_id = s.collector_id)
                             END
                       ORDER BY s.id LIMIT $4",
-                    &[instance, &metric, labels, &limit],
+                    &[instance, &metrics, labels, &limit],
                 )
                 .await?
         }
     };
     Ok(rows.iter().map(SeriesRow::from_row).collect())
+}
+
+/// The newest sample of each of `series` after `since`: (series id, time, value).
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn latest(
+    client: &Client,
+    series: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>, f64)>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT s.id, l.ts, l.value FROM unnest($1::int8[]) AS s(id)
+              CROSS JOIN LATERAL (SELECT ts, value FROM metric_samples m
+                                   WHERE m.series_id = s.id AND m.ts > $2
+                                   ORDER BY m.ts DESC LIMIT 1) l",
+            &[&series, &since],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// The reset-aware increase of each counter of `series` after `since` and the seconds it
+/// spans: (series id, increase, seconds), for series with at least two samples there.
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn increases(
+    client: &Client,
+    series: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, f64, f64)>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT series_id,
+                    sum(CASE WHEN value >= prev THEN value - prev ELSE value END),
+                    extract(epoch FROM max(ts) - min(prev_ts))::float8
+               FROM (SELECT series_id, ts, value,
+                            lag(value) OVER w AS prev, lag(ts) OVER w AS prev_ts
+                       FROM metric_samples
+                      WHERE series_id = ANY($1) AND ts > $2
+                     WINDOW w AS (PARTITION BY series_id ORDER BY ts)) x
+              WHERE prev IS NOT NULL
+              GROUP BY series_id",
+            &[&series, &since],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// The samples of `series` after `since`, by series then time, at most `limit`:
+/// (series id, time, value).
+///
+/// # Errors
+/// PostgreSQL's.
+pub async fn samples_since(
+    client: &Client,
+    series: &[i64],
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(i64, DateTime<Utc>, f64)>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT series_id, ts, value FROM metric_samples
+              WHERE series_id = ANY($1) AND ts > $2
+              ORDER BY series_id, ts LIMIT $3",
+            &[&series, &since, &limit],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// Which table a series is read from.
@@ -262,6 +342,8 @@ pub struct StatementSample {
     pub database: String,
     /// The counter's value.
     pub value: f64,
+    /// When it was taken.
+    pub ts: DateTime<Utc>,
 }
 
 impl StatementSample {
@@ -273,6 +355,7 @@ impl StatementSample {
             queryid: row.get::<_, Option<String>>("queryid").unwrap_or_default(),
             database: row.get("database"),
             value: row.get("value"),
+            ts: row.get("ts"),
         }
     }
 }
@@ -292,7 +375,7 @@ pub async fn statement_samples(
     client
         .query_raw(
             "SELECT s.id AS series_id, s.metric, s.labels->>'queryid' AS queryid,
-                    coalesce(s.labels->>'database', '') AS database, m.value
+                    coalesce(s.labels->>'database', '') AS database, m.value, m.ts
                FROM metric_series s JOIN metric_samples m ON m.series_id = s.id
               WHERE s.collector_id = $1
                 AND s.metric IN ('pg_statement_calls_total', 'pg_statement_exec_time_ms_total')

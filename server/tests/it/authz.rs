@@ -52,6 +52,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/metrics/series", "viewer"),
     ("GET", "/collectors/{id}/queries/slow", "viewer"),
     ("GET", "/collectors/{id}/queries/frequent", "viewer"),
+    ("GET", "/collectors/{id}/queries/top", "viewer"),
+    ("GET", "/metrics/latest", "viewer"),
     ("GET", "/openapi.json", "public"),
     // Alerting (issue 17): everyone signed in reads rules, alerts and silences; editors change
     // rules and silences and acknowledge; channels (they hold secrets) and deliveries are admin.

@@ -6,8 +6,8 @@ use axum::http::{Method, StatusCode};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::super::{
-    audit, auth, bindings, collectors, events, fleet, health, history, instances, secrets, series,
-    statements, users,
+    audit, auth, bindings, collectors, events, fleet, health, history, instances, latest, secrets,
+    series, statements, users,
 };
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -244,6 +244,16 @@ pub(super) fn table() -> Vec<(Method, &'static str, Bodies)> {
             Method::GET,
             "/collectors/{id}/queries/frequent",
             B::ok::<Vec<statements::Statement>>(),
+        ),
+        (
+            Method::GET,
+            "/collectors/{id}/queries/top",
+            B::ok::<Vec<statements::Statement>>(),
+        ),
+        (
+            Method::GET,
+            "/metrics/latest",
+            B::ok::<latest::LatestAnswer>(),
         ),
     ]
 }
