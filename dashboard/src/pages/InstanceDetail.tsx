@@ -1,22 +1,63 @@
+// A managed instance's page: its views as tabs (the tab, the time range and each view's own keys
+// live in the URL's query, so any view can be linked to), the range picker above the views that
+// read a range. Each view takes the same ViewProps (instance/props.ts).
+import { useMemo, type ComponentType } from "react";
 import { get } from "../api/client";
 import type { Collector, Instance } from "../api/types";
 import { History } from "../components/History";
+import { RangePicker } from "../components/RangePicker";
 import { ErrorNote, Loading, StatusBadge, Tabs } from "../components/ui";
 import { useHash } from "../hooks/useHash";
 import { useLive } from "../hooks/useLive";
+import { rangeOf, withRange } from "../lib/timeRange";
 import type { PageProps } from "../router";
 import { hashQuery } from "./chartAlert";
+import { Activity } from "./instance/Activity";
+import { Host } from "./instance/Host";
 import { Metrics } from "./instance/Metrics";
+import type { ViewProps } from "./instance/props";
+import { Replication } from "./instance/Replication";
+import { Statements } from "./instance/Statements";
+import { Tables } from "./instance/Tables";
+
+/** The tabs: key, title, view, whether it reads the time range. */
+const VIEWS: [string, string, ComponentType<ViewProps> | null, boolean][] = [
+  ["metrics", "Metrics", Metrics, true],
+  ["activity", "Activity", Activity, false],
+  ["tables", "Tables", Tables, true],
+  ["replication", "Replication", Replication, true],
+  ["host", "Host", Host, true],
+  ["statements", "Statements", Statements, true],
+  ["history", "History", null, false],
+];
+
+/** The keys a tab link carries over from the current view: the range and the picked databases. */
+const KEPT = ["range", "from", "to", "db"];
 
 export function InstanceDetail({ params }: PageProps) {
   const id = params.id;
   const instance = useLive(() => get<Instance>(`/managed-instances/${id}`), ["managed_instance"], [id]);
   const collectors = useLive(() => get<Collector[]>("/collectors"), ["collector"]);
-  const tab = new URLSearchParams(hashQuery(useHash())).get("tab") === "history" ? "history" : "metrics";
+  const qs = hashQuery(useHash());
+  const query = useMemo(() => new URLSearchParams(qs), [qs]);
+  // Resolved once per URL: a moving window's views compute "now" again when they reload.
+  const range = useMemo(() => rangeOf(query), [query]);
+  const tab = VIEWS.find(([k]) => k === query.get("tab"))?.[0] ?? "metrics";
+  const href = (q: URLSearchParams) => `#/instances/${id}${q.toString() ? `?${q}` : ""}`;
+  const setQuery = (next: URLSearchParams) => { window.location.hash = href(next); };
+  const setRange = (r: string | { from: number; to: number }) => setQuery(withRange(query, r));
   if (instance.error) return <ErrorNote text={instance.error} />;
   if (!instance.data) return <Loading what="the instance" />;
   const i = instance.data;
   const collector = collectors.data?.find((c) => c.last_instance === i.name);
+  const tabHref = (key: string) => {
+    const q = new URLSearchParams();
+    if (key !== "metrics") q.set("tab", key);
+    for (const k of KEPT) if (query.has(k)) q.set(k, query.get(k)!);
+    return href(q);
+  };
+  const [, , View, ranged] = VIEWS.find(([k]) => k === tab)!;
+  const props: ViewProps = { i, collector, range, setRange, query, setQuery };
   return (
     <>
       <p><a href="#/instances">← Managed Instances</a></p>
@@ -28,12 +69,9 @@ export function InstanceDetail({ params }: PageProps) {
         {i.host}:{i.port}/{i.database} ·{" "}
         {collector ? <>collector <a href={`#/collectors/${collector.id}`}>{collector.name}</a></> : "no collector reports this instance yet (its target name must be the instance's name)"}
       </p>
-      <Tabs
-        label="Instance views"
-        current={tab}
-        tabs={[["metrics", "Metrics", `#/instances/${id}`], ["history", "History", `#/instances/${id}?tab=history`]]}
-      />
-      {tab === "history" ? <History resource="managed-instances" id={id} kind="managed_instance" /> : <Metrics i={i} collector={collector} />}
+      <Tabs label="Instance views" current={tab} tabs={VIEWS.map(([key, title]) => [key, title, tabHref(key)])} />
+      {ranged && <RangePicker range={range} setRange={setRange} />}
+      {View ? <View key={tab} {...props} /> : <History resource="managed-instances" id={id} kind="managed_instance" />}
     </>
   );
 }

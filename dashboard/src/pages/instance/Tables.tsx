@@ -1,0 +1,138 @@
+// Tables and indexes: every table the collector reports (the largest few hundred per database),
+// sortable by any column with the sort in the URL (dead tuples first by default), filtered by the
+// databases picked in `db=`; unused indexes and the largest indexes below. `row=` picks out a row.
+import { useMemo } from "react";
+import { ErrorNote } from "../../components/ui";
+import { SortTable, type Column } from "../../components/SortTable";
+import { sortOf, withSort, type Sort } from "../../components/sortTable";
+import { Sparkline } from "../../components/Sparkline";
+import { bytes, num, percent } from "../../lib/format";
+import { latest, since } from "./latest";
+import type { ViewProps } from "./props";
+import { databasesOf, indexRows, inDatabases, INDEX_METRICS, TABLE_METRICS, tableRows, type IndexRow, type TableRow } from "./tables";
+import { rangeKey, useView } from "./useView";
+
+const PRESETS: [string, Sort][] = [
+  ["Most dead tuples", { key: "dead", dir: "desc" }],
+  ["Highest dead ratio", { key: "deadRatio", dir: "desc" }],
+  ["Largest", { key: "size", dir: "desc" }],
+  ["Most sequential scans", { key: "seqScans", dir: "desc" }],
+  ["Longest without vacuum", { key: "lastAutovacuum", dir: "asc" }],
+];
+const DEFAULT_SORT: Sort = { key: "dead", dir: "desc" };
+
+const n = (v: number | null) => (v === null ? "–" : num(v));
+const lastOf = (t: number | null) => <span title={t ? new Date(t * 1000).toLocaleString() : undefined}>{since(t)}</span>;
+
+const TABLE_COLUMNS: Column<TableRow>[] = [
+  { key: "table", title: "Table", value: (r) => `${r.schema}.${r.table}`, cell: (r) => <span className="rel">{r.schema}.{r.table}</span> },
+  { key: "database", title: "Database", value: (r) => r.database, cell: (r) => r.database },
+  { key: "size", title: "Size", num: true, value: (r) => r.size, cell: (r) => bytes(r.size) },
+  { key: "live", title: "Live", num: true, value: (r) => r.live, cell: (r) => n(r.live) },
+  { key: "dead", title: "Dead", num: true, value: (r) => r.dead, cell: (r) => n(r.dead) },
+  { key: "deadRatio", title: "Dead %", num: true, value: (r) => r.deadRatio, cell: (r) => <span className={(r.deadRatio ?? 0) > 0.2 ? "warn" : undefined}>{percent(r.deadRatio)}</span> },
+  { key: "trend", title: "Dead, trend", value: (r) => r.spark.at(-1) ?? null, cell: (r) => <Sparkline values={r.spark} label={`${r.table} dead tuples over the range`} /> },
+  // Never vacuumed sorts as the oldest: 0.
+  { key: "lastVacuum", title: "Vacuum", num: true, value: (r) => r.lastVacuum ?? 0, cell: (r) => lastOf(r.lastVacuum) },
+  { key: "lastAutovacuum", title: "Autovacuum", num: true, value: (r) => r.lastAutovacuum ?? 0, cell: (r) => lastOf(r.lastAutovacuum) },
+  { key: "lastAnalyze", title: "Analyze", num: true, value: (r) => r.lastAnalyze ?? 0, cell: (r) => lastOf(r.lastAnalyze) },
+  { key: "lastAutoanalyze", title: "Autoanalyze", num: true, value: (r) => r.lastAutoanalyze ?? 0, cell: (r) => lastOf(r.lastAutoanalyze) },
+  { key: "seqScans", title: "Seq scans", num: true, value: (r) => r.seqScans, cell: (r) => n(r.seqScans) },
+  { key: "idxScans", title: "Index scans", num: true, value: (r) => r.idxScans, cell: (r) => n(r.idxScans) },
+];
+
+const INDEX_COLUMNS = (tableLink: (r: IndexRow) => string): Column<IndexRow>[] => [
+  { key: "index", title: "Index", value: (r) => r.index, cell: (r) => <span className="rel">{r.index}</span> },
+  { key: "table", title: "Table", value: (r) => `${r.schema}.${r.table}`, cell: (r) => <a href={tableLink(r)}>{r.schema}.{r.table}</a> },
+  { key: "database", title: "Database", value: (r) => r.database, cell: (r) => r.database },
+  { key: "size", title: "Size", num: true, value: (r) => r.size, cell: (r) => bytes(r.size) },
+  { key: "scans", title: "Scans", num: true, value: (r) => r.scans, cell: (r) => n(r.scans) },
+];
+const INDEX_KEYS = ["index", "table", "database", "size", "scans"];
+const LARGEST_INDEXES = 10;
+
+export function Tables({ i, range, query, setQuery }: ViewProps) {
+  // Tables come every few minutes: at least 15 minutes, so the newest pass is always in.
+  const within = Math.max(900, range.to - range.from);
+  const tables = useView(() => latest(i.name, TABLE_METRICS, { within, spark: "pg_table_dead_tuples" }), [i.name, rangeKey(range)], 30000);
+  const indexes = useView(() => latest(i.name, INDEX_METRICS, { within }), [i.name, rangeKey(range)], 30000);
+  const picked = (query.get("db") ?? "").split(",").filter(Boolean);
+  const allTables = useMemo(() => tableRows(tables.data?.rows ?? []), [tables.data]);
+  const allIndexes = useMemo(() => indexRows(indexes.data?.rows ?? []), [indexes.data]);
+  const databases = databasesOf([...allTables, ...allIndexes]);
+  const shownTables = allTables.filter((t) => inDatabases(t.database, picked));
+  const shownIndexes = allIndexes.filter((x) => inDatabases(x.database, picked));
+  const unused = shownIndexes.filter((x) => x.unused);
+  const largest = [...shownIndexes].sort((a, b) => (b.size ?? 0) - (a.size ?? 0)).slice(0, LARGEST_INDEXES);
+  const sort = sortOf(query, TABLE_COLUMNS.map((c) => c.key), DEFAULT_SORT);
+  const unusedSort = sortOf(query, INDEX_KEYS, { key: "size", dir: "desc" }, "u");
+  const set = (mutate: (q: URLSearchParams) => void) => {
+    const q = new URLSearchParams(query);
+    mutate(q);
+    setQuery(q);
+  };
+  const tableLink = (r: IndexRow) => {
+    const q = new URLSearchParams(query);
+    q.set("row", `${r.database}.${r.schema}.${r.table}`);
+    return `#/instances/${i.id}?${q}`;
+  };
+  const loading = tables.data === null;
+  return (
+    <div className="tables-view" data-ready={loading || indexes.data === null ? "0" : "1"}>
+      <ErrorNote text={tables.error ?? indexes.error} />
+      <div className="view-controls">
+        <label className="inline-field">
+          Database
+          <select value={picked.length === 1 ? picked[0] : picked.length ? "*picked" : ""} onChange={(e) => set((q) => (e.target.value ? q.set("db", e.target.value) : q.delete("db")))}>
+            <option value="">all ({databases.length})</option>
+            {picked.length > 1 && <option value="*picked" disabled>{picked.join(", ")}</option>}
+            {databases.map((d) => <option key={d} value={d}>{d}</option>)}
+          </select>
+        </label>
+        <div className="presets" role="group" aria-label="Sort presets">
+          {PRESETS.map(([title, s]) => (
+            <button
+              key={title}
+              className={`secondary small${sort.key === s.key && sort.dir === s.dir ? " on" : ""}`}
+              aria-pressed={sort.key === s.key && sort.dir === s.dir}
+              onClick={() => setQuery(withSort(query, s))}
+            >
+              {title}
+            </button>
+          ))}
+        </div>
+      </div>
+      <section className="card" aria-label="Tables">
+        <h3>Tables {loading ? "" : <span className="muted small">{shownTables.length} of {allTables.length}</span>}</h3>
+        {loading ? <div className="placeholder" style={{ height: 420 }} /> : (
+          <SortTable
+            label="Tables" columns={TABLE_COLUMNS} rows={shownTables} rowKey={(r) => r.key}
+            sort={sort} onSort={(s) => setQuery(withSort(query, s))} highlight={query.get("row")}
+            empty={<p className="empty">No table statistics in this range: the collector's <code>tables</code> family reports them every few minutes (turn it on in <code>[schedule.intervals]</code> if it is 0).</p>}
+          />
+        )}
+        {tables.data?.truncated && <p className="muted small">Only the first 5,000 tables are shown.</p>}
+      </section>
+      <section className="card" aria-label="Unused indexes">
+        <h3>Unused indexes <span className="muted small">never scanned since the statistics were reset; not unique, not a primary key</span></h3>
+        {indexes.data === null ? <div className="placeholder" style={{ height: 160 }} /> : (
+          <SortTable
+            label="Unused indexes" columns={INDEX_COLUMNS(tableLink)} rows={unused} rowKey={(r) => r.key}
+            sort={unusedSort} onSort={(s) => setQuery(withSort(query, s, "u"))}
+            empty={<p className="empty">{allIndexes.length ? "No unused indexes." : <>No index statistics in this range: the collector's <code>indexes</code> family reports them.</>}</p>}
+          />
+        )}
+      </section>
+      <section className="card" aria-label="Largest indexes">
+        <h3>Largest indexes</h3>
+        {indexes.data === null ? <div className="placeholder" style={{ height: 160 }} /> : (
+          <SortTable
+            label="Largest indexes" columns={INDEX_COLUMNS(tableLink)} rows={largest} rowKey={(r) => r.key}
+            sort={sortOf(query, INDEX_KEYS, { key: "size", dir: "desc" }, "l")} onSort={(s) => setQuery(withSort(query, s, "l"))}
+            empty={<p className="empty">No indexes.</p>}
+          />
+        )}
+      </section>
+    </div>
+  );
+}
