@@ -75,7 +75,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
         ],
         legend: { show: false },
         // A drag selects an interval that becomes the page's range (see onZoom), not a local zoom.
-        cursor: { drag: { x: true, y: false, setScale: false } },
+        cursor: { y: false, drag: { x: true, y: false, setScale: false } },
         hooks: {
           setCursor: [(u) => setAt(u.cursor.idx ?? null)],
           setSelect: [
