@@ -22,6 +22,7 @@ mod history;
 mod hour_build;
 mod http_limits;
 mod instance_creds;
+mod instance_views;
 mod instances;
 mod live;
 mod logins;
