@@ -25,6 +25,10 @@ cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
   [ -n "$nats" ] && kill "$nats" 2>/dev/null && wait "$nats" 2>/dev/null || true
   psql "$pg/postgres" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  # The databases run.mjs made for the instance views (it drops them too, unless it was killed).
+  for d in $(psql "$pg/postgres" -Atqc "select datname from pg_database where left(datname, ${#db} + 3) = '${db}_db'" 2>/dev/null); do
+    psql "$pg/postgres" -qc "drop database if exists \"$d\" with (force)" >/dev/null 2>&1 || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,6 +64,7 @@ PGA_E2E_ADMIN_PASSWORD="$admin_password" \
 PGA_E2E_COLLECTOR_BIN="$PWD/target/debug/pganalytics-collector" \
 PGA_E2E_ARTIFACTS="$PWD/test-artifacts/e2e" \
 PGA_E2E_WORK="$work" \
+PGA_E2E_RUN_ID="$id" \
   node dashboard/e2e/run.mjs || status=$?
 if [ "$status" -ne 0 ]; then
   echo "[e2e] server log (last 40 lines):"; tail -40 "$work/server.log"

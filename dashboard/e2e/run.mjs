@@ -1,7 +1,8 @@
 // End-to-end: the validation report's browser flow in headless Chromium (Debian's), against a
 // real pgAnalytics server with real PostgreSQL, NATS and a real collector agent.
 // Started by scripts/e2e.sh, which provides the server and these variables.
-import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -97,6 +98,36 @@ const secret = (await call("POST", "/registration-secrets", admin, { name: "e2e 
 await call("POST", "/collectors/register", null, { name: "standby collector", hostname: "db-standby", version: "e2e" },
   { "X-Registration-Secret": secret });
 
+
+// ---- the local PostgreSQL as a DBA finds it: many databases, a table full of dead tuples, an
+// unused index. Names carry the run's id (parallel runs do not clash); scripts/e2e.sh drops them too.
+const RUN = process.env.PGA_E2E_RUN_ID ?? randomBytes(4).toString("hex");
+const DATABASES = Array.from({ length: 22 }, (_, n) => `pga_e2e_${RUN}_db${String(n).padStart(2, "0")}`);
+const [BLOAT_DB, LOCK_DB] = DATABASES;
+const pgUrl = (db) => `postgres://postgres@${PG_HOST}:${PG_PORT}/${db}`;
+function psql(db, sql) {
+  const r = spawnSync("psql", [pgUrl(db), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`psql ${db}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+function dropDatabases() {
+  for (const d of DATABASES) spawnSync("psql", [pgUrl("postgres"), "-qX", "-c", `drop database if exists ${d} with (force)`], { encoding: "utf8" });
+}
+for (const d of DATABASES) psql("postgres", `create database ${d}`);
+// Autovacuum off on it, so its dead tuples stay; the index on payload is never scanned.
+psql(BLOAT_DB, `create table e2e_dead (id int, payload text) with (autovacuum_enabled = false);
+  insert into e2e_dead select n, md5(n::text) from generate_series(1, 50000) n;
+  create index e2e_unused_idx on e2e_dead (payload);
+  delete from e2e_dead where id > 2000;`);
+psql(LOCK_DB, "create table e2e_lock (id int); insert into e2e_lock values (1);");
+/** A psql session kept open (its stdin is the test's), for locks that outlive one statement. */
+function session(db) {
+  const p = spawn("psql", [pgUrl(db), "-qX"], { stdio: ["pipe", "ignore", "ignore"] });
+  return { send: (sql) => p.stdin.write(`${sql}\n`), end: () => { p.stdin.end(); p.kill("SIGTERM"); } };
+}
+let holder = null;
+let waiter = null;
+
 // The real agent, pushing the local PostgreSQL's statistics every second.
 function startAgent(name, stateFile) {
   const config = join(WORK, `${stateFile}.toml`);
@@ -109,16 +140,20 @@ state_file = "${join(WORK, stateFile)}"
 [schedule.intervals]
 database = 1
 activity = 1
+locks = 1
 bgwriter = 2
+wal = 2
+replication = 2
 host = 2
-tables = 0
-indexes = 0
+tables = 5
+indexes = 5
+statements = 5
 [[target]]
 name = "${INSTANCE}"
 host = "${PG_HOST}"
 port = ${PG_PORT}
 sslmode = "disable"
-databases = ["postgres"]
+databases = ${JSON.stringify(["postgres", ...DATABASES])}
 `);
   return spawn(COLLECTOR_BIN, ["--config", config, "run"], {
     env: { ...process.env, PGA_COLLECTOR_SERVER__REGISTRATION_SECRET: secret, PGA_COLLECTOR_LOG: "warn" },
@@ -212,6 +247,158 @@ try {
     `charts show the data the collector pushed during the test (${tpsPoints} transaction-rate points on one line, ${sizePoints} size points)`);
   await page.waitForTimeout(300);
   await shot(page, "instance-charts");
+
+  console.log("instance views: what a DBA opens first, with 22 databases");
+  const viewUrl = (tab, extra = "") => `${BASE}/#/instances/${managed.id}?tab=${tab}${extra}`;
+  const signedInPage = async (viewport, isMobile = false) => {
+    const p = await (await browser.newContext({ viewport, isMobile })).newPage();
+    p.setDefaultTimeout(20000);
+    await p.goto(BASE);
+    await p.getByLabel("Username").fill(ADMIN);
+    await p.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Overview" }).waitFor();
+    return p;
+  };
+  const wide = await signedInPage({ width: 1400, height: 900 });
+  const narrow = await signedInPage({ width: 390, height: 844 }, true);
+  /** Opens a view at both widths, waits for it, checks the phone's page does not scroll sideways, and screenshots both. */
+  const bothWidths = async (name, url, ready) => {
+    for (const [p, width] of [[wide, 1400], [narrow, 390]]) {
+      await p.goto(url);
+      await ready(p);
+      await p.waitForTimeout(600);
+      const w = await p.evaluate(() => document.documentElement.scrollWidth);
+      check(w <= width, `the ${name} view fits ${width} px (page ${w} px wide; wide tables scroll in their box)`);
+      await shot(p, `view-${name}-${width}`);
+    }
+  };
+  const viewReady = (selector) => async (p) => { await p.locator(`${selector}[data-ready="1"]`).waitFor({ timeout: 30000 }); };
+  const token = (await call("POST", "/auth/login", null, { username: ADMIN, password: ADMIN_PASSWORD })).access_token;
+  const until = async (what, seconds, probe) => {
+    const end = Date.now() + seconds * 1000;
+    for (;;) {
+      const got = await probe();
+      if (got) return got;
+      if (Date.now() > end) throw new Error(`${what} within ${seconds} s`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  };
+  const dbRows = await until("no size of 20 databases or more", 60, async () => {
+    const a = await call("GET", `/metrics/latest?instance_id=${managed.id}&metric=pg_database_size_bytes&within=120`, token);
+    return a.rows.length >= 20 ? a.rows : null;
+  });
+  check(dbRows.length >= 20, `the instance reports ${dbRows.length} databases (the test made ${DATABASES.length})`);
+
+  // Metrics: every chart folds the databases into the top 5 and "others".
+  await wide.goto(viewUrl("metrics", "&range=15m"));
+  const charts = wide.locator("section.chart");
+  await charts.first().waitFor();
+  await until("the metrics charts did not draw", 60, async () => {
+    const drawn = await charts.evaluateAll((cs) => cs.filter((c) => c.dataset.lines !== undefined && Number(c.dataset.points ?? 0) > 0).length);
+    return drawn >= 4 ? drawn : null;
+  });
+  await wide.waitForTimeout(1000);
+  const counted = await charts.evaluateAll((cs) => cs.map((c) => ({
+    title: c.getAttribute("aria-label"), lines: Number(c.dataset.lines ?? 0), legend: Number(c.dataset.legend ?? 0),
+    entries: c.querySelectorAll('[data-testid="legend-entry"]').length,
+  })));
+  for (const c of counted) {
+    check(c.lines <= 6 && c.legend <= 6 && c.entries <= 6,
+      `"${c.title}" draws ${c.lines} lines and a legend of ${c.legend} (${c.entries} entries) with ${dbRows.length} databases: at most 5 + others`);
+  }
+  // The same charts by database (or replica): the top 5 and one "others" line each.
+  const modeSelects = wide.locator('select[aria-label$=": lines"]');
+  const selectCount = await modeSelects.count();
+  for (let n = 0; n < selectCount; n++) await modeSelects.nth(n).selectOption("top");
+  await wide.waitForTimeout(4000);
+  const topCounted = await charts.evaluateAll((cs) => cs.map((c) => ({
+    title: c.getAttribute("aria-label"), lines: Number(c.dataset.lines ?? 0), legend: Number(c.dataset.legend ?? 0),
+    entries: c.querySelectorAll('[data-testid="legend-entry"]').length,
+  })));
+  for (const c of topCounted) {
+    check(c.lines <= 6 && c.legend <= 6 && c.entries <= 6,
+      `by its top 5, "${c.title}" draws ${c.lines} lines and a legend of ${c.legend} (${c.entries} entries)`);
+  }
+  const tpsTop = topCounted.find((c) => c.title === "Transactions per second");
+  check(selectCount > 0 && tpsTop?.lines === 6,
+    `with ${dbRows.length} databases committing, "Transactions per second" by database is 5 lines and "others" (${tpsTop?.lines} lines)`);
+  await shot(wide, "view-metrics-top5-1400");
+  await bothWidths("metrics", viewUrl("metrics", "&range=15m"), async (p) => {
+    await p.locator('section[aria-label="Transactions per second"]').waitFor();
+    await p.waitForFunction(() => [...document.querySelectorAll("section.chart")].every((c) => c.dataset.lines !== undefined));
+  });
+
+  // Tables: the table the test filled with dead tuples comes first; its unused index is listed with its size.
+  const bloatRow = `${BLOAT_DB}.public.e2e_dead`;
+  await until("the tables view did not list the test's table first", 90, async () => {
+    await wide.goto(viewUrl("tables"));
+    await wide.locator('.tables-view[data-ready="1"]').waitFor({ timeout: 30000 });
+    const first = await wide.locator('table[aria-label="Tables"] tbody tr').first().getAttribute("data-row").catch(() => null);
+    return first === bloatRow ? first : null;
+  });
+  const deadCell = await wide.locator(`table[aria-label="Tables"] tr[data-row="${bloatRow}"]`).innerText();
+  check((await wide.locator('button[aria-pressed="true"]', { hasText: "Most dead tuples" }).count()) === 1,
+    `the tables view sorts by dead tuples by default and lists ${bloatRow} first (${deadCell.replace(/\s+/g, " ").slice(0, 80)}…)`);
+  await wide.locator('table[aria-label="Tables"] th[data-sort="size"] button').click();
+  await wide.waitForFunction(() => window.location.hash.includes("sort=size"));
+  await wide.getByRole("button", { name: "Most dead tuples" }).click();
+  await wide.waitForFunction(() => window.location.hash.includes("sort=dead"));
+  check((await wide.locator('table[aria-label="Tables"] tbody tr').first().getAttribute("data-row")) === bloatRow,
+    "a column header sorts by it and the \"Most dead tuples\" preset sorts back, the sort in the URL");
+  const unusedRow = wide.locator(`table[aria-label="Unused indexes"] tr[data-row="${BLOAT_DB}.public.e2e_unused_idx"]`);
+  await until("the unused index was not listed", 60, async () => {
+    if (await unusedRow.count()) return true;
+    await wide.reload();
+    await wide.locator('.tables-view[data-ready="1"]').waitFor({ timeout: 30000 });
+    return false;
+  });
+  const unusedSize = await unusedRow.locator("td").nth(3).innerText();
+  check(/^\d+(\.\d+)? (KiB|MiB)$/.test(unusedSize), `the unused index e2e_unused_idx is listed with its size (${unusedSize})`);
+  await unusedRow.getByRole("link", { name: "public.e2e_dead" }).click();
+  await wide.locator(`table[aria-label="Tables"] tr.highlight[data-row="${bloatRow}"]`).waitFor();
+  check(wide.url().includes(`row=${encodeURIComponent(bloatRow)}`) || wide.url().includes(`row=${bloatRow}`),
+    "an index's table links to its row in the tables list, picked out");
+  await bothWidths("tables", viewUrl("tables"), viewReady(".tables-view"));
+
+  // Activity: a session waits for a lock another one holds.
+  holder = session(LOCK_DB);
+  holder.send("begin; lock table e2e_lock in access exclusive mode;");
+  await new Promise((r) => setTimeout(r, 500));
+  waiter = session(LOCK_DB);
+  waiter.send("select count(*) from e2e_lock;");
+  const blockedTile = wide.locator('[data-testid="blocked-sessions"]');
+  const blockedText = await until("the activity view did not show the blocked session", 60, async () => {
+    await wide.goto(viewUrl("activity"));
+    await wide.locator('.activity[data-ready="1"]').waitFor({ timeout: 30000 });
+    const n = Number(await blockedTile.locator(".big").innerText());
+    return n >= 1 && (await blockedTile.getAttribute("class")).includes("alarm") ? await blockedTile.innerText() : null;
+  });
+  check(true, `the activity view shows the blocked session, highlighted (${blockedText.replace(/\s+/g, " ")})`);
+  const lockModes = await wide.locator('section[aria-label="Lock waits by mode"]').innerText();
+  check(/AccessShareLock/.test(lockModes), `and the lock it waits for by mode (${lockModes.replace(/\s+/g, " ")})`);
+  await bothWidths("activity", viewUrl("activity"), async (p) => {
+    await p.locator('.activity[data-ready="1"] [data-testid="blocked-sessions"].alarm').waitFor({ timeout: 30000 });
+  });
+  holder.send("rollback;");
+  holder.end();
+  waiter.end();
+  holder = waiter = null;
+
+  await bothWidths("replication", viewUrl("replication"), viewReady(".replication-view"));
+  await bothWidths("host", viewUrl("host"), viewReady(".host-view"));
+  await bothWidths("statements", viewUrl("statements"), async (p) => {
+    await p.locator('.statements-view[data-ready="1"], [data-testid="no-statements"]').first().waitFor({ timeout: 30000 });
+  });
+  // A statement's history: the first listed one, or (without pg_stat_statements here) the view of one by its id.
+  await wide.goto(viewUrl("statements"));
+  await wide.locator('.statements-view[data-ready="1"], [data-testid="no-statements"]').first().waitFor({ timeout: 30000 });
+  const firstStatement = wide.locator("table.statements tbody tr td.stmt a").first();
+  const historyUrl = (await firstStatement.count())
+    ? `${BASE}/${await firstStatement.getAttribute("href")}`
+    : viewUrl("statements", "&queryid=0&qdb=postgres");
+  console.log(`  statement history: ${historyUrl.includes("queryid=0") ? "no statements (pg_stat_statements is not loaded here)" : "the first listed statement"}`);
+  await bothWidths("statement-history", historyUrl, viewReady(".statement-history"));
 
   console.log("registration secrets");
   await page.getByRole("link", { name: "Registration Secrets" }).click();
@@ -493,6 +680,9 @@ try {
   await browser.close().catch(() => undefined);
   agent.kill("SIGTERM");
   alertAgent?.kill("SIGTERM");
+  holder?.end();
+  waiter?.end();
+  dropDatabases();
 }
 if (failed) {
   console.error(`e2e FAILED: ${failed.stack ?? failed}`);

@@ -115,7 +115,8 @@ impl Drop for Cluster {
 /// batch JetStream stored without the bridge hearing the ack is deduplicated.
 async fn push_until_accepted(app: &TestApp, c: &RegisteredCollector, n: usize) {
     let body = crate::scale_out::batch(c, n);
-    for _ in 0..60 {
+    // Up to 90 s: a stream's new leader is elected slowly on two loaded cores.
+    for _ in 0..180 {
         if app.push(c, &body).await.status == 202 {
             return;
         }

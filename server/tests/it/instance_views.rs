@@ -200,5 +200,8 @@ async fn the_instance_views_read_top_groups_rows_and_ranked_statements() {
             &viewer.token,
         )
         .await;
-    assert_eq!((bad.status, bad.body["error"]["field"].clone()), (422, json!("by")));
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].clone()),
+        (422, json!("by"))
+    );
 }

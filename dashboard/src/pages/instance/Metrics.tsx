@@ -5,6 +5,7 @@ import type { Instance } from "../../api/types";
 import { Chart } from "../../components/Chart";
 import type { Group, GroupedAnswer } from "../../components/chartData";
 import type { TimeRange } from "../../lib/timeRange";
+import { formatValue } from "../../lib/units";
 import { CHART_SOURCES, prefillFromChart, ruleQuery } from "../chartAlert";
 import { CHARTS, loadChart, modesOf, pickedOf, seriesParams, withPicked, type ChartDef, type Drawn, type Mode } from "../instanceCharts";
 import type { ViewProps } from "./props";
@@ -94,7 +95,7 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
           <select aria-label={`${def.title}: lines`} value={mode} onChange={(e) => setChosen(e.target.value as Mode)}>
             {modes.map(([m, name]) => <option key={m} value={m}>{name}</option>)}
           </select>
-          {mode === "pick" && <Picker groups={drawn?.groups ?? []} picked={picked} setPicked={setPicked} />}
+          {mode === "pick" && <Picker groups={drawn?.groups ?? []} valueOf={def.ratio ? undefined : (v) => formatValue(v === null ? null : v * (def.scale ?? 1), def.unit)} picked={picked} setPicked={setPicked} />}
         </>
       )}
       action={source && may("createRule") && (
@@ -115,10 +116,20 @@ function tablesOf(i: Instance, database: string): string {
   return `#/instances/${encodeURIComponent(i.id)}?tab=tables&db=${encodeURIComponent(database)}`;
 }
 
-/** A drop-down of every database (busiest first) to tick the ones the charts draw. */
-function Picker({ groups, picked, setPicked }: { groups: Group[]; picked: string[]; setPicked: (dbs: string[]) => void }) {
+/**
+ * A drop-down of every database (largest first, with its latest value on this chart) to tick
+ * the ones the charts draw.
+ */
+function Picker({ groups, valueOf, picked, setPicked }: {
+  groups: Group[];
+  /** A group's latest value as the chart shows it (none for ratios: groups rank by the numerator). */
+  valueOf?: (v: number | null) => string;
+  picked: string[];
+  setPicked: (dbs: string[]) => void;
+}) {
   // Picked databases without data in this range stay listed, so they can be unticked.
   const names = [...groups.map((g) => g.value), ...picked.filter((p) => !groups.some((g) => g.value === p))];
+  const last = new Map(groups.map((g) => [g.value, g.last]));
   const toggle = (name: string, on: boolean) =>
     setPicked(on ? [...picked, name].slice(0, MAX_PICK) : picked.filter((p) => p !== name));
   return (
@@ -134,7 +145,8 @@ function Picker({ groups, picked, setPicked }: { groups: Group[]; picked: string
               disabled={!picked.includes(name) && picked.length >= MAX_PICK}
               onChange={(e) => toggle(name, e.target.checked)}
             />
-            {name}
+            <span className="grow">{name}</span>
+            {valueOf && <span className="muted">{valueOf(last.get(name) ?? null)}</span>}
           </label>
         ))}
         {picked.length > 0 && <button className="secondary small" onClick={() => setPicked([])}>Clear</button>}
