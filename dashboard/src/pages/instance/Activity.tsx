@@ -5,7 +5,7 @@ import type { ReactNode } from "react";
 import type { LatestRow } from "../../api/types";
 import { num } from "../../lib/format";
 import { ErrorNote } from "../../components/ui";
-import { age, latest, single, sumBy, topAndRest } from "./latest";
+import { age, freshest, latest, single, sumBy, topAndRest } from "./latest";
 import type { ViewProps } from "./props";
 import { useView } from "./useView";
 
@@ -61,14 +61,15 @@ export function Activity({ i, query }: ViewProps) {
   const total = figure("pg_activity_total");
   const max = figure("pg_settings_max_connections");
   const idleTx = figure("pg_activity_idle_in_transaction");
-  const waitingLocks = sumBy(rows, "mode", "pg_locks_waiting").filter(([, v]) => v > 0);
-  const grantedLocks = sumBy(rows, "mode", "pg_locks_granted");
-  const waits = sumBy(rows.filter((r) => r.labels.wait_event_type !== undefined), "wait_event", "pg_activity_waiting")
-    .filter(([, v]) => v > 0);
-  const waitType = new Map(rows.filter((r) => r.labels.wait_event !== undefined).map((r) => [r.labels.wait_event, r.labels.wait_event_type]));
+  const waitingLocks = sumBy(freshest(rows, "pg_locks_waiting"), "mode", "pg_locks_waiting").filter(([, v]) => v > 0);
+  const grantedLocks = sumBy(freshest(rows, "pg_locks_granted"), "mode", "pg_locks_granted");
+  const waitRows = freshest(rows, "pg_activity_waiting");
+  const waits = sumBy(waitRows, "wait_event", "pg_activity_waiting").filter(([, v]) => v > 0);
+  const waitType = new Map(waitRows.map((r) => [r.labels.wait_event, r.labels.wait_event_type]));
   const waiting = waits.reduce((s, [, v]) => s + v, 0);
-  const byDb = topAndRest(sumBy(rows, "database", "pg_activity_connections").filter(([, v]) => v > 0), TOP_DATABASES);
-  const byState = sumBy(rows, "state", "pg_activity_connections").filter(([, v]) => v > 0);
+  const sessions = freshest(rows, "pg_activity_connections");
+  const byDb = topAndRest(sumBy(sessions, "database", "pg_activity_connections").filter(([, v]) => v > 0), TOP_DATABASES);
+  const byState = sumBy(sessions, "state", "pg_activity_connections").filter(([, v]) => v > 0);
   const dash = (v: number | null, f: (n: number) => string = num) => (loading || v === null ? "–" : f(v));
   const tablesOf = (db: string) => {
     const q = new URLSearchParams();

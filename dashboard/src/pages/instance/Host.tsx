@@ -60,22 +60,22 @@ export function Host({ i, range, setRange }: ViewProps) {
       <ErrorNote text={now.error ?? charts.error} />
       <div className="tiles">
         <Tile title="CPU">
-          <p className="big">{cpu === null ? "–" : `${value(cpu)} %`}</p>
+          <p className="big">{cpu === null ? "–" : `${cpu.toFixed(1)} %`}</p>
           <p className="muted small">busy, all cores</p>
         </Tile>
         <Tile title="Memory">
-          <p className="big">{mem ? bytes(mem.used) : "–"} <small>of {mem ? bytes(mem.total) : "–"}</small></p>
+          <p className="big">{mem ? bytes(mem.used) : "–"}</p>
           <p className="muted small">
-            {mem ? <>{bytes(mem.available)} available <span className={`bar${mem.used / mem.total > 0.9 ? " high" : ""}`}><span style={{ width: `${(mem.used / mem.total) * 100}%` }} /></span></> : "\u00a0"}
+            {mem ? <>in use of {bytes(mem.total)}, {bytes(mem.available)} available <span className={`bar${mem.used / mem.total > 0.9 ? " high" : ""}`}><span style={{ width: `${(mem.used / mem.total) * 100}%` }} /></span></> : "\u00a0"}
           </p>
         </Tile>
         <Tile title="Load">
-          <p className="big">{["node_load1", "node_load5", "node_load15"].map((m) => value(single(rows, m))).join(" · ")}</p>
+          <p className="big load">{["node_load1", "node_load5", "node_load15"].map((m) => value(single(rows, m))).join(" · ")}</p>
           <p className="muted small">1 · 5 · 15 min</p>
         </Tile>
         <Tile title="Swap">
-          <p className="big">{swapTotal ? bytes(swapTotal - (swapFree ?? 0)) : "–"} <small>{swapTotal ? `of ${bytes(swapTotal)}` : swapTotal === 0 ? "no swap" : ""}</small></p>
-          <p className="muted small">in use</p>
+          <p className="big">{swapTotal ? bytes(swapTotal - (swapFree ?? 0)) : swapTotal === 0 ? "none" : "–"}</p>
+          <p className="muted small">{swapTotal ? `in use of ${bytes(swapTotal)}` : swapTotal === 0 ? "no swap on this host" : "\u00a0"}</p>
         </Tile>
       </div>
       <section className="card" aria-label="Disks">

@@ -25,13 +25,13 @@ const n = (v: number | null) => (v === null ? "–" : num(v));
 const lastOf = (t: number | null) => <span title={t ? new Date(t * 1000).toLocaleString() : undefined}>{since(t)}</span>;
 
 const TABLE_COLUMNS: Column<TableRow>[] = [
-  { key: "table", title: "Table", value: (r) => `${r.schema}.${r.table}`, cell: (r) => <span className="rel">{r.schema}.{r.table}</span> },
-  { key: "database", title: "Database", value: (r) => r.database, cell: (r) => r.database },
-  { key: "size", title: "Size", num: true, value: (r) => r.size, cell: (r) => bytes(r.size) },
-  { key: "live", title: "Live", num: true, value: (r) => r.live, cell: (r) => n(r.live) },
+  // The database under the name too: on a phone the first column stays in view while the rest scrolls.
+  { key: "table", title: "Table", value: (r) => `${r.schema}.${r.table}`, cell: (r) => <><span className="rel">{r.schema}.{r.table}</span><span className="db">{r.database}</span></> },
   { key: "dead", title: "Dead", num: true, value: (r) => r.dead, cell: (r) => n(r.dead) },
   { key: "deadRatio", title: "Dead %", num: true, value: (r) => r.deadRatio, cell: (r) => <span className={(r.deadRatio ?? 0) > 0.2 ? "warn" : undefined}>{percent(r.deadRatio)}</span> },
   { key: "trend", title: "Dead, trend", value: (r) => r.spark.at(-1) ?? null, cell: (r) => <Sparkline values={r.spark} label={`${r.table} dead tuples over the range`} /> },
+  { key: "live", title: "Live", num: true, value: (r) => r.live, cell: (r) => n(r.live) },
+  { key: "size", title: "Size", num: true, value: (r) => r.size, cell: (r) => bytes(r.size) },
   // Never vacuumed sorts as the oldest: 0.
   { key: "lastVacuum", title: "Vacuum", num: true, value: (r) => r.lastVacuum ?? 0, cell: (r) => lastOf(r.lastVacuum) },
   { key: "lastAutovacuum", title: "Autovacuum", num: true, value: (r) => r.lastAutovacuum ?? 0, cell: (r) => lastOf(r.lastAutovacuum) },
@@ -39,14 +39,15 @@ const TABLE_COLUMNS: Column<TableRow>[] = [
   { key: "lastAutoanalyze", title: "Autoanalyze", num: true, value: (r) => r.lastAutoanalyze ?? 0, cell: (r) => lastOf(r.lastAutoanalyze) },
   { key: "seqScans", title: "Seq scans", num: true, value: (r) => r.seqScans, cell: (r) => n(r.seqScans) },
   { key: "idxScans", title: "Index scans", num: true, value: (r) => r.idxScans, cell: (r) => n(r.idxScans) },
+  { key: "database", title: "Database", value: (r) => r.database, cell: (r) => r.database },
 ];
 
 const INDEX_COLUMNS = (tableLink: (r: IndexRow) => string): Column<IndexRow>[] => [
-  { key: "index", title: "Index", value: (r) => r.index, cell: (r) => <span className="rel">{r.index}</span> },
-  { key: "table", title: "Table", value: (r) => `${r.schema}.${r.table}`, cell: (r) => <a href={tableLink(r)}>{r.schema}.{r.table}</a> },
-  { key: "database", title: "Database", value: (r) => r.database, cell: (r) => r.database },
+  { key: "index", title: "Index", value: (r) => r.index, cell: (r) => <><span className="rel">{r.index}</span><span className="db">{r.database}</span></> },
   { key: "size", title: "Size", num: true, value: (r) => r.size, cell: (r) => bytes(r.size) },
   { key: "scans", title: "Scans", num: true, value: (r) => r.scans, cell: (r) => n(r.scans) },
+  { key: "table", title: "Table", value: (r) => `${r.schema}.${r.table}`, cell: (r) => <a href={tableLink(r)}>{r.schema}.{r.table}</a> },
+  { key: "database", title: "Database", value: (r) => r.database, cell: (r) => r.database },
 ];
 const INDEX_KEYS = ["index", "table", "database", "size", "scans"];
 const LARGEST_INDEXES = 10;

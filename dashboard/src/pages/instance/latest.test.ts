@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LatestRow } from "../../api/types";
-import { age, lag, since, single, sumBy, topAndRest } from "./latest";
+import { age, freshest, lag, since, single, sumBy, topAndRest } from "./latest";
 
 const row = (labels: Record<string, string>, values: Record<string, number>): LatestRow => ({ labels, ts: 0, values, rates: {} });
 
@@ -15,6 +15,17 @@ describe("latest rows", () => {
     ];
     expect(sumBy(rows, "database", "c")).toEqual([["a", 6], ["b", 3], ["c", 3]]);
     expect(sumBy(rows, "state", "c")).toEqual([["idle", 10], ["active", 2]]);
+  });
+  it("keeps only the newest collection's rows of a metric", () => {
+    const at = (ts: number, labels: Record<string, string>, values: Record<string, number>): LatestRow => ({ labels, ts, values, rates: {} });
+    const rows = [
+      at(5000, { database: "a", state: "idle" }, { c: 2 }),
+      at(4000, { database: "b", state: "idle" }, { c: 7 }), // gone since: its last value is older
+      at(5000, { database: "b", state: "active" }, { c: 1 }),
+      at(9000, {}, { other: 1 }),
+    ];
+    expect(freshest(rows, "c").map((r) => r.labels.database + r.labels.state)).toEqual(["aidle", "bactive"]);
+    expect(freshest(rows, "missing")).toEqual([]);
   });
   it("keeps the top n and sums the rest", () => {
     const e: [string, number][] = [["a", 5], ["b", 4], ["c", 3], ["d", 2]];

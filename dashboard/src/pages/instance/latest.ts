@@ -19,6 +19,17 @@ export function val(r: LatestRow, metric: string): number | null {
   return v === undefined || !Number.isFinite(v) ? null : v;
 }
 
+/**
+ * The rows of `metric` from the newest collection only. A series that is gone (no session of
+ * that database and state any more) keeps its last value in the window; summing it would count
+ * sessions that ended. One collection stamps all its samples alike.
+ */
+export function freshest(rows: LatestRow[], metric: string, toleranceMs = 250): LatestRow[] {
+  const mine = rows.filter((r) => val(r, metric) !== null);
+  const newest = Math.max(...mine.map((r) => r.ts));
+  return mine.filter((r) => r.ts >= newest - toleranceMs);
+}
+
 /** The value of `metric` in the row without labels (an instance-wide figure), or null. */
 export function single(rows: LatestRow[], metric: string): number | null {
   let found: number | null = null;
