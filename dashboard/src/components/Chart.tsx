@@ -18,6 +18,15 @@ function colours(lines: Line[]): string[] {
   return lines.map((l) => (l.others !== undefined ? OTHERS : COLORS[n++ % COLORS.length]));
 }
 
+let measurer: CanvasRenderingContext2D | null | undefined;
+/** The width of a tick label in uPlot's axis font (12 px), to size the y-axis to its labels. */
+function tickWidth(text: string): number {
+  if (measurer === undefined) measurer = document.createElement("canvas").getContext("2d");
+  if (!measurer) return text.length * 7;
+  measurer.font = "12px system-ui, -apple-system, sans-serif";
+  return measurer.measureText(text).width;
+}
+
 const timeText = (unixS: number) =>
   new Date(unixS * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
@@ -69,7 +78,9 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
         axes: [
           {},
           {
-            label: axisLabel(unit) || undefined, size: 62, incrs: tickSteps(unit),
+            label: axisLabel(unit) || undefined, labelSize: 20, incrs: tickSteps(unit),
+            // Room for the widest tick ("400 KiB/s") beside the tick marks and their gap.
+            size: (_u, values) => Math.ceil(Math.max(24, ...(values ?? []).map(tickWidth))) + 18,
             values: (_u, splits) => splits.map((v) => formatTick(v, unit)),
           },
         ],
