@@ -30,6 +30,11 @@ describe("linesOf", () => {
     expect(linesOf({ series: [] }, "database")).toEqual([]);
   });
 
+  it("names a group with an empty value, keeping the value to pair lines by", () => {
+    const a: GroupedAnswer = { series: [{ labels: { application_name: "" }, points: [[1000, 1]] }] };
+    expect(linesOf(a, "application_name")).toEqual([{ label: "(no name)", group: "", points: [[1000, 1]] }]);
+  });
+
   it("lists the shown groups in order, without the others", () => {
     expect(shownGroups(top, "database")).toEqual(["shop", "crm"]);
   });

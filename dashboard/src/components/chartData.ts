@@ -31,7 +31,8 @@ export function othersLabel(n: number): string {
 
 /**
  * One line per series of `a` that has points: grouped by `by` (the line is that label's value,
- * the folding series is "others (n)", always last), or, without `by`, each named by `name`.
+ * "(no name)" when empty, e.g. a replica without application_name; the folding series is
+ * "others (n)", always last), or, without `by`, each named by `name`.
  */
 export function linesOf(a: GroupedAnswer, by?: string, name: (labels: Record<string, string>) => string = () => "total"): Line[] {
   const shown: Line[] = [];
@@ -39,7 +40,7 @@ export function linesOf(a: GroupedAnswer, by?: string, name: (labels: Record<str
   for (const s of a.series) {
     if (s.points.length === 0) continue;
     if (s.others !== undefined) rest.push({ label: othersLabel(s.others), points: s.points, others: s.others });
-    else if (by !== undefined) shown.push({ label: s.labels[by] ?? "", points: s.points, group: s.labels[by] ?? "" });
+    else if (by !== undefined) shown.push({ label: s.labels[by] || "(no name)", points: s.points, group: s.labels[by] ?? "" });
     else shown.push({ label: name(s.labels), points: s.points });
   }
   return [...shown, ...rest];
