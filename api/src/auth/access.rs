@@ -104,6 +104,10 @@ pub async fn authorize(
         }
         Credential::Ticket(ticket) => Err(ticket),
     };
+    // The connection is for these lookups only and goes back to the pool before the handler
+    // runs: a handler that waits (a command's read-your-writes wait, a slow read) must not keep
+    // one of the few authentication connections, or a burst of such requests takes them all and
+    // every other request (and the waits themselves) queue behind them.
     let client = state.auth_read().await?;
     let (id, access_expires_at) = match credential {
         Ok(known) => known,
@@ -127,6 +131,7 @@ pub async fn authorize(
             "this user has been deactivated",
         ));
     }
+    drop(client);
     let role = Role::parse(&row.role)
         .ok_or_else(|| ApiError::Internal("unknown role in rm_users".into()))?;
     if !role.allows(required) {

@@ -85,3 +85,41 @@ async fn the_api_read_pool_cancels_a_statement_past_its_timeout() {
     assert_eq!(setting, "0");
     drop(client);
 }
+
+/// A burst of commands, more than the authentication pool's 8 connections, each waiting until
+/// its change is visible: every one answers, and at once. The guard once kept its connection
+/// while the handler ran, so 8 waiting commands held the whole pool and their own waits (which
+/// need a connection from it) could only give up at the deadline, 30 s here: the burst then
+/// took the deadline, and every other request queued behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_commands_waiting_for_visibility_does_not_starve_the_guard() {
+    let app = TestApp::builder()
+        .admin()
+        .config(|c| c.command_wait = Duration::from_secs(30))
+        .spawn()
+        .await;
+    let burst = (0..16).map(|n| {
+        let app = &app;
+        async move {
+            app.api()
+                .post(
+                    "/managed-instances",
+                    Some(app.admin()),
+                    serde_json::json!({"name": format!("burst-{n}"), "host": "localhost",
+                        "port": 5432, "database": "postgres", "username": "postgres",
+                        "sslmode": "disable", "tags": []}),
+                )
+                .await
+        }
+    });
+    // Not a speed target: 20 s is far more than 16 small commands take, and far less than the
+    // 30 s a wait that cannot get a connection runs to.
+    let replies = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(burst))
+        .await
+        .expect("the burst answered before the visibility wait's deadline");
+    for r in &replies {
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // Read-your-writes held: each one is listed right after its answer.
+    assert_eq!(app.listed("/managed-instances").await, 16);
+}
