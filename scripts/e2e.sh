@@ -21,7 +21,15 @@ psql "$pg/postgres" -qc "create database $db"
 admin_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 server=""
 nats=""
+# A second, private PostgreSQL with pg_stat_statements loaded (the shared one does not load it,
+# and loading it takes a restart): the Statements views need statements a real collector read.
+pgss=""
+pgss_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pgbin="$(pg_config --bindir)"
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
+  [ -n "$pgss" ] && as_postgres "$pgbin/pg_ctl" -D "$pgss/data" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "$pgss" ] && rm -rf "$pgss"
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
   [ -n "$nats" ] && kill "$nats" 2>/dev/null && wait "$nats" 2>/dev/null || true
   psql "$pg/postgres" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
@@ -32,6 +40,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+pgss=$(mktemp -d)
+[ "$(id -u)" -eq 0 ] && chown postgres "$pgss"
+as_postgres "$pgbin/initdb" -D "$pgss/data" -U postgres -A trust >/dev/null
+as_postgres "$pgbin/pg_ctl" -D "$pgss/data" -l "$pgss/log" -w start -o \
+  "-p $pgss_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pgss -c shared_preload_libraries=pg_stat_statements" >/dev/null
+psql "postgres://postgres@127.0.0.1:$pgss_port/postgres" -qc "create extension pg_stat_statements"
 
 nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 ./target/debug/pganalytics nats-init --dir "$work/nats" --listen "127.0.0.1:$nats_port" >/dev/null
@@ -65,6 +80,7 @@ PGA_E2E_COLLECTOR_BIN="$PWD/target/debug/pganalytics-collector" \
 PGA_E2E_ARTIFACTS="$PWD/test-artifacts/e2e" \
 PGA_E2E_WORK="$work" \
 PGA_E2E_RUN_ID="$id" \
+PGA_E2E_STATEMENTS_PG_PORT="$pgss_port" \
   node dashboard/e2e/run.mjs || status=$?
 if [ "$status" -ne 0 ]; then
   echo "[e2e] server log (last 40 lines):"; tail -40 "$work/server.log"

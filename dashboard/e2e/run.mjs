@@ -104,9 +104,9 @@ await call("POST", "/collectors/register", null, { name: "standby collector", ho
 const RUN = process.env.PGA_E2E_RUN_ID ?? randomBytes(4).toString("hex");
 const DATABASES = Array.from({ length: 22 }, (_, n) => `pga_e2e_${RUN}_db${String(n).padStart(2, "0")}`);
 const [BLOAT_DB, LOCK_DB] = DATABASES;
-const pgUrl = (db) => `postgres://postgres@${PG_HOST}:${PG_PORT}/${db}`;
-function psql(db, sql) {
-  const r = spawnSync("psql", [pgUrl(db), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8" });
+const pgUrl = (db, port = PG_PORT) => `postgres://postgres@${PG_HOST}:${port}/${db}`;
+function psql(db, sql, port = PG_PORT) {
+  const r = spawnSync("psql", [pgUrl(db, port), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`psql ${db}: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -127,9 +127,24 @@ function session(db) {
 }
 let holder = null;
 let waiter = null;
+// A private PostgreSQL with pg_stat_statements loaded (scripts/e2e.sh starts it), its own managed
+// instance and collector: the Statements views with statements a real collector read.
+const STATEMENTS_PG_PORT = process.env.PGA_E2E_STATEMENTS_PG_PORT;
+const STATEMENTS_INSTANCE = "statements-pg";
+let statementsAgent = null;
+let workload = null;
+/** A few statements with different shapes: many quick calls, a slow one, a heavier join. */
+function runWorkload() {
+  const script = [
+    ...Array.from({ length: 40 }, () => "select count(*) from pg_class;"),
+    "select pg_sleep(0.3);",
+    "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid;",
+  ].join("\n");
+  spawn("psql", [pgUrl("postgres", STATEMENTS_PG_PORT), "-qX"], { stdio: ["pipe", "ignore", "ignore"] }).stdin.end(script);
+}
 
 // The real agent, pushing the local PostgreSQL's statistics every second.
-function startAgent(name, stateFile) {
+function startAgent(name, stateFile, target = {}) {
   const config = join(WORK, `${stateFile}.toml`);
   writeFileSync(config, `
 [server]
@@ -149,14 +164,14 @@ tables = 5
 indexes = 5
 statements = 5
 [[target]]
-name = "${INSTANCE}"
+name = "${target.name ?? INSTANCE}"
 host = "${PG_HOST}"
-port = ${PG_PORT}
+port = ${target.port ?? PG_PORT}
 sslmode = "disable"
-databases = ${JSON.stringify(["postgres", ...DATABASES])}
+databases = ${JSON.stringify(target.databases ?? ["postgres", ...DATABASES])}
 `);
   return spawn(COLLECTOR_BIN, ["--config", config, "run"], {
-    env: { ...process.env, PGA_COLLECTOR_SERVER__REGISTRATION_SECRET: secret, PGA_COLLECTOR_LOG: "warn" },
+    env: { ...process.env, PGA_COLLECTOR_SERVER__REGISTRATION_SECRET: target.secret ?? secret, PGA_COLLECTOR_LOG: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
   });
 }
@@ -260,6 +275,18 @@ try {
     await p.getByRole("heading", { name: "Overview" }).waitFor();
     return p;
   };
+  const statementsInstance = STATEMENTS_PG_PORT ? await call("POST", "/managed-instances", admin, {
+    name: STATEMENTS_INSTANCE, host: PG_HOST, port: Number(STATEMENTS_PG_PORT), database: "postgres", username: "postgres", sslmode: "disable", tags: ["e2e"],
+  }) : null;
+  if (statementsInstance) {
+    const statementsSecret = (await call("POST", "/registration-secrets", admin, { name: "e2e statements", instance_ids: [statementsInstance.id] })).secret;
+    statementsAgent = startAgent("e2e statements agent", "statements-agent-state.json",
+      { name: STATEMENTS_INSTANCE, port: STATEMENTS_PG_PORT, databases: ["postgres"], secret: statementsSecret });
+    runWorkload();
+    workload = setInterval(runWorkload, 10000);
+  } else {
+    console.log("  (no PGA_E2E_STATEMENTS_PG_PORT: the statements views are checked empty only)");
+  }
   const wide = await signedInPage({ width: 1400, height: 900 });
   const narrow = await signedInPage({ width: 390, height: 844 }, true);
   /** Opens a view at both widths, waits for it, checks the phone's page does not scroll sideways, and screenshots both. */
@@ -387,18 +414,51 @@ try {
 
   await bothWidths("replication", viewUrl("replication"), viewReady(".replication-view"));
   await bothWidths("host", viewUrl("host"), viewReady(".host-view"));
-  await bothWidths("statements", viewUrl("statements"), async (p) => {
-    await p.locator('.statements-view[data-ready="1"], [data-testid="no-statements"]').first().waitFor({ timeout: 30000 });
-  });
-  // A statement's history: the first listed one, or (without pg_stat_statements here) the view of one by its id.
-  await wide.goto(viewUrl("statements"));
-  await wide.locator('.statements-view[data-ready="1"], [data-testid="no-statements"]').first().waitFor({ timeout: 30000 });
-  const firstStatement = wide.locator("table.statements tbody tr td.stmt a").first();
-  const historyUrl = (await firstStatement.count())
-    ? `${BASE}/${await firstStatement.getAttribute("href")}`
-    : viewUrl("statements", "&queryid=0&qdb=postgres");
-  console.log(`  statement history: ${historyUrl.includes("queryid=0") ? "no statements (pg_stat_statements is not loaded here)" : "the first listed statement"}`);
-  await bothWidths("statement-history", historyUrl, viewReady(".statement-history"));
+  // Without pg_stat_statements, the view says how to enable it.
+  await bothWidths("statements-empty", viewUrl("statements"), async (p) => { await p.getByTestId("no-statements").waitFor({ timeout: 30000 }); });
+  check((await wide.getByTestId("no-statements").innerText()).includes("CREATE EXTENSION pg_stat_statements"),
+    "without pg_stat_statements the statements view says to CREATE EXTENSION pg_stat_statements (and preload it)");
+
+  if (statementsInstance) {
+    const stmtUrl = (extra = "") => `${BASE}/#/instances/${statementsInstance.id}?tab=statements&range=15m${extra}`;
+    const totalList = wide.locator('table[aria-label="Top by total time"] tbody tr');
+    await until("no statements listed for the instance with pg_stat_statements", 90, async () => {
+      await wide.goto(stmtUrl());
+      await wide.locator('.statements-view[data-ready="1"], [data-testid="no-statements"]').first().waitFor({ timeout: 30000 });
+      return (await totalList.count()) > 0 && (await wide.locator('table[aria-label="Top by mean time"] tbody tr').count()) > 0;
+    });
+    const meanFirst = await wide.locator('table[aria-label="Top by mean time"] tbody tr').first().innerText();
+    const callsFirst = await wide.locator('table[aria-label="Top by calls"] tbody tr').first().innerText();
+    check(/pg_sleep/.test(meanFirst) && /pg_class/.test(callsFirst),
+      `the statements view ranks by mean time (first: ${meanFirst.split("\n")[0].trim().slice(0, 40)}) and by calls (first: ${callsFirst.split("\n")[0].trim().slice(0, 40)})`);
+    await bothWidths("statements", stmtUrl(), viewReady(".statements-view"));
+    await wide.goto(stmtUrl());
+    await wide.locator('.statements-view[data-ready="1"]').waitFor();
+    const link = wide.locator('table[aria-label="Top by calls"] tbody tr td.stmt a').first();
+    const queryText = await link.getAttribute("title");
+    await link.click();
+    await wide.locator('.statement-history[data-ready="1"]').waitFor();
+    const history = wide.url();
+    await wide.locator('section.chart[aria-label="Calls"][data-points]').waitFor();
+    const shownText = await wide.locator(".statement-text").innerText();
+    check(history.includes("queryid=") && history.includes("qdb=postgres") && shownText.trim() === queryText.trim(),
+      `a statement opens its history, linkable (${history.split("?")[1]}), with its text`);
+    await until("the statement's history has no calls", 60, async () => {
+      const n = Number(await wide.locator('section.chart[aria-label="Calls"]').getAttribute("data-points"));
+      if (n > 0) return n;
+      await wide.reload();
+      await wide.locator('.statement-history[data-ready="1"]').waitFor();
+      return null;
+    });
+    check(true, "and its calls, mean time and total time over the range");
+    await bothWidths("statement-history", history, async (p) => {
+      await p.locator('.statement-history[data-ready="1"] section.chart[aria-label="Calls"]').waitFor();
+      await p.waitForFunction(() => Number(document.querySelector('section.chart[aria-label="Calls"]')?.dataset.points ?? 0) > 0);
+    });
+  }
+  clearInterval(workload);
+  statementsAgent?.kill("SIGTERM");
+  statementsAgent = null;
 
   console.log("registration secrets");
   await page.getByRole("link", { name: "Registration Secrets" }).click();
@@ -682,6 +742,8 @@ try {
   alertAgent?.kill("SIGTERM");
   holder?.end();
   waiter?.end();
+  clearInterval(workload);
+  statementsAgent?.kill("SIGTERM");
   dropDatabases();
 }
 if (failed) {
