@@ -40,24 +40,39 @@ function EmptyState({ database }: { database: string }) {
   );
 }
 
+/** A list's figures, the one it ranks by first (on a phone it is the one in view beside the statement). */
+const FIGURES: [By, string, (s: TopStatement) => string][] = [
+  ["total_time", "Total ms", (s) => num(s.total_time_ms)],
+  ["mean_time", "Mean ms", (s) => value(s.mean_time_ms)],
+  ["calls", "Calls", (s) => num(s.calls)],
+];
+
 function List({ title, by, rows, href }: { title: string; by: By; rows: TopStatement[] | null; href: (s: TopStatement) => string }) {
   const unit = by === "calls" ? "calls" : "ms";
+  const figures = [...FIGURES.filter(([k]) => k === by), ...FIGURES.filter(([k]) => k !== by)];
   return (
     <section className="card" aria-label={title}>
       <h3>{title}</h3>
       {rows === null ? <div className="placeholder" style={{ height: 200 }} /> : rows.length === 0 ? <p className="empty">No statements ran in this range.</p> : (
         <div className="scroll">
           <table className="statements" aria-label={title}>
-            <thead><tr><th>Statement</th><th>Database</th><th className="num">Calls</th><th className="num">Total ms</th><th className="num">Mean ms</th><th>Trend</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Statement</th>
+                <th className="num">{figures[0][1]}</th>
+                <th>Trend</th>
+                {figures.slice(1).map(([k, name]) => <th key={k} className="num">{name}</th>)}
+                <th>Database</th>
+              </tr>
+            </thead>
             <tbody>
               {rows.map((s) => (
                 <tr key={`${s.database}/${s.queryid}`} data-queryid={s.queryid}>
                   <td className="stmt"><a href={href(s)} title={s.query ?? s.queryid}><code>{oneLine(s.query) || s.queryid}</code></a></td>
-                  <td>{s.database}</td>
-                  <td className="num">{num(s.calls)}</td>
-                  <td className="num">{num(s.total_time_ms)}</td>
-                  <td className="num">{value(s.mean_time_ms)}</td>
+                  <td className="num">{figures[0][2](s)}</td>
                   <td><Sparkline values={trendOf(s, by)} label={`${by === "mean_time" ? "mean time" : by === "calls" ? "calls" : "total time"} (${unit}) over the range`} /></td>
+                  {figures.slice(1).map(([k, , f]) => <td key={k} className="num">{f(s)}</td>)}
+                  <td>{s.database}</td>
                 </tr>
               ))}
             </tbody>
@@ -106,7 +121,7 @@ function History({ collector, queryid, database, props }: { collector: string; q
         <Chart title="Calls" unit="/s" lines={h.data?.calls ?? null} from={from} to={to} onZoom={setRange} />
         <Chart title="Mean time" unit="ms" lines={h.data?.mean ?? null} from={from} to={to} onZoom={setRange} />
         {/* ms of execution per second of wall time: how much of the server this statement keeps busy. */}
-        <Chart title="Total time" unit="ms/s" lines={h.data?.total ?? null} from={from} to={to} onZoom={setRange} empty="No executions in this range." />
+        <Chart title="Execution time per second" unit="ms" lines={h.data?.total ?? null} from={from} to={to} onZoom={setRange} empty="No executions in this range." />
       </div>
     </div>
   );
