@@ -37,7 +37,7 @@ const timeText = (unixS: number) =>
  * calls `onZoom` with the chosen interval; `href` makes a line's legend entry a link;
  * `controls` and `action` go beside the title.
  */
-export function Chart({ title, unit, lines, from, to, action, controls, onZoom, href, empty }: {
+export function Chart({ title, unit, lines, from, to, action, controls, onZoom, href, empty, sync }: {
   title: string;
   unit: Unit | string;
   lines: Line[] | null;
@@ -48,6 +48,8 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
   onZoom?: (r: { from: number; to: number }) => void;
   href?: (l: Line) => string | undefined;
   empty?: string;
+  /** Charts with the same key share the cursor: hovering one shows every one's values then. */
+  sync?: string;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const [at, setAt] = useState<number | null>(null);
@@ -86,7 +88,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
         ],
         legend: { show: false },
         // A drag selects an interval that becomes the page's range (see onZoom), not a local zoom.
-        cursor: { y: false, drag: { x: true, y: false, setScale: false } },
+        cursor: { y: false, drag: { x: true, y: false, setScale: false }, ...(sync ? { sync: { key: sync } } : {}) },
         hooks: {
           setCursor: [(u) => setAt(u.cursor.idx ?? null)],
           setSelect: [
@@ -110,7 +112,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
       plot.destroy();
       setAt(null);
     };
-  }, [lines, data, colour, unit, from, to]);
+  }, [lines, data, colour, unit, from, to, sync]);
   const shown = lines ?? [];
   const points = shown.reduce((n, l) => n + l.points.length, 0);
   const longest = shown.reduce((n, l) => Math.max(n, l.points.length), 0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CHARTS } from "./instanceCharts";
-import { CHART_SOURCES, formFromQuery, functionFor, hashQuery, highest, prefillFromChart, roundThreshold, ruleQuery } from "./chartAlert";
+import { CHART_SOURCES, formFromQuery, sourceInView, functionFor, hashQuery, highest, prefillFromChart, roundThreshold, ruleQuery } from "./chartAlert";
 import { EMPTY_RULE, specOf } from "./ruleForm";
 
 const instance = { id: "0190a4b2-7c1e-7d3a-9f00-123456789abc", name: "local-pg" };
@@ -74,6 +74,18 @@ describe("prefillFromChart", () => {
     expect(spec.ok && spec.spec.condition).toMatchObject({
       divide_by: { metric: "pg_database_blks_hit_total", add: ["pg_database_blks_read_total"], function: "rate" },
     });
+  });
+
+  it("alerts on the instance total when the chart shows it, and on each database without the others line", () => {
+    const total = prefillFromChart(sourceInView(CHART_SOURCES.tps!, true), [{ label: "all databases", points: [[1000, 250]] }], instance);
+    expect([total.aggregate, total.threshold]).toEqual(["sum", "250"]);
+    const top = prefillFromChart(sourceInView(CHART_SOURCES.tps!, false), [
+      { label: "shop", group: "shop", points: [[1000, 40]] },
+      { label: "others (18)", others: 18, points: [[1000, 200]] },
+    ], instance);
+    expect([top.aggregate, top.threshold]).toEqual(["none", "40"]);
+    expect(sourceInView(CHART_SOURCES.lag!, true).aggregate).toBe("max");
+    expect(sourceInView(CHART_SOURCES.checkpoints!, true).aggregate).toBe("none");
   });
 
   it("has a source for every chart but the WAL rate (a counter not named _total, which rules read as a value)", () => {

@@ -53,9 +53,19 @@ export function roundThreshold(v: number, up = true): number {
   return Number(((up ? Math.ceil(v / step) : Math.floor(v / step)) * step).toPrecision(3));
 }
 
+/**
+ * What a chart alerts on as it is shown: its instance total (`total`: one line that sums the
+ * databases, so the rule sums them too), or each database on its own, as its lines show them.
+ */
+export function sourceInView(source: ChartSource, total: boolean): ChartSource {
+  return total && source.aggregate === "none" && source.line === undefined ? { ...source, aggregate: "sum" } : source;
+}
+
 /** The rule form for a chart of `instance`, drawing `lines` (in the chart's unit). */
 export function prefillFromChart(source: ChartSource, lines: Line[], instance: { id: string; name: string }): RuleForm {
-  const counted = source.line === undefined ? lines : lines.filter((l) => l.label === source.line);
+  // The "others" line folds many databases: no one database reaches its value.
+  const own = source.aggregate === "none" ? lines.filter((l) => l.others === undefined) : lines;
+  const counted = source.line === undefined ? own : own.filter((l) => l.label === source.line);
   const op = source.op ?? ">";
   const fn = functionFor(source.metric);
   // The lowest value is the highest of the negated lines.

@@ -6,7 +6,7 @@ import { Chart } from "../../components/Chart";
 import type { Group, GroupedAnswer } from "../../components/chartData";
 import type { TimeRange } from "../../lib/timeRange";
 import { formatValue } from "../../lib/units";
-import { CHART_SOURCES, prefillFromChart, ruleQuery } from "../chartAlert";
+import { CHART_SOURCES, prefillFromChart, ruleQuery, sourceInView } from "../chartAlert";
 import { CHARTS, loadChart, modesOf, pickedOf, seriesParams, withPicked, type ChartDef, type Drawn, type Mode } from "../instanceCharts";
 import type { ViewProps } from "./props";
 
@@ -76,7 +76,8 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
     // `range` is read through its key and span (a moving window's ends move every render).
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [def, mode, pick.join(","), i.name, range.key, fixed ? range.from : span, fixed ? range.to : 0]);
-  const source = CHART_SOURCES[def.key];
+  const known = CHART_SOURCES[def.key];
+  const source = known && sourceInView(known, mode === "total");
   const grouped = mode !== "total";
   const lines = drawn?.lines ?? null;
   const { from, to } = drawn ?? window_(range);
@@ -89,6 +90,7 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
       to={to}
       empty={error ?? def.empty}
       onZoom={(r) => setRange(r)}
+      sync="instance-metrics"
       href={grouped && def.by === "database" ? (l) => (l.group !== undefined ? tablesOf(i, l.group) : undefined) : undefined}
       controls={modes.length > 0 && (
         <>
