@@ -36,7 +36,7 @@ export function Metrics({ i, range, setRange, query, setQuery }: ViewProps) {
 }
 
 /** The interval to load for `range` now: a moving window ends now, a fixed one is as it is. */
-function window_(range: TimeRange): { from: number; to: number } {
+function intervalOf(range: TimeRange): { from: number; to: number } {
   if (range.key === "custom") return { from: range.from, to: range.to };
   const to = Math.floor(Date.now() / 1000);
   return { from: to - (range.to - range.from), to };
@@ -62,7 +62,7 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
   useEffect(() => {
     let live = true;
     const load = () => {
-      const { from, to } = window_(range);
+      const { from, to } = intervalOf(range);
       loadChart(def, mode, pick, (q) => get<GroupedAnswer>(`/metrics/series?${seriesParams(i.name, q, from, to)}`))
         .then((d) => live && (setDrawn({ ...d, from, to }), setError(null)))
         .catch((e: unknown) => live && setError(message(e)));
@@ -80,7 +80,7 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
   const source = known && sourceInView(known, mode === "total");
   const grouped = mode !== "total";
   const lines = drawn?.lines ?? null;
-  const { from, to } = drawn ?? window_(range);
+  const { from, to } = drawn ?? intervalOf(range);
   return (
     <Chart
       title={def.title}
