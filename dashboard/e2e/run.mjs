@@ -356,6 +356,28 @@ try {
     await p.waitForFunction(() => [...document.querySelectorAll("section.chart")].every((c) => c.dataset.lines !== undefined));
   });
 
+  // A drag across a chart fixes the page's range to that interval ("from – to"); the picker goes back to a moving one.
+  await wide.goto(viewUrl("replication", "&range=15m"));
+  const walPlot = wide.locator('section.chart[aria-label="WAL rate"] .u-over');
+  await walPlot.waitFor();
+  const box = await walPlot.boundingBox();
+  await wide.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  await wide.mouse.down();
+  await wide.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
+  await wide.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 5 });
+  await wide.mouse.up();
+  await wide.waitForFunction(() => /[?&]from=\d+&to=\d+/.test(window.location.hash));
+  const fixedText = await wide.getByTestId("fixed-range").innerText();
+  const zoomed = new URLSearchParams(wide.url().split("?")[1]);
+  const span = Number(zoomed.get("to")) - Number(zoomed.get("from"));
+  check(zoomed.get("tab") === "replication" && span > 60 && span < 900 && /\d\d:\d\d – /.test(fixedText),
+    `a drag across a chart fixes the range to ${span} s, in the URL and shown as "${fixedText}"`);
+  await shot(wide, "view-zoomed-1400");
+  await wide.getByRole("button", { name: /^Back to live/ }).click();
+  await wide.waitForFunction(() => !window.location.hash.includes("from="));
+  check((await wide.getByTestId("fixed-range").count()) === 0 && (await wide.getByLabel("Time range").inputValue()) === "1h",
+    "and the range picker goes back to a moving range");
+
   // Tables: the table the test filled with dead tuples comes first; its unused index is listed with its size.
   const bloatRow = `${BLOAT_DB}.public.e2e_dead`;
   await until("the tables view did not list the test's table first", 90, async () => {
@@ -386,6 +408,11 @@ try {
   await wide.locator(`table[aria-label="Tables"] tr.highlight[data-row="${bloatRow}"]`).waitFor();
   check(wide.url().includes(`row=${encodeURIComponent(bloatRow)}`) || wide.url().includes(`row=${bloatRow}`),
     "an index's table links to its row in the tables list, picked out");
+  await wide.goto(viewUrl("tables", `&db=${BLOAT_DB}`));
+  await wide.locator('.tables-view[data-ready="1"]').waitFor();
+  const filtered = await wide.locator('table[aria-label="Tables"] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.row));
+  check(filtered.length >= 1 && filtered.every((r) => r.startsWith(`${BLOAT_DB}.`)),
+    `db=${BLOAT_DB} in the URL shows that database's tables only (${filtered.length})`);
   await bothWidths("tables", viewUrl("tables"), viewReady(".tables-view"));
 
   // Activity: a session waits for a lock another one holds.
