@@ -361,10 +361,11 @@ try {
   const walPlot = wide.locator('section.chart[aria-label="WAL rate"] .u-over');
   await walPlot.waitFor();
   const box = await walPlot.boundingBox();
-  await wide.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  // The newest minutes: the agent started a minute or two ago, so the zoomed chart has data.
+  await wide.mouse.move(box.x + box.width * 0.86, box.y + box.height / 2);
   await wide.mouse.down();
-  await wide.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
-  await wide.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 5 });
+  await wide.mouse.move(box.x + box.width * 0.93, box.y + box.height / 2, { steps: 5 });
+  await wide.mouse.move(box.x + box.width * 0.995, box.y + box.height / 2, { steps: 5 });
   await wide.mouse.up();
   await wide.waitForFunction(() => /[?&]from=\d+&to=\d+/.test(window.location.hash));
   const fixedText = await wide.getByTestId("fixed-range").innerText();

@@ -19,9 +19,10 @@ import type { ViewProps } from "./instance/props";
 import { Replication } from "./instance/Replication";
 import { Statements } from "./instance/Statements";
 import { Tables } from "./instance/Tables";
+import { tabOf, tabQuery, type Tab } from "./instance/tabs";
 
-/** The tabs: key, title, view, whether it reads the time range. */
-const VIEWS: [string, string, ComponentType<ViewProps> | null, boolean][] = [
+/** The tabs (in tabs.ts's order): key, title, view, whether it reads the time range. */
+const VIEWS: [Tab, string, ComponentType<ViewProps> | null, boolean][] = [
   ["metrics", "Metrics", Metrics, true],
   ["activity", "Activity", Activity, false],
   ["tables", "Tables", Tables, true],
@@ -31,9 +32,6 @@ const VIEWS: [string, string, ComponentType<ViewProps> | null, boolean][] = [
   ["history", "History", null, false],
 ];
 
-/** The keys a tab link carries over from the current view: the range and the picked databases. */
-const KEPT = ["range", "from", "to", "db"];
-
 export function InstanceDetail({ params }: PageProps) {
   const id = params.id;
   const instance = useLive(() => get<Instance>(`/managed-instances/${id}`), ["managed_instance"], [id]);
@@ -42,7 +40,7 @@ export function InstanceDetail({ params }: PageProps) {
   const query = useMemo(() => new URLSearchParams(qs), [qs]);
   // Resolved once per URL: a moving window's views compute "now" again when they reload.
   const range = useMemo(() => rangeOf(query), [query]);
-  const tab = VIEWS.find(([k]) => k === query.get("tab"))?.[0] ?? "metrics";
+  const tab = tabOf(query);
   const href = (q: URLSearchParams) => `#/instances/${id}${q.toString() ? `?${q}` : ""}`;
   const setQuery = (next: URLSearchParams) => { window.location.hash = href(next); };
   const setRange = (r: string | { from: number; to: number }) => setQuery(withRange(query, r));
@@ -50,12 +48,6 @@ export function InstanceDetail({ params }: PageProps) {
   if (!instance.data) return <Loading what="the instance" />;
   const i = instance.data;
   const collector = collectors.data?.find((c) => c.last_instance === i.name);
-  const tabHref = (key: string) => {
-    const q = new URLSearchParams();
-    if (key !== "metrics") q.set("tab", key);
-    for (const k of KEPT) if (query.has(k)) q.set(k, query.get(k)!);
-    return href(q);
-  };
   const [, , View, ranged] = VIEWS.find(([k]) => k === tab)!;
   const props: ViewProps = { i, collector, range, setRange, query, setQuery };
   return (
@@ -69,7 +61,7 @@ export function InstanceDetail({ params }: PageProps) {
         {i.host}:{i.port}/{i.database} ·{" "}
         {collector ? <>collector <a href={`#/collectors/${collector.id}`}>{collector.name}</a></> : "no collector reports this instance yet (its target name must be the instance's name)"}
       </p>
-      <Tabs label="Instance views" current={tab} tabs={VIEWS.map(([key, title]) => [key, title, tabHref(key)])} />
+      <Tabs label="Instance views" current={tab} tabs={VIEWS.map(([key, title]) => [key, title, href(tabQuery(query, key))])} />
       {ranged && <RangePicker range={range} setRange={setRange} />}
       {View ? <View key={tab} {...props} /> : <History resource="managed-instances" id={id} kind="managed_instance" />}
     </>
