@@ -63,7 +63,10 @@ export function InstanceDetail({ params }: PageProps) {
       </p>
       <Tabs label="Instance views" current={tab} tabs={VIEWS.map(([key, title]) => [key, title, href(tabQuery(query, key))])} />
       {ranged && <RangePicker range={range} setRange={setRange} />}
-      {View ? <View key={tab} {...props} /> : <History resource="managed-instances" id={id} kind="managed_instance" />}
+      {!View ? <History resource="managed-instances" id={id} kind="managed_instance" />
+        // Statements are read per collector: wait for the list rather than say there is none.
+        : tab === "statements" && collectors.data === null ? <Loading what="the collectors" />
+        : <View key={tab} {...props} />}
     </>
   );
 }
