@@ -13,7 +13,7 @@ export interface Column<T> {
   num?: boolean;
 }
 
-export function SortTable<T>({ label, columns, rows, rowKey, sort, onSort, highlight, empty }: {
+export function SortTable<T>({ label, columns, rows, rowKey, sort, onSort, highlight, empty, limit = 500 }: {
   label: string;
   columns: Column<T>[];
   rows: readonly T[];
@@ -23,10 +23,13 @@ export function SortTable<T>({ label, columns, rows, rowKey, sort, onSort, highl
   /** The key of a row to pick out and scroll to (a link's target). */
   highlight?: string | null;
   empty?: ReactNode;
+  /** Most rows drawn (thousands of rows make a slow page); the picked-out row is always drawn. */
+  limit?: number;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const col = columns.find((c) => c.key === sort.key) ?? columns[0];
-  const sorted = sortRows(rows, sort, (r) => col.value(r));
+  const all = sortRows(rows, sort, (r) => col.value(r));
+  const sorted = all.length > limit ? all.filter((r, n) => n < limit || rowKey(r) === highlight) : all;
   const found = highlight ? sorted.some((r) => rowKey(r) === highlight) : false;
   useEffect(() => {
     if (!found || !box.current) return;
@@ -62,6 +65,7 @@ export function SortTable<T>({ label, columns, rows, rowKey, sort, onSort, highl
           })}
         </tbody>
       </table>
+      {all.length > sorted.length && <p className="muted small more">The first {limit} of {all.length} in this order; pick a database to see the others.</p>}
     </div>
   );
 }
