@@ -123,21 +123,26 @@ export async function loadChart(
   const by = grouped ? def.by : undefined;
   const linesFor = (part: Part, a: GroupedAnswer) =>
     linesOf(a, by ?? part.totalBy, () => part.name);
+  const k = def.scale ?? 1;
   if (def.ratio) {
     const [part, rest] = def.parts;
+    if (!by) {
+      const [a, b] = await Promise.all([series(queryOf(def, part, mode, pick)), series(queryOf(def, rest, mode, pick))]);
+      return { lines: scaled(ratioLines(linesFor(part, a), linesFor(rest, b)), k), groups: [] };
+    }
     const first = await series(queryOf(def, part, mode, pick));
-    // The denominator for exactly the groups the first answer shows; its "others" then folds
-    // the same groups as the first's.
-    const shown = by ? shownGroups(first, by) : [];
-    if (by && shown.length === 0) return { lines: [], groups: first.groups ?? [] };
-    const second = await series(by ? { ...queryOf(def, rest, mode, pick), top: undefined, pick: shown } : queryOf(def, rest, mode, pick));
-    const lines = ratioLines(linesFor(part, first), linesFor(rest, second));
-    return { lines: scaled(lines, def.scale ?? 1), groups: first.groups ?? [] };
+    // The denominator of exactly the groups the first answer shows: its "others" then folds the
+    // same groups as the first's.
+    const shown = shownGroups(first, by);
+    if (shown.length === 0) return { lines: [], groups: first.groups ?? [] };
+    const { top: _top, ...rested } = queryOf(def, rest, mode, pick);
+    const second = await series({ ...rested, pick: shown });
+    return { lines: scaled(ratioLines(linesFor(part, first), linesFor(rest, second)), k), groups: first.groups ?? [] };
   }
   const parts = grouped ? def.parts.slice(0, 1) : def.parts;
   const answers = await Promise.all(parts.map((p) => series(queryOf(def, p, mode, pick))));
   const lines = parts.flatMap((p, i) => linesFor(p, answers[i]));
-  return { lines: scaled(lines, def.scale ?? 1), groups: answers[0]?.groups ?? [] };
+  return { lines: scaled(lines, k), groups: answers[0]?.groups ?? [] };
 }
 
 /** The query string of `q` for the instance `instance` over `from`..`to` (unix seconds). */
