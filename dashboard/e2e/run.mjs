@@ -351,7 +351,7 @@ try {
   }
   const tpsTop = topCounted.find((c) => c.title === "Transactions per second");
   check(selectCount > 0 && tpsTop?.lines === 6,
-    `with ${dbRows.length} databases committing, "Transactions per second" by database is 5 lines and "others" (${tpsTop?.lines} lines)`);
+    `with ${dbRows.length} databases, "Transactions per second" by database is 5 lines and "others" (${tpsTop?.lines} lines)`);
   await shot(wide, "view-metrics-top5-1400");
   await bothWidths("metrics", viewUrl("metrics", "&range=15m"), async (p) => {
     await p.locator('section[aria-label="Transactions per second"]').waitFor();
