@@ -11,7 +11,7 @@ export function RangePicker({ range, setRange }: { range: TimeRange; setRange: (
         Time range
         <select value={fixed ? "custom" : range.key} onChange={(e) => e.target.value !== "custom" && setRange(e.target.value)}>
           {RANGES.map(([key, label]) => <option key={key} value={key}>{label}</option>)}
-          {fixed && <option value="custom">{rangeText(range.from, range.to)}</option>}
+          {fixed && <option value="custom">Fixed range</option>}
         </select>
       </label>
       {fixed && (
