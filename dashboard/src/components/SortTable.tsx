@@ -1,7 +1,7 @@
-// A table sortable by any column (the sort lives in the URL, see sortTable.ts); wide tables
+// A table sortable by any column (the sort lives in the URL, see tableSort.ts); wide tables
 // scroll inside their box. A row can be picked out (`highlight`) and carries an id for links.
 import { useEffect, useRef, type ReactNode } from "react";
-import { sortRows, toggle, type Dir, type Sort } from "./sortTable";
+import { sortRows, toggle, type Dir, type Sort } from "./tableSort";
 
 export interface Column<T> {
   key: string;

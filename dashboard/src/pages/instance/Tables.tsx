@@ -4,7 +4,7 @@
 import { useMemo } from "react";
 import { ErrorNote } from "../../components/ui";
 import { SortTable, type Column } from "../../components/SortTable";
-import { sortOf, withSort, type Sort } from "../../components/sortTable";
+import { sortOf, withSort, type Sort } from "../../components/tableSort";
 import { Sparkline } from "../../components/Sparkline";
 import { bytes, num, percent } from "../../lib/format";
 import { latest, since } from "./latest";

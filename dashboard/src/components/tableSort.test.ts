@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sortOf, sortRows, toggle, withSort } from "./sortTable";
+import { sortOf, sortRows, toggle, withSort } from "./tableSort";
 
 describe("sortable tables", () => {
   it("reads the sort from the URL, and falls back on an unknown key", () => {

@@ -1,5 +1,5 @@
 // Sorting a table by any column, the sort kept in the page's URL (`<prefix>sort=key` and
-// `<prefix>dir=asc|desc`), so a link shows the same order. Pure, tested in sortTable.test.ts.
+// `<prefix>dir=asc|desc`), so a link shows the same order. Pure, tested in tableSort.test.ts.
 
 export type Dir = "asc" | "desc";
 export interface Sort { key: string; dir: Dir }
