@@ -29,20 +29,8 @@ export type Series = Schemas["Series"];
 export type SeriesAnswer = Schemas["SeriesAnswer"];
 export type Statement = Schemas["Statement"];
 
-// Issue 19, the instance views (helper B): GET /metrics/latest and GET /collectors/{id}/queries/top,
-// declared by hand until the server's OpenAPI document has them (then: Schemas["…"]).
-/** One row of /metrics/latest: the series of the asked metrics that share these labels. */
-export interface LatestRow {
-  labels: Record<string, string>;
-  /** Unix ms of the row's newest sample. */
-  ts: number;
-  /** The newest sample of each metric. */
-  values: Record<string, number>;
-  /** Counters: per-second increase over the window, when there are two samples or more. */
-  rates: Record<string, number>;
-  /** With `spark`: up to 30 `[unix ms, value]` points of that metric over the window. */
-  spark?: [number, number][];
-}
-export interface LatestAnswer { at: string; within_s: number; truncated: boolean; rows: LatestRow[] }
-/** A statement of /queries/top, with `[bucket start unix ms, calls, total time ms]` over the range. */
-export type TopStatement = Statement & { trend: [number, number, number][] };
+// Issue 19, the instance views: GET /metrics/latest's rows, and /queries/top's statements (whose
+// `trend` /queries/top always gives: 24 buckets of `[bucket start unix ms, calls, time ms]`).
+export type LatestRow = Schemas["LatestRow"];
+export type LatestAnswer = Schemas["LatestAnswer"];
+export type TopStatement = Statement & { trend: NonNullable<Statement["trend"]> };
