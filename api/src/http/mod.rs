@@ -115,6 +115,7 @@ fn table() -> Vec<Entry> {
         (GET, "/collectors/{id}/queries/slow", Role(Viewer), get(statements::slow)),
         (GET, "/collectors/{id}/queries/frequent", Role(Viewer), get(statements::frequent)),
         (GET, "/collectors/{id}/queries/top", Role(Viewer), get(statements::ranked)),
+        (GET, "/managed-instances/{id}/queries/top", Role(Viewer), get(statements::instance_ranked)),
         (GET, "/alert-rules", Role(Viewer), get(alerts::rules)),
         (POST, "/alert-rules", Role(Editor), post(alerts::create_rule)),
         (GET, "/alert-rules/{id}", Role(Viewer), get(alerts::rule)),

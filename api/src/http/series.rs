@@ -26,6 +26,11 @@ const MAX_RANGE_DAYS: i64 = 400;
 /// Most series one series query may match; more means the labels are too loose.
 const MAX_SERIES: usize = 500;
 
+/// Most series a combined request (`agg`/`group`) may read: its answer holds few lines, so it
+/// may fold more (an instance with 100 databases × 6 session states); its source rows stay
+/// bounded by `MAX_SOURCE_ROWS`.
+const MAX_COMBINED_SERIES: usize = 2_000;
+
 /// Most source rows (samples or rollups, all series together) one series query may read.
 const MAX_SOURCE_ROWS: i64 = 200_000;
 
@@ -467,12 +472,24 @@ impl SeriesQuery {
     /// The step for `n_series` series: the one asked for, or the finest whose answer fits, so
     /// a server with hundreds of databases still gets its chart (fewer points per line)
     /// instead of a 422. Refused when the answer would not fit.
-    fn step_for(&self, n_series: usize) -> Result<i64, ApiError> {
+    ///
+    /// A chosen step also keeps the rows read within `MAX_SOURCE_ROWS` for the `n_read` series
+    /// read: minutes cost a row per minute and series, so a 7-day chart of 20 databases reads
+    /// hours instead of being refused.
+    fn step_for(&self, n_series: usize, n_read: usize) -> Result<i64, ApiError> {
         let span = self.span_s();
         let n = i64::try_from(n_series).unwrap_or(i64::MAX).max(1);
+        let read = i64::try_from(n_read).unwrap_or(i64::MAX).max(1);
         let step = self.step.unwrap_or_else(|| {
             let per_series = (MAX_POINTS / n).max(2);
-            ((span / 300).max(1)).max((span + per_series - 2) / (per_series - 1))
+            let step = ((span / 300).max(1)).max((span + per_series - 2) / (per_series - 1));
+            if Resolution::for_step(step) == Resolution::Minute
+                && (span / 60 + 1).saturating_mul(read) > MAX_SOURCE_ROWS
+            {
+                step.max(3600)
+            } else {
+                step
+            }
         });
         if (span / step + 1).saturating_mul(n) > MAX_POINTS {
             return Err(invalid("step", &format!("this would return more than {MAX_POINTS} points; use a larger step or narrow the labels")));
@@ -499,7 +516,12 @@ pub(crate) async fn series(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<SeriesAnswer>, ApiError> {
     let query = SeriesQuery::parse(&q)?;
-    let series_limit = i64::try_from(MAX_SERIES + 1).unwrap_or(i64::MAX);
+    let max_series = if query.grouping.is_some() {
+        MAX_COMBINED_SERIES
+    } else {
+        MAX_SERIES
+    };
+    let series_limit = i64::try_from(max_series + 1).unwrap_or(i64::MAX);
     let client = state.read().await?;
     let found = metrics::find_series(
         &client,
@@ -509,17 +531,17 @@ pub(crate) async fn series(
         series_limit,
     )
     .await?;
-    if found.len() > MAX_SERIES {
+    if found.len() > max_series {
         return Err(invalid(
             "metric",
-            &format!("matches more than {MAX_SERIES} series; narrow it with label.<key>=<value>"),
+            &format!("matches more than {max_series} series; narrow it with label.<key>=<value>"),
         ));
     }
     let shown = query
         .grouping
         .as_ref()
         .map_or(found.len(), |g| g.shown(found.len()));
-    let step = query.step_for(shown)?;
+    let step = query.step_for(shown, found.len())?;
     let resolution = Resolution::for_step(step);
     // Hours before `hours_built` are built in metric_rollup_1h; minutes and later hours are
     // aggregated from the samples while they are kept, from metric_rollup_1m before.
@@ -747,6 +769,26 @@ mod tests {
             .expect("grouped");
         assert_eq!(combine(seven(), &g).0[0].points[1], (60_000, 38.0 / 8.0));
         assert!(combine(vec![], &g).0.is_empty());
+    }
+
+    #[test]
+    fn a_long_range_over_many_series_reads_hours_not_minutes() {
+        let q: HashMap<String, String> = [
+            ("metric", "m"),
+            ("instance_id", "x"),
+            ("from", "0"),
+            ("to", "604800"),
+            ("group", "database"),
+            ("top", "5"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let q = SeriesQuery::parse(&q).expect("valid");
+        // One series over 7 days: 2,016 s steps from minutes (10,081 rows).
+        assert_eq!(q.step_for(1, 1).expect("fits"), 2016);
+        // Twenty databases folded into 6 lines: minutes would read 201,620 rows; hours instead.
+        assert_eq!(q.step_for(6, 20).expect("fits"), 3600);
     }
 
     #[test]

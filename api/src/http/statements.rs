@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use projections::queries::metrics;
+use projections::queries::metrics::{self, SeriesScope};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -85,17 +85,16 @@ fn increase(points: &[f64]) -> f64 {
     acc.total()
 }
 
-/// The statements of a collector over the request's range, with their calls and time (and, with
-/// `trend`, their increases per bucket).
+/// The statements of a collector or an instance over the request's range, with their calls and
+/// time (and, with `trend`, their increases per bucket).
 async fn statements(
     state: &AppState,
-    id: &str,
+    scope: &SeriesScope,
     q: &HashMap<String, String>,
     trend: bool,
 ) -> Result<Vec<Statement>, ApiError> {
     use futures::TryStreamExt;
 
-    let collector = parse_id(id, "collector")?;
     let window = range(q, MAX_STATEMENT_RANGE_DAYS)?;
     let bucket_ms = ((window.1 - window.0).num_milliseconds() / TREND_BUCKETS as i64).max(1);
     let bucket_of = |ts: chrono::DateTime<chrono::Utc>| {
@@ -106,13 +105,13 @@ async fn statements(
     let client = state.read().await?;
     // Streamed and folded per series as rows arrive: memory grows with the statements, not
     // with the samples in the range.
-    let rows =
-        metrics::statement_samples(&client, collector, window, MAX_STATEMENT_ROWS + 1).await?;
+    let rows = metrics::statement_samples(&client, scope, window, MAX_STATEMENT_ROWS + 1).await?;
     futures::pin_mut!(rows);
     // Per series: (queryid, database), whether it counts calls, its increase and its increase
     // per bucket.
     type Fold = ((String, String), bool, Increase, Vec<f64>);
     let mut per_series: HashMap<i64, Fold> = HashMap::new();
+    let mut collectors: Vec<uuid::Uuid> = Vec::new();
     let mut seen: i64 = 0;
     while let Some(row) = rows.try_next().await? {
         seen += 1;
@@ -123,6 +122,9 @@ async fn statements(
             ));
         }
         let sample = metrics::StatementSample::from_row(&row);
+        if !collectors.contains(&sample.collector_id) {
+            collectors.push(sample.collector_id);
+        }
         let fold = per_series.entry(sample.series_id).or_insert_with(|| {
             (
                 (sample.queryid.clone(), sample.database.clone()),
@@ -153,14 +155,21 @@ async fn statements(
                 acc.1 += b;
             }
         }
-        if calls {
-            e.0 += inc.total();
+        // With a trend, the totals are what the trend adds up to: the increase within the
+        // range (a statement seen once in it counts nothing yet, as its trend shows).
+        let total = if trend {
+            buckets.iter().sum()
         } else {
-            e.1 += inc.total();
+            inc.total()
+        };
+        if calls {
+            e.0 += total;
+        } else {
+            e.1 += total;
         }
     }
     let start_ms = window.0.timestamp_millis();
-    let texts = metrics::statement_texts(&client, collector).await?;
+    let texts = metrics::statement_texts(&client, &collectors).await?;
     Ok(by_query
         .into_iter()
         .map(|((queryid, database), (calls, total, buckets))| Statement {
@@ -193,16 +202,17 @@ fn limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
-/// The top `limit` statements of a collector over the range, by `key`, largest first.
+/// The top `limit` statements of a collector or an instance over the range, by `key`, largest
+/// first.
 async fn top(
     state: &AppState,
-    id: &str,
+    scope: &SeriesScope,
     q: &HashMap<String, String>,
     key: fn(&Statement) -> f64,
     trend: bool,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
     let n = limit(q)?;
-    let mut all = statements(state, id, q, trend).await?;
+    let mut all = statements(state, scope, q, trend).await?;
     all.sort_by(|a, b| key(b).total_cmp(&key(a)));
     all.truncate(n);
     Ok(Json(all))
@@ -214,7 +224,8 @@ pub(crate) async fn slow(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    top(&state, &id, &q, |s| s.mean_time_ms, false).await
+    let scope = SeriesScope::Collector(parse_id(&id, "collector")?);
+    top(&state, &scope, &q, |s| s.mean_time_ms, false).await
 }
 
 /// `GET /collectors/{id}/queries/frequent`: top statements by calls over the range.
@@ -223,23 +234,57 @@ pub(crate) async fn frequent(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    top(&state, &id, &q, |s| s.calls, false).await
+    let scope = SeriesScope::Collector(parse_id(&id, "collector")?);
+    top(&state, &scope, &q, |s| s.calls, false).await
 }
 
-/// `GET /collectors/{id}/queries/top?by=total_time|mean_time|calls`: top statements by that
-/// key over the range, each with its trend.
+/// The ranking `?by=` asks for.
+fn ranking(q: &HashMap<String, String>) -> Result<fn(&Statement) -> f64, ApiError> {
+    match q.get("by").map(String::as_str) {
+        Some("total_time") => Ok(|s| s.total_time_ms),
+        Some("mean_time") => Ok(|s| s.mean_time_ms),
+        Some("calls") => Ok(|s| s.calls),
+        _ => Err(invalid("by", "must be total_time, mean_time or calls")),
+    }
+}
+
+/// `GET /collectors/{id}/queries/top?by=total_time|mean_time|calls`: a collector's top
+/// statements by that key over the range, each with its trend.
 pub(crate) async fn ranked(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Statement>>, ApiError> {
-    let key: fn(&Statement) -> f64 = match q.get("by").map(String::as_str) {
-        Some("total_time") => |s| s.total_time_ms,
-        Some("mean_time") => |s| s.mean_time_ms,
-        Some("calls") => |s| s.calls,
-        _ => return Err(invalid("by", "must be total_time, mean_time or calls")),
+    let key = ranking(&q)?;
+    let scope = SeriesScope::Collector(parse_id(&id, "collector")?);
+    top(&state, &scope, &q, key, true).await
+}
+
+/// `GET /managed-instances/{id}/queries/top?by=…`: as [`ranked`], for one instance: only what
+/// collectors bound to it sent under its name (a collector watching several servers shows each
+/// its own statements).
+pub(crate) async fn instance_ranked(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Statement>>, ApiError> {
+    let key = ranking(&q)?;
+    let id = parse_id(&id, "managed instance")?;
+    let known = {
+        let client = state.read().await?;
+        projections::queries::managed_instances::get(&client, id).await?
     };
-    top(&state, &id, &q, key, true).await
+    if known.is_none() {
+        return Err(ApiError::NotFound("managed instance not found".into()));
+    }
+    top(
+        &state,
+        &SeriesScope::Instance(id.to_string()),
+        &q,
+        key,
+        true,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -1599,6 +1599,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/managed-instances/{id}/queries/top": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /managed-instances/{id}/queries/top (viewer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Statement"][];
+                    };
+                };
+                /** @description JSON; errors are {"error": {"code", "message"}} */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/managed-instances/{id}/test-connection": {
         parameters: {
             query?: never;
@@ -2906,7 +2951,7 @@ export interface components {
              */
             at: string;
             rows: components["schemas"]["LatestRow"][];
-            /** @description More than 5,000 rows matched; the first 5,000 by labels are given. */
+            /** @description More than 5,000 rows matched; the first 5,000 are given (by labels, or by `sort`). */
             truncated: boolean;
             /** Format: int64 */
             within_s: number;
@@ -2917,8 +2962,8 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description Counters only: the per-second increase over the window (reset-aware), where the window
-             *     holds two samples or more.
+             * @description Counters only: the per-second increase over the window's last hour at most
+             *     (reset-aware), where it holds two samples or more.
              */
             rates: {
                 [key: string]: number;

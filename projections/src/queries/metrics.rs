@@ -25,6 +25,10 @@ pub struct SeriesRow {
     pub id: i64,
     /// Its metric.
     pub metric: String,
+    /// The collector that sent it.
+    pub collector_id: Uuid,
+    /// The instance it describes, as its collector named it.
+    pub instance: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
     /// Whether it is a cumulative counter.
@@ -36,12 +40,29 @@ impl SeriesRow {
         Self {
             id: row.get("id"),
             metric: row.get("metric"),
+            collector_id: row.get("collector_id"),
+            instance: row.get("instance"),
             labels: serde_json::from_value(row.get::<_, serde_json::Value>("labels"))
                 .unwrap_or_default(),
             counter: row.get("counter"),
         }
     }
 }
+
+/// The managed instance `$1` names (by id or name), as the CTE `m`.
+const INSTANCE: &str = "WITH m AS (SELECT id, name FROM rm_managed_instances
+                     WHERE id::text = $1 OR name = $1
+                     ORDER BY (id::text = $1) DESC LIMIT 1)";
+
+/// Series `s` of the instance `m` (after [`INSTANCE`]): sent under its name by a collector bound
+/// to it; for a name that is no managed instance's, by a collector bound to nothing.
+const OF_INSTANCE: &str = "s.instance = coalesce((SELECT name FROM m), $1)
+      AND CASE WHEN EXISTS (SELECT 1 FROM m)
+          THEN EXISTS (SELECT 1 FROM rm_collector_instances ci, m
+                        WHERE ci.collector_id = s.collector_id AND ci.instance_id = m.id)
+          ELSE NOT EXISTS (SELECT 1 FROM rm_collector_instances ci
+                            WHERE ci.collector_id = s.collector_id)
+          END";
 
 /// The series of `metrics` in `scope` whose labels contain `labels`, by id, at most `limit`.
 ///
@@ -54,40 +75,29 @@ pub async fn find_series(
     labels: &serde_json::Value,
     limit: i64,
 ) -> Result<Vec<SeriesRow>, tokio_postgres::Error> {
-    let rows = match scope {
-        SeriesScope::Collector(collector) => {
-            client
+    let rows =
+        match scope {
+            SeriesScope::Collector(collector) => client
                 .query(
-                    "SELECT id, metric, labels, counter FROM metric_series
+                    "SELECT id, metric, collector_id, instance, labels, counter FROM metric_series
                       WHERE collector_id = $1 AND metric = ANY($2) AND labels @> $3
                       ORDER BY id LIMIT $4",
                     &[collector, &metrics, labels, &limit],
                 )
-                .await?
-        }
-        SeriesScope::Instance(instance) => {
-            // A bound collector's batches about other names are refused by the projectors.
-            client
-                .query(
-                    "WITH m AS (SELECT id, name FROM rm_managed_instances
-                                 WHERE id::text = $1 OR name = $1
-                                 ORDER BY (id::text = $1) DESC LIMIT 1)
-                     SELECT s.id, s.metric, s.labels, s.counter FROM metric_series s
-                      WHERE s.instance = coalesce((SELECT name FROM m), $1)
-                        AND s.metric = ANY($2) AND s.labels @> $3
-                        AND CASE WHEN EXISTS (SELECT 1 FROM m)
-                            THEN EXISTS (SELECT 1 FROM rm_collector_instances ci, m
-                                          WHERE ci.collector_id = s.collector_id
-                                            AND ci.instance_id = m.id)
-                            ELSE NOT EXISTS (SELECT 1 FROM rm_collector_instances ci
-                                              WHERE ci.collector_id = s.collector_id)
-                            END
-                      ORDER BY s.id LIMIT $4",
-                    &[instance, &metrics, labels, &limit],
-                )
-                .await?
-        }
-    };
+                .await?,
+            SeriesScope::Instance(instance) => {
+                // A bound collector's batches about other names are refused by the projectors.
+                let sql = format!(
+                "{INSTANCE} SELECT s.id, s.metric, s.collector_id, s.instance, s.labels, s.counter
+                              FROM metric_series s
+                             WHERE s.metric = ANY($2) AND s.labels @> $3 AND {OF_INSTANCE}
+                             ORDER BY s.id LIMIT $4"
+            );
+                client
+                    .query(&sql, &[instance, &metrics, labels, &limit])
+                    .await?
+            }
+        };
     Ok(rows.iter().map(SeriesRow::from_row).collect())
 }
 
@@ -144,27 +154,51 @@ pub async fn increases(
         .collect())
 }
 
-/// The samples of `series` after `since`, by series then time, at most `limit`:
-/// (series id, time, value).
+/// One bucket of a series' samples: see [`buckets_since`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// The series.
+    pub series_id: i64,
+    /// The bucket's number, from `since` in steps of `step_s`.
+    pub n: i64,
+    /// The average of its samples.
+    pub avg: f64,
+    /// Its newest sample's value and time.
+    pub last: f64,
+    pub last_ts: DateTime<Utc>,
+}
+
+/// The samples of `series` after `since` in buckets of `step_s` seconds, aggregated by
+/// PostgreSQL (a week of samples per table comes back as 30 rows per table), by series then
+/// bucket, at most `limit`.
 ///
 /// # Errors
 /// PostgreSQL's.
-pub async fn samples_since(
+pub async fn buckets_since(
     client: &Client,
     series: &[i64],
     since: DateTime<Utc>,
+    step_s: i64,
     limit: i64,
-) -> Result<Vec<(i64, DateTime<Utc>, f64)>, tokio_postgres::Error> {
+) -> Result<Vec<Bucket>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT series_id, ts, value FROM metric_samples
+            "SELECT series_id, floor(extract(epoch FROM ts - $2)::float8 / $3::float8)::int8 AS n, avg(value),
+                    (array_agg(value ORDER BY ts DESC))[1], max(ts)
+               FROM metric_samples
               WHERE series_id = ANY($1) AND ts > $2
-              ORDER BY series_id, ts LIMIT $3",
-            &[&series, &since, &limit],
+              GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $4",
+            &[&series, &since, &(step_s as f64), &limit],
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| Bucket {
+            series_id: r.get(0),
+            n: r.get(1),
+            avg: r.get(2),
+            last: r.get(3),
+            last_ts: r.get(4),
+        })
         .collect())
 }
 
@@ -344,6 +378,8 @@ pub struct StatementSample {
     pub value: f64,
     /// When it was taken.
     pub ts: DateTime<Utc>,
+    /// The collector that sent it.
+    pub collector_id: Uuid,
 }
 
 impl StatementSample {
@@ -356,49 +392,67 @@ impl StatementSample {
             database: row.get("database"),
             value: row.get("value"),
             ts: row.get("ts"),
+            collector_id: row.get("collector_id"),
         }
     }
 }
 
-/// A collector's statement counter samples between `from` and `to`, streamed (read them with
+/// The statement counter samples of `scope` (a collector's, or an instance's as in
+/// [`find_series`]) between `from` and `to`, streamed (read them with
 /// [`StatementSample::from_row`]), at most `limit`.
 ///
 /// # Errors
 /// PostgreSQL's.
 pub async fn statement_samples(
     client: &Client,
-    collector: Uuid,
+    scope: &SeriesScope,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     limit: i64,
 ) -> Result<RowStream, tokio_postgres::Error> {
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&collector, &from, &to, &limit];
-    client
-        .query_raw(
-            "SELECT s.id AS series_id, s.metric, s.labels->>'queryid' AS queryid,
-                    coalesce(s.labels->>'database', '') AS database, m.value, m.ts
-               FROM metric_series s JOIN metric_samples m ON m.series_id = s.id
-              WHERE s.collector_id = $1
-                AND s.metric IN ('pg_statement_calls_total', 'pg_statement_exec_time_ms_total')
-                AND m.ts >= $2 AND m.ts <= $3
-              ORDER BY s.id, m.ts
-              LIMIT $4",
-            params,
-        )
-        .await
+    const COLUMNS: &str = "s.id AS series_id, s.metric, s.labels->>'queryid' AS queryid,
+                    coalesce(s.labels->>'database', '') AS database, m2.value, m2.ts,
+                    s.collector_id";
+    const WHERE: &str =
+        "s.metric IN ('pg_statement_calls_total', 'pg_statement_exec_time_ms_total')
+                AND m2.ts >= $2 AND m2.ts <= $3";
+    match scope {
+        SeriesScope::Collector(collector) => {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [collector, &from, &to, &limit];
+            let sql = format!(
+                "SELECT {COLUMNS} FROM metric_series s JOIN metric_samples m2 ON m2.series_id = s.id
+                  WHERE s.collector_id = $1 AND {WHERE}
+                  ORDER BY s.id, m2.ts LIMIT $4"
+            );
+            client.query_raw(&sql, params).await
+        }
+        SeriesScope::Instance(instance) => {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [instance, &from, &to, &limit];
+            let sql = format!(
+                "{INSTANCE} SELECT {COLUMNS}
+                   FROM metric_series s JOIN metric_samples m2 ON m2.series_id = s.id
+                  WHERE {OF_INSTANCE} AND {WHERE}
+                  ORDER BY s.id, m2.ts LIMIT $4"
+            );
+            client.query_raw(&sql, params).await
+        }
+    }
 }
 
-/// A collector's statement texts by query id (redacted when stored).
+/// The statement texts the `collectors` sent, by query id (redacted when stored).
 ///
 /// # Errors
 /// PostgreSQL's.
 pub async fn statement_texts(
     client: &Client,
-    collector: Uuid,
+    collectors: &[Uuid],
 ) -> Result<HashMap<String, String>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT queryid, query FROM metric_statements WHERE collector_id = $1",
-            &[&collector],
+            "SELECT queryid, query FROM metric_statements WHERE collector_id = ANY($1)
+              ORDER BY updated_at",
+            &[&collectors],
         )
         .await?
         .iter()

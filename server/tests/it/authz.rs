@@ -53,6 +53,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/collectors/{id}/queries/slow", "viewer"),
     ("GET", "/collectors/{id}/queries/frequent", "viewer"),
     ("GET", "/collectors/{id}/queries/top", "viewer"),
+    ("GET", "/managed-instances/{id}/queries/top", "viewer"),
     ("GET", "/metrics/latest", "viewer"),
     ("GET", "/openapi.json", "public"),
     // Alerting (issue 17): everyone signed in reads rules, alerts and silences; editors change

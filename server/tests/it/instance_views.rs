@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 /// A batch `secs_ago` seconds ago at time `t` (seconds since the first): eight databases
-/// committing d<n> × n per second, two tables, an unused index and two statements.
-fn batch(c: &RegisteredCollector, secs_ago: i64, t: f64) -> Value {
+/// committing d<n> × n per second, two tables (`t_small` only while `small`), an unused index
+/// and two statements.
+fn batch(c: &RegisteredCollector, secs_ago: i64, t: f64, small: bool) -> Value {
     let at = (Utc::now() - Duration::seconds(secs_ago)).to_rfc3339();
     let mut samples: Vec<Value> = (1..=8)
         .map(|n| {
@@ -25,8 +26,16 @@ fn batch(c: &RegisteredCollector, secs_ago: i64, t: f64) -> Value {
         table("t_dead", "pg_table_dead_tuples", 5000.0 + t, false),
         table("t_dead", "pg_table_size_bytes", 1.0e6, false),
         table("t_dead", "pg_table_seq_scan_total", 2.0 * t, true),
-        table("t_small", "pg_table_dead_tuples", 10.0, false),
-        table("t_small", "pg_table_size_bytes", 8192.0, false),
+        table("t_big", "pg_table_dead_tuples", 0.0, false),
+        table("t_big", "pg_table_size_bytes", 9.0e9, false),
+    ]);
+    if small {
+        samples.extend([
+            table("t_small", "pg_table_dead_tuples", 10.0, false),
+            table("t_small", "pg_table_size_bytes", 8192.0, false),
+        ]);
+    }
+    samples.extend([
         json!({"metric": "pg_index_unused", "labels": {"database": "d2", "schema": "public", "table": "t_dead", "index": "t_dead_idx"},
                "value": 1.0, "ts": at}),
     ]);
@@ -43,6 +52,17 @@ fn batch(c: &RegisteredCollector, secs_ago: i64, t: f64) -> Value {
     }
     json!({"batch_id": uuid::Uuid::new_v4().to_string(), "collector_id": c.id,
            "instance": "views-db", "collected_at": at, "samples": samples})
+}
+
+/// A batch about the collector's other server: a statement of its own.
+fn other_batch(c: &RegisteredCollector, secs_ago: i64, calls: f64) -> Value {
+    let at = (Utc::now() - Duration::seconds(secs_ago)).to_rfc3339();
+    let labels = json!({"database": "d1", "queryid": "q-other"});
+    json!({"batch_id": uuid::Uuid::new_v4().to_string(), "collector_id": c.id,
+           "instance": "views-other", "collected_at": at, "samples": [
+        {"metric": "pg_statement_calls_total", "labels": labels, "value": calls, "ts": at, "counter": true},
+        {"metric": "pg_statement_exec_time_ms_total", "labels": labels, "value": calls * 1000.0, "ts": at, "counter": true},
+    ]})
 }
 
 /// A series answer over the last 5 minutes in 1-minute steps.
@@ -68,11 +88,15 @@ async fn the_instance_views_read_top_groups_rows_and_ranked_statements() {
     let app = TestApp::builder().admin().spawn().await;
     let viewer = app.user("views-viewer", "viewer").await;
     let id = app.managed_instance("views-db").await;
+    let other = app.managed_instance("views-other").await;
     let c = app.register_collector("views-collector").await;
-    assert_eq!(app.bind(&c.id, json!([id])).await.status, 200);
-    // Four batches a minute apart: three rates, in three one-minute buckets.
+    assert_eq!(app.bind(&c.id, json!([id, other])).await.status, 200);
+    // Four batches a minute apart: three rates, in three one-minute buckets. t_small is dropped
+    // before the last one.
     for (n, secs_ago) in [200, 140, 80, 20].into_iter().enumerate() {
-        app.push_accepted(&c, &batch(&c, secs_ago, 60.0 * n as f64))
+        app.push_accepted(&c, &batch(&c, secs_ago, 60.0 * n as f64, n < 3))
+            .await;
+        app.push_accepted(&c, &other_batch(&c, secs_ago, 1.0e4 * n as f64))
             .await;
     }
     let api = app.api();
@@ -125,23 +149,23 @@ async fn the_instance_views_read_top_groups_rows_and_ranked_statements() {
         bad.body
     );
 
-    // The tables' newest values, one row per table, with the counter's rate and a sparkline.
+    // The tables' newest values, one row per table still there (t_small was dropped), with the
+    // counter's rate and a sparkline, by dead tuples.
     let reply = api
         .get(
             &format!(
                 "/metrics/latest?instance_id={id}&within=600&spark=pg_table_dead_tuples\
-                 &metric=pg_table_dead_tuples,pg_table_size_bytes,pg_table_seq_scan_total"
+                 &metric=pg_table_dead_tuples,pg_table_size_bytes,pg_table_seq_scan_total\
+                 &sort=pg_table_dead_tuples"
             ),
             &viewer.token,
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let rows = reply.body["rows"].as_array().expect("rows");
-    assert_eq!(rows.len(), 2, "{}", reply.body);
-    let dead = rows
-        .iter()
-        .find(|r| r["labels"]["table"] == "t_dead")
-        .expect("t_dead");
+    let tables: Vec<&Value> = rows.iter().map(|r| &r["labels"]["table"]).collect();
+    assert_eq!(tables, ["t_dead", "t_big"], "{}", reply.body);
+    let dead = &rows[0];
     assert_eq!(dead["labels"]["database"], "d2");
     assert_eq!(dead["values"]["pg_table_dead_tuples"], json!(5180.0));
     assert_eq!(dead["values"]["pg_table_size_bytes"], json!(1.0e6));
@@ -178,12 +202,13 @@ async fn the_instance_views_read_top_groups_rows_and_ranked_statements() {
         (422, json!("spark"))
     );
 
-    // Statements ranked three ways, each with its trend: the trend adds up to the total.
+    // Statements ranked three ways, each with its trend: the trend adds up to the total. The
+    // instance's own: the collector's other server's statement is not among them.
     let from = (Utc::now() - Duration::seconds(300)).timestamp();
     for (by, first) in [("calls", "q1"), ("mean_time", "q2"), ("total_time", "q2")] {
         let reply = api
             .get(
-                &format!("/collectors/{}/queries/top?by={by}&from={from}", c.id),
+                &format!("/managed-instances/{id}/queries/top?by={by}&from={from}"),
                 &viewer.token,
             )
             .await;
@@ -193,7 +218,35 @@ async fn the_instance_views_read_top_groups_rows_and_ranked_statements() {
         assert_eq!(trend.len(), 24);
         let calls: f64 = trend.iter().filter_map(|b| b[1].as_f64()).sum();
         assert!(near(&reply.body[0]["calls"], calls), "{}", reply.body);
+        assert!(
+            reply
+                .body
+                .as_array()
+                .expect("list")
+                .iter()
+                .all(|s| s["queryid"] != "q-other"),
+            "{}",
+            reply.body
+        );
     }
+    // The collector's ranking has both servers' statements: the other's, with most calls, first.
+    let reply = api
+        .get(
+            &format!("/collectors/{}/queries/top?by=calls&from={from}", c.id),
+            &viewer.token,
+        )
+        .await;
+    assert_eq!(reply.body[0]["queryid"], "q-other", "{}", reply.body);
+    let unknown = api
+        .get(
+            &format!(
+                "/managed-instances/{}/queries/top?by=calls",
+                uuid::Uuid::new_v4()
+            ),
+            &viewer.token,
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
     let bad = api
         .get(
             &format!("/collectors/{}/queries/top?by=rows", c.id),

@@ -252,6 +252,11 @@ pub(super) fn table() -> Vec<(Method, &'static str, Bodies)> {
         ),
         (
             Method::GET,
+            "/managed-instances/{id}/queries/top",
+            B::ok::<Vec<statements::Statement>>(),
+        ),
+        (
+            Method::GET,
             "/metrics/latest",
             B::ok::<latest::LatestAnswer>(),
         ),
