@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisLabel, durationText, formatTick, formatValue, short, sizeText, tickSteps, yRange } from "./units";
+import { axisLabel, count, durationText, formatTick, formatTicks, formatValue, short, singular, sizeText, tickSteps, yRange } from "./units";
 
 describe("formatValue", () => {
   it("shows sizes in their largest binary unit", () => {
@@ -24,6 +24,23 @@ describe("formatValue", () => {
     expect(formatValue(1500, "ms")).toBe("1.5 s");
     expect(formatValue(12, "sessions")).toBe("12 sessions");
     expect(formatValue(3, "count")).toBe("3");
+  });
+
+  it("names one thing in the singular", () => {
+    expect(formatValue(1, "sessions")).toBe("1 session");
+    expect(formatValue(1.0004, "sessions")).toBe("1 session");
+    expect(formatValue(0, "sessions")).toBe("0 sessions");
+    expect(formatValue(1.5, "sessions")).toBe("1.5 sessions");
+    expect(formatValue(1, "replicas")).toBe("1 replica");
+    expect(formatValue(-1, "processes")).toBe("-1 process");
+    expect([singular("databases"), singular("entries"), singular("matches"), singular("bytes"), singular("status")]).toEqual(["database", "entry", "match", "byte", "status"]);
+    expect([count(1, "databases"), count(45, "databases"), count(0, "replicas")]).toEqual(["1 database", "45 databases", "0 replicas"]);
+  });
+
+  it("shows a ratio just under 100 % with the digits that tell it from 100 %", () => {
+    expect(formatValue(99.97, "%")).toBe("99.97 %");
+    expect(formatValue(99.996, "%")).toBe("99.99 %");
+    expect(formatValue(100, "%")).toBe("100 %");
   });
 
   it("says – for no value", () => {
@@ -51,6 +68,13 @@ describe("axes", () => {
     expect(axisLabel("sessions")).toBe("sessions");
   });
 
+  it("tick a narrow percent range with as many decimals as its steps need, and no more", () => {
+    expect(formatTicks([99.9, 99.92, 99.94, 99.96, 99.98, 100], "%")).toEqual(["99.9 %", "99.92 %", "99.94 %", "99.96 %", "99.98 %", "100 %"]);
+    expect(formatTicks([95, 97.5, 100], "%")).toEqual(["95 %", "97.5 %", "100 %"]);
+    expect(formatTicks([0, 25, 50, 75, 100], "%")).toEqual(["0 %", "25 %", "50 %", "75 %", "100 %"]);
+    expect(formatTicks([1024, 2048], "bytes")).toEqual(["1 KiB", "2 KiB"]);
+  });
+
   it("step sizes by powers of 1024, counts by whole numbers", () => {
     const bytes = tickSteps("bytes");
     expect(bytes).toContain(1024 ** 3);
@@ -71,6 +95,19 @@ describe("yRange", () => {
   it("keeps percentages at 0–100 whatever the data", () => {
     expect(yRange("%", 99.1, 99.9)).toEqual([0, 100]);
     expect(yRange("%", null, null)).toEqual([0, 100]);
+  });
+
+  it("reads a ratio near its top: 100 % above, a round floor below the lowest value, never below 0", () => {
+    // A drop from 99.9 % to 97 % fills the plot instead of looking flat.
+    expect(yRange("%", 97, 99.9, true)).toEqual([95, 100]);
+    expect(yRange("%", 99.93, 99.99, true)).toEqual([99.9, 100]);
+    expect(yRange("%", 99.9, 100, true)).toEqual([99.8, 100]);
+    expect(yRange("%", 100, 100, true)).toEqual([99.9, 100]);
+    expect(yRange("%", 91, 99, true)).toEqual([90, 100]);
+    expect(yRange("%", 62, 99, true)).toEqual([50, 100]);
+    expect(yRange("%", 3, 99, true)).toEqual([0, 100]);
+    expect(yRange("%", 0, 40, true)).toEqual([0, 100]);
+    expect(yRange("%", null, null, true)).toEqual([0, 100]);
   });
 
   it("goes below 0 only for negative values, and shows 0–1 for all zeros or no data", () => {

@@ -60,15 +60,41 @@ export function formatValue(v: number | null | undefined, unit: Unit | string): 
   switch (unit) {
     case "bytes": return sizeText(v);
     case "bytes/s": return `${sizeText(v)}/s`;
-    case "%": return `${Math.abs(v) >= 99.95 || v === 0 ? sig(v) : v.toFixed(1)} %`;
+    case "%": return `${percentText(v)} %`;
     case "s": return durationText(v);
     case "ms": return durationText(v / 1000);
     case "/s": return `${short(v)}/s`;
     case "/min": return `${short(v)}/min`;
     case "count":
     case "": return short(v);
-    default: return `${short(v)} ${unit}`;
+    default: {
+      const n = short(v);
+      return `${n} ${n === "1" || n === "-1" ? singular(unit) : unit}`;
+    }
   }
+}
+
+/**
+ * A percentage to a tenth; just under 100 to a hundredth, rounded down (a cache hit ratio of
+ * 99.97 % is not 100 %).
+ */
+function percentText(v: number): string {
+  if (v >= 99.95 && v < 100) return (Math.floor(v * 100) / 100).toFixed(2);
+  return Math.abs(v) >= 99.95 || v === 0 ? sig(v) : v.toFixed(1);
+}
+
+/** The singular of a plural noun: "sessions" → "session", "entries" → "entry", "matches" → "match". */
+export function singular(plural: string): string {
+  if (/ies$/.test(plural)) return `${plural.slice(0, -3)}y`;
+  if (/(ss|x|ch|sh|z)es$/.test(plural)) return plural.slice(0, -2);
+  if (/(ss|us)$/.test(plural)) return plural;
+  if (/s$/.test(plural)) return plural.slice(0, -1);
+  return plural;
+}
+
+/** `n` things, in the singular for one: "1 database", "45 databases". */
+export function count(n: number, plural: string): string {
+  return `${n} ${n === 1 ? singular(plural) : plural}`;
 }
 
 /** An axis tick in `unit`: as short as the axis label allows (the label names rates and counts). */
@@ -81,6 +107,17 @@ export function formatTick(v: number, unit: Unit | string): string {
     case "ms": return durationText(v / 1000);
     default: return short(v);
   }
+}
+
+/**
+ * An axis's ticks in `unit`. Percentages get the decimals their step needs (a ratio's axis from
+ * 99.9 to 100 ticks 99.92, 99.94 …, which 3 significant digits would all show as "99.9").
+ */
+export function formatTicks(splits: number[], unit: Unit | string): string[] {
+  if (unit !== "%") return splits.map((v) => formatTick(v, unit));
+  let digits = 0;
+  while (digits < 4 && splits.some((v) => Math.abs(Number(v.toFixed(digits)) - v) > 1e-9)) digits += 1;
+  return splits.map((v) => `${Number(v.toFixed(digits))} %`);
 }
 
 /** The y-axis's name for `unit` ("" when the ticks say it already). */
@@ -98,13 +135,22 @@ export function axisLabel(unit: Unit | string): string {
   }
 }
 
+/** How far below 100 a ratio's axis may start: 99.9, 99.8, 99.5, 99, 98, 95, 90, 80, 50, 0. */
+const RATIO_DEPTHS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100];
+
 /**
- * The y range for data between `min` and `max` (null: no data): percentages are always 0–100;
- * everything else starts at 0 (counts, rates, sizes and durations are read against zero, never
- * against the data's minimum), or lower when a value is negative, with a tenth of head room.
+ * The y range for data between `min` and `max` (null: no data): percentages are 0–100, but a
+ * `ratio` (a cache hit ratio, read near its top) runs from the first round floor below its lowest
+ * value to 100, so a drop from 99.9 % to 97 % fills the plot instead of looking flat; everything
+ * else starts at 0 (counts, rates, sizes and durations are read against zero, never against the
+ * data's minimum), or lower when a value is negative, with a tenth of head room.
  */
-export function yRange(unit: Unit | string, min: number | null, max: number | null): [number, number] {
-  if (unit === "%") return [0, 100];
+export function yRange(unit: Unit | string, min: number | null, max: number | null, ratio = false): [number, number] {
+  if (unit === "%") {
+    if (!ratio || min === null) return [0, 100];
+    const depth = RATIO_DEPTHS.find((d) => 100 - d < min) ?? 100;
+    return [Number((100 - depth).toFixed(1)), 100];
+  }
   const lo = Math.min(0, min ?? 0);
   const hi = Math.max(0, max ?? 0);
   if (hi <= lo) return [lo, lo + 1];
