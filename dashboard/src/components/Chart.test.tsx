@@ -35,4 +35,34 @@ describe("Chart", () => {
     expect(empty).toContain('<div class="chart-plot chart-note">No replica.</div>');
     expect(empty).toContain('<ul class="chart-legend"></ul>');
   });
+
+  it("says the last load failed in place of the plot when it has no lines, not that there is no data", () => {
+    const html = renderToStaticMarkup(<Chart title="t" unit="/s" lines={[]} from={0} to={3} empty="No replica." error="503: busy" />);
+    expect(html).toContain('<div class="chart-plot chart-note chart-error" role="alert">Could not load this chart: 503: busy</div>');
+    expect(html).not.toContain("No replica.");
+    expect(renderToStaticMarkup(<Chart title="t" unit="/s" lines={null} from={0} to={3} error="503: busy" />)).toContain('role="alert"');
+  });
+
+  it("keeps the lines of a failed refresh with the error beside them, where the time goes", () => {
+    const html = renderToStaticMarkup(<Chart title="t" unit="bytes" lines={lines} from={0} to={3} error="timed out" />);
+    expect(html).toContain('data-lines="2"');
+    expect(html).toContain('<p class="chart-when chart-stale" role="alert" title="timed out">Refresh failed, showing earlier data: timed out</p>');
+    expect(html).not.toContain("Latest");
+  });
+
+  it("says when the others line is off scale, and keeps its value", () => {
+    const busy: Line[] = [
+      { label: "shop", group: "shop", points: [[1000, 10]] },
+      { label: "others (45 databases)", others: 45, points: [[1000, 400]] },
+    ];
+    const html = renderToStaticMarkup(<Chart title="t" unit="/s" lines={busy} from={0} to={3} />);
+    expect(html).toContain('others (45 databases)</span></span><span class="off-scale"');
+    expect(html).toContain('<span class="value">400/s</span>');
+    expect(renderToStaticMarkup(<Chart title="t" unit="/s" lines={lines} from={0} to={3} />)).not.toContain("off-scale");
+  });
+
+  it("names one session in the singular", () => {
+    const html = renderToStaticMarkup(<Chart title="t" unit="sessions" lines={[{ label: "idle", points: [[1000, 1]] }]} from={0} to={3} />);
+    expect(html).toContain('<span class="value">1 session</span>');
+  });
 });

@@ -1,22 +1,13 @@
 import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { axisLabel, formatTick, formatValue, tickSteps, yRange, type Unit } from "../lib/units";
-import { align, extent, lastValue, type Line } from "./chartData";
+import { axisLabel, formatTicks, formatValue, tickSteps, yRange, type Unit } from "../lib/units";
+import { align, colours, extent, lastValue, yExtent, type Line } from "./chartData";
 
 export type { Line };
 
-const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
-/** The "others" line: grey, dashed, behind the named ones. */
-const OTHERS = "#94a3b8";
 /** The plot's height in px: the same before, while and after data arrives. */
 const HEIGHT = 200;
-
-/** The colour of each line: the palette in order, "others" grey. */
-function colours(lines: Line[]): string[] {
-  let n = 0;
-  return lines.map((l) => (l.others !== undefined ? OTHERS : COLORS[n++ % COLORS.length]));
-}
 
 let measurer: CanvasRenderingContext2D | null | undefined;
 /** The width of a tick label in uPlot's axis font (12 px), to size the y-axis to its labels. */
@@ -33,11 +24,14 @@ const timeText = (unixS: number) =>
 /**
  * A time chart of a few lines (x: unix ms) over `from`..`to` (unix seconds, drawn whole even
  * where there is no data), with a compact legend of each line's latest value, or its value at
- * the cursor. `lines` null: still loading (the box keeps its size). Dragging across the plot
- * calls `onZoom` with the chosen interval; `href` makes a line's legend entry a link;
- * `controls` and `action` go beside the title.
+ * the cursor. `lines` null: still loading (the box keeps its size). An "others" line is grey and
+ * dashed, and when it rises far above the named lines it is left out of the y range (cut off at
+ * the top; its legend entry says so and keeps its value). Dragging across the plot calls `onZoom`
+ * with the chosen interval; `href` makes a line's legend entry a link; `controls` and `action` go
+ * beside the title. `error`: the last load failed — shown in place of the plot without lines, or
+ * beside the lines (from the load before) when there are.
  */
-export function Chart({ title, unit, lines, from, to, action, controls, onZoom, href, empty, sync }: {
+export function Chart({ title, unit, lines, from, to, action, controls, onZoom, href, empty, sync, ratio, error }: {
   title: string;
   unit: Unit | string;
   lines: Line[] | null;
@@ -50,6 +44,9 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
   empty?: string;
   /** Charts with the same key share the cursor: hovering one shows every one's values then. */
   sync?: string;
+  /** A percentage read near its top (a hit ratio): the y-axis runs from a round floor to 100. */
+  ratio?: boolean;
+  error?: string | null;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const [at, setAt] = useState<number | null>(null);
@@ -57,10 +54,16 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
   zoom.current = onZoom;
   const data = useMemo(() => align(lines ?? []), [lines]);
   const colour = useMemo(() => colours(lines ?? []), [lines]);
+  // A ratio's others line is a ratio too: it never dwarfs the others.
+  const scale = useMemo(() => {
+    if (unit !== "%") return yExtent(lines ?? []);
+    const [lo, hi] = extent(lines ?? []);
+    return { lo, hi, offScale: false };
+  }, [lines, unit]);
   useEffect(() => {
     const el = box.current;
     if (!el || !lines || lines.length === 0) return;
-    const [lo, hi] = extent(lines);
+    const { lo, hi } = scale;
     const plot = new uPlot(
       {
         width: el.clientWidth || 400,
@@ -75,7 +78,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
         scales: {
           // The whole chosen range, even where there is no data yet.
           x: { time: true, range: () => [from, to] },
-          y: { range: () => yRange(unit, lo, hi) },
+          y: { range: () => yRange(unit, lo, hi, ratio) },
         },
         axes: [
           {},
@@ -83,7 +86,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
             label: axisLabel(unit) || undefined, labelSize: 20, incrs: tickSteps(unit),
             // Room for the widest tick ("400 KiB/s") beside the tick marks and their gap.
             size: (_u, values) => Math.ceil(Math.max(24, ...(values ?? []).map(tickWidth))) + 18,
-            values: (_u, splits) => splits.map((v) => formatTick(v, unit)),
+            values: (_u, splits) => formatTicks(splits, unit),
           },
         ],
         legend: { show: false },
@@ -112,7 +115,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
       plot.destroy();
       setAt(null);
     };
-  }, [lines, data, colour, unit, from, to, sync]);
+  }, [lines, data, colour, scale, unit, from, to, sync, ratio]);
   const shown = lines ?? [];
   const points = shown.reduce((n, l) => n + l.points.length, 0);
   const longest = shown.reduce((n, l) => Math.max(n, l.points.length), 0);
@@ -134,26 +137,35 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
           {action}
         </div>
       </div>
-      {lines === null ? (
+      {shown.length === 0 && error ? (
+        <div className="chart-plot chart-note chart-error" role="alert">Could not load this chart: {error}</div>
+      ) : lines === null ? (
         <div className="chart-plot chart-note" role="status">Loading…</div>
       ) : shown.length === 0 ? (
         <div className="chart-plot chart-note">{empty ?? "No data in this range yet."}</div>
       ) : (
         <div className="chart-plot" ref={box} />
       )}
-      <p className="chart-when">
-        {hovered !== null ? <>At {timeText(data[0][hovered]!)}</> : shown.length > 0 ? "Latest" : "\u00a0"}
-        {shown.length > 0 && onZoom && <span className="muted"> · drag across the chart to zoom</span>}
-      </p>
+      {shown.length > 0 && error ? (
+        // The lines are the previous refresh's: say so, on the line the time takes (no shift).
+        <p className="chart-when chart-stale" role="alert" title={error}>Refresh failed, showing earlier data: {error}</p>
+      ) : (
+        <p className="chart-when">
+          {hovered !== null ? <>At {timeText(data[0][hovered]!)}</> : shown.length > 0 ? "Latest" : "\u00a0"}
+          {shown.length > 0 && onZoom && <span className="muted"> · drag across the chart to zoom</span>}
+        </p>
+      )}
       <ul className="chart-legend">
         {shown.map((l, i) => {
           const v = hovered !== null ? data[i + 1][hovered] : lastValue(l);
           const link = href?.(l);
           const name = link ? <a href={link} title={`${l.label}: its tables`}>{l.label}</a> : <span title={l.label}>{l.label}</span>;
+          const cut = l.others !== undefined && scale.offScale;
           return (
             <li key={`${i}:${l.label}`} data-testid="legend-entry" className={l.others !== undefined ? "others" : undefined}>
               <span className="swatch" style={{ background: colour[i] }} aria-hidden="true" />
               <span className="name">{name}</span>
+              {cut && <span className="off-scale" title="Far above the other lines: left out of the y-axis so they stay readable">off scale</span>}
               <span className="value">{formatValue(v, unit)}</span>
             </li>
           );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { align, extent, lastValue, linesOf, othersLabel, ratioLines, scaled, shownGroups, type GroupedAnswer } from "./chartData";
+import { align, colours, extent, lastValue, linesOf, OTHERS_COLOUR, othersLabel, PALETTE, ratioLines, scaled, shownGroups, yExtent, type GroupedAnswer, type Line } from "./chartData";
 
 const top: GroupedAnswer = {
   series: [
@@ -17,6 +17,11 @@ describe("linesOf", () => {
       { label: "crm", group: "crm", points: [[1000, 20]] },
       { label: "others (18)", others: 18, points: [[1000, 5], [2000, 7]] },
     ]);
+  });
+
+  it("says what the others line folds, in the singular for one", () => {
+    expect(linesOf(top, "database", undefined, "databases").at(-1)?.label).toBe("others (18 databases)");
+    expect(othersLabel(1, "replicas")).toBe("others (1 replica)");
   });
 
   it("puts the others line last even when the answer does not", () => {
@@ -89,5 +94,45 @@ describe("align", () => {
 
   it("gives an empty axis for no lines", () => {
     expect(align([])).toEqual([[]]);
+  });
+});
+
+const line = (label: string, ys: number[], others?: number): Line =>
+  ({ label, points: ys.map((y, i): [number, number] => [1000 * (i + 1), y]), ...(others !== undefined ? { others } : { group: label }) });
+
+describe("yExtent", () => {
+  it("leaves an others line far above the shown lines out of the y range, so the top lines stay readable", () => {
+    // 50 similar databases: the others line is the sum of 45.
+    const lines = [line("a", [10, 12]), line("b", [8, 9]), line("others (45 databases)", [400, 420], 45)];
+    expect(yExtent(lines)).toEqual({ lo: 8, hi: 12, offScale: true });
+  });
+
+  it("keeps an others line within about 3 times the largest shown line on the scale", () => {
+    const lines = [line("a", [10, 12]), line("others (3 databases)", [30, 36], 3)];
+    expect(yExtent(lines)).toEqual({ lo: 10, hi: 36, offScale: false });
+  });
+
+  it("is the plain extent without an others line or without a shown line", () => {
+    expect(yExtent([line("a", [1, 5])])).toEqual({ lo: 1, hi: 5, offScale: false });
+    expect(yExtent([line("others (2 databases)", [7], 2)])).toEqual({ lo: 7, hi: 7, offScale: false });
+    expect(yExtent([])).toEqual({ lo: null, hi: null, offScale: false });
+  });
+
+  it("scales to an others line when every shown line is zero but says it is off scale when it is not", () => {
+    expect(yExtent([line("a", [0, 0]), line("others", [5], 4)])).toEqual({ lo: 0, hi: 0, offScale: true });
+  });
+});
+
+describe("colours", () => {
+  it("has 20 distinct colours, none the others line's grey", () => {
+    expect(new Set(PALETTE).size).toBeGreaterThanOrEqual(20);
+    expect(PALETTE).not.toContain(OTHERS_COLOUR);
+  });
+
+  it("gives 20 picked lines 20 different colours and the others line its grey", () => {
+    const lines = [...Array.from({ length: 20 }, (_, i) => line(`db${i}`, [i])), line("others", [1], 30)];
+    const c = colours(lines);
+    expect(new Set(c.slice(0, 20)).size).toBe(20);
+    expect(c[20]).toBe(OTHERS_COLOUR);
   });
 });

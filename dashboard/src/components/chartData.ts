@@ -2,6 +2,7 @@
 // Grouped answers (`group=database&top=5` or `pick=…`) come back as one series per shown group
 // plus one "others" series folding the rest; a total (`agg=sum` without `group`) as one series.
 // Pure, tested in chartData.test.ts.
+import { count } from "../lib/units";
 
 export interface Line {
   label: string;
@@ -24,22 +25,24 @@ export interface GroupedAnswer {
   groups?: Group[];
 }
 
-/** The label of the line folding `n` groups. */
-export function othersLabel(n: number): string {
-  return `others (${n})`;
+/** The label of the line folding `n` groups, called `things` ("databases"): "others (45 databases)". */
+export function othersLabel(n: number, things?: string): string {
+  return `others (${things ? count(n, things) : n})`;
 }
 
 /**
  * One line per series of `a` that has points: grouped by `by` (the line is that label's value,
  * "(no name)" when empty, e.g. a replica without application_name; the folding series is
- * "others (n)", always last), or, without `by`, each named by `name`.
+ * "others (n things)", always last), or, without `by`, each named by `name`.
  */
-export function linesOf(a: GroupedAnswer, by?: string, name: (labels: Record<string, string>) => string = () => "total"): Line[] {
+export function linesOf(
+  a: GroupedAnswer, by?: string, name: (labels: Record<string, string>) => string = () => "total", things?: string,
+): Line[] {
   const shown: Line[] = [];
   const rest: Line[] = [];
   for (const s of a.series) {
     if (s.points.length === 0) continue;
-    if (s.others !== undefined) rest.push({ label: othersLabel(s.others), points: s.points, others: s.others });
+    if (s.others !== undefined) rest.push({ label: othersLabel(s.others, things), points: s.points, others: s.others });
     else if (by !== undefined) shown.push({ label: s.labels[by] || "(no name)", points: s.points, group: s.labels[by] ?? "" });
     else shown.push({ label: name(s.labels), points: s.points });
   }
@@ -114,4 +117,49 @@ export function extent(lines: Line[]): [number | null, number | null] {
     }
   }
   return [lo, hi];
+}
+
+/**
+ * How many times the largest shown line the others line may reach and still set the y range.
+ * Across 50 similar databases "others" is the sum of 45: on their scale the top 5 lie flat at 0.
+ */
+export const OFF_SCALE = 3;
+
+/**
+ * The y extent a chart of `lines` is drawn over: every line's, but the others line's when it
+ * rises above OFF_SCALE times the largest shown line (`offScale`: it is then drawn cut off at
+ * the top, and the legend says so and keeps its value).
+ */
+export function yExtent(lines: Line[]): { lo: number | null; hi: number | null; offScale: boolean } {
+  const named = lines.filter((l) => l.others === undefined);
+  const rest = lines.filter((l) => l.others !== undefined);
+  const [lo, hi] = extent(named);
+  const [restLo, restHi] = extent(rest);
+  if (hi === null || restHi === null || restHi <= OFF_SCALE * Math.max(0, hi)) {
+    const [allLo, allHi] = extent(lines);
+    return { lo: allLo, hi: allHi, offScale: false };
+  }
+  // The others line's low points still count when they are below the shown lines.
+  return { lo: restLo !== null && lo !== null ? Math.min(lo, restLo) : lo, hi, offScale: true };
+}
+
+/**
+ * Line colours: 20 that tell apart on white (Kelly's colours of maximum contrast, without white,
+ * black-ish greys and the lightest), strongest first — a top 5 uses the first five, up to 20
+ * picked databases all of them.
+ */
+export const PALETTE = [
+  "#0067a5", "#be0032", "#008856", "#f38400", "#875692",
+  "#2b3d26", "#e68fac", "#882d17", "#8db600", "#604e97",
+  "#f6a600", "#b3446c", "#1f1f1f", "#e25822", "#654522",
+  "#a1caf1", "#c2b280", "#dcd300", "#f99379", "#0891b2",
+];
+
+/** The "others" line: grey, dashed, behind the named ones. */
+export const OTHERS_COLOUR = "#94a3b8";
+
+/** The colour of each line: the palette in order, "others" grey. */
+export function colours(lines: Line[]): string[] {
+  let n = 0;
+  return lines.map((l) => (l.others !== undefined ? OTHERS_COLOUR : PALETTE[n++ % PALETTE.length]));
 }
