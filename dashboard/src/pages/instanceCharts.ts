@@ -2,6 +2,7 @@
 // instance total, the top 5 groups and the rest as "others", or picked databases) and in which
 // unit. `loadChart` asks the API through the function it is given, so the plan is tested without
 // a server in instanceCharts.test.ts.
+import type { LatestRow } from "../api/types";
 import { linesOf, ratioLines, scaled, shownGroups, type Group, type GroupedAnswer, type Line } from "../components/chartData";
 import type { Unit } from "../lib/units";
 
@@ -10,6 +11,9 @@ export type Mode = "total" | "top" | "pick";
 
 /** How many groups "Top" shows as their own lines (plus one "others" line). */
 export const TOP_N = 5;
+
+/** The API takes at most this many picked groups (`pick=`; more is a 422). */
+export const MAX_PICK = 20;
 
 /** One `/metrics/series` request. */
 export interface SeriesQuery {
@@ -40,7 +44,9 @@ export interface ChartDef {
   title: string;
   unit: Unit | string;
   /** The label the top and picked views group by; absent: the chart shows its total only. */
-  by?: "database" | "application_name";
+  by?: "database" | "client_addr";
+  /** Grouped lines are named from this metric's latest label sets (see `replicaNames`). */
+  namedBy?: string;
   /** What "Top" groups are called in the view selector. */
   things?: string;
   /** The metrics drawn: in the total view each as its own line(s); grouped, only the first. */
@@ -78,7 +84,10 @@ export const CHARTS: ChartDef[] = [
     parts: [{ metric: "pg_wal_lsn_bytes", fn: "rate", agg: "sum", name: "WAL written" }],
   },
   {
-    key: "lag", title: "Replication lag", unit: "bytes", by: "application_name", things: "replicas",
+    // By client address, not application_name: standbys that set none all report "walreceiver"
+    // and would merge into one line. `group=` takes one label, so the names come from the latest
+    // label sets of the same metric, which carry both (the line reads "walreceiver (10.0.0.5)").
+    key: "lag", title: "Replication lag", unit: "bytes", by: "client_addr", things: "replicas", namedBy: "pg_replication_lag_bytes",
     parts: [{ metric: "pg_replication_lag_bytes", fn: "raw", agg: "max", name: "largest" }],
     empty: "No replica in this range (no standby streams from this instance).",
   },
@@ -115,14 +124,26 @@ export function queryOf(def: ChartDef, part: Part, mode: Mode, pick: string[]): 
 /** What a chart draws: its lines, and every group there is to pick from (grouped views). */
 export interface Drawn { lines: Line[]; groups: Group[] }
 
-/** Loads and builds the lines of `def` in `mode`, asking the API through `series`. */
+/**
+ * Loads and builds the lines of `def` in `mode`, asking the API through `series` (and, for a
+ * chart whose groups are named from other labels, `latest`: the latest rows of a metric).
+ */
 export async function loadChart(
   def: ChartDef, mode: Mode, pick: string[], series: (q: SeriesQuery) => Promise<GroupedAnswer>,
+  latest?: (metric: string) => Promise<LatestRow[]>,
 ): Promise<Drawn> {
   const grouped = mode !== "total" && def.by !== undefined;
   const by = grouped ? def.by : undefined;
+  if (by && def.namedBy && latest) {
+    const [drawn, names] = await Promise.all([
+      loadChart(def, mode, pick, series),
+      // Names are a nicety: without them the lines are still there, by address.
+      latest(def.namedBy).then(replicaNames, () => new Map<string, string[]>()),
+    ]);
+    return { ...drawn, lines: labelReplicas(drawn.lines, names) };
+  }
   const linesFor = (part: Part, a: GroupedAnswer) =>
-    linesOf(a, by ?? part.totalBy, () => part.name);
+    linesOf(a, by ?? part.totalBy, () => part.name, by ? def.things : undefined);
   const k = def.scale ?? 1;
   if (def.ratio) {
     const [part, rest] = def.parts;
@@ -155,15 +176,113 @@ export function seriesParams(instance: string, q: SeriesQuery, from: number, to:
   return p;
 }
 
-/** The picked databases a page's query carries (`db=a,b`). */
+/** Each of `names` once, in order, at most MAX_PICK of them, without empty ones. */
+function uniquePicks(names: string[]): string[] {
+  return [...new Set(names.map((s) => s.trim()).filter(Boolean))].slice(0, MAX_PICK);
+}
+
+/** The picked databases a page's query carries (`db=a,b`): each once, at most MAX_PICK. */
 export function pickedOf(q: URLSearchParams): string[] {
-  return (q.get("db") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return uniquePicks((q.get("db") ?? "").split(","));
 }
 
 /** `q` carrying `dbs` as the picked databases (none: no `db` key). */
 export function withPicked(q: URLSearchParams, dbs: string[]): URLSearchParams {
   const next = new URLSearchParams(q);
-  if (dbs.length > 0) next.set("db", dbs.join(","));
+  const picks = uniquePicks(dbs);
+  if (picks.length > 0) next.set("db", picks.join(","));
   else next.delete("db");
   return next;
+}
+
+// The lines each chart shows live in the URL as `lines=<chart key>:<mode>,…` (e.g.
+// `lines=tps:top,lag:top`): one key for all charts keeps the query short, and only charts
+// whose lines the user chose appear in it (in the order chosen, the latest last).
+
+/** The chart → mode entries of `lines=`, leaving out unknown charts and modes they lack. */
+function modesIn(q: URLSearchParams): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const entry of (q.get("lines") ?? "").split(",")) {
+    const [key, mode] = entry.split(":");
+    if (key && mode) found.set(key, mode);
+  }
+  return found;
+}
+
+/**
+ * The lines `def` shows: as chosen in `lines=`, else, on a chart by database, the picked
+ * databases when `db=` has any, else the total.
+ */
+export function modeOf(q: URLSearchParams, def: ChartDef): Mode {
+  const chosen = modesIn(q).get(def.key);
+  const offered = modesOf(def).map(([m]) => m);
+  if (chosen !== undefined && offered.includes(chosen as Mode)) return chosen as Mode;
+  return def.by === "database" && pickedOf(q).length > 0 ? "pick" : "total";
+}
+
+/** `q` with `def`'s lines chosen as `mode`. */
+export function withMode(q: URLSearchParams, def: ChartDef, mode: Mode): URLSearchParams {
+  const modes = modesIn(q);
+  modes.delete(def.key);
+  modes.set(def.key, mode);
+  const next = new URLSearchParams(q);
+  next.set("lines", [...modes].map(([k, m]) => `${k}:${m}`).join(","));
+  return next;
+}
+
+/** The range keys of an instance page's query (see lib/timeRange.ts). */
+const RANGE_KEYS = ["range", "from", "to"];
+
+/** The link to the tables view of `database` on instance `id`, over the page's range. */
+export function tablesLink(id: string, database: string, q: URLSearchParams): string {
+  const next = new URLSearchParams({ tab: "tables", db: database });
+  for (const k of RANGE_KEYS) if (q.has(k)) next.set(k, q.get(k)!);
+  return `#/instances/${encodeURIComponent(id)}?${next}`;
+}
+
+/** A database in the picker: its latest value, whether it is ticked, and whether it can be. */
+export interface PickerEntry { value: string; label: string; last: number | null; checked: boolean; pickable: boolean }
+
+/**
+ * The picker's entries: every group (largest first), then picked ones without data in the range
+ * (so they can be unticked). A group without a name cannot be picked (`db=` cannot carry it);
+ * once MAX_PICK are picked, only the picked ones can be changed.
+ */
+export function pickerEntries(groups: Group[], picked: string[]): PickerEntry[] {
+  const seen = new Set<string>();
+  const entries: PickerEntry[] = [];
+  const add = (value: string, last: number | null) => {
+    if (seen.has(value)) return;
+    seen.add(value);
+    const checked = picked.includes(value);
+    entries.push({ value, label: value || "(no name)", last, checked, pickable: value !== "" && (checked || picked.length < MAX_PICK) });
+  };
+  for (const g of groups) add(g.value, g.last);
+  for (const p of picked) add(p, null);
+  return entries;
+}
+
+/**
+ * The application names of each replica address in the latest rows of a replication metric
+ * (an address can show more than one over the window), sorted.
+ */
+export function replicaNames(rows: LatestRow[]): Map<string, string[]> {
+  const names = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const addr = r.labels.client_addr ?? "";
+    const name = r.labels.application_name ?? "";
+    if (!names.has(addr)) names.set(addr, new Set());
+    if (name) names.get(addr)!.add(name);
+  }
+  return new Map([...names].map(([a, n]) => [a, [...n].sort()]));
+}
+
+/** Lines by client address named "application_name (address)"; a local socket has no address. */
+export function labelReplicas(lines: Line[], names: Map<string, string[]>): Line[] {
+  return lines.map((l) => {
+    if (l.group === undefined) return l;
+    const addr = l.group || "local socket";
+    const known = names.get(l.group) ?? [];
+    return { ...l, label: known.length > 0 ? `${known.join(", ")} (${addr})` : l.group ? addr : `(${addr})` };
+  });
 }
