@@ -1,19 +1,24 @@
 import { useEffect, useState } from "react";
 import { get, may } from "../../api/client";
 import { message } from "../../api/errors";
-import type { Instance } from "../../api/types";
+import type { Instance, LatestAnswer } from "../../api/types";
 import { Chart } from "../../components/Chart";
 import type { Group, GroupedAnswer } from "../../components/chartData";
+import { reloadChain } from "../../lib/reloadChain";
 import type { TimeRange } from "../../lib/timeRange";
 import { formatValue } from "../../lib/units";
 import { CHART_SOURCES, prefillFromChart, ruleQuery, sourceInView } from "../chartAlert";
-import { CHARTS, loadChart, modesOf, pickedOf, seriesParams, withPicked, type ChartDef, type Drawn, type Mode } from "../instanceCharts";
+import { afterLoad, fresh, shownFor, viewKey, type ChartState } from "../chartState";
+import {
+  CHARTS, loadChart, modeOf, modesOf, pickedOf, pickerEntries, seriesParams, tablesLink, withMode, withPicked,
+  type ChartDef, type Drawn, type Mode,
+} from "../instanceCharts";
 import type { ViewProps } from "./props";
 
-/** Moving ranges follow "now" this often; a fixed range (a zoom) is loaded once. */
+/** Moving ranges follow "now" this long after the previous load answered; a fixed range (a zoom) is loaded once. */
 const RELOAD_MS = 15000;
-/** The API takes at most this many picked groups. */
-const MAX_PICK = 20;
+/** A failed load is tried again this long after it failed (a fixed range too). */
+const RETRY_MS = 15000;
 
 /** The Metrics tab: the instance's charts over the page's range. */
 export function Metrics({ i, range, setRange, query, setQuery }: ViewProps) {
@@ -27,6 +32,9 @@ export function Metrics({ i, range, setRange, query, setQuery }: ViewProps) {
           i={i}
           range={range}
           setRange={setRange}
+          query={query}
+          mode={modeOf(query, def)}
+          setMode={(m) => setQuery(withMode(query, def, m))}
           picked={picked}
           setPicked={(dbs) => setQuery(withPicked(query, dbs))}
         />
@@ -42,59 +50,71 @@ function intervalOf(range: TimeRange): { from: number; to: number } {
   return { from: to - (range.to - range.from), to };
 }
 
-function MetricChart({ def, i, range, setRange, picked, setPicked }: {
+type Loaded = Drawn & { from: number; to: number };
+
+function MetricChart({ def, i, range, setRange, query, mode, setMode, picked, setPicked }: {
   def: ChartDef;
   i: Instance;
   range: TimeRange;
   setRange: ViewProps["setRange"];
+  query: URLSearchParams;
+  mode: Mode;
+  setMode: (m: Mode) => void;
   picked: string[];
   setPicked: (dbs: string[]) => void;
 }) {
   const modes = modesOf(def);
-  // Until the user chooses, a chart by database shows the picked databases when there are any.
-  const [chosen, setChosen] = useState<Mode | null>(null);
-  const mode: Mode = chosen ?? (def.by === "database" && picked.length > 0 ? "pick" : "total");
   const pick = mode === "pick" ? picked : [];
-  const [drawn, setDrawn] = useState<(Drawn & { from: number; to: number }) | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const fixed = range.key === "custom";
-  const span = range.to - range.from;
+  // Lines belong to the view they were loaded for: another range, mode or pick shows none of them.
+  const view = viewKey([def.key, mode, pick.join(","), i.name], range);
+  const [state, setState] = useState<ChartState<Loaded>>(() => fresh(view));
+  const { drawn, error } = shownFor(state, view);
   useEffect(() => {
-    let live = true;
-    const load = () => {
+    const load = async (): Promise<Loaded> => {
       const { from, to } = intervalOf(range);
-      loadChart(def, mode, pick, (q) => get<GroupedAnswer>(`/metrics/series?${seriesParams(i.name, q, from, to)}`))
-        .then((d) => live && (setDrawn({ ...d, from, to }), setError(null)))
-        .catch((e: unknown) => live && setError(message(e)));
+      const d = await loadChart(
+        def, mode, pick,
+        (q) => get<GroupedAnswer>(`/metrics/series?${seriesParams(i.name, q, from, to)}`),
+        // The names of replicas seen over the range (the API looks back at most 7 days).
+        (metric) => {
+          const within = Math.max(900, Math.min(604800, Math.floor(Date.now() / 1000) - from));
+          const q = new URLSearchParams({ instance_id: i.name, metric, within: String(within) });
+          return get<LatestAnswer>(`/metrics/latest?${q}`).then((a) => a.rows);
+        },
+      );
+      return { ...d, from, to };
     };
-    load();
-    const t = fixed ? undefined : window.setInterval(load, RELOAD_MS);
-    return () => {
-      live = false;
-      window.clearInterval(t);
-    };
-    // `range` is read through its key and span (a moving window's ends move every render).
+    // One request at a time; a stopped chain's late answer is dropped (see reloadChain).
+    return reloadChain(
+      load,
+      (o) => setState((s) => afterLoad(s, view, o.ok ? o : { ok: false, error: message(o.error) })),
+      range.key === "custom" ? null : RELOAD_MS,
+      RETRY_MS,
+    );
+    // `view` names everything the load reads (the range by its key and span or its ends).
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [def, mode, pick.join(","), i.name, range.key, fixed ? range.from : span, fixed ? range.to : 0]);
+  }, [view]);
   const known = CHART_SOURCES[def.key];
   const source = known && sourceInView(known, mode === "total");
   const grouped = mode !== "total";
-  const lines = drawn?.lines ?? null;
+  const lines = drawn?.lines ?? (error ? [] : null);
   const { from, to } = drawn ?? intervalOf(range);
   return (
     <Chart
       title={def.title}
       unit={def.unit}
-      lines={error && !drawn ? [] : lines}
+      lines={lines}
       from={from}
       to={to}
-      empty={error ?? def.empty}
+      empty={def.empty}
+      error={error}
+      ratio={def.ratio}
       onZoom={(r) => setRange(r)}
       sync="instance-metrics"
-      href={grouped && def.by === "database" ? (l) => (l.group !== undefined ? tablesOf(i, l.group) : undefined) : undefined}
+      href={grouped && def.by === "database" ? (l) => (l.group ? tablesLink(i.id, l.group, query) : undefined) : undefined}
       controls={modes.length > 0 && (
         <>
-          <select aria-label={`${def.title}: lines`} value={mode} onChange={(e) => setChosen(e.target.value as Mode)}>
+          <select aria-label={`${def.title}: lines`} value={mode} onChange={(e) => setMode(e.target.value as Mode)}>
             {modes.map(([m, name]) => <option key={m} value={m}>{name}</option>)}
           </select>
           {mode === "pick" && <Picker groups={drawn?.groups ?? []} valueOf={def.ratio ? undefined : (v) => formatValue(v === null ? null : v * (def.scale ?? 1), def.unit)} picked={picked} setPicked={setPicked} />}
@@ -104,7 +124,7 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
         <button
           className="secondary small"
           title="Open a new alert rule for this chart's metric on this instance"
-          onClick={() => { window.location.hash = `#/rules?${ruleQuery(prefillFromChart(source, lines ?? [], i))}`; }}
+          onClick={() => { window.location.hash = `#/rules?${ruleQuery(prefillFromChart(source, drawn?.lines ?? [], i))}`; }}
         >
           Alert on this
         </button>
@@ -113,14 +133,9 @@ function MetricChart({ def, i, range, setRange, picked, setPicked }: {
   );
 }
 
-/** The tables view of one database of the instance. */
-function tablesOf(i: Instance, database: string): string {
-  return `#/instances/${encodeURIComponent(i.id)}?tab=tables&db=${encodeURIComponent(database)}`;
-}
-
 /**
  * A drop-down of every database (largest first, with its latest value on this chart) to tick
- * the ones the charts draw.
+ * the ones the charts draw (see pickerEntries: at most 20, an unnamed group cannot be ticked).
  */
 function Picker({ groups, valueOf, picked, setPicked }: {
   groups: Group[];
@@ -129,26 +144,18 @@ function Picker({ groups, valueOf, picked, setPicked }: {
   picked: string[];
   setPicked: (dbs: string[]) => void;
 }) {
-  // Picked databases without data in this range stay listed, so they can be unticked.
-  const names = [...groups.map((g) => g.value), ...picked.filter((p) => !groups.some((g) => g.value === p))];
-  const last = new Map(groups.map((g) => [g.value, g.last]));
-  const toggle = (name: string, on: boolean) =>
-    setPicked(on ? [...picked, name].slice(0, MAX_PICK) : picked.filter((p) => p !== name));
+  const entries = pickerEntries(groups, picked);
+  const toggle = (name: string, on: boolean) => setPicked(on ? [...picked, name] : picked.filter((p) => p !== name));
   return (
     <details className="chart-picker">
       <summary>{picked.length === 0 ? "Pick databases" : `${picked.length} picked`}</summary>
       <div className="chart-picker-list" role="group" aria-label="Databases to draw">
-        {names.length === 0 && <p className="muted small">No databases in this range.</p>}
-        {names.map((name) => (
-          <label key={name} className="check">
-            <input
-              type="checkbox"
-              checked={picked.includes(name)}
-              disabled={!picked.includes(name) && picked.length >= MAX_PICK}
-              onChange={(e) => toggle(name, e.target.checked)}
-            />
-            <span className="grow">{name}</span>
-            {valueOf && <span className="muted">{valueOf(last.get(name) ?? null)}</span>}
+        {entries.length === 0 && <p className="muted small">No databases in this range.</p>}
+        {entries.map((e) => (
+          <label key={e.value} className="check" title={e.value === "" ? "A group without a name cannot be picked" : undefined}>
+            <input type="checkbox" checked={e.checked} disabled={!e.pickable} onChange={(ev) => toggle(e.value, ev.target.checked)} />
+            <span className="grow">{e.label}</span>
+            {valueOf && <span className="muted">{valueOf(e.last)}</span>}
           </label>
         ))}
         {picked.length > 0 && <button className="secondary small" onClick={() => setPicked([])}>Clear</button>}
