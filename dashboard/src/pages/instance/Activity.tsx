@@ -1,11 +1,11 @@
-// Activity now: the instance's sessions from the newest samples (the last two minutes): by state
-// and by database, waiting and blocked sessions, lock waits, the oldest transaction and query.
-// The collector sends counts, so this view shows counts.
+// Activity now: the instance's sessions from its latest collection (within the last two minutes):
+// by state and by database, waiting and blocked sessions, lock waits, the oldest transaction and
+// query. The collector sends counts, so this view shows counts. It reads no time range.
 import type { ReactNode } from "react";
 import type { LatestRow } from "../../api/types";
 import { num } from "../../lib/format";
 import { ErrorNote } from "../../components/ui";
-import { age, freshest, latest, single, sumBy, topAndRest } from "./latest";
+import { age, collected, current, latest, single, sumBy, topAndRest } from "./latest";
 import type { ViewProps } from "./props";
 import { useView } from "./useView";
 
@@ -61,13 +61,16 @@ export function Activity({ i, query }: ViewProps) {
   const total = figure("pg_activity_total");
   const max = figure("pg_settings_max_connections");
   const idleTx = figure("pg_activity_idle_in_transaction");
-  const waitingLocks = sumBy(freshest(rows, "pg_locks_waiting"), "mode", "pg_locks_waiting").filter(([, v]) => v > 0);
-  const grantedLocks = sumBy(freshest(rows, "pg_locks_granted"), "mode", "pg_locks_granted");
-  const waitRows = freshest(rows, "pg_activity_waiting");
+  // Rows of the pass the instance-wide figures come from (a metric with no rows now keeps its old ones).
+  const ofActivity = (m: string) => current(rows, m, "pg_activity_total");
+  const ofLocks = (m: string) => current(rows, m, "pg_locks_blocked_sessions");
+  const waitingLocks = sumBy(ofLocks("pg_locks_waiting"), "mode", "pg_locks_waiting").filter(([, v]) => v > 0);
+  const grantedLocks = sumBy(ofLocks("pg_locks_granted"), "mode", "pg_locks_granted");
+  const waitRows = ofActivity("pg_activity_waiting");
   const waits = sumBy(waitRows, "wait_event", "pg_activity_waiting").filter(([, v]) => v > 0);
   const waitType = new Map(waitRows.map((r) => [r.labels.wait_event, r.labels.wait_event_type]));
   const waiting = waits.reduce((s, [, v]) => s + v, 0);
-  const sessions = freshest(rows, "pg_activity_connections");
+  const sessions = ofActivity("pg_activity_connections");
   const byDb = topAndRest(sumBy(sessions, "database", "pg_activity_connections").filter(([, v]) => v > 0), TOP_DATABASES);
   const byState = sumBy(sessions, "state", "pg_activity_connections").filter(([, v]) => v > 0);
   const dash = (v: number | null, f: (n: number) => string = num) => (loading || v === null ? "–" : f(v));
@@ -80,6 +83,7 @@ export function Activity({ i, query }: ViewProps) {
   };
   return (
     <div className="activity" data-ready={loading ? "0" : "1"}>
+      <p className="muted small view-when" data-testid="collected">{data ? collected(rows, data.at) : "\u00a0"}</p>
       <ErrorNote text={error} />
       {!loading && rows.length === 0 && (
         <p className="empty card">No activity sample in the last 2 minutes: is the collector running, with its <code>activity</code> family on?</p>

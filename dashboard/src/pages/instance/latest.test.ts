@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LatestRow } from "../../api/types";
-import { age, freshest, lag, since, single, sumBy, topAndRest } from "./latest";
+import { age, collected, current, lag, since, single, sumBy, topAndRest } from "./latest";
 
 const row = (labels: Record<string, string>, values: Record<string, number>): LatestRow => ({ labels, ts: 0, values, rates: {} });
 
@@ -16,16 +16,25 @@ describe("latest rows", () => {
     expect(sumBy(rows, "database", "c")).toEqual([["a", 6], ["b", 3], ["c", 3]]);
     expect(sumBy(rows, "state", "c")).toEqual([["idle", 10], ["active", 2]]);
   });
-  it("keeps only the newest collection's rows of a metric", () => {
+  it("keeps a metric's rows only from its anchor's collection", () => {
     const at = (ts: number, labels: Record<string, string>, values: Record<string, number>): LatestRow => ({ labels, ts, values, rates: {} });
+    // Nobody waits now: pg_activity_waiting's last rows (ts 4000) are still in the window, and
+    // they are the newest of their metric, but the pass at 5000 sent none.
     const rows = [
-      at(5000, { database: "a", state: "idle" }, { c: 2 }),
-      at(4000, { database: "b", state: "idle" }, { c: 7 }), // gone since: its last value is older
-      at(5000, { database: "b", state: "active" }, { c: 1 }),
-      at(9000, {}, { other: 1 }),
+      at(5000, {}, { pg_activity_total: 3 }),
+      at(4000, { wait_event_type: "Lock", wait_event: "relation" }, { pg_activity_waiting: 1 }),
+      at(5000, { database: "a", state: "idle" }, { pg_activity_connections: 3 }),
     ];
-    expect(freshest(rows, "c").map((r) => r.labels.database + r.labels.state)).toEqual(["aidle", "bactive"]);
-    expect(freshest(rows, "missing")).toEqual([]);
+    expect(current(rows, "pg_activity_waiting", "pg_activity_total")).toEqual([]);
+    expect(current(rows, "pg_activity_connections", "pg_activity_total").map((r) => r.labels.database)).toEqual(["a"]);
+    // No anchor: as the server gave them.
+    expect(current(rows.slice(1), "pg_activity_waiting", "pg_activity_total")).toHaveLength(1);
+  });
+  it("says how old the latest collection is by the server's clock", () => {
+    const at = "2026-12-03T18:00:00Z";
+    const t = Date.parse(at);
+    expect(collected([{ labels: {}, ts: t - 12_000, values: {}, rates: {} }, { labels: {}, ts: t - 300_000, values: {}, rates: {} }], at)).toBe("latest collection, 12 s ago");
+    expect(collected([], at)).toBe("no collection yet");
   });
   it("keeps the top n and sums the rest", () => {
     const e: [string, number][] = [["a", 5], ["b", 4], ["c", 3], ["d", 2]];

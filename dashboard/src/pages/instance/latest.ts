@@ -5,11 +5,13 @@ import { get } from "../../api/client";
 import type { LatestAnswer, LatestRow, SeriesAnswer } from "../../api/types";
 
 /** GET /metrics/latest for the instance `instance` (name or id). */
-export function latest(instance: string, metrics: string[], opts: { within?: number; spark?: string; sparkFn?: "raw" | "rate" } = {}): Promise<LatestAnswer> {
+export function latest(instance: string, metrics: string[], opts: { within?: number; spark?: string; sparkFn?: "raw" | "rate"; sort?: string } = {}): Promise<LatestAnswer> {
   const q = new URLSearchParams({ instance_id: instance, metric: metrics.join(",") });
   if (opts.within !== undefined) q.set("within", String(Math.max(60, Math.min(604800, Math.round(opts.within)))));
   if (opts.spark) q.set("spark", opts.spark);
   if (opts.sparkFn) q.set("spark_fn", opts.sparkFn);
+  // Largest first by this metric before the server's 5,000-row cut.
+  if (opts.sort) q.set("sort", opts.sort);
   return get<LatestAnswer>(`/metrics/latest?${q}`);
 }
 
@@ -20,14 +22,30 @@ export function val(r: LatestRow, metric: string): number | null {
 }
 
 /**
- * The rows of `metric` from the newest collection only. A series that is gone (no session of
- * that database and state any more) keeps its last value in the window; summing it would count
- * sessions that ended. One collection stamps all its samples alike.
+ * The rows of `metric` from the same collection as `anchor`, a metric of its family sent on every
+ * pass (pg_activity_total for activity, pg_locks_blocked_sessions for locks). The server leaves
+ * out series its collector's latest pass no longer sent, but a metric with no rows at all in that
+ * pass (nobody waits) keeps its last rows until the window ends: those are older than the anchor.
+ * Without the anchor, the rows as the server gave them.
  */
-export function freshest(rows: LatestRow[], metric: string, toleranceMs = 250): LatestRow[] {
+export function current(rows: LatestRow[], metric: string, anchor: string): LatestRow[] {
   const mine = rows.filter((r) => val(r, metric) !== null);
-  const newest = Math.max(...mine.map((r) => r.ts));
-  return mine.filter((r) => r.ts >= newest - toleranceMs);
+  const at = rows.filter((r) => val(r, anchor) !== null).map((r) => r.ts);
+  if (at.length === 0) return mine;
+  const pass = Math.max(...at);
+  return mine.filter((r) => r.ts >= pass);
+}
+
+/** The newest sample's time among `rows` (unix ms), null without rows. */
+export function newest(rows: readonly LatestRow[]): number | null {
+  return rows.length ? Math.max(...rows.map((r) => r.ts)) : null;
+}
+
+/** "latest collection, 12 s ago": how old the newest row is by the server's clock (`at`, RFC 3339). */
+export function collected(rows: readonly LatestRow[], at: string): string {
+  const ts = newest(rows);
+  if (ts === null) return "no collection yet";
+  return `latest collection, ${since(ts / 1000, Date.parse(at))}`;
 }
 
 /** The value of `metric` in the row without labels (an instance-wide figure), or null. */
@@ -85,8 +103,13 @@ export function since(unixS: number | null | undefined, nowMs: number = Date.now
   return `${Math.floor(s / 86400)} d ago`;
 }
 
-/** GET /metrics/series over `from`..`to` (unix s) for `scope` (`instance_id=…` or `collector_id=…` and labels). */
-export function seriesOf(scope: Record<string, string>, metric: string, fn: "raw" | "rate", from: number, to: number): Promise<SeriesAnswer> {
+/**
+ * GET /metrics/series over `from`..`to` (unix s) for `scope` (`instance_id=…` or `collector_id=…`
+ * and labels). `agg` combines the matching series per bucket into one (several collectors of one
+ * instance, a statement seen by two): without it a view taking the first series drops the others.
+ */
+export function seriesOf(scope: Record<string, string>, metric: string, fn: "raw" | "rate", from: number, to: number, agg?: "sum" | "max" | "avg"): Promise<SeriesAnswer> {
   const q = new URLSearchParams({ ...scope, metric, fn, from: String(from), to: String(to) });
+  if (agg) q.set("agg", agg);
   return get(`/metrics/series?${q}`);
 }

@@ -1,5 +1,5 @@
-// Loading a view's data: now, again every `everyMs` and whenever `deps` change. The last answer
-// stays on screen while the next one loads, so nothing jumps.
+// Loading a view's data: now, again every `everyMs` (0: never again) and whenever `deps` change.
+// The last answer stays on screen while the next one loads, so nothing jumps.
 import { useEffect, useRef, useState } from "react";
 import { message } from "../../api/errors";
 import { RANGES, type TimeRange } from "../../lib/timeRange";
@@ -29,7 +29,7 @@ export function useView<T>(load: () => Promise<T>, deps: unknown[], everyMs = 15
         .then((d) => live && (setData(d), setError(null)))
         .catch((e: unknown) => live && setError(message(e)));
     run();
-    const t = window.setInterval(run, everyMs);
+    const t = everyMs > 0 ? window.setInterval(run, everyMs) : undefined;
     return () => {
       live = false;
       window.clearInterval(t);
