@@ -17,15 +17,19 @@ import { Host } from "./instance/Host";
 import { Metrics } from "./instance/Metrics";
 import type { ViewProps } from "./instance/props";
 import { Replication } from "./instance/Replication";
+import { reporters } from "./instance/reporters";
 import { Statements } from "./instance/Statements";
 import { Tables } from "./instance/Tables";
 import { tabOf, tabQuery, type Tab } from "./instance/tabs";
 
-/** The tabs (in tabs.ts's order): key, title, view, whether it reads the time range. */
+/**
+ * The tabs (in tabs.ts's order): key, title, view, whether it reads the time range. Activity and
+ * Tables show the latest collection: a range picker above them would pretend otherwise.
+ */
 const VIEWS: [Tab, string, ComponentType<ViewProps> | null, boolean][] = [
   ["metrics", "Metrics", Metrics, true],
   ["activity", "Activity", Activity, false],
-  ["tables", "Tables", Tables, true],
+  ["tables", "Tables", Tables, false],
   ["replication", "Replication", Replication, true],
   ["host", "Host", Host, true],
   ["statements", "Statements", Statements, true],
@@ -47,7 +51,8 @@ export function InstanceDetail({ params }: PageProps) {
   if (instance.error) return <ErrorNote text={instance.error} />;
   if (!instance.data) return <Loading what="the instance" />;
   const i = instance.data;
-  const collector = collectors.data?.find((c) => c.last_instance === i.name);
+  const bound = reporters(collectors.data ?? [], i);
+  const collector = bound[0];
   const [, , View, ranged] = VIEWS.find(([k]) => k === tab)!;
   const props: ViewProps = { i, collector, range, setRange, query, setQuery };
   return (
@@ -59,14 +64,13 @@ export function InstanceDetail({ params }: PageProps) {
       </div>
       <p className="muted">
         {i.host}:{i.port}/{i.database} ·{" "}
-        {collector ? <>collector <a href={`#/collectors/${collector.id}`}>{collector.name}</a></> : "no collector reports this instance yet (its target name must be the instance's name)"}
+        {bound.length === 0 ? "no collector reports this instance yet (its target name must be the instance's name)" : (
+          <>collector{bound.length > 1 ? "s" : ""} {bound.map((c, n) => <span key={c.id}>{n > 0 && ", "}<a href={`#/collectors/${c.id}`}>{c.name}</a></span>)}</>
+        )}
       </p>
       <Tabs label="Instance views" current={tab} tabs={VIEWS.map(([key, title]) => [key, title, href(tabQuery(query, key))])} />
       {ranged && <RangePicker range={range} setRange={setRange} />}
-      {!View ? <History resource="managed-instances" id={id} kind="managed_instance" />
-        // Statements are read per collector: wait for the list rather than say there is none.
-        : tab === "statements" && collectors.data === null ? <Loading what="the collectors" />
-        : <View key={tab} {...props} />}
+      {!View ? <History resource="managed-instances" id={id} kind="managed_instance" /> : <View key={tab} {...props} />}
     </>
   );
 }

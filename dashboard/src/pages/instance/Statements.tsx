@@ -1,6 +1,7 @@
-// Statements (pg_stat_statements): the top statements of the range by total time, by mean time
-// and by calls, each with its trend; a statement's history (`queryid=…&qdb=…`): its text and its
-// calls, mean time and total time over the range.
+// Statements (pg_stat_statements): the instance's top statements of the range by total time, by
+// mean time and by calls, each with its trend; a statement's history (`queryid=…&qdb=…`): its text
+// and its calls, mean time and total time over the range. Read per managed instance, not per
+// collector: a collector watching two servers reports both servers' statements.
 import { get } from "../../api/client";
 import type { TopStatement } from "../../api/types";
 import { Chart, type Line } from "../../components/Chart";
@@ -9,22 +10,26 @@ import { ErrorNote } from "../../components/ui";
 import { num, value } from "../../lib/format";
 import { latest, seriesOf } from "./latest";
 import type { ViewProps } from "./props";
-import { historyQuery, LISTS, oneLine, trendOf, type By } from "./statements";
+import { findStatement, historyQuery, LISTS, meanPerBucket, oneLine, trendOf, type By } from "./statements";
 import { rangeKey, useView, windowNow } from "./useView";
 
 const LIMIT = 10;
+/** The ranked lists reload no more often than this: each is one ranking over the range's samples. */
+const LISTS_EVERY_MS = 30000;
 
-function top(collector: string, by: By, from: number, to: number, limit = LIMIT): Promise<TopStatement[]> {
-  return get<TopStatement[]>(`/collectors/${collector}/queries/top?by=${by}&limit=${limit}&from=${from}&to=${to}`);
+/** The instance's own statements (collectors bound to it, its name only), ranked over `from`..`to`. */
+function top(instanceId: string, by: By, from: number, to: number, limit = LIMIT): Promise<TopStatement[]> {
+  return get<TopStatement[]>(`/managed-instances/${instanceId}/queries/top?by=${by}&limit=${limit}&from=${from}&to=${to}`);
 }
 
 /** The three lists, and whether the instance has any statement series at all (for the empty state). */
-async function loadLists(collector: string, instance: string, from: number, to: number) {
-  const [total, mean, calls] = await Promise.all(LISTS.map(([by]) => top(collector, by, from, to)));
+async function loadLists(instanceId: string, from: number, to: number) {
+  const [total, mean, calls] = await Promise.all(LISTS.map(([by]) => top(instanceId, by, from, to)));
   const any = total.length + mean.length + calls.length > 0
-    || (await latest(instance, ["pg_statement_calls_total"], { within: Math.max(900, Math.min(604800, to - from)) })).rows.length > 0;
+    || (await latest(instanceId, ["pg_statement_calls_total"], { within: Math.max(900, Math.min(604800, to - from)) })).rows.length > 0;
   return { total_time: total, mean_time: mean, calls, any };
 }
+type Lists = Awaited<ReturnType<typeof loadLists>>;
 
 function EmptyState({ database }: { database: string }) {
   return (
@@ -83,43 +88,53 @@ function List({ title, by, rows, href }: { title: string; by: By; rows: TopState
   );
 }
 
-async function loadHistory(collector: string, queryid: string, database: string, from: number, to: number) {
-  const scope = { collector_id: collector, "label.queryid": queryid, "label.database": database };
-  const [calls, total, mean, listed] = await Promise.all([
-    seriesOf(scope, "pg_statement_calls_total", "rate", from, to),
-    seriesOf(scope, "pg_statement_exec_time_ms_total", "rate", from, to),
-    seriesOf(scope, "pg_statement_mean_time_ms", "raw", from, to),
-    top(collector, "total_time", from, to, 100).catch(() => [] as TopStatement[]),
+async function loadHistory(instanceId: string, queryid: string, database: string, from: number, to: number) {
+  // Summed per bucket: two collectors of the instance (or a statement seen twice) add up, none is dropped.
+  const scope = { instance_id: instanceId, "label.queryid": queryid, "label.database": database };
+  const [calls, time] = await Promise.all([
+    seriesOf(scope, "pg_statement_calls_total", "rate", from, to, "sum"),
+    seriesOf(scope, "pg_statement_exec_time_ms_total", "rate", from, to, "sum"),
   ]);
-  const one = (label: string, a: typeof calls): Line[] => a.series.slice(0, 1).map((s) => ({ label, points: s.points })).filter((l) => l.points.length > 0);
-  const found = listed.find((s) => s.queryid === queryid && s.database === database) ?? null;
-  return { from, to, calls: one("calls", calls), total: one("time", total), mean: one("mean", mean), statement: found };
+  const one = (label: string, points: [number, number][] = []): Line[] => (points.length > 0 ? [{ label, points }] : []);
+  const [c, t] = [calls.series[0]?.points, time.series[0]?.points];
+  return { from, to, calls: one("calls", c), total: one("time", t), mean: one("mean", meanPerBucket(t ?? [], c ?? [])) };
 }
 
-function History({ collector, queryid, database, props }: { collector: string; queryid: string; database: string; props: ViewProps }) {
+function History({ lists, queryid, database, props }: { lists: Lists | null; queryid: string; database: string; props: ViewProps }) {
   const { range, setRange, query, i } = props;
   const h = useView(() => {
     const w = windowNow(range);
-    return loadHistory(collector, queryid, database, w.from, w.to);
-  }, [collector, queryid, database, rangeKey(range)], 15000);
+    return loadHistory(i.id, queryid, database, w.from, w.to);
+  }, [i.id, queryid, database, rangeKey(range)], 15000);
+  // Its text and figures from the ranked lists the page reads anyway; when it is in none of
+  // them, from one longer list, once (not again on every reload).
+  const listed = lists ? findStatement([lists.total_time, lists.mean_time, lists.calls], queryid, database) : null;
+  const looked = lists === null ? "wait" : listed ? "listed" : "look";
+  const found = useView(async () => {
+    if (looked !== "look") return null;
+    const w = windowNow(range);
+    return { s: findStatement([await top(i.id, "total_time", w.from, w.to, 100)], queryid, database) };
+  }, [i.id, queryid, database, rangeKey(range), looked], 0);
   const back = new URLSearchParams(query);
   back.delete("queryid");
   back.delete("qdb");
-  const s = h.data?.statement;
+  const s = listed ?? (looked === "look" ? found.data?.s ?? null : null);
+  const missing = looked === "look" && found.data !== null && found.data.s === null;
   const from = h.data?.from ?? range.from;
   const to = h.data?.to ?? range.to;
   return (
     <div className="statement-history" data-ready={h.data ? "1" : "0"}>
       <p><a href={`#/instances/${i.id}?${back}`}>← All statements</a></p>
-      <ErrorNote text={h.error} />
+      <ErrorNote text={h.error ?? found.error} />
       <section className="card" aria-label="Statement">
         <h3>Statement {queryid} <span className="muted small">in {database}</span></h3>
-        <pre className="statement-text">{s?.query ?? (h.data ? "(its text is not in this range's top statements)" : "\u00a0")}</pre>
+        <pre className="statement-text">{s?.query ?? (missing ? "(its text is not in this range's top 100 statements)" : "\u00a0")}</pre>
         {s && <p className="muted small">{num(s.calls)} calls · {num(s.total_time_ms)} ms in all · {value(s.mean_time_ms)} ms on average in this range</p>}
       </section>
       <div className="charts">
         <Chart title="Calls" unit="/s" lines={h.data?.calls ?? null} from={from} to={to} onZoom={setRange} />
-        <Chart title="Mean time" unit="ms" lines={h.data?.mean ?? null} from={from} to={to} onZoom={setRange} />
+        {/* Per bucket: the time its calls took over their number (buckets without calls have no point). */}
+        <Chart title="Mean time" unit="ms" lines={h.data?.mean ?? null} from={from} to={to} onZoom={setRange} empty="No calls in this range." />
         {/* ms of execution per second of wall time: how much of the server this statement keeps busy. */}
         <Chart title="Execution time per second" unit="ms" lines={h.data?.total ?? null} from={from} to={to} onZoom={setRange} empty="No executions in this range." />
       </div>
@@ -128,16 +143,14 @@ function History({ collector, queryid, database, props }: { collector: string; q
 }
 
 export function Statements(props: ViewProps) {
-  const { i, collector, range, query } = props;
+  const { i, range, query } = props;
   const queryid = query.get("queryid");
   const qdb = query.get("qdb");
-  const lists = useView(async () => {
-    if (!collector) return null;
+  const lists = useView(() => {
     const w = windowNow(range);
-    return loadLists(collector.id, i.name, w.from, w.to);
-  }, [collector?.id, i.name, rangeKey(range)], 30000);
-  if (!collector) return <p className="empty card">No collector reports this instance yet, so there are no statements.</p>;
-  if (queryid && qdb) return <History collector={collector.id} queryid={queryid} database={qdb} props={props} />;
+    return loadLists(i.id, w.from, w.to);
+  }, [i.id, rangeKey(range)], LISTS_EVERY_MS);
+  if (queryid && qdb) return <History lists={lists.data} queryid={queryid} database={qdb} props={props} />;
   const href = (s: TopStatement) => `#/instances/${i.id}?${historyQuery(query, s.queryid, s.database)}`;
   if (lists.data && !lists.data.any) return <><ErrorNote text={lists.error} /><EmptyState database={i.database} /></>;
   return (

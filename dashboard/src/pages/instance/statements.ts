@@ -30,3 +30,25 @@ export function oneLine(text: string | null | undefined, max = 140): string {
   const t = (text ?? "").replace(/\s+/g, " ").trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
+
+/**
+ * A statement's mean time per bucket: execution time per second over calls per second (the ms a
+ * call took in that bucket), from the two rates' points; buckets without calls have none. Not
+ * pg_statement_mean_time_ms, which is pg_stat_statements' average since its last reset.
+ */
+export function meanPerBucket(time: readonly [number, number][], calls: readonly [number, number][]): [number, number][] {
+  const callsAt = new Map(calls);
+  return time.flatMap(([x, t]): [number, number][] => {
+    const c = callsAt.get(x);
+    return c !== undefined && c > 0 ? [[x, t / c]] : [];
+  });
+}
+
+/** The statement `queryid` in `database` among ranked lists, null when none has it. */
+export function findStatement(lists: readonly (readonly TopStatement[])[], queryid: string, database: string): TopStatement | null {
+  for (const l of lists) {
+    const s = l.find((x) => x.queryid === queryid && x.database === database);
+    if (s) return s;
+  }
+  return null;
+}
