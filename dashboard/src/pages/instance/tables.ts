@@ -18,6 +18,10 @@ export interface TableRow {
   /** dead / (live + dead); null without tuples. */
   deadRatio: number | null;
   lastVacuum: number | null; lastAutovacuum: number | null; lastAnalyze: number | null; lastAutoanalyze: number | null;
+  /** The later of the last vacuum and autovacuum (unix s), null when neither ran: how long the table went without. */
+  vacuumed: number | null;
+  /** The later of the last analyze and autoanalyze. */
+  analyzed: number | null;
   seqScans: number | null; idxScans: number | null;
   spark: (number | null)[];
 }
@@ -38,20 +42,25 @@ export function inDatabases(database: string, picked: readonly string[]): boolea
   return picked.length === 0 || picked.includes(database);
 }
 
+/** The later of two times, null when neither is set. */
+const later = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
 export function tableRows(rows: LatestRow[]): TableRow[] {
   return rows.filter((r) => r.labels.table !== undefined && r.labels.index === undefined).map((r) => {
     const [database, schema, table] = [r.labels.database ?? "", r.labels.schema ?? "", r.labels.table];
     const live = val(r, "pg_table_live_tuples");
     const dead = val(r, "pg_table_dead_tuples");
     const tuples = (live ?? 0) + (dead ?? 0);
+    const lastVacuum = val(r, "pg_table_last_vacuum_timestamp_seconds") || null;
+    const lastAutovacuum = val(r, "pg_table_last_autovacuum_timestamp_seconds") || null;
+    const lastAnalyze = val(r, "pg_table_last_analyze_timestamp_seconds") || null;
+    const lastAutoanalyze = val(r, "pg_table_last_autoanalyze_timestamp_seconds") || null;
     return {
       key: tableKey(database, schema, table), database, schema, table,
       size: val(r, "pg_table_size_bytes"), live, dead,
       deadRatio: dead !== null && tuples > 0 ? dead / tuples : null,
-      lastVacuum: val(r, "pg_table_last_vacuum_timestamp_seconds") || null,
-      lastAutovacuum: val(r, "pg_table_last_autovacuum_timestamp_seconds") || null,
-      lastAnalyze: val(r, "pg_table_last_analyze_timestamp_seconds") || null,
-      lastAutoanalyze: val(r, "pg_table_last_autoanalyze_timestamp_seconds") || null,
+      lastVacuum, lastAutovacuum, lastAnalyze, lastAutoanalyze,
+      vacuumed: later(lastVacuum, lastAutovacuum), analyzed: later(lastAnalyze, lastAutoanalyze),
       seqScans: val(r, "pg_table_seq_scan_total"), idxScans: val(r, "pg_table_idx_scan_total"),
       spark: (r.spark ?? []).map(([, v]) => v),
     };
@@ -66,6 +75,20 @@ export function indexRows(rows: LatestRow[]): IndexRow[] {
       size: val(r, "pg_index_size_bytes"), scans: val(r, "pg_index_scans_total"), unused: val(r, "pg_index_unused") === 1,
     };
   });
+}
+
+/**
+ * The metric the server sorts the rows by (largest first) before its 5,000-row cut, for the
+ * table's sort: the column's own metric when it sorts largest first, else the dead tuples (a
+ * cut by the largest vacuum times would keep the tables vacuumed last, the opposite of asked).
+ */
+export function serverSort(s: { key: string; dir: "asc" | "desc" }): string {
+  const byKey: Record<string, string> = {
+    dead: "pg_table_dead_tuples", deadRatio: "pg_table_dead_tuples", trend: "pg_table_dead_tuples",
+    live: "pg_table_live_tuples", size: "pg_table_size_bytes",
+    seqScans: "pg_table_seq_scan_total", idxScans: "pg_table_idx_scan_total",
+  };
+  return (s.dir === "desc" && byKey[s.key]) || "pg_table_dead_tuples";
 }
 
 /** The databases the rows come from, by name. */
