@@ -11,11 +11,13 @@ import { rangeKey, useView, windowNow } from "./useView";
 
 async function loadCharts(instance: string, from: number, to: number) {
   const scope = { instance_id: instance };
+  // One host: two collectors reporting it see the same figures; max keeps one line of them
+  // (the first series alone would drop the other at random).
   const [cpu, load1, avail, total] = await Promise.all([
-    seriesOf(scope, "node_cpu_percent", "raw", from, to),
-    seriesOf(scope, "node_load1", "raw", from, to),
-    seriesOf(scope, "node_memory_available_bytes", "raw", from, to),
-    seriesOf(scope, "node_memory_total_bytes", "raw", from, to),
+    seriesOf(scope, "node_cpu_percent", "raw", from, to, "max"),
+    seriesOf(scope, "node_load1", "raw", from, to, "max"),
+    seriesOf(scope, "node_memory_available_bytes", "raw", from, to, "max"),
+    seriesOf(scope, "node_memory_total_bytes", "raw", from, to, "max"),
   ]);
   const one = (label: string, a: typeof cpu): Line[] => a.series.slice(0, 1).map((s) => ({ label, points: s.points })).filter((l) => l.points.length > 0);
   const totalAt = new Map(total.series[0]?.points ?? []);
@@ -83,13 +85,14 @@ export function Host({ i, range, setRange }: ViewProps) {
         {loading ? <div className="placeholder" style={{ height: 80 }} /> : d.length === 0 ? <p className="empty">No file systems reported.</p> : (
           <div className="scroll">
             <table aria-label="Disks">
-              <thead><tr><th>Path</th><th className="num">Used</th><th className="num">Size</th><th>Use</th><th className="num">Free</th></tr></thead>
+              {/* Use as df says it: of the space an unprivileged user can fill (root's reserve left out). */}
+              <thead><tr><th>Path</th><th>Use</th><th className="num">Used</th><th className="num">Free</th><th className="num">Size</th></tr></thead>
               <tbody>
                 {d.map((x) => (
                   <tr key={x.path}>
-                    <td>{x.path}</td><td className="num">{bytes(x.used)}</td><td className="num">{bytes(x.size)}</td>
-                    <td className="nowrap"><span className={`bar wide${x.ratio > 0.9 ? " high" : ""}`}><span style={{ width: `${x.ratio * 100}%` }} /></span> {percent(x.ratio)}</td>
-                    <td className="num">{bytes(x.free)}</td>
+                    <td>{x.path}</td>
+                    <td className="nowrap"><span className={`bar wide${x.ratio > 0.9 ? " high" : ""}`}><span style={{ width: `${x.ratio * 100}%` }} /></span> {percent(x.ratio)} <span className="muted small">of {bytes(x.size)}</span></td>
+                    <td className="num">{bytes(x.used)}</td><td className="num">{bytes(x.free)}</td><td className="num">{bytes(x.size)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -15,10 +15,13 @@ const METRICS = [
 
 async function loadCharts(instance: string, from: number, to: number): Promise<{ from: number; to: number; wal: Line[]; checkpoints: Line[] }> {
   const scope = { instance_id: instance };
+  // One server's WAL and checkpoints: two collectors of the instance see the same ones, so the
+  // larger of their rates per bucket (a sum would count them twice; the first series alone
+  // would drop one at random).
   const [wal, timed, requested] = await Promise.all([
-    seriesOf(scope, "pg_wal_lsn_bytes", "rate", from, to),
-    seriesOf(scope, "pg_checkpoints_timed_total", "rate", from, to),
-    seriesOf(scope, "pg_checkpoints_requested_total", "rate", from, to),
+    seriesOf(scope, "pg_wal_lsn_bytes", "rate", from, to, "max"),
+    seriesOf(scope, "pg_checkpoints_timed_total", "rate", from, to, "max"),
+    seriesOf(scope, "pg_checkpoints_requested_total", "rate", from, to, "max"),
   ]);
   const perMinute = (label: string, a: typeof timed): Line[] =>
     a.series.slice(0, 1).map((s) => ({ label, points: s.points.map(([x, y]): [number, number] => [x, y * 60]) })).filter((l) => l.points.length > 0);

@@ -18,4 +18,11 @@ describe("host figures", () => {
     ]);
     expect(got.map((d) => [d.path, d.ratio])).toEqual([["/data", 0.9], ["/", 0.5]]);
   });
+  it("counts a disk full as df does, with the blocks kept for root left out", () => {
+    // 100 GB, 5 % kept for root: 95 used and nothing left for anyone else is full, not 95 %.
+    const [d] = disks([row({ path: "/var/lib/postgresql" }, { node_filesystem_size_bytes: 100, node_filesystem_used_bytes: 95, node_filesystem_free_bytes: 0 })]);
+    expect(d.ratio).toBe(1);
+    const [e] = disks([row({ path: "/" }, { node_filesystem_size_bytes: 100, node_filesystem_used_bytes: 45, node_filesystem_free_bytes: 50 })]);
+    expect(e.ratio).toBeCloseTo(45 / 95);
+  });
 });

@@ -23,7 +23,11 @@ export function memory(rows: LatestRow[]): Memory | null {
 
 export interface Disk { path: string; size: number; used: number; free: number | null; ratio: number }
 
-/** Each mounted path's use, the fullest first. */
+/**
+ * Each mounted path's use, the fullest first. As df computes it: used / (used + free), where free
+ * is what an unprivileged user may still write (statvfs's bavail). ext4 keeps blocks for root, so
+ * used / size would say 95 % on a disk that is full.
+ */
 export function disks(rows: LatestRow[]): Disk[] {
   return rows
     .filter((r) => r.labels.path !== undefined && val(r, "node_filesystem_size_bytes"))
@@ -31,7 +35,8 @@ export function disks(rows: LatestRow[]): Disk[] {
       const size = val(r, "node_filesystem_size_bytes")!;
       const free = val(r, "node_filesystem_free_bytes");
       const used = val(r, "node_filesystem_used_bytes") ?? (free !== null ? size - free : 0);
-      return { path: r.labels.path, size, used, free, ratio: Math.min(1, Math.max(0, used / size)) };
+      const usable = used + (free ?? size - used);
+      return { path: r.labels.path, size, used, free, ratio: usable > 0 ? Math.min(1, Math.max(0, used / usable)) : 0 };
     })
     .sort((a, b) => b.ratio - a.ratio || a.path.localeCompare(b.path));
 }

@@ -16,6 +16,21 @@ describe("replication rows", () => {
     expect(got.map((r) => r.name)).toEqual(["standby2", "standby1"]);
     expect(got[1]).toMatchObject({ bytes: 4096, write: 0.1, flush: null, replay: 2.5, state: "streaming" });
   });
+  it("takes a replica's state and lag from its newest row, whatever the label order", () => {
+    const at = (ts: number, labels: Record<string, string>, values: Record<string, number>): LatestRow => ({ labels, ts, values, rates: {} });
+    // Until 2000 it was async; since 3000 it is the sync standby. Either order of rows.
+    const rows = [
+      at(2000, { ...r1, sync_state: "async" }, { pg_replication_lag_bytes: 5000 }),
+      at(2000, { ...r1, sync_state: "async", kind: "replay" }, { pg_replication_lag_seconds: 9 }),
+      at(3000, { ...r1, sync_state: "sync" }, { pg_replication_lag_bytes: 10 }),
+      at(3000, { ...r1, sync_state: "sync", kind: "replay" }, { pg_replication_lag_seconds: 0.2 }),
+    ];
+    for (const order of [rows, [...rows].reverse()]) {
+      const got = replicas(order);
+      expect(got).toHaveLength(1);
+      expect(got[0]).toMatchObject({ sync: "sync", bytes: 10, replay: 0.2 });
+    }
+  });
   it("lists slots with their active flag, most retained WAL first", () => {
     const got = slots([
       row({ slot_name: "a", slot_type: "physical" }, { pg_replication_slot_active: 1, pg_replication_slot_retained_wal_bytes: 10 }),

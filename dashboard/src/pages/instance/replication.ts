@@ -9,23 +9,40 @@ export interface Replica {
   bytes: number | null; write: number | null; flush: number | null; replay: number | null;
 }
 
+/**
+ * One entry per replica (application_name and address). A replica's series of an earlier state or
+ * sync_state (it switched from async to sync) may still be in the window: each figure and the
+ * state come from the row with the newest sample, not from whichever label set sorts last.
+ */
 export function replicas(rows: LatestRow[]): Replica[] {
-  const by = new Map<string, Replica>();
+  const by = new Map<string, { rep: Replica; at: Record<"state" | "bytes" | "write" | "flush" | "replay", number> }>();
   for (const r of rows) {
     const bytes = val(r, "pg_replication_lag_bytes");
     const secs = val(r, "pg_replication_lag_seconds");
     if (bytes === null && secs === null) continue;
     const l = r.labels;
     const k = `${l.application_name ?? ""}\u0000${l.client_addr ?? ""}`;
-    const rep = by.get(k) ?? {
-      name: l.application_name || "(no name)", client: l.client_addr ?? "", state: l.state ?? "", sync: l.sync_state ?? "",
-      bytes: null, write: null, flush: null, replay: null,
+    const e = by.get(k) ?? {
+      rep: { name: l.application_name || "(no name)", client: l.client_addr ?? "", state: "", sync: "", bytes: null, write: null, flush: null, replay: null },
+      at: { state: -Infinity, bytes: -Infinity, write: -Infinity, flush: -Infinity, replay: -Infinity },
     };
-    if (bytes !== null) rep.bytes = bytes;
-    if (secs !== null && (l.kind === "write" || l.kind === "flush" || l.kind === "replay")) rep[l.kind] = secs;
-    by.set(k, rep);
+    if (r.ts > e.at.state) {
+      e.rep.state = l.state ?? "";
+      e.rep.sync = l.sync_state ?? "";
+      e.at.state = r.ts;
+    }
+    if (bytes !== null && r.ts > e.at.bytes) {
+      e.rep.bytes = bytes;
+      e.at.bytes = r.ts;
+    }
+    const kind = l.kind;
+    if (secs !== null && (kind === "write" || kind === "flush" || kind === "replay") && r.ts > e.at[kind]) {
+      e.rep[kind] = secs;
+      e.at[kind] = r.ts;
+    }
+    by.set(k, e);
   }
-  return [...by.values()].sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1) || a.name.localeCompare(b.name));
+  return [...by.values()].map((e) => e.rep).sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1) || a.name.localeCompare(b.name));
 }
 
 export interface Slot { name: string; type: string; active: boolean; retained: number | null }
