@@ -171,7 +171,13 @@ host = "${PG_HOST}"
 port = ${target.port ?? PG_PORT}
 sslmode = "disable"
 databases = ${JSON.stringify(target.databases ?? ["postgres", BLOAT_DB, LOCK_DB])}
-`);
+${target.also ? `[[target]]
+name = "${target.also.name}"
+host = "${PG_HOST}"
+port = ${target.also.port}
+sslmode = "disable"
+databases = ${JSON.stringify(target.also.databases)}
+` : ""}`);
   return spawn(COLLECTOR_BIN, ["--config", config, "run"], {
     env: { ...process.env, PGA_COLLECTOR_SERVER__REGISTRATION_SECRET: target.secret ?? secret, PGA_COLLECTOR_LOG: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
@@ -281,9 +287,14 @@ try {
     name: STATEMENTS_INSTANCE, host: PG_HOST, port: Number(STATEMENTS_PG_PORT), database: "postgres", username: "postgres", sslmode: "disable", tags: ["e2e"],
   }) : null;
   if (statementsInstance) {
-    const statementsSecret = (await call("POST", "/registration-secrets", admin, { name: "e2e statements", instance_ids: [statementsInstance.id] })).secret;
+    // Bound to both servers and watching both (local-pg's postgres database only): its
+    // last_instance flips between them, and its statements are statements-pg's alone. The
+    // Statements tab of local-pg must not show them.
+    const statementsSecret = (await call("POST", "/registration-secrets", admin,
+      { name: "e2e statements", instance_ids: [statementsInstance.id, managed.id] })).secret;
     statementsAgent = startAgent("e2e statements agent", "statements-agent-state.json",
-      { name: STATEMENTS_INSTANCE, port: STATEMENTS_PG_PORT, databases: ["postgres"], secret: statementsSecret });
+      { name: STATEMENTS_INSTANCE, port: STATEMENTS_PG_PORT, databases: ["postgres"], secret: statementsSecret,
+        also: { name: INSTANCE, port: PG_PORT, databases: ["postgres"] } });
     runWorkload();
     workload = setInterval(runWorkload, 10000);
   } else {
@@ -392,6 +403,19 @@ try {
   const deadCell = await wide.locator(`table[aria-label="Tables"] tr[data-row="${bloatRow}"]`).innerText();
   check((await wide.locator('button[aria-pressed="true"]', { hasText: "Most dead tuples" }).count()) === 1,
     `the tables view sorts by dead tuples by default and lists ${bloatRow} first (${deadCell.replace(/\s+/g, " ").slice(0, 80)}…)`);
+  // The agent reads tables in 3 databases only (a connection each on a shared server): the 19 other
+  // test databases have no table at all, so the most dead tuples among the instance's tables are
+  // among these 3, and PostgreSQL itself says e2e_dead has them. The list is in that order throughout.
+  const deadOf = (db) => Number(psql(db, "select coalesce(max(n_dead_tup), 0) from pg_stat_user_tables where relname <> 'e2e_dead'"));
+  const ownDead = Number(psql(BLOAT_DB, "select n_dead_tup from pg_stat_user_tables where relname = 'e2e_dead'"));
+  const othersDead = Math.max(deadOf("postgres"), deadOf(BLOAT_DB), deadOf(LOCK_DB));
+  const shownDead = await wide.locator('table[aria-label="Tables"] tbody tr td:nth-child(2)')
+    .evaluateAll((cells) => cells.map((c) => Number(c.innerText.replace(/[^0-9]/g, "") || "0")));
+  check(ownDead > othersDead && shownDead.every((v, n) => n === 0 || v <= shownDead[n - 1]),
+    `PostgreSQL agrees: e2e_dead has the most dead tuples (${ownDead}; any other table of the collected databases ≤ ${othersDead}), and the ${shownDead.length} rows go down from ${shownDead[0]}`);
+  const when = await wide.getByTestId("collected").innerText();
+  check((await wide.locator(".range-picker").count()) === 0 && /^latest collection, \d+ (s|min) ago$/.test(when),
+    `the tables view offers no time range (it shows the latest collection: "${when}")`);
   await wide.locator('table[aria-label="Tables"] th[data-sort="size"] button').click();
   await wide.waitForFunction(() => window.location.hash.includes("sort=size"));
   await wide.getByRole("button", { name: "Most dead tuples" }).click();
@@ -444,10 +468,6 @@ try {
 
   await bothWidths("replication", viewUrl("replication"), viewReady(".replication-view"));
   await bothWidths("host", viewUrl("host"), viewReady(".host-view"));
-  // Without pg_stat_statements, the view says how to enable it.
-  await bothWidths("statements-empty", viewUrl("statements"), async (p) => { await p.getByTestId("no-statements").waitFor({ timeout: 30000 }); });
-  check((await wide.getByTestId("no-statements").innerText()).includes("CREATE EXTENSION pg_stat_statements"),
-    "without pg_stat_statements the statements view says to CREATE EXTENSION pg_stat_statements (and preload it)");
 
   if (statementsInstance) {
     const stmtUrl = (extra = "") => `${BASE}/#/instances/${statementsInstance.id}?tab=statements&range=15m${extra}`;
@@ -485,6 +505,26 @@ try {
       await p.locator('.statement-history[data-ready="1"] section.chart[aria-label="Calls"]').waitFor();
       await p.waitForFunction(() => Number(document.querySelector('section.chart[aria-label="Calls"]')?.dataset.points ?? 0) > 0);
     });
+  }
+  // Without pg_stat_statements, the view says how to enable it; and local-pg shows none of the
+  // statements of statements-pg, though a collector bound to both reports them (its last_instance
+  // flips between the two servers).
+  if (statementsInstance) {
+    const both = (await call("GET", "/collectors", token)).find((c) => c.name === "e2e statements agent");
+    const itsOwn = await until("the two-server collector reported no pg_sleep statement", 60, async () => {
+      const listed = await call("GET", `/collectors/${both.id}/queries/top?by=mean_time&limit=20`, token);
+      return listed.some((q) => /pg_sleep/.test(q.query ?? "")) ? listed : null;
+    });
+    check(both.instance_ids.includes(managed.id) && itsOwn.length > 0,
+      `a collector bound to ${INSTANCE} and ${STATEMENTS_INSTANCE} reports ${itsOwn.length} statements (the pg_sleep one among them), all ${STATEMENTS_INSTANCE}'s`);
+  }
+  await bothWidths("statements-empty", viewUrl("statements"), async (p) => { await p.getByTestId("no-statements").waitFor({ timeout: 30000 }); });
+  check((await wide.getByTestId("no-statements").innerText()).includes("CREATE EXTENSION pg_stat_statements"),
+    "without pg_stat_statements the statements view says to CREATE EXTENSION pg_stat_statements (and preload it)");
+  if (statementsInstance) {
+    const local = await wide.locator("main").innerText();
+    check(!/pg_sleep|pg_attribute/.test(local) && (await wide.locator("table.statements").count()) === 0,
+      `the Statements tab of ${INSTANCE} lists none of ${STATEMENTS_INSTANCE}'s statements (no pg_sleep, no table of statements)`);
   }
   clearInterval(workload);
   statementsAgent?.kill("SIGTERM");
