@@ -69,6 +69,9 @@ function MetricChart({ def, i, range, setRange, query, mode, setMode, picked, se
   const view = viewKey([def.key, mode, pick.join(","), i.name], range);
   const [state, setState] = useState<ChartState<Loaded>>(() => fresh(view));
   const { drawn, error } = shownFor(state, view);
+  // The picker lists every database of the last answer, also while a new pick loads (its list
+  // would shrink to the picked ones and jump back under the pointer).
+  const [groups, setGroups] = useState<Group[]>([]);
   useEffect(() => {
     const load = async (): Promise<Loaded> => {
       const { from, to } = intervalOf(range);
@@ -87,7 +90,10 @@ function MetricChart({ def, i, range, setRange, query, mode, setMode, picked, se
     // One request at a time; a stopped chain's late answer is dropped (see reloadChain).
     return reloadChain(
       load,
-      (o) => setState((s) => afterLoad(s, view, o.ok ? o : { ok: false, error: message(o.error) })),
+      (o) => {
+        setState((s) => afterLoad(s, view, o.ok ? o : { ok: false, error: message(o.error) }));
+        if (o.ok) setGroups(o.value.groups);
+      },
       range.key === "custom" ? null : RELOAD_MS,
       RETRY_MS,
     );
@@ -117,7 +123,7 @@ function MetricChart({ def, i, range, setRange, query, mode, setMode, picked, se
           <select aria-label={`${def.title}: lines`} value={mode} onChange={(e) => setMode(e.target.value as Mode)}>
             {modes.map(([m, name]) => <option key={m} value={m}>{name}</option>)}
           </select>
-          {mode === "pick" && <Picker groups={drawn?.groups ?? []} valueOf={def.ratio ? undefined : (v) => formatValue(v === null ? null : v * (def.scale ?? 1), def.unit)} picked={picked} setPicked={setPicked} />}
+          {mode === "pick" && <Picker groups={drawn?.groups ?? groups} valueOf={def.ratio ? undefined : (v) => formatValue(v === null ? null : v * (def.scale ?? 1), def.unit)} picked={picked} setPicked={setPicked} />}
         </>
       )}
       action={source && may("createRule") && (
