@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { axisLabel, formatTicks, formatValue, tickSteps, yRange, type Unit } from "../lib/units";
@@ -64,14 +64,16 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
     const el = box.current;
     if (!el || !lines || lines.length === 0) return;
     const { lo, hi } = scale;
+    // The others line is drawn first, under the named ones (uPlot draws in series order).
+    const order = [...lines.keys()].sort((a, b) => Number(lines[b].others !== undefined) - Number(lines[a].others !== undefined));
     const plot = new uPlot(
       {
         width: el.clientWidth || 400,
         height: HEIGHT,
         series: [
           {},
-          ...lines.map((l, i) => ({
-            label: l.label, stroke: colour[i], width: l.others !== undefined ? 1.25 : 1.5,
+          ...order.map((i) => lines[i]).map((l, k) => ({
+            label: l.label, stroke: colour[order[k]], width: l.others !== undefined ? 1.25 : 1.5,
             dash: l.others !== undefined ? [5, 4] : undefined, spanGaps: true,
           })),
         ],
@@ -105,7 +107,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
           ],
         },
       },
-      data as uPlot.AlignedData,
+      [data[0], ...order.map((i) => data[i + 1])] as uPlot.AlignedData,
       el,
     );
     const seen = new ResizeObserver(() => plot.setSize({ width: el.clientWidth || 400, height: HEIGHT }));
@@ -120,6 +122,13 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
   const points = shown.reduce((n, l) => n + l.points.length, 0);
   const longest = shown.reduce((n, l) => Math.max(n, l.points.length), 0);
   const hovered = at !== null && at < data[0].length ? at : null;
+  // While a new view loads (or fails, or has no data) the legend keeps the height it had with
+  // lines, so the page below does not move up and back.
+  const legend = useRef<HTMLUListElement>(null);
+  const legendHeight = useRef(0);
+  useLayoutEffect(() => {
+    if (shown.length > 0 && legend.current) legendHeight.current = legend.current.getBoundingClientRect().height;
+  });
   return (
     <section
       className="card chart"
@@ -155,7 +164,7 @@ export function Chart({ title, unit, lines, from, to, action, controls, onZoom, 
           {shown.length > 0 && onZoom && <span className="muted"> · drag across the chart to zoom</span>}
         </p>
       )}
-      <ul className="chart-legend">
+      <ul className="chart-legend" ref={legend} style={shown.length === 0 && legendHeight.current > 0 ? { minHeight: legendHeight.current } : undefined}>
         {shown.map((l, i) => {
           const v = hovered !== null ? data[i + 1][hovered] : lastValue(l);
           const link = href?.(l);

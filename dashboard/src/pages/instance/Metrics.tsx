@@ -7,7 +7,7 @@ import type { Group, GroupedAnswer } from "../../components/chartData";
 import { reloadChain } from "../../lib/reloadChain";
 import type { TimeRange } from "../../lib/timeRange";
 import { formatValue } from "../../lib/units";
-import { CHART_SOURCES, prefillFromChart, ruleQuery, sourceInView } from "../chartAlert";
+import { CHART_SOURCES, hashQuery, prefillFromChart, ruleQuery, sourceInView } from "../chartAlert";
 import { afterLoad, fresh, shownFor, viewKey, type ChartState } from "../chartState";
 import {
   CHARTS, loadChart, modeOf, modesOf, pickedOf, pickerEntries, seriesParams, tablesLink, withMode, withPicked,
@@ -23,6 +23,9 @@ const RETRY_MS = 15000;
 /** The Metrics tab: the instance's charts over the page's range. */
 export function Metrics({ i, range, setRange, query, setQuery }: ViewProps) {
   const picked = pickedOf(query);
+  // Changes start from the URL as it is now, not as this render saw it: two quick changes (two
+  // ticks, two charts' lines) both stay.
+  const now = () => new URLSearchParams(hashQuery(window.location.hash));
   return (
     <div className="charts">
       {CHARTS.map((def) => (
@@ -34,9 +37,12 @@ export function Metrics({ i, range, setRange, query, setQuery }: ViewProps) {
           setRange={setRange}
           query={query}
           mode={modeOf(query, def)}
-          setMode={(m) => setQuery(withMode(query, def, m))}
+          setMode={(m) => setQuery(withMode(now(), def, m))}
           picked={picked}
-          setPicked={(dbs) => setQuery(withPicked(query, dbs))}
+          setPicked={(change) => {
+            const q = now();
+            setQuery(withPicked(q, change(pickedOf(q))));
+          }}
         />
       ))}
     </div>
@@ -61,7 +67,7 @@ function MetricChart({ def, i, range, setRange, query, mode, setMode, picked, se
   mode: Mode;
   setMode: (m: Mode) => void;
   picked: string[];
-  setPicked: (dbs: string[]) => void;
+  setPicked: (change: (picked: string[]) => string[]) => void;
 }) {
   const modes = modesOf(def);
   const pick = mode === "pick" ? picked : [];
@@ -148,10 +154,10 @@ function Picker({ groups, valueOf, picked, setPicked }: {
   /** A group's latest value as the chart shows it (none for ratios: groups rank by the numerator). */
   valueOf?: (v: number | null) => string;
   picked: string[];
-  setPicked: (dbs: string[]) => void;
+  setPicked: (change: (picked: string[]) => string[]) => void;
 }) {
   const entries = pickerEntries(groups, picked);
-  const toggle = (name: string, on: boolean) => setPicked(on ? [...picked, name] : picked.filter((p) => p !== name));
+  const toggle = (name: string, on: boolean) => setPicked((now) => (on ? [...now, name] : now.filter((p) => p !== name)));
   return (
     <details className="chart-picker">
       <summary>{picked.length === 0 ? "Pick databases" : `${picked.length} picked`}</summary>
@@ -164,7 +170,7 @@ function Picker({ groups, valueOf, picked, setPicked }: {
             {valueOf && <span className="muted">{valueOf(e.last)}</span>}
           </label>
         ))}
-        {picked.length > 0 && <button className="secondary small" onClick={() => setPicked([])}>Clear</button>}
+        {picked.length > 0 && <button className="secondary small" onClick={() => setPicked(() => [])}>Clear</button>}
       </div>
     </details>
   );
