@@ -49,6 +49,9 @@ describe("the total view", () => {
 
     const cp = api((q) => ({ series: [{ labels: {}, points: [[1000, q.metric.includes("timed") ? 0.5 : 0.25]] }] }));
     const d = await loadChart(chart("checkpoints"), "total", [], cp.series);
+    // One series per collector: two collectors of one server must not double the rate.
+    expect(cp.asked.map((q) => q.agg)).toEqual(["max", "max"]);
+    expect(queryOf(chart("wal"), chart("wal").parts[0], "total", [])).toMatchObject({ metric: "pg_wal_lsn_bytes", agg: "max" });
     expect(d.lines).toEqual([{ label: "timed", points: [[1000, 30]] }, { label: "requested", points: [[1000, 15]] }]);
   });
 });

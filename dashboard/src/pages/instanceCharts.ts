@@ -60,6 +60,11 @@ export interface ChartDef {
 }
 
 const rate = (metric: string, name = "all databases"): Part => ({ metric, fn: "rate", agg: "sum", name });
+/**
+ * An instance-wide counter's rate: one series per collector, so two collectors of one server
+ * would double a sum; the larger of them is the server's.
+ */
+const serverRate = (metric: string, name: string): Part => ({ metric, fn: "rate", agg: "max", name });
 
 /** The charts in the page's order. */
 export const CHARTS: ChartDef[] = [
@@ -81,7 +86,7 @@ export const CHARTS: ChartDef[] = [
   },
   {
     key: "wal", title: "WAL rate", unit: "bytes/s",
-    parts: [{ metric: "pg_wal_lsn_bytes", fn: "rate", agg: "sum", name: "WAL written" }],
+    parts: [serverRate("pg_wal_lsn_bytes", "WAL written")],
   },
   {
     // By client address, not application_name: standbys that set none all report "walreceiver"
@@ -93,7 +98,7 @@ export const CHARTS: ChartDef[] = [
   },
   {
     key: "checkpoints", title: "Checkpoints", unit: "/min", scale: 60,
-    parts: [rate("pg_checkpoints_timed_total", "timed"), rate("pg_checkpoints_requested_total", "requested")],
+    parts: [serverRate("pg_checkpoints_timed_total", "timed"), serverRate("pg_checkpoints_requested_total", "requested")],
   },
   {
     key: "temp", title: "Temp files written", unit: "bytes/s", by: "database", things: "databases",
