@@ -2,6 +2,7 @@
 // The last answer stays on screen while the next one loads, so nothing jumps.
 import { useEffect, useRef, useState } from "react";
 import { message } from "../../api/errors";
+import { reloadChain } from "../../lib/reloadChain";
 import { RANGES, type TimeRange } from "../../lib/timeRange";
 
 /** The window to read now: a moving range ends now (it moved since the URL was read), a fixed one stays. */
@@ -22,19 +23,23 @@ export function useView<T>(load: () => Promise<T>, deps: unknown[], everyMs = 15
   const [error, setError] = useState<string | null>(null);
   const loader = useRef(load);
   loader.current = load;
-  useEffect(() => {
-    let live = true;
-    const run = () =>
-      loader.current()
-        .then((d) => live && (setData(d), setError(null)))
-        .catch((e: unknown) => live && setError(message(e)));
-    run();
-    const t = everyMs > 0 ? window.setInterval(run, everyMs) : undefined;
-    return () => {
-      live = false;
-      window.clearInterval(t);
-    };
+  useEffect(
+    () =>
+      // One request at a time, the next `everyMs` after an answer; an answer for superseded
+      // `deps` is dropped (see reloadChain). A failure is retried after the same wait.
+      reloadChain(
+        () => loader.current(),
+        (o) => {
+          if (o.ok) {
+            setData(o.value);
+            setError(null);
+          } else setError(message(o.error));
+        },
+        everyMs > 0 ? everyMs : null,
+        everyMs > 0 ? everyMs : 15000,
+      ),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, everyMs]);
+    [...deps, everyMs],
+  );
   return { data, error };
 }
