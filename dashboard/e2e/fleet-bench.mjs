@@ -5,6 +5,7 @@
 //
 //   PGA_E2E_BASE=http://127.0.0.1:4000 PGA_E2E_ADMIN=admin PGA_E2E_ADMIN_PASSWORD=… \
 //     [PGA_E2E_BROWSER=/usr/bin/chromium] [RUNS=10] node dashboard/e2e/fleet-bench.mjs
+import { appendFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.PGA_E2E_BASE;
@@ -39,6 +40,10 @@ function probe() {
     const th = document.querySelector('th[data-sort="tps"]');
     if (bench.ready === null) {
       bench.ready = performance.now();
+      // Where the time went: each resource's start and end, and the document's, on this clock.
+      const nav = performance.getEntriesByType("navigation")[0];
+      bench.timeline = [["document", 0, Math.round(nav?.responseEnd ?? 0)], ["domContentLoaded", 0, Math.round(nav?.domContentLoadedEventEnd ?? 0)],
+        ...performance.getEntriesByType("resource").map((e) => [new URL(e.name).pathname, Math.round(e.startTime), Math.round(e.responseEnd)])];
       bench.rows = Number(box.getAttribute("data-fleet-ready"));
       if (!th) {
         bench.sorted = bench.ready; // nothing to sort: no instance
@@ -79,6 +84,8 @@ try {
     await page.waitForFunction(() => !!window.__fleetBench && window.__fleetBench.sorted !== null, null, { timeout: 60000, polling: 50 });
     const b = await page.evaluate(() => window.__fleetBench);
     ready.push(b.ready);
+    // TIMELINE=<file>: each run's timeline, a JSON line each, for finding where the time goes.
+    if (process.env.TIMELINE) appendFileSync(process.env.TIMELINE, `${JSON.stringify({ run, ready: Math.round(b.ready), timeline: b.timeline })}\n`);
     interactive.push(b.sorted);
     rows = b.rows;
     await context.close();
