@@ -4,6 +4,7 @@ import { message } from "./api/errors";
 import { closeLive } from "./api/live";
 import { useHash } from "./hooks/useHash";
 import { PAGES } from "./pages";
+import { prefetchFleet } from "./pages/Fleet";
 import { isCurrent, navigation, route } from "./router";
 
 function Login() {
@@ -50,7 +51,14 @@ export function App() {
   const hash = useHash();
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
   useEffect(() => {
-    resume().finally(() => setResuming(false));
+    resume()
+      .then((ok) => {
+        // The home page's data while React draws the page (see prefetchFleet).
+        if (ok && route(PAGES, window.location.hash.slice(1), currentUser()?.role ?? "viewer").page === PAGES[0]) {
+          prefetchFleet();
+        }
+      })
+      .finally(() => setResuming(false));
   }, []);
   const user = currentUser();
   if (resuming) return <p className="loading" role="status">Loading…</p>;
