@@ -1,10 +1,10 @@
-import { useEffect, useState } from "react";
+import { Suspense, useEffect, useState } from "react";
 import { currentUser, login, logout, onSessionChange, resume } from "./api/client";
 import { message } from "./api/errors";
+import { PageBoundary } from "./components/PageBoundary";
 import { closeLive } from "./api/live";
 import { useHash } from "./hooks/useHash";
 import { PAGES } from "./pages";
-import { prefetchFleet } from "./pages/Fleet";
 import { isCurrent, navigation, route } from "./router";
 
 function Login() {
@@ -51,14 +51,8 @@ export function App() {
   const hash = useHash();
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
   useEffect(() => {
-    resume()
-      .then((ok) => {
-        // The home page's data while React draws the page (see prefetchFleet).
-        if (ok && route(PAGES, window.location.hash.slice(1), currentUser()?.role ?? "viewer").page === PAGES[0]) {
-          prefetchFleet();
-        }
-      })
-      .finally(() => setResuming(false));
+    // Started by main.tsx before this module had loaded; the same answer here.
+    resume().finally(() => setResuming(false));
   }, []);
   const user = currentUser();
   if (resuming) return <p className="loading" role="status">Loading…</p>;
@@ -85,7 +79,14 @@ export function App() {
           <button className="link" onClick={() => logout()}>Sign out</button>
         </span>
       </header>
-      <main><Page params={params} /></main>
+      <main>
+        {/* Pages other than the overview load on first use (pages/index.ts); a failure stays in its page. */}
+        <PageBoundary at={path.split("?")[0]}>
+          <Suspense fallback={<p className="loading" role="status">Loading…</p>}>
+            <Page params={params} />
+          </Suspense>
+        </PageBoundary>
+      </main>
     </div>
   );
 }

@@ -3,7 +3,8 @@ import { ApiError, errorOf } from "./errors";
 import { ACTIONS, allows, type Action } from "./roles";
 import type { Role, SessionUser, TokenPair } from "./types";
 
-interface Session { access: string; refresh: string; user: SessionUser }
+/** `expires`: when the access token stops being accepted, in ms since the epoch. */
+interface Session { access: string; refresh: string; user: SessionUser; expires: number }
 
 let session: Session | null = null;
 const KEY = "pga.session";
@@ -11,7 +12,7 @@ const listeners = new Set<() => void>();
 
 function save(s: Session | null) {
   session = s;
-  if (s) sessionStorage.setItem(KEY, JSON.stringify({ refresh: s.refresh, user: s.user }));
+  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
   else sessionStorage.removeItem(KEY);
   listeners.forEach((l) => l());
 }
@@ -46,15 +47,18 @@ export async function login(username: string, password: string): Promise<void> {
     body: JSON.stringify({ username, password }),
   });
   if (!res.ok) throw await errorOf(res);
-  const t: TokenPair = await res.json();
-  save({ access: t.access_token, refresh: t.refresh_token, user: t.user });
+  save(sessionOf(await res.json()));
+}
+
+function sessionOf(t: TokenPair): Session {
+  return { access: t.access_token, refresh: t.refresh_token, user: t.user, expires: Date.now() + t.expires_in * 1000 };
 }
 
 let refreshing: Promise<boolean> | null = null;
 
 async function refresh(): Promise<boolean> {
-  const stored = session?.refresh ?? JSON.parse(sessionStorage.getItem(KEY) ?? "null")?.refresh;
-  if (!stored) return false;
+  const stored = session?.refresh ?? kept()?.refresh;
+  if (typeof stored !== "string") return false;
   refreshing ??= (async () => {
     try {
       const res = await fetch("/api/v1/auth/refresh", {
@@ -66,8 +70,7 @@ async function refresh(): Promise<boolean> {
         save(null);
         return false;
       }
-      const t: TokenPair = await res.json();
-      save({ access: t.access_token, refresh: t.refresh_token, user: t.user });
+      save(sessionOf(await res.json()));
       return true;
     } catch {
       return false;
@@ -78,9 +81,48 @@ async function refresh(): Promise<boolean> {
   return refreshing;
 }
 
-/** Restores a session after a reload (the refresh token lives in this tab's sessionStorage). */
-export async function resume(): Promise<boolean> {
-  return refresh();
+let resumed: Promise<boolean> | null = null;
+
+/** An access token this close to its end is not reused after a reload but refreshed. */
+const REUSE_MARGIN_MS = 60_000;
+
+/**
+ * Restores a session after a reload, once per page load: main.tsx starts it before React has
+ * loaded, and the app waits on the same answer (a second refresh would only rotate the token
+ * again). The tokens live in this tab's sessionStorage; an access token with more than a minute
+ * left is used as it is, so a reload's first request does not wait for a refresh (the refresh
+ * token beside it is the stronger secret; the server checks the user on every request either
+ * way). Otherwise, and on a 401, the refresh token gets a new pair.
+ */
+export function resume(): Promise<boolean> {
+  resumed ??= (() => {
+    const stored = storedSession();
+    if (stored && stored.expires - Date.now() > REUSE_MARGIN_MS) {
+      save(stored);
+      return Promise.resolve(true);
+    }
+    return refresh();
+  })();
+  return resumed;
+}
+
+/** The session this tab kept, if it is whole (one from an older dashboard has no access token). */
+function storedSession(): Session | null {
+  const s = kept();
+  if (s && typeof s.access === "string" && typeof s.refresh === "string" && typeof s.expires === "number" && s.user) {
+    return s as Session;
+  }
+  return null;
+}
+
+/** What this tab keeps under KEY, or null when it is nothing readable. */
+function kept(): Partial<Session> | null {
+  try {
+    const s: unknown = JSON.parse(sessionStorage.getItem(KEY) ?? "null");
+    return s !== null && typeof s === "object" ? (s as Partial<Session>) : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function logout(): Promise<void> {

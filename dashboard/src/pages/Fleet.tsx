@@ -3,13 +3,13 @@
 // instances by rendering only the rows in view (rows have one fixed height; spacer rows stand in
 // for the others) and drawing sparklines as plain SVG.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { get } from "../api/client";
 import type { FleetAnswer, FleetInstance } from "../api/history";
 import { AlertBadge, ErrorNote, Loading, StatusBadge } from "../components/ui";
 import { usePolled } from "../hooks/usePolled";
 import { useTick } from "../hooks/useTick";
 import { ago, bytes, num, percent, statusText, value } from "../lib/format";
 import { hashQuery } from "./chartAlert";
+import { loadFleet } from "./fleetLoad";
 import { queryOfView, rowsOf, sparkSegments, STATUSES, tagsOf, toggleSort, viewOf, windowOf, type FleetView, type SortKey } from "./fleet";
 
 const ROW = 44;
@@ -154,33 +154,6 @@ export function Fleet({ data, error }: { data: FleetAnswer | null; error: string
       )}
     </section>
   );
-}
-
-/** A GET /fleet started before the overview has rendered, for its first load to take, and when. */
-let early: Promise<FleetAnswer> | null = null;
-let earlyAt = 0;
-
-/** How long an early answer may wait for the overview to take it before it counts as stale. */
-const EARLY_MS = 5000;
-
-/**
- * Starts the overview's one request as soon as a session is restored, before React has drawn
- * the page around it (about 60 ms on a slow machine): the overview is the home page.
- */
-export function prefetchFleet(): void {
-  if (early === null) {
-    early = get<FleetAnswer>("/fleet");
-    earlyAt = Date.now();
-  }
-  // A failed early request is the first load's to report; nothing else waits on it.
-  early.catch(() => undefined);
-}
-
-/** The early request if one is waiting (once), else a new one. */
-function loadFleet(): Promise<FleetAnswer> {
-  const p = early !== null && Date.now() - earlyAt < EARLY_MS ? early : null;
-  early = null;
-  return p ?? get<FleetAnswer>("/fleet");
 }
 
 /** GET /fleet, every 15 s and on live changes of instances and alerts (at most one load a 3 s). */

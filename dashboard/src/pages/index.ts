@@ -1,20 +1,29 @@
 // Every page of the dashboard, in the navigation's order (the first is the home page). The
-// router and the navigation are both built from this list.
-import type { Page } from "../router";
-import { Account } from "./Account";
-import { AlertDetail } from "./AlertDetail";
-import { Alerts } from "./Alerts";
-import { Audit } from "./Audit";
-import { CollectorDetail } from "./CollectorDetail";
-import { Collectors } from "./Collectors";
-import { InstanceDetail } from "./InstanceDetail";
-import { Instances } from "./Instances";
-import { Notifications } from "./Notifications";
+// router and the navigation are both built from this list. The overview is in the app's own
+// script; every other page is a script of its own, loaded the first time it is shown (App.tsx's
+// Suspense says "Loading…" meanwhile), so the home page does not wait for the charts' code.
+import { lazy, type ComponentType } from "react";
+import type { Page, PageProps } from "../router";
 import { Overview } from "./Overview";
-import { Rules } from "./Rules";
-import { Secrets } from "./Secrets";
-import { Silences } from "./Silences";
-import { Users } from "./Users";
+
+/** A page loaded on first use: `load` imports its module, `name` is its component's export. */
+function later<K extends string>(load: () => Promise<Record<K, ComponentType<PageProps>>>, name: K) {
+  return lazy(() => load().then((m) => ({ default: m[name] })));
+}
+
+const InstanceDetail = later(() => import("./InstanceDetail"), "InstanceDetail");
+const Instances = later(() => import("./Instances"), "Instances");
+const CollectorDetail = later(() => import("./CollectorDetail"), "CollectorDetail");
+const Collectors = later(() => import("./Collectors"), "Collectors");
+const AlertDetail = later(() => import("./AlertDetail"), "AlertDetail");
+const Alerts = later(() => import("./Alerts"), "Alerts");
+const Rules = later(() => import("./Rules"), "Rules");
+const Silences = later(() => import("./Silences"), "Silences");
+const Notifications = later(() => import("./Notifications"), "Notifications");
+const Secrets = later(() => import("./Secrets"), "Secrets");
+const Users = later(() => import("./Users"), "Users");
+const Audit = later(() => import("./Audit"), "Audit");
+const Account = later(() => import("./Account"), "Account");
 
 export const PAGES: readonly Page[] = [
   { path: "/", title: "Overview", role: "viewer", nav: true, component: Overview },
