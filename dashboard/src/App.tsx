@@ -1,5 +1,5 @@
 import { Suspense, useEffect, useState } from "react";
-import { currentUser, login, logout, onSessionChange, resume } from "./api/client";
+import { currentUser, login, logout, onSessionChange, resume, resumeSettled } from "./api/client";
 import { message } from "./api/errors";
 import { PageBoundary } from "./components/PageBoundary";
 import { closeLive } from "./api/live";
@@ -47,7 +47,8 @@ function Login() {
 
 export function App() {
   const [, setVersion] = useState(0);
-  const [resuming, setResuming] = useState(true);
+  // main.tsx started the restore before this module loaded; it has usually answered by now.
+  const [resuming, setResuming] = useState(() => !resumeSettled());
   const hash = useHash();
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
   useEffect(() => {

@@ -8,6 +8,7 @@ import { match } from "./router";
 import "./styles.css";
 
 void resume().then((ok) => {
+  performance.mark("pga:resumed");
   // Every role's home page is the overview; any other page loads its own data.
   if (ok && match("/", window.location.hash.slice(1)) !== null) prefetchFleet();
 });

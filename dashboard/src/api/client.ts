@@ -95,15 +95,27 @@ const REUSE_MARGIN_MS = 60_000;
  * way). Otherwise, and on a 401, the refresh token gets a new pair.
  */
 export function resume(): Promise<boolean> {
-  resumed ??= (() => {
-    const stored = storedSession();
-    if (stored && stored.expires - Date.now() > REUSE_MARGIN_MS) {
-      save(stored);
-      return Promise.resolve(true);
-    }
-    return refresh();
-  })();
+  if (resumed === null) {
+    resumed = restore();
+    void resumed.finally(() => (settled = true));
+  }
   return resumed;
+}
+
+let settled = false;
+
+/** Whether resume() has answered: the app then draws the page at once, not "Loading…" first. */
+export function resumeSettled(): boolean {
+  return settled;
+}
+
+function restore(): Promise<boolean> {
+  const stored = storedSession();
+  if (stored && stored.expires - Date.now() > REUSE_MARGIN_MS) {
+    save(stored);
+    return Promise.resolve(true);
+  }
+  return refresh();
 }
 
 /** The session this tab kept, if it is whole (one from an older dashboard has no access token). */

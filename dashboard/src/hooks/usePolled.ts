@@ -5,9 +5,12 @@ import { subscribe } from "../api/live";
 /**
  * Loads `load()` now, every `everyMs`, and on a live change of one of `kinds`; changes closer
  * than `gapMs` to the last load wait for the gap (a busy fleet sends many, one load answers all).
+ * An `initial` answer (one already at hand when the component mounts) is shown at once and
+ * counts as the first load.
  */
-export function usePolled<T>(load: () => Promise<T>, kinds: string[], everyMs: number, gapMs: number) {
-  const [data, setData] = useState<T | null>(null);
+export function usePolled<T>(load: () => Promise<T>, kinds: string[], everyMs: number, gapMs: number, initial: T | null = null) {
+  const [data, setData] = useState<T | null>(initial);
+  const first = useRef(initial !== null);
   const [error, setError] = useState<string | null>(null);
   const loader = useRef(load);
   loader.current = load;
@@ -26,7 +29,12 @@ export function usePolled<T>(load: () => Promise<T>, kinds: string[], everyMs: n
       if (pending !== undefined) return;
       pending = window.setTimeout(run, Math.max(0, last + gapMs - Date.now()));
     };
-    run();
+    if (first.current) {
+      first.current = false;
+      last = Date.now();
+    } else {
+      run();
+    }
     const timer = window.setInterval(run, everyMs);
     const unsubscribe = subscribe((c) => {
       if (c.kind === "resync" || kinds.includes(c.kind)) soon();

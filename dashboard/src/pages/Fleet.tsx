@@ -4,13 +4,14 @@
 // for the others) and drawing sparklines as plain SVG.
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { FleetAnswer, FleetInstance } from "../api/history";
+import { Sparkline } from "../components/Sparkline";
 import { AlertBadge, ErrorNote, Loading, StatusBadge } from "../components/ui";
 import { usePolled } from "../hooks/usePolled";
 import { useTick } from "../hooks/useTick";
 import { ago, bytes, num, percent, statusText, value } from "../lib/format";
 import { hashQuery } from "./chartAlert";
-import { loadFleet } from "./fleetLoad";
-import { queryOfView, rowsOf, sparkSegments, STATUSES, tagsOf, toggleSort, viewOf, windowOf, type FleetView, type SortKey } from "./fleet";
+import { loadFleet, takeEarlyAnswer } from "./fleetLoad";
+import { queryOfView, rowsOf, STATUSES, tagsOf, toggleSort, viewOf, windowOf, type FleetView, type SortKey } from "./fleet";
 
 const ROW = 44;
 /** The list box's height, at most: about 14 rows, then it scrolls. */
@@ -21,20 +22,6 @@ const COLUMNS: [SortKey, string][] = [
   ["connections", "Connections (1 h)"], ["cache_hit_ratio", "Cache hit"], ["replication_lag_s", "Repl. lag"],
   ["database_size_bytes", "Size"], ["firing", "Alerts"],
 ];
-
-function Spark({ values, label }: { values: (number | null)[]; label: string }) {
-  const segments = sparkSegments(values, 60, 16);
-  return (
-    <svg className="spark" width="60" height="18" viewBox="0 -1 60 18" role="img" aria-label={label}>
-      {segments.map((points, n) => {
-        // A lone minute between gaps is a dot, which a one-point polyline would not show.
-        if (points.includes(" ")) return <polyline key={n} points={points} />;
-        const [x, y] = points.split(",");
-        return <circle key={n} cx={x} cy={y} r="1.3" />;
-      })}
-    </svg>
-  );
-}
 
 function Row({ i }: { i: FleetInstance }) {
   const used = i.connections !== null && i.max_connections ? Math.min(1, i.connections / i.max_connections) : null;
@@ -47,14 +34,14 @@ function Row({ i }: { i: FleetInstance }) {
       <td title={i.last_error ?? undefined}><StatusBadge status={i.status} testId="fleet-status" /></td>
       <td className="muted" title={i.last_heartbeat ?? ""}>{ago(i.last_heartbeat)}</td>
       <td className="num">
-        <span className="n">{value(i.tps)}</span> <Spark values={i.spark_tps} label={`${i.name} transactions per second, last hour`} />
+        <span className="n">{value(i.tps)}</span> <Sparkline values={i.spark_tps} label={`${i.name} transactions per second, last hour`} />
       </td>
       <td className="num">
         <span className="n">{i.connections === null ? "–" : num(i.connections)}{i.max_connections ? ` / ${num(i.max_connections)}` : ""}</span>
         {used !== null && (
           <span className={`bar${used > 0.9 ? " high" : ""}`} title={percent(used)}><span style={{ width: `${used * 100}%` }} /></span>
         )}
-        <Spark values={i.spark_connections} label={`${i.name} connections, last hour`} />
+        <Sparkline values={i.spark_connections} label={`${i.name} connections, last hour`} />
       </td>
       <td className="num">{percent(i.cache_hit_ratio)}</td>
       <td className="num">{i.replication_lag_s === null ? "–" : `${value(i.replication_lag_s)} s`}</td>
@@ -86,7 +73,7 @@ function Table({ rows, view, setView }: { rows: FleetInstance[]; view: FleetView
     >
       <table aria-label="Fleet" aria-rowcount={rows.length + 1}>
         <colgroup>
-          {[16, 11, 10, 11, 17, 8, 7, 9, 11].map((w, n) => <col key={n} style={{ width: `${w}%` }} />)}
+          {[16, 10, 9, 13, 20, 8, 7, 9, 8].map((w, n) => <col key={n} style={{ width: `${w}%` }} />)}
         </colgroup>
         <thead>
           <tr>
@@ -158,5 +145,6 @@ export function Fleet({ data, error }: { data: FleetAnswer | null; error: string
 
 /** GET /fleet, every 15 s and on live changes of instances and alerts (at most one load a 3 s). */
 export function useFleet() {
-  return usePolled(loadFleet, ["managed_instance", "alert"], 15000, 3000);
+  const [initial] = useState(takeEarlyAnswer);
+  return usePolled(loadFleet, ["managed_instance", "alert"], 15000, 3000, initial);
 }

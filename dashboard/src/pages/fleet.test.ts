@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FleetInstance } from "../api/history";
-import { DEFAULT_VIEW, queryOfView, rowsOf, sparkSegments, tagsOf, toggleSort, viewOf, windowOf } from "./fleet";
+import { DEFAULT_VIEW, queryOfView, rowsOf, sparkPaths, sparkSegments, tagsOf, toggleSort, viewOf, windowOf } from "./fleet";
 
 const instance = (name: string, more: Partial<FleetInstance> = {}): FleetInstance => ({
   id: name, name, tags: [], status: "connected", last_error: null, last_heartbeat: null, last_sample_at: null,
@@ -18,6 +18,15 @@ const names = (rows: FleetInstance[]) => rows.map((i) => i.name);
 describe("rowsOf", () => {
   it("sorts by name by default", () => {
     expect(names(rowsOf(fleet, DEFAULT_VIEW))).toEqual(["db-a", "db-b", "db-c"]);
+  });
+
+  it("sorts names as a person reads them: numbers by value, case aside, and ties on any column by name", () => {
+    const many = ["db-10", "DB-3", "db-2", "db-1"].map((n) => instance(n, { tps: 5 }));
+    expect(names(rowsOf(many, DEFAULT_VIEW))).toEqual(["db-1", "db-2", "DB-3", "db-10"]);
+    expect(names(rowsOf(many, { ...DEFAULT_VIEW, dir: "desc" }))).toEqual(["db-10", "DB-3", "db-2", "db-1"]);
+    // Equal values (here every rate, as every status in a healthy fleet): by name, whichever way.
+    expect(names(rowsOf(many, { ...DEFAULT_VIEW, sort: "tps", dir: "desc" }))).toEqual(["db-1", "db-2", "DB-3", "db-10"]);
+    expect(names(rowsOf(many, { ...DEFAULT_VIEW, sort: "status" }))).toEqual(["db-1", "db-2", "DB-3", "db-10"]);
   });
 
   it("sorts by a number either way, with no value last both times", () => {
@@ -80,5 +89,15 @@ describe("sparkSegments", () => {
   it("leaves a gap where a value is missing, and draws nothing without values", () => {
     expect(sparkSegments([1, null, 1, 1], 30, 10)).toEqual(["0.0,0.0", "20.0,0.0 30.0,0.0"]);
     expect(sparkSegments([null, null], 30, 10)).toEqual([]);
+  });
+});
+
+describe("sparkPaths", () => {
+  it("draws runs as lines and lone values as dots, two paths however many gaps", () => {
+    // 0..3 over 30 px: x = 0, 10, 20, 30; heights from 0 (bottom, y 16) to 3 (top, y 0).
+    expect(sparkPaths([3, null, 0, 3], 30, 16)).toEqual({ lines: "M20.0,16.0L30.0,0.0", dots: "M0.0,0.0h0" });
+    expect(sparkPaths([1, null, 1, null, 1], 40, 16).dots.match(/M/g)).toHaveLength(3);
+    expect(sparkPaths([1, null, 1, null, 1], 40, 16).lines).toBe("");
+    expect(sparkPaths([null, null], 60, 16)).toEqual({ lines: "", dots: "" });
   });
 });

@@ -49,7 +49,7 @@ const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 } as const;
 /** A row's value for a column; none sorts last either way. */
 function key(i: FleetInstance, k: SortKey): number | string | null {
   switch (k) {
-    case "name": return i.name.toLowerCase();
+    case "name": return i.name;
     case "status": return i.status;
     case "last_heartbeat": return i.last_heartbeat ? new Date(i.last_heartbeat).getTime() : null;
     // The worst severity first, then how many.
@@ -57,6 +57,13 @@ function key(i: FleetInstance, k: SortKey): number | string | null {
     default: return i[k];
   }
 }
+
+/**
+ * Names in the order a person expects (`db-2` before `db-10`, case aside). One collator for every
+ * comparison: `localeCompare` builds one per call, which made sorting a fleet of 1,000 with
+ * equal values (every instance "connected") take ~100 ms.
+ */
+const byName = new Intl.Collator(undefined, { numeric: true }).compare;
 
 /** The instances the view shows, in its order (ties by name). */
 export function rowsOf(list: readonly FleetInstance[], v: FleetView): FleetInstance[] {
@@ -66,9 +73,9 @@ export function rowsOf(list: readonly FleetInstance[], v: FleetView): FleetInsta
   const sign = v.dir === "asc" ? 1 : -1;
   const decorated = rows.map((i) => [key(i, v.sort), i] as const);
   decorated.sort(([a, i], [b, j]) => {
-    if (a === null || b === null) return a === b ? i.name.localeCompare(j.name) : a === null ? 1 : -1;
-    const c = a < b ? -1 : a > b ? 1 : 0;
-    return c !== 0 ? c * sign : i.name.localeCompare(j.name);
+    if (a === null || b === null) return a === b ? byName(i.name, j.name) : a === null ? 1 : -1;
+    const c = typeof a === "string" && typeof b === "string" ? byName(a, b) : a < b ? -1 : a > b ? 1 : 0;
+    return c !== 0 ? c * sign : byName(i.name, j.name);
   });
   return decorated.map(([, i]) => i);
 }
@@ -104,4 +111,20 @@ export function sparkSegments(values: readonly (number | null)[], width: number,
   });
   if (points.length) segments.push(points.join(" "));
   return segments;
+}
+
+/**
+ * The same as two SVG path data: the runs of values as lines, and the lone values between gaps
+ * as dots (zero-length subpaths, drawn round). A sparkline is then two elements however gappy it
+ * is: with an element per run, re-sorting the overview mounted ~1,000 of them.
+ */
+export function sparkPaths(values: readonly (number | null)[], width: number, height: number): { lines: string; dots: string } {
+  let lines = "";
+  let dots = "";
+  for (const segment of sparkSegments(values, width, height)) {
+    const points = segment.split(" ");
+    if (points.length > 1) lines += `M${points[0]}L${points.slice(1).join(" ")}`;
+    else dots += `M${points[0]}h0`;
+  }
+  return { lines, dots };
 }

@@ -8,6 +8,8 @@ import type { FleetAnswer } from "../api/history";
 /** A GET /fleet started before the overview has rendered, for its first load to take, and when. */
 let early: Promise<FleetAnswer> | null = null;
 let earlyAt = 0;
+/** Its answer, once it has come (and until a load takes it). */
+let earlyAnswer: FleetAnswer | null = null;
 
 /** How long an early answer may wait for the overview to take it before it counts as stale. */
 const EARLY_MS = 5000;
@@ -15,7 +17,11 @@ const EARLY_MS = 5000;
 /** Starts the overview's request now, for its first load to take (once, within 5 s). */
 export function prefetchFleet(): void {
   if (early === null) {
-    early = get<FleetAnswer>("/fleet");
+    early = get<FleetAnswer>("/fleet").then((a) => {
+      performance.mark("pga:fleet-parsed");
+      if (early !== null) earlyAnswer = a;
+      return a;
+    });
     earlyAt = Date.now();
   }
   // A failed early request is the first load's to report; nothing else waits on it.
@@ -26,5 +32,20 @@ export function prefetchFleet(): void {
 export function loadFleet(): Promise<FleetAnswer> {
   const p = early !== null && Date.now() - earlyAt < EARLY_MS ? early : null;
   early = null;
+  earlyAnswer = null;
   return p ?? get<FleetAnswer>("/fleet");
+}
+
+/**
+ * The early answer if it has already come (once, within 5 s of its request), for the overview's
+ * first render to show without waiting a turn for the promise: else null, and the first load
+ * takes the request as it is.
+ */
+export function takeEarlyAnswer(): FleetAnswer | null {
+  const a = earlyAnswer !== null && Date.now() - earlyAt < EARLY_MS ? earlyAnswer : null;
+  if (a !== null) {
+    early = null;
+    earlyAnswer = null;
+  }
+  return a;
 }
