@@ -218,6 +218,19 @@ pub(crate) async fn overview(args: &Args) -> anyhow::Result<()> {
         )
     );
 
+    // BENCH_HOLD_S=<s>: keep the server and its fleet up that long before the browser part,
+    // to run `dashboard/e2e/fleet-bench.mjs` (or a browser) against it by hand while changing
+    // the dashboard (`npm run build`; the server reads dist/ at each request).
+    if let Some(hold) = std::env::var("BENCH_HOLD_S")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        println!(
+            "holding for {hold} s: PGA_E2E_BASE={} PGA_E2E_ADMIN=bench PGA_E2E_ADMIN_PASSWORD='bench password 1'",
+            base.trim_end_matches("/api/v1")
+        );
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+    }
     if args.browser {
         let root = base.trim_end_matches("/api/v1");
         let out = tokio::process::Command::new("node")

@@ -12,7 +12,7 @@
 //
 //   PGA_E2E_BASE=http://127.0.0.1:4000 PGA_E2E_ADMIN=admin PGA_E2E_ADMIN_PASSWORD=… \
 //     [PGA_E2E_BROWSER=/usr/bin/chromium] [RUNS=10] node dashboard/e2e/fleet-bench.mjs
-import { appendFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.PGA_E2E_BASE;
@@ -50,7 +50,8 @@ function probe() {
       // Where the time went: each resource's start and end, and the document's, on this clock.
       const nav = performance.getEntriesByType("navigation")[0];
       bench.timeline = [["document", 0, Math.round(nav?.responseEnd ?? 0)], ["domContentLoaded", 0, Math.round(nav?.domContentLoadedEventEnd ?? 0)],
-        ...performance.getEntriesByType("resource").map((e) => [new URL(e.name).pathname, Math.round(e.startTime), Math.round(e.responseEnd)])];
+        ...performance.getEntriesByType("resource").map((e) => [new URL(e.name).pathname, Math.round(e.startTime), Math.round(e.responseEnd)]),
+        ...performance.getEntriesByType("mark").map((e) => [e.name, Math.round(e.startTime), Math.round(e.startTime)])];
       bench.rows = Number(box.getAttribute("data-fleet-ready"));
       if (!th) {
         bench.sorted = bench.ready; // nothing to sort: no instance
@@ -73,6 +74,40 @@ const browser = await chromium.launch({
   executablePath: BROWSER,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
 });
+// PROFILE=<file>: one more page first, not counted, with a CPU profile of its load written to
+// <file> (Chrome's .cpuprofile format, for DevTools or a script), to find where the page's time goes.
+if (process.env.PROFILE) {
+  const tokens = await login();
+  const context = await browser.newContext({ viewport: { width: 1366, height: 850 } });
+  await context.addInitScript((session) => {
+    if (!sessionStorage.getItem("pga.session")) sessionStorage.setItem("pga.session", session);
+  }, JSON.stringify({ access: tokens.access_token, refresh: tokens.refresh_token, user: tokens.user, expires: Date.now() + tokens.expires_in * 1000 }));
+  await context.addInitScript(probe);
+  const page = await context.newPage();
+  // PROFILE=trace:<file> writes a Chrome trace (the main thread's parsing, scripts, style,
+  // layout and paint) instead of a CPU profile.
+  const trace = process.env.PROFILE.startsWith("trace:") ? process.env.PROFILE.slice(6) : null;
+  const cdp = await context.newCDPSession(page);
+  if (trace) {
+    await browser.startTracing(page, { path: trace, categories: ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "blink.user_timing", "loading"] });
+  } else {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+    await cdp.send("Profiler.start");
+  }
+  await page.goto(`${BASE}/#/`);
+  await page.waitForFunction(() => !!window.__fleetBench && window.__fleetBench.sorted !== null, null, { timeout: 60000, polling: 50 });
+  const bench = await page.evaluate(() => window.__fleetBench);
+  if (trace) {
+    await browser.stopTracing();
+    console.error(`trace written to ${trace}: ready ${Math.round(bench.ready)} ms, sorted ${Math.round(bench.sorted)} ms`);
+  } else {
+    const { profile } = await cdp.send("Profiler.stop");
+    writeFileSync(process.env.PROFILE, JSON.stringify({ ...profile, bench }));
+  }
+  await context.close();
+}
+
 const WAYS = ["reload", "refresh"];
 const got = Object.fromEntries(WAYS.map((w) => [w, { ready: [], interactive: [], refreshed: 0 }]));
 let rows = null;
