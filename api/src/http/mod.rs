@@ -202,12 +202,7 @@ pub fn router(state: AppState, dashboard: Option<&std::path::Path>, surface: Sur
         .route("/api/{*rest}", axum::routing::any(not_found));
     let dashboard = dashboard.filter(|_| surface == Surface::Full);
     let app = match dashboard.filter(|d| d.join("index.html").is_file()) {
-        Some(dir) => {
-            let files = tower_http::services::ServeDir::new(dir)
-                .precompressed_gzip()
-                .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
-            app.fallback_service(files)
-        }
+        Some(dir) => app.fallback_service(dashboard_files(dir)),
         None => app.fallback(|| async {
             (
                 axum::http::StatusCode::NOT_FOUND,
@@ -219,6 +214,42 @@ pub fn router(state: AppState, dashboard: Option<&std::path::Path>, surface: Sur
     app.layer(axum::middleware::from_fn(log_server_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The built dashboard. Its scripts and styles (`/assets/…`) have a new name for every build, so a
+/// browser may keep them for a year; everything else (`index.html`, which is also the answer for
+/// any path the dashboard routes itself) is asked again each time, so that a tab opened after an
+/// upgrade loads the new build's scripts rather than an old page naming ones that are gone.
+/// A script that is not there is a 404, never the page in its place (which a browser would refuse
+/// as a script, and might keep under that name).
+fn dashboard_files(dir: &std::path::Path) -> Router {
+    use tower_http::services::{ServeDir, ServeFile};
+    let assets = ServeDir::new(dir.join("assets")).precompressed_gzip();
+    let files = ServeDir::new(dir)
+        .precompressed_gzip()
+        .fallback(ServeFile::new(dir.join("index.html")));
+    Router::new()
+        .nest_service("/assets", assets)
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn(dashboard_cache))
+}
+
+async fn dashboard_cache(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::{HeaderValue, CACHE_CONTROL};
+    let asset = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let value = if asset && response.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(value));
+    response
 }
 
 /// Logs each 5xx once, with the method, the path and the detail the [`ApiError`] left in the
@@ -268,4 +299,59 @@ async fn deadline(
 /// Parses a path id; anything that is not a UUID cannot name an entity, so it is a 404.
 pub(crate) fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("{what} not found")))
+}
+
+#[cfg(test)]
+mod dashboard_tests {
+    use axum::body::Body;
+    use axum::http::{header::CACHE_CONTROL, Request, StatusCode};
+    use tower::ServiceExt;
+
+    async fn get(dir: &std::path::Path, path: &str) -> (StatusCode, String, String) {
+        let response = super::dashboard_files(dir)
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let cache = response.headers()[CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, cache, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_builds_scripts_are_kept_and_its_page_is_asked_again() {
+        let dir = std::env::temp_dir().join(format!("pga-dashboard-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("assets")).unwrap();
+        std::fs::write(dir.join("index.html"), "<html>page</html>").unwrap();
+        std::fs::write(dir.join("assets/start-abc.js"), "export const a = 1;").unwrap();
+
+        let (status, cache, body) = get(&dir, "/assets/start-abc.js").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "export const a = 1;")
+        );
+        assert_eq!(cache, "public, max-age=31536000, immutable");
+
+        // A script of another build: a 404, not the page under the script's name.
+        let (status, cache, body) = get(&dir, "/assets/start-old.js").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(cache, "no-cache");
+        assert!(!body.contains("page"), "{body}");
+
+        for path in ["/", "/index.html", "/users"] {
+            let (status, cache, body) = get(&dir, path).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (StatusCode::OK, "<html>page</html>"),
+                "{path}"
+            );
+            assert_eq!(cache, "no-cache", "{path}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
