@@ -238,10 +238,17 @@ async fn dashboard_cache(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::http::header::{HeaderValue, CACHE_CONTROL};
+    use axum::http::header::{HeaderValue, CACHE_CONTROL, VARY};
+    use axum::http::StatusCode;
     let asset = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
-    let value = if asset && response.status().is_success() {
+    // A 304 renews what the browser keeps, headers included: it must say "immutable" again.
+    let kept = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    // The files are served gzipped to those who ask: a shared cache must keep the two apart.
+    response
+        .headers_mut()
+        .insert(VARY, HeaderValue::from_static("accept-encoding"));
+    let value = if asset && kept {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
@@ -309,26 +316,27 @@ mod dashboard_tests {
 
     async fn get(dir: &std::path::Path, path: &str) -> (StatusCode, String, String) {
         let response = super::dashboard_files(dir)
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .oneshot(Request::get(path).body(Body::empty()).expect("a request"))
             .await
-            .unwrap();
+            .expect("an answer");
         let cache = response.headers()[CACHE_CONTROL]
             .to_str()
-            .unwrap()
+            .expect("an ASCII header")
             .to_owned();
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
-            .unwrap();
+            .expect("the body");
         (status, cache, String::from_utf8_lossy(&body).into_owned())
     }
 
     #[tokio::test]
     async fn a_builds_scripts_are_kept_and_its_page_is_asked_again() {
         let dir = std::env::temp_dir().join(format!("pga-dashboard-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(dir.join("assets")).unwrap();
-        std::fs::write(dir.join("index.html"), "<html>page</html>").unwrap();
-        std::fs::write(dir.join("assets/start-abc.js"), "export const a = 1;").unwrap();
+        std::fs::create_dir_all(dir.join("assets")).expect("the test's files");
+        std::fs::write(dir.join("index.html"), "<html>page</html>").expect("the test's files");
+        std::fs::write(dir.join("assets/start-abc.js"), "export const a = 1;")
+            .expect("the test's files");
 
         let (status, cache, body) = get(&dir, "/assets/start-abc.js").await;
         assert_eq!(
@@ -336,6 +344,23 @@ mod dashboard_tests {
             (StatusCode::OK, "export const a = 1;")
         );
         assert_eq!(cache, "public, max-age=31536000, immutable");
+
+        // Asked again with its date: a 304 that still says it may be kept.
+        let response = super::dashboard_files(&dir)
+            .oneshot(
+                Request::get("/assets/start-abc.js")
+                    .header("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")
+                    .body(Body::empty())
+                    .expect("a request"),
+            )
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            response.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(response.headers()["vary"], "accept-encoding");
 
         // A script of another build: a 404, not the page under the script's name.
         let (status, cache, body) = get(&dir, "/assets/start-old.js").await;
@@ -352,6 +377,6 @@ mod dashboard_tests {
             );
             assert_eq!(cache, "no-cache", "{path}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).expect("the test's files");
     }
 }

@@ -26,10 +26,14 @@ beforeEach(() => {
     return new Response("{}", { status: 200 });
   });
 });
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
 
 describe("resume after a reload", () => {
   it("uses a kept access token with time left, without a refresh, and says so once", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
     store.set(KEY, JSON.stringify({ access: "kept", refresh: "r-kept", user, expires: Date.now() + 10 * 60_000 }));
     const client = await import("./client");
     expect(await client.resume()).toBe(true);
@@ -38,6 +42,11 @@ describe("resume after a reload", () => {
     expect(client.currentUser()?.username).toBe("ada");
     await client.get("/fleet");
     expect(fetched).toEqual(["GET /api/v1/fleet Bearer kept"]);
+    // Two seconds on, off the first requests, the session is checked with a refresh (the role
+    // read again; a revoked session signs the tab out).
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(fetched).toEqual(["GET /api/v1/fleet Bearer kept", "POST /api/v1/auth/refresh"]);
+    expect(client.accessToken()).toBe("fresh");
   });
 
   it("refreshes, once, when the kept token is near its end", async () => {

@@ -83,6 +83,9 @@ async function refresh(): Promise<boolean> {
 
 let resumed: Promise<boolean> | null = null;
 
+/** How long after a reload that reused its access token the session is checked with a refresh. */
+const RECHECK_AFTER_MS = 2000;
+
 /** An access token this close to its end is not reused after a reload but refreshed. */
 const REUSE_MARGIN_MS = 60_000;
 
@@ -113,6 +116,9 @@ function restore(): Promise<boolean> {
   const stored = storedSession();
   if (stored && stored.expires - Date.now() > REUSE_MARGIN_MS) {
     save(stored);
+    // Then, off the page's first requests, a refresh as before: it reads the user's role again
+    // and signs the tab out if the session was revoked (a password change, a sign-out elsewhere).
+    setTimeout(() => void refresh(), RECHECK_AFTER_MS);
     return Promise.resolve(true);
   }
   return refresh();

@@ -1,7 +1,7 @@
 // Keeps one page's failure to that page: a page whose script cannot be loaded (the server was
 // upgraded while this tab was open, or the network dropped) or that fails while drawing shows
 // what happened and a way out, and the header and navigation stay usable. Going to another path
-// (`at`) tries again.
+// (`at`) draws afresh; a page whose script failed to load twice needs the reload it offers.
 import { Component, type ReactNode } from "react";
 
 interface State { error: string | null }

@@ -11,7 +11,7 @@ let earlyAt = 0;
 /** Its answer, once it has come (and until a load takes it). */
 let earlyAnswer: FleetAnswer | null = null;
 
-/** How long an early answer may wait for the overview to take it before it counts as stale. */
+/** How long an early answer may wait for the overview to take it before it counts as stale (from its arrival). */
 const EARLY_MS = 5000;
 
 /** Starts the overview's request now, for its first load to take (once, within 5 s). */
@@ -19,18 +19,20 @@ export function prefetchFleet(): void {
   if (early === null) {
     early = get<FleetAnswer>("/fleet").then((a) => {
       performance.mark("pga:fleet-parsed");
-      if (early !== null) earlyAnswer = a;
+      if (early !== null) {
+        earlyAnswer = a;
+        earlyAt = Date.now();
+      }
       return a;
     });
-    earlyAt = Date.now();
   }
   // A failed early request is the first load's to report; nothing else waits on it.
   early.catch(() => undefined);
 }
 
-/** The early request if one is waiting (once), else a new one. */
+/** The early request if one is waiting (once; still on its way, or answered under 5 s ago), else a new one. */
 export function loadFleet(): Promise<FleetAnswer> {
-  const p = early !== null && Date.now() - earlyAt < EARLY_MS ? early : null;
+  const p = early !== null && (earlyAnswer === null || Date.now() - earlyAt < EARLY_MS) ? early : null;
   early = null;
   earlyAnswer = null;
   return p ?? get<FleetAnswer>("/fleet");

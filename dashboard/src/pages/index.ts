@@ -6,9 +6,16 @@ import { lazy, type ComponentType } from "react";
 import type { Page, PageProps } from "../router";
 import { Overview } from "./Overview";
 
-/** A page loaded on first use: `load` imports its module, `name` is its component's export. */
+/**
+ * A page loaded on first use: `load` imports its module, `name` is its component's export. A
+ * failed load is tried once more a second later (a network blip); React keeps a second failure
+ * for the page's life, and the page then says to reload (PageBoundary).
+ */
 function later<K extends string>(load: () => Promise<Record<K, ComponentType<PageProps>>>, name: K) {
-  return lazy(() => load().then((m) => ({ default: m[name] })));
+  return lazy(() =>
+    load()
+      .catch(() => new Promise((r) => setTimeout(r, 1000)).then(load))
+      .then((m) => ({ default: m[name] })));
 }
 
 const InstanceDetail = later(() => import("./InstanceDetail"), "InstanceDetail");
