@@ -49,6 +49,35 @@ describe("resume after a reload", () => {
     expect(client.accessToken()).toBe("fresh");
   });
 
+  it("signs the tab out when the check after a reuse finds the session revoked", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    vi.stubGlobal("fetch", async (url: string) => {
+      fetched.push(url);
+      return new Response(JSON.stringify({ error: { message: "revoked" } }), { status: 401 });
+    });
+    store.set(KEY, JSON.stringify({ access: "kept", refresh: "r-kept", user, expires: Date.now() + 10 * 60_000 }));
+    const client = await import("./client");
+    expect(await client.resume()).toBe(true);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(fetched).toEqual(["/api/v1/auth/refresh"]);
+    expect(client.currentUser()).toBeNull();
+    expect(store.has(KEY)).toBe(false);
+  });
+
+  it("retries a request once with a new pair when the server rejects a kept token (a new signing key)", async () => {
+    vi.stubGlobal("fetch", async (url: string, init?: RequestInit) => {
+      const auth = (init?.headers as Record<string, string> | undefined)?.Authorization ?? "";
+      fetched.push(`${url} ${auth}`.trim());
+      if (url === "/api/v1/auth/refresh") return new Response(JSON.stringify(pair("fresh")), { status: 200 });
+      return auth === "Bearer fresh" ? new Response("{\"ok\":1}", { status: 200 }) : new Response("{}", { status: 401 });
+    });
+    store.set(KEY, JSON.stringify({ access: "kept", refresh: "r-kept", user, expires: Date.now() + 10 * 60_000 }));
+    const client = await import("./client");
+    await client.resume();
+    expect(await client.get("/fleet")).toEqual({ ok: 1 });
+    expect(fetched).toEqual(["/api/v1/fleet Bearer kept", "/api/v1/auth/refresh", "/api/v1/fleet Bearer fresh"]);
+  });
+
   it("refreshes, once, when the kept token is near its end", async () => {
     store.set(KEY, JSON.stringify({ access: "old", refresh: "r-old", user, expires: Date.now() + 30_000 }));
     const client = await import("./client");
